@@ -1,0 +1,60 @@
+# AdoptScope. `make run` and `make test` are the two commands of the README.
+GO        ?= go
+BIN       := bin/adoptscope
+DATA_DIR  ?= ./data
+# Debian packages the product and its tests need on this kind of machine.
+APT_PKGS  ?= clickhouse-server
+PKGS      := ./...
+
+.PHONY: run build test test-unit lint generate check-generated deps clean help
+
+help:
+	@echo "make run      install what is missing, build, start everything (managed ClickHouse + demo data)"
+	@echo "make test     the whole test suite (starts its own ClickHouse servers)"
+	@echo "make build    build $(BIN)"
+	@echo "make lint     gofmt and go vet"
+	@echo "make generate regenerate templ files"
+
+## deps: install missing system packages (as root), or say the exact command.
+deps:
+	@missing=""; \
+	command -v clickhouse-server >/dev/null 2>&1 || command -v clickhouse >/dev/null 2>&1 || missing="$$missing clickhouse-server"; \
+	for p in $(filter-out clickhouse-server,$(APT_PKGS)); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing:$$missing"; \
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		else \
+			echo "missing packages:$$missing"; \
+			echo "run:  sudo apt-get update && sudo apt-get install -y$$missing"; \
+			exit 1; \
+		fi; \
+	fi
+
+build:
+	$(GO) build -o $(BIN) ./cmd/adoptscope
+
+run: deps build
+	ADOPTSCOPE_DATA_DIR=$(DATA_DIR) ./$(BIN) up
+
+generate:
+	$(GO) tool templ generate
+
+## check-generated: fail when generated files differ from their sources.
+check-generated:
+	@before=$$(git status --porcelain -- '*_templ.go' | md5sum); \
+	$(GO) tool templ generate >/dev/null; \
+	after=$$(git status --porcelain -- '*_templ.go' | md5sum); \
+	if [ "$$before" != "$$after" ]; then echo "templ generate changed *_templ.go files: run 'make generate' and commit them"; git status --short -- '*_templ.go'; exit 1; fi
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+test-unit:
+	$(GO) test -count=1 $(PKGS)
+
+test: deps check-generated lint test-unit
+
+clean:
+	rm -rf bin

@@ -1,0 +1,73 @@
+package chserver
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// writeConfig writes a minimal config that both 18.16 and current releases
+// accept: 18.16 ignores the root element name, modern releases want
+// <clickhouse>.
+func writeConfig(dir string, tcpPort, httpPort int) (string, error) {
+	for _, sub := range []string{"data", "tmp", "user_files", "log", "format_schemas"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
+			return "", err
+		}
+	}
+	users := `<?xml version="1.0"?>
+<clickhouse>
+  <profiles>
+    <default>
+      <max_memory_usage>8000000000</max_memory_usage>
+      <load_balancing>random</load_balancing>
+    </default>
+  </profiles>
+  <users>
+    <default>
+      <password></password>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </default>
+  </users>
+  <quotas>
+    <default>
+      <interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval>
+    </default>
+  </quotas>
+</clickhouse>
+`
+	usersPath := filepath.Join(dir, "users.xml")
+	if err := os.WriteFile(usersPath, []byte(users), 0o640); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<?xml version="1.0"?>
+<clickhouse>
+  <logger>
+    <level>warning</level>
+    <log>%[1]s/log/clickhouse-server.log</log>
+    <errorlog>%[1]s/log/clickhouse-server.err.log</errorlog>
+    <size>100M</size>
+    <count>3</count>
+  </logger>
+  <listen_host>127.0.0.1</listen_host>
+  <tcp_port>%[2]d</tcp_port>
+  <http_port>%[3]d</http_port>
+  <path>%[1]s/data/</path>
+  <tmp_path>%[1]s/tmp/</tmp_path>
+  <user_files_path>%[1]s/user_files/</user_files_path>
+  <format_schema_path>%[1]s/format_schemas/</format_schema_path>
+  <users_config>%[4]s</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <timezone>UTC</timezone>
+  <mark_cache_size>268435456</mark_cache_size>
+  <max_concurrent_queries>100</max_concurrent_queries>
+</clickhouse>
+`, dir, tcpPort, httpPort, usersPath)
+	cfgPath := filepath.Join(dir, "config.xml")
+	return cfgPath, os.WriteFile(cfgPath, []byte(b.String()), 0o640)
+}

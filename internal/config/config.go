@@ -1,0 +1,217 @@
+// Package config is the one typed, validated configuration of the binary.
+// Every flag has an environment variable of the same meaning; a flag given
+// on the command line wins over the environment.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/adoptscope/adoptscope/internal/store"
+)
+
+// Config is everything a subcommand may need. Subcommands bind the sections
+// they use.
+type Config struct {
+	Addr            string
+	DataDir         string
+	ClickHouse      store.Config
+	IngestTokens    []string
+	ReadTokens      []string
+	AdminTokens     []string
+	Demo            string
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
+}
+
+// Section selects groups of flags.
+type Section int
+
+const (
+	HTTP Section = 1 << iota
+	Data
+	ClickHouse
+	Tokens
+	Demo
+	Logging
+)
+
+// Bind registers the flags of the given sections on fs, with defaults taken
+// from the environment.
+func (c *Config) Bind(fs *flag.FlagSet, sections Section) {
+	f := binder{fs}
+	if sections&Logging != 0 {
+		f.str(&c.LogLevel, "log-level", "ADOPTSCOPE_LOG_LEVEL", "info", "log level: debug, info, warn, error")
+		f.str(&c.LogFormat, "log-format", "ADOPTSCOPE_LOG_FORMAT", "text", "log format: text or json")
+	}
+	if sections&HTTP != 0 {
+		f.str(&c.Addr, "addr", "ADOPTSCOPE_ADDR", "127.0.0.1:8080", "HTTP listen address: ingest API under /v1/, query API under /api/v1/, dashboard at /")
+		f.dur(&c.ShutdownTimeout, "shutdown-timeout", "ADOPTSCOPE_SHUTDOWN_TIMEOUT", 30*time.Second, "how long a graceful shutdown may take to answer in-flight requests and flush")
+	}
+	if sections&Data != 0 {
+		f.str(&c.DataDir, "data-dir", "ADOPTSCOPE_DATA_DIR", "./data", "data folder: managed ClickHouse, generated secrets and tokens, exports")
+	}
+	if sections&ClickHouse != 0 {
+		f.str(&c.ClickHouse.Addr, "clickhouse-addr", "ADOPTSCOPE_CLICKHOUSE_ADDR", "", "host:port of an existing ClickHouse server (native protocol, usually 9000; 9440 with TLS); empty: start a managed server in the data folder")
+		f.str(&c.ClickHouse.Database, "clickhouse-database", "ADOPTSCOPE_CLICKHOUSE_DATABASE", "adoptscope", "ClickHouse database, created when missing")
+		f.str(&c.ClickHouse.User, "clickhouse-user", "ADOPTSCOPE_CLICKHOUSE_USER", "default", "ClickHouse user")
+		f.str(&c.ClickHouse.Password, "clickhouse-password", "ADOPTSCOPE_CLICKHOUSE_PASSWORD", "", "ClickHouse password")
+		f.boolean(&c.ClickHouse.TLS, "clickhouse-tls", "ADOPTSCOPE_CLICKHOUSE_TLS", false, "connect to ClickHouse over TLS")
+		f.str(&c.ClickHouse.Cluster, "clickhouse-cluster", "ADOPTSCOPE_CLICKHOUSE_CLUSTER", "", "ClickHouse cluster name from remote_servers: DDL runs ON CLUSTER with replicated and distributed tables")
+		f.integer(&c.ClickHouse.MaxOpenConns, "clickhouse-max-conns", "ADOPTSCOPE_CLICKHOUSE_MAX_CONNS", 10, "ClickHouse connection pool size")
+		f.dur(&c.ClickHouse.DialTimeout, "clickhouse-dial-timeout", "ADOPTSCOPE_CLICKHOUSE_DIAL_TIMEOUT", 5*time.Second, "how long to wait for ClickHouse to answer at start")
+	}
+	if sections&Tokens != 0 {
+		f.list(&c.IngestTokens, "ingest-tokens", "ADOPTSCOPE_INGEST_TOKENS", "comma-separated bearer tokens that may send events")
+		f.list(&c.ReadTokens, "read-tokens", "ADOPTSCOPE_READ_TOKENS", "comma-separated bearer tokens that may read the query API")
+		f.list(&c.AdminTokens, "admin-tokens", "ADOPTSCOPE_ADMIN_TOKENS", "comma-separated bearer tokens that may manage annotations and exports (and read)")
+	}
+	if sections&Demo != 0 {
+		f.str(&c.Demo, "demo", "ADOPTSCOPE_DEMO", "auto", "demo data: auto (load when the store is empty), on (always load), off")
+	}
+}
+
+// Validate checks every bound value and names the flag and variable to fix.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+			errs = append(errs, fmt.Errorf("--addr / ADOPTSCOPE_ADDR %q: want host:port, for example 127.0.0.1:8080", c.Addr))
+		}
+	}
+	if c.ClickHouse.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.ClickHouse.Addr); err != nil {
+			errs = append(errs, fmt.Errorf("--clickhouse-addr / ADOPTSCOPE_CLICKHOUSE_ADDR %q: want host:port, for example 127.0.0.1:9000", c.ClickHouse.Addr))
+		}
+	}
+	if c.ClickHouse.Database != "" && !store.ValidIdent(c.ClickHouse.Database) {
+		errs = append(errs, fmt.Errorf("--clickhouse-database / ADOPTSCOPE_CLICKHOUSE_DATABASE %q: use letters, digits and underscores", c.ClickHouse.Database))
+	}
+	if c.ClickHouse.Cluster != "" && !store.ValidIdent(c.ClickHouse.Cluster) {
+		errs = append(errs, fmt.Errorf("--clickhouse-cluster / ADOPTSCOPE_CLICKHOUSE_CLUSTER %q: use letters, digits and underscores", c.ClickHouse.Cluster))
+	}
+	if c.ClickHouse.MaxOpenConns < 0 {
+		errs = append(errs, errors.New("--clickhouse-max-conns / ADOPTSCOPE_CLICKHOUSE_MAX_CONNS must be positive"))
+	}
+	switch c.Demo {
+	case "", "auto", "on", "off":
+	default:
+		errs = append(errs, fmt.Errorf("--demo / ADOPTSCOPE_DEMO %q: want auto, on or off", c.Demo))
+	}
+	switch c.LogLevel {
+	case "", "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level / ADOPTSCOPE_LOG_LEVEL %q: want debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "", "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("--log-format / ADOPTSCOPE_LOG_FORMAT %q: want text or json", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// ClickHouseDir is where the managed server keeps its files.
+func (c *Config) ClickHouseDir() string { return filepath.Join(c.DataDir, "clickhouse") }
+
+type binder struct{ fs *flag.FlagSet }
+
+func usage(help, env string) string { return help + " [$" + env + "]" }
+
+func (b binder) str(p *string, name, env, def, help string) {
+	if v, ok := os.LookupEnv(env); ok {
+		def = v
+	}
+	b.fs.StringVar(p, name, def, usage(help, env))
+}
+
+func (b binder) boolean(p *bool, name, env string, def bool, help string) {
+	if v, ok := os.LookupEnv(env); ok {
+		if parsed, err := strconv.ParseBool(v); err == nil {
+			def = parsed
+		} else {
+			// Surface the mistake at parse time rather than ignore it.
+			b.fs.Var(badEnv{env, v, "true or false", func(s string) (err error) { *p, err = strconv.ParseBool(s); return }}, name, usage(help, env))
+			return
+		}
+	}
+	b.fs.BoolVar(p, name, def, usage(help, env))
+}
+
+func (b binder) integer(p *int, name, env string, def int, help string) {
+	if v, ok := os.LookupEnv(env); ok {
+		parsed, err := strconv.Atoi(v)
+		if err != nil {
+			b.fs.Var(badEnv{env, v, "a whole number", func(s string) (err error) { *p, err = strconv.Atoi(s); return }}, name, usage(help, env))
+			return
+		}
+		def = parsed
+	}
+	b.fs.IntVar(p, name, def, usage(help, env))
+}
+
+func (b binder) dur(p *time.Duration, name, env string, def time.Duration, help string) {
+	if v, ok := os.LookupEnv(env); ok {
+		parsed, err := time.ParseDuration(v)
+		if err != nil {
+			b.fs.Var(badEnv{env, v, "a duration such as 30s or 2m", func(s string) (err error) { *p, err = time.ParseDuration(s); return }}, name, usage(help, env))
+			return
+		}
+		def = parsed
+	}
+	b.fs.DurationVar(p, name, def, usage(help, env))
+}
+
+func (b binder) list(p *[]string, name, env, help string) {
+	*p = SplitList(os.Getenv(env))
+	b.fs.Func(name, usage(help, env), func(s string) error { *p = SplitList(s); return nil })
+}
+
+// SplitList splits a comma-separated list, dropping blanks.
+func SplitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// badEnv makes flag parsing fail with a message that names the variable.
+// A value given on the command line still overrides it.
+type badEnv struct {
+	env, value, want string
+	set              func(string) error
+}
+
+func (b badEnv) String() string     { return "" }
+func (b badEnv) Set(v string) error { return b.set(v) }
+
+// CheckEnv reports environment values that did not parse. Call it after
+// fs.Parse.
+func CheckEnv(fs *flag.FlagSet) error {
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if be, ok := f.Value.(badEnv); ok {
+			set := false
+			fs.Visit(func(g *flag.Flag) {
+				if g.Name == f.Name {
+					set = true
+				}
+			})
+			if !set {
+				errs = append(errs, fmt.Errorf("$%s=%q: want %s", be.env, be.value, be.want))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}

@@ -1,0 +1,141 @@
+// Package store opens the ClickHouse connection every other package uses and
+// tells them what the server can do.
+package store
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Config says where the server is. Addr is host:port of the native protocol.
+type Config struct {
+	Addr         string
+	Database     string
+	User         string
+	Password     string
+	TLS          bool
+	Cluster      string // empty on a single server
+	MaxOpenConns int
+	DialTimeout  time.Duration
+}
+
+// Store is an open connection pool plus what is known of the server.
+type Store struct {
+	Conn     driver.Conn
+	Database string
+	Cluster  string
+	Version  Version
+	Addr     string
+}
+
+var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+// ValidIdent reports whether s can be used unquoted as a database or cluster
+// name. Names reach DDL by text, so they are held to this allow-list.
+func ValidIdent(s string) bool { return identRe.MatchString(s) }
+
+// Open connects, creates the database when it is missing and reads the
+// server version. It fails within cfg.DialTimeout when nothing answers.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.Database == "" {
+		cfg.Database = "adoptscope"
+	}
+	if !ValidIdent(cfg.Database) {
+		return nil, fmt.Errorf("clickhouse database %q: use letters, digits and underscores only (ADOPTSCOPE_CLICKHOUSE_DATABASE)", cfg.Database)
+	}
+	if cfg.Cluster != "" && !ValidIdent(cfg.Cluster) {
+		return nil, fmt.Errorf("clickhouse cluster %q: use letters, digits and underscores only (ADOPTSCOPE_CLICKHOUSE_CLUSTER)", cfg.Cluster)
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 5 * time.Second
+	}
+	if cfg.MaxOpenConns == 0 {
+		cfg.MaxOpenConns = 10
+	}
+	// The target database may not exist yet, and the native handshake
+	// refuses an unknown default database: create it over a bootstrap
+	// connection first.
+	boot, err := dial(cfg, "default")
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+	defer cancel()
+	if err := boot.Ping(pctx); err != nil {
+		boot.Close()
+		return nil, fmt.Errorf("clickhouse at %s does not answer (ADOPTSCOPE_CLICKHOUSE_ADDR): %w", cfg.Addr, err)
+	}
+	sv, err := boot.ServerVersion()
+	if err != nil {
+		boot.Close()
+		return nil, fmt.Errorf("clickhouse at %s: read server version: %w", cfg.Addr, err)
+	}
+	ddl := "CREATE DATABASE IF NOT EXISTS " + cfg.Database
+	if cfg.Cluster != "" {
+		ddl += " ON CLUSTER " + cfg.Cluster
+	}
+	if err := boot.Exec(pctx, ddl); err != nil {
+		boot.Close()
+		return nil, fmt.Errorf("create database %s on %s: %w", cfg.Database, cfg.Addr, err)
+	}
+	boot.Close()
+
+	conn, err := dial(cfg, cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.Ping(pctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("clickhouse at %s does not answer: %w", cfg.Addr, err)
+	}
+	v := Version{Major: int(sv.Version.Major), Minor: int(sv.Version.Minor), Patch: int(sv.Version.Patch)}
+	s := &Store{Conn: conn, Database: cfg.Database, Cluster: cfg.Cluster, Version: v, Addr: cfg.Addr}
+	log.Info("connected to ClickHouse", "addr", cfg.Addr, "database", cfg.Database, "server_version", v.String(),
+		"cluster", cfg.Cluster, "features", s.Features().String())
+	return s, nil
+}
+
+func dial(cfg Config, database string) (driver.Conn, error) {
+	opts := &clickhouse.Options{
+		Protocol: clickhouse.Native,
+		Addr:     []string{cfg.Addr},
+		Auth: clickhouse.Auth{
+			Database: database,
+			Username: cfg.User,
+			Password: cfg.Password,
+		},
+		DialTimeout:     cfg.DialTimeout,
+		MaxOpenConns:    cfg.MaxOpenConns,
+		MaxIdleConns:    cfg.MaxOpenConns,
+		ConnMaxLifetime: time.Hour,
+		Compression:     &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+	}
+	if cfg.TLS {
+		opts.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse at %s: %w", cfg.Addr, err)
+	}
+	return conn, nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() error { return s.Conn.Close() }
+
+// Ping checks the server within d.
+func (s *Store) Ping(ctx context.Context, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return s.Conn.Ping(ctx)
+}

@@ -1,0 +1,254 @@
+// Package schema holds the ClickHouse schema as versioned migrations embedded
+// in the binary, and applies them.
+//
+// A migration is a file migrations/NNNN_name.sql: a text/template rendered
+// for the target (single server or cluster, server version) and split into
+// statements on lines that read exactly "-- statement-break", because
+// ClickHouse runs one statement per call and ";" may occur inside strings.
+// Every statement must be idempotent (IF NOT EXISTS), so that two processes
+// starting at once can both apply a migration without harm.
+package schema
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/adoptscope/adoptscope/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+const statementBreak = "-- statement-break"
+
+// Migration is one versioned schema change.
+type Migration struct {
+	Version int
+	Name    string
+	source  string
+}
+
+// Migrations lists the embedded migrations in version order.
+func Migrations() ([]Migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var out []Migration
+	seen := map[int]string{}
+	for _, e := range entries {
+		name := e.Name()
+		num, rest, ok := strings.Cut(strings.TrimSuffix(name, ".sql"), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration file %s: name must be NNNN_description.sql", name)
+		}
+		if other, dup := seen[v]; dup {
+			return nil, fmt.Errorf("migrations %s and %s share version %d", other, name, v)
+		}
+		seen[v] = name
+		b, err := migrationFiles.ReadFile(path.Join("migrations", name))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Migration{Version: v, Name: rest, source: string(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out, nil
+}
+
+// Target describes where migrations are rendered for.
+type Target struct {
+	Database string
+	Cluster  string
+	Features store.Features
+}
+
+// Statements renders m for t and splits it into statements.
+func (m Migration) Statements(t Target) ([]string, error) {
+	tmpl, err := template.New(m.Name).Funcs(templateFuncs(t)).Option("missingkey=error").Parse(m.source)
+	if err != nil {
+		return nil, fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
+	}
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, t); err != nil {
+		return nil, fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
+	}
+	var stmts []string
+	for _, part := range strings.Split(buf.String(), statementBreak) {
+		if s := strings.TrimSpace(stripComments(part)); s != "" {
+			stmts = append(stmts, s)
+		}
+	}
+	return stmts, nil
+}
+
+// Checksum identifies a migration's source, recorded with it.
+func (m Migration) Checksum() string {
+	sum := sha256.Sum256([]byte(m.source))
+	return hex.EncodeToString(sum[:8])
+}
+
+func stripComments(s string) string {
+	var keep []string
+	for _, line := range strings.Split(s, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "--") {
+			continue
+		}
+		keep = append(keep, line)
+	}
+	return strings.Join(keep, "\n")
+}
+
+// OnCluster is the clause DDL carries on a cluster.
+func (t Target) OnCluster() string {
+	if t.Cluster == "" {
+		return ""
+	}
+	return "ON CLUSTER " + t.Cluster
+}
+
+func templateFuncs(t Target) template.FuncMap {
+	return template.FuncMap{
+		// engine renders a MergeTree-family engine; on a cluster its
+		// Replicated variant, with a ZooKeeper path per shard and table.
+		"engine": func(family, table string, args ...string) string {
+			if t.Cluster == "" {
+				return family + "(" + strings.Join(args, ", ") + ")"
+			}
+			zk := fmt.Sprintf("'/clickhouse/tables/{shard}/%s/%s'", t.Database, table)
+			all := append([]string{zk, "'{replica}'"}, args...)
+			return "Replicated" + family + "(" + strings.Join(all, ", ") + ")"
+		},
+		// codec adds a compression codec where the server has them.
+		"codec": func(spec string) string {
+			if !t.Features.Codecs {
+				return ""
+			}
+			return "CODEC(" + spec + ")"
+		},
+	}
+}
+
+// Applied returns the versions recorded in schema_migrations.
+func Applied(ctx context.Context, s *store.Store) (map[int]bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	rows, err := s.Conn.Query(ctx, "SELECT DISTINCT version FROM schema_migrations")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int]bool{}
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out[int(v)] = true
+	}
+	return out, rows.Err()
+}
+
+// CurrentVersion is the newest applied migration, 0 when none.
+func CurrentVersion(ctx context.Context, s *store.Store) (int, error) {
+	applied, err := Applied(ctx, s)
+	if err != nil {
+		return 0, err
+	}
+	v := 0
+	for k := range applied {
+		if k > v {
+			v = k
+		}
+	}
+	return v, nil
+}
+
+// Migrate applies every migration not yet recorded and returns the schema
+// version reached.
+func Migrate(ctx context.Context, s *store.Store, log *slog.Logger) (int, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	t := Target{Database: s.Database, Cluster: s.Cluster, Features: s.Features()}
+	ms, err := Migrations()
+	if err != nil {
+		return 0, err
+	}
+	// 18.16 creates LowCardinality columns only with this setting; newer
+	// servers have it on by default.
+	ddlCtx := ctx
+	if !t.Features.LowCardinalityGA {
+		ddlCtx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"allow_experimental_low_cardinality_type": 1}))
+	}
+	if err := exec(ddlCtx, s, `CREATE TABLE IF NOT EXISTS schema_migrations `+t.OnCluster()+` (
+		version UInt32, name String, checksum String, applied_at DateTime('UTC')
+	) ENGINE = `+templateFuncs(t)["engine"].(func(string, string, ...string) string)("ReplacingMergeTree", "schema_migrations", "applied_at")+` ORDER BY version`); err != nil {
+		return 0, fmt.Errorf("create schema_migrations: %w", err)
+	}
+	applied, err := Applied(ctx, s)
+	if err != nil {
+		return 0, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	version := 0
+	for _, m := range ms {
+		if !applied[m.Version] {
+			stmts, err := m.Statements(t)
+			if err != nil {
+				return version, err
+			}
+			start := time.Now()
+			for i, q := range stmts {
+				if err := exec(ddlCtx, s, q); err != nil {
+					return version, fmt.Errorf("migration %04d_%s, statement %d: %w", m.Version, m.Name, i+1, err)
+				}
+			}
+			if err := record(ctx, s, m); err != nil {
+				return version, err
+			}
+			log.Info("applied migration", "version", m.Version, "name", m.Name, "took", time.Since(start).Round(time.Millisecond))
+		}
+		version = m.Version
+	}
+	return version, nil
+}
+
+func exec(ctx context.Context, s *store.Store, q string) error {
+	// DDL on a cluster waits for every node; give it longer.
+	d := 30 * time.Second
+	if s.Cluster != "" {
+		d = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return s.Conn.Exec(ctx, q)
+}
+
+func record(ctx context.Context, s *store.Store, m Migration) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	b, err := s.Conn.PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name, checksum, applied_at)")
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if err := b.Append(uint32(m.Version), m.Name, m.Checksum(), time.Now().UTC()); err != nil {
+		return err
+	}
+	return b.Send()
+}
