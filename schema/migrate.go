@@ -134,6 +134,25 @@ func templateFuncs(t Target) template.FuncMap {
 			all := append([]string{zk, "'{replica}'"}, args...)
 			return "Replicated" + family + "(" + strings.Join(all, ", ") + ")"
 		},
+		// local names the table that holds rows on each node: the table
+		// itself on a single server, t_local under a Distributed t on a
+		// cluster.
+		"local": func(table string) string {
+			if t.Cluster == "" {
+				return table
+			}
+			return table + "_local"
+		},
+		// distributed is the statement that creates the Distributed table
+		// over local(table) on a cluster, and nothing on a single server
+		// (an empty statement is skipped).
+		"distributed": func(table, shardingKey string) string {
+			if t.Cluster == "" {
+				return ""
+			}
+			return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s ON CLUSTER %s AS %s_local ENGINE = Distributed(%s, %s, %s_local, %s)",
+				table, t.Cluster, table, t.Cluster, t.Database, table, shardingKey)
+		},
 		// codec adds a compression codec where the server has them.
 		"codec": func(spec string) string {
 			if !t.Features.Codecs {

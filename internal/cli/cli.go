@@ -38,6 +38,7 @@ func commands() map[string]command {
 		"web":     {"run the dashboard and query API only", serveCommand(app.Mode{Name: "web", Web: true})},
 		"migrate": {"apply the schema migrations and exit", runMigrate},
 		"version": {"print the version", runVersion},
+		"bench":   {"run a benchmark: ingest, query, export (see 'adoptscope bench --help')", runBench},
 	}
 }
 

@@ -3,7 +3,7 @@
 -- Sorting key: most questions slice by assistant and channel and then a date
 -- range; user_key last keeps one person's rows of a day together, which
 -- makes distinct counts and the migration and retention joins cheap.
-CREATE TABLE IF NOT EXISTS events {{.OnCluster}} (
+CREATE TABLE IF NOT EXISTS {{local "events"}} {{.OnCluster}} (
     event_id    String,
     event_time  DateTime('UTC') {{codec "Delta, LZ4"}},
     event_date  Date MATERIALIZED toDate(event_time),
@@ -21,3 +21,7 @@ CREATE TABLE IF NOT EXISTS events {{.OnCluster}} (
 PARTITION BY toYYYYMM(event_time)
 ORDER BY (assistant, channel, event_date, user_key)
 SETTINGS index_granularity = 8192
+-- statement-break
+-- On a cluster: every event of one person on one shard (user_key is already
+-- a uniform hash), so per-person questions are answered shard by shard.
+{{distributed "events" "user_key"}}
