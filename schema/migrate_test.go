@@ -16,8 +16,13 @@ func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
 // expectedTables is written out by hand, apart from the migrations, so that a
 // migration that silently changes an engine or a sorting key fails here.
 var expectedTables = map[string]struct{ engine, sortingKey string }{
-	"schema_migrations": {"ReplacingMergeTree", "version"},
-	"events":            {"MergeTree", "assistant, channel, event_date, user_key"},
+	"schema_migrations":  {"ReplacingMergeTree", "version"},
+	"events":             {"MergeTree", "assistant, channel, event_date, user_key"},
+	"rollup_users_day":   {"AggregatingMergeTree", "assistant, channel, day, country"},
+	"rollup_users_week":  {"AggregatingMergeTree", "assistant, channel, week, country"},
+	"rollup_users_month": {"AggregatingMergeTree", "assistant, channel, month, country"},
+	"rollup_events_day":  {"SummingMergeTree", "assistant, channel, day, country, modality, event_type"},
+	"rollup_person_day":  {"SummingMergeTree", "assistant, channel, day, country, user_key"},
 }
 
 func TestMigrateTwiceCreatesEveryTable(t *testing.T) {
