@@ -6,11 +6,12 @@ DATA_DIR  ?= ./data
 APT_PKGS  ?= clickhouse-server
 PKGS      := ./...
 
-.PHONY: run build test test-unit lint generate check-generated deps clean help
+.PHONY: run build test test-unit test-cluster lint generate check-generated deps clean help
 
 help:
 	@echo "make run      install what is missing, build, start everything (managed ClickHouse + demo data)"
 	@echo "make test     the whole test suite (starts its own ClickHouse servers)"
+	@echo "make test-cluster  the cluster tests: ZooKeeper + 2 shards x 2 replicas on loopback (needs apt package zookeeper)"
 	@echo "make build    build $(BIN)"
 	@echo "make lint     gofmt and go vet"
 	@echo "make generate regenerate templ files"
@@ -55,6 +56,15 @@ test-unit:
 	$(GO) test -count=1 $(PKGS)
 
 test: deps check-generated lint test-unit
+
+## test-cluster: the cluster tests (build tag "cluster"): a real ZooKeeper and
+## 2 shards x 2 replicas of ClickHouse in a temporary folder.
+test-cluster: deps
+	@dpkg -s zookeeper >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zookeeper; \
+		else echo "missing package: zookeeper"; echo "run:  sudo apt-get update && sudo apt-get install -y zookeeper"; exit 1; fi; }
+	$(GO) vet -tags cluster ./internal/chcluster/
+	$(GO) test -tags cluster -count=1 -timeout 10m ./internal/chcluster/
 
 clean:
 	rm -rf bin

@@ -122,6 +122,27 @@ func (t Target) OnCluster() string {
 	return "ON CLUSTER " + t.Cluster
 }
 
+// qualified is table with the database on a cluster (see "local").
+func (t Target) qualified(table string) string {
+	if t.Cluster == "" {
+		return table
+	}
+	return t.Database + "." + table
+}
+
+// migrationsEngine is the engine of schema_migrations. On a cluster the
+// table is not sharded: one ZooKeeper path for the whole cluster (no
+// {shard}) and a replica name unique per node ({shard}_{replica}, unique even
+// where replica names repeat across shards), so every node replicates the
+// record of every migration and any node can answer "which version is this
+// schema at".
+func (t Target) migrationsEngine() string {
+	if t.Cluster == "" {
+		return "ReplacingMergeTree(applied_at)"
+	}
+	return fmt.Sprintf("ReplicatedReplacingMergeTree('/clickhouse/tables/all/%s/schema_migrations', '{shard}_{replica}', applied_at)", t.Database)
+}
+
 func templateFuncs(t Target) template.FuncMap {
 	return template.FuncMap{
 		// engine renders a MergeTree-family engine; on a cluster its
@@ -137,11 +158,25 @@ func templateFuncs(t Target) template.FuncMap {
 		// local names the table that holds rows on each node: the table
 		// itself on a single server, t_local under a Distributed t on a
 		// cluster.
+		//
+		// On a cluster every name is qualified with the database: 18.16
+		// runs ON CLUSTER DDL on the other nodes in their default
+		// database, not the initiator's.
 		"local": func(table string) string {
 			if t.Cluster == "" {
 				return table
 			}
-			return table + "_local"
+			return t.Database + "." + table + "_local"
+		},
+		// name is a table or view that is not split into local and
+		// distributed parts (a materialized view, a dictionary-like table):
+		// the name itself on a single server, qualified with the database
+		// on a cluster (see local).
+		"name": func(table string) string {
+			if t.Cluster == "" {
+				return table
+			}
+			return t.Database + "." + table
 		},
 		// distributed is the statement that creates the Distributed table
 		// over local(table) on a cluster, and nothing on a single server
@@ -150,8 +185,8 @@ func templateFuncs(t Target) template.FuncMap {
 			if t.Cluster == "" {
 				return ""
 			}
-			return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s ON CLUSTER %s AS %s_local ENGINE = Distributed(%s, %s, %s_local, %s)",
-				table, t.Cluster, table, t.Cluster, t.Database, table, shardingKey)
+			return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %[1]s.%[2]s ON CLUSTER %[3]s AS %[1]s.%[2]s_local ENGINE = Distributed(%[3]s, %[1]s, %[2]s_local, %[4]s)",
+				t.Database, table, t.Cluster, shardingKey)
 		},
 		// codec adds a compression codec where the server has them.
 		"codec": func(spec string) string {
@@ -215,9 +250,9 @@ func Migrate(ctx context.Context, s *store.Store, log *slog.Logger) (int, error)
 	if !t.Features.LowCardinalityGA {
 		ddlCtx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"allow_experimental_low_cardinality_type": 1}))
 	}
-	if err := exec(ddlCtx, s, `CREATE TABLE IF NOT EXISTS schema_migrations `+t.OnCluster()+` (
+	if err := exec(ddlCtx, s, `CREATE TABLE IF NOT EXISTS `+t.qualified("schema_migrations")+` `+t.OnCluster()+` (
 		version UInt32, name String, checksum String, applied_at DateTime('UTC')
-	) ENGINE = `+templateFuncs(t)["engine"].(func(string, string, ...string) string)("ReplacingMergeTree", "schema_migrations", "applied_at")+` ORDER BY version`); err != nil {
+	) ENGINE = `+t.migrationsEngine()+` ORDER BY version`); err != nil {
 		return 0, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	applied, err := Applied(ctx, s)

@@ -10,7 +10,13 @@ import (
 // writeConfig writes a minimal config that both 18.16 and current releases
 // accept: 18.16 ignores the root element name, modern releases want
 // <clickhouse>.
-func writeConfig(dir string, tcpPort, httpPort int) (string, error) {
+//
+// extra is XML placed inside the root element as is (cluster sections:
+// zookeeper, remote_servers, macros, interserver_http_port,
+// distributed_ddl); empty for a single server.
+// extraProfiles is XML placed inside users.xml's <profiles> (a cluster's
+// distributed_ddl profile); empty for a single server.
+func writeConfig(dir string, tcpPort, httpPort int, extra, extraProfiles string) (string, error) {
 	for _, sub := range []string{"data", "tmp", "user_files", "log", "format_schemas"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
 			return "", err
@@ -23,7 +29,7 @@ func writeConfig(dir string, tcpPort, httpPort int) (string, error) {
       <max_memory_usage>8000000000</max_memory_usage>
       <load_balancing>random</load_balancing>
     </default>
-  </profiles>
+` + extraProfiles + `  </profiles>
   <users>
     <default>
       <password></password>
@@ -66,8 +72,8 @@ func writeConfig(dir string, tcpPort, httpPort int) (string, error) {
   <timezone>UTC</timezone>
   <mark_cache_size>268435456</mark_cache_size>
   <max_concurrent_queries>100</max_concurrent_queries>
-</clickhouse>
-`, dir, tcpPort, httpPort, usersPath)
+%[5]s</clickhouse>
+`, dir, tcpPort, httpPort, usersPath, extra)
 	cfgPath := filepath.Join(dir, "config.xml")
 	return cfgPath, os.WriteFile(cfgPath, []byte(b.String()), 0o640)
 }

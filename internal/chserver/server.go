@@ -33,6 +33,17 @@ type Options struct {
 	// StartTimeout bounds the wait for the first answer.
 	StartTimeout time.Duration
 	Logger       *slog.Logger
+
+	// TCPPort and HTTPPort, when both set, are used as given, without the
+	// retry on a clash: the nodes of a cluster must know each other's ports
+	// before any of them starts. Zero: free ports are picked.
+	TCPPort, HTTPPort int
+	// ExtraConfig is XML added to the generated config's root element as is
+	// (a cluster node's zookeeper, remote_servers, macros, ...). Empty for a
+	// single server.
+	ExtraConfig string
+	// ExtraProfiles is XML added inside users.xml's <profiles>.
+	ExtraProfiles string
 }
 
 const pidFile = "clickhouse.pid"
@@ -61,14 +72,18 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	stopOrphan(dir, opts.Logger)
 
+	if opts.TCPPort != 0 && opts.HTTPPort != 0 {
+		return startOnce(ctx, bin, dir, opts.TCPPort, opts.HTTPPort, opts)
+	}
 	var lastErr error
 	// ClickHouse cannot bind port 0, so ports are picked here and may be
 	// taken by someone else before the server binds them: retry on a clash.
 	for attempt := 0; attempt < 5; attempt++ {
-		tcpPort, httpPort, err := freePorts()
+		ports, err := FreePorts(2)
 		if err != nil {
 			return nil, err
 		}
+		tcpPort, httpPort := ports[0], ports[1]
 		s, err := startOnce(ctx, bin, dir, tcpPort, httpPort, opts)
 		if err == nil {
 			return s, nil
@@ -84,7 +99,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 var errPortClash = errors.New("port already in use")
 
 func startOnce(ctx context.Context, bin Binary, dir string, tcpPort, httpPort int, opts Options) (*Server, error) {
-	cfgPath, err := writeConfig(dir, tcpPort, httpPort)
+	cfgPath, err := writeConfig(dir, tcpPort, httpPort, opts.ExtraConfig, opts.ExtraProfiles)
 	if err != nil {
 		return nil, fmt.Errorf("write ClickHouse config: %w", err)
 	}
@@ -199,7 +214,9 @@ func stopOrphan(dir string, log *slog.Logger) {
 	_ = syscall.Kill(pid, syscall.SIGKILL)
 }
 
-func freePorts() (int, int, error) {
+// FreePorts returns n distinct loopback ports that were free a moment ago.
+// Someone else may take one before it is bound: callers retry on a clash.
+func FreePorts(n int) ([]int, error) {
 	var ports []int
 	var ls []net.Listener
 	defer func() {
@@ -207,15 +224,15 @@ func freePorts() (int, int, error) {
 			l.Close()
 		}
 	}()
-	for len(ports) < 2 {
+	for len(ports) < n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return 0, 0, fmt.Errorf("find a free port: %w", err)
+			return nil, fmt.Errorf("find a free port: %w", err)
 		}
 		ls = append(ls, l)
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	return ports[0], ports[1], nil
+	return ports, nil
 }
 
 func logTail(dir string) string {
