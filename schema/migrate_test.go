@@ -18,11 +18,14 @@ func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
 var expectedTables = map[string]struct{ engine, sortingKey string }{
 	"schema_migrations":  {"ReplacingMergeTree", "version"},
 	"events":             {"MergeTree", "assistant, channel, event_date, user_key"},
+	"ingest_event_ids":   {"MergeTree", "event_id"},
+	"ingest_idempotency": {"MergeTree", "scope, key"},
 	"rollup_users_day":   {"AggregatingMergeTree", "assistant, channel, day, country"},
 	"rollup_users_week":  {"AggregatingMergeTree", "assistant, channel, week, country"},
 	"rollup_users_month": {"AggregatingMergeTree", "assistant, channel, month, country"},
 	"rollup_events_day":  {"SummingMergeTree", "assistant, channel, day, country, modality, event_type"},
 	"rollup_person_day":  {"SummingMergeTree", "assistant, channel, day, country, user_key"},
+	"annotations":        {"ReplacingMergeTree", "id"},
 }
 
 func TestMigrateTwiceCreatesEveryTable(t *testing.T) {
