@@ -1,0 +1,479 @@
+// Package query answers the product's questions (active users, events, new
+// users, stickiness, share, modality mix, migration, retention) from
+// ClickHouse. Metric definitions are data (metrics.go), SQL is built by a
+// small builder that binds every user value (builder.go), and results are
+// plain types that the API, the dashboard and the CSV exports all share, so a
+// number is the same on a chart, in the API and in a CSV.
+//
+// Requests are parsed from url.Values by ParseSeries, ParseMigration and
+// ParseRetention: a URL means the same thing everywhere.
+package query
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Dim is a dimension rows can be grouped by and filtered on.
+type Dim string
+
+const (
+	DimAssistant Dim = "assistant"
+	DimChannel   Dim = "channel"
+	DimCountry   Dim = "country"
+	DimModality  Dim = "modality"
+	DimEventType Dim = "event_type"
+)
+
+// Dims lists every dimension in their canonical order.
+var Dims = []Dim{DimAssistant, DimChannel, DimCountry, DimModality, DimEventType}
+
+// Interval is the length of a period.
+type Interval string
+
+const (
+	Day   Interval = "day"
+	Week  Interval = "week" // ISO week, Monday start
+	Month Interval = "month"
+)
+
+// Intervals lists the allowed intervals.
+var Intervals = []Interval{Day, Week, Month}
+
+// DateLayout is the format of every date parameter and period label.
+const DateLayout = "2006-01-02"
+
+// Limits on the size of a request, so no URL can ask for an unbounded scan
+// or answer.
+const (
+	MaxRangeDays   = 3700 // about ten years
+	MaxFilterItems = 50
+	MaxWindowDays  = 366 // migration before_days/after_days
+)
+
+// Filters restrict events to a slice. An empty list means no restriction.
+type Filters struct {
+	Assistants []string
+	Channels   []string
+	Countries  []string
+	Modalities []string
+	EventTypes []string
+}
+
+// Values returns the filter values of dimension d.
+func (f Filters) Values(d Dim) []string {
+	switch d {
+	case DimAssistant:
+		return f.Assistants
+	case DimChannel:
+		return f.Channels
+	case DimCountry:
+		return f.Countries
+	case DimModality:
+		return f.Modalities
+	case DimEventType:
+		return f.EventTypes
+	}
+	return nil
+}
+
+func (f *Filters) set(d Dim, v []string) {
+	switch d {
+	case DimAssistant:
+		f.Assistants = v
+	case DimChannel:
+		f.Channels = v
+	case DimCountry:
+		f.Countries = v
+	case DimModality:
+		f.Modalities = v
+	case DimEventType:
+		f.EventTypes = v
+	}
+}
+
+// SeriesRequest asks for one metric per period over [From, To] (inclusive
+// dates), grouped by By.
+type SeriesRequest struct {
+	Metric   Metric
+	Interval Interval
+	From, To time.Time // UTC midnight, inclusive
+	By       []Dim
+	Filters  Filters
+	// Compare adds the value of the previous range of equal length (same
+	// number of periods, shifted back) and the change in percent.
+	Compare bool
+	// TZ is an IANA time zone for day boundaries; "" or "UTC" is UTC.
+	TZ string
+	// ShareOf names the dimensions (a subset of By) that define the whole
+	// for metric share: each row's users divided by the users of the same
+	// period, the same slice and the same ShareOf values. Empty: the whole
+	// slice.
+	ShareOf []Dim
+	// Exact forces exact distinct counts (never the approximate rollups).
+	Exact bool
+}
+
+// MigrationRequest asks where the people active on (Assistant, Channel)
+// before Date went in the days from Date on.
+type MigrationRequest struct {
+	Assistant, Channel string
+	Date               time.Time
+	BeforeDays         int
+	AfterDays          int
+}
+
+// RetentionRequest asks, for the people first seen on a slice in each period
+// of [From, To], how many were active on the slice again in each later period
+// up to To.
+type RetentionRequest struct {
+	Interval Interval // week or month
+	From, To time.Time
+	Filters  Filters
+}
+
+// ParamError is an invalid request parameter: the API answers 400 with its
+// message.
+type ParamError struct {
+	Param   string
+	Value   string
+	Allowed string // the allowed values or the expected form
+}
+
+func (e *ParamError) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("parameter %s is required: %s", e.Param, e.Allowed)
+	}
+	v := e.Value
+	if len(v) > 80 {
+		v = v[:80] + "…"
+	}
+	return fmt.Sprintf("parameter %s=%q is invalid: %s", e.Param, v, e.Allowed)
+}
+
+// valueRe is the form of every dimension value: the ingest stores short
+// slugs and country codes. Anything else cannot match stored data, and
+// holding values to it keeps odd bytes out of queries and logs.
+var valueRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// tzRe is the form of an IANA zone name.
+var tzRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$`)
+
+// now is replaced in tests.
+var now = time.Now
+
+// ParseSeries reads a SeriesRequest from URL parameters: metric, interval,
+// from, to, by, assistant, channel, country, modality, event_type, compare,
+// tz, share_of, exact. Unknown parameters (format, page state) are ignored;
+// every known one is checked against an allow-list or parsed into a typed
+// value.
+func ParseSeries(v url.Values) (SeriesRequest, error) {
+	var r SeriesRequest
+	m := one(v, "metric")
+	if m == "" {
+		m = string(ActiveUsers)
+	}
+	def, ok := metrics[Metric(m)]
+	if !ok {
+		return r, &ParamError{"metric", m, "want one of " + joinNames(MetricNames())}
+	}
+	r.Metric = def.Name
+	iv, err := parseInterval(v, "interval", Intervals)
+	if err != nil {
+		return r, err
+	}
+	r.Interval = iv
+	if r.From, r.To, err = parseRange(v, 28); err != nil {
+		return r, err
+	}
+	if r.By, err = parseDims(v, "by"); err != nil {
+		return r, err
+	}
+	if r.Metric == ModalityMix && !hasDim(r.By, DimModality) {
+		r.By = append(r.By, DimModality)
+	}
+	if r.Filters, err = parseFilters(v, Dims); err != nil {
+		return r, err
+	}
+	switch c := one(v, "compare"); c {
+	case "", "none", "false":
+	case "previous", "true":
+		r.Compare = true
+	default:
+		return r, &ParamError{"compare", c, "want previous or none"}
+	}
+	if r.TZ, err = parseTZ(v); err != nil {
+		return r, err
+	}
+	if r.ShareOf, err = parseDims(v, "share_of"); err != nil {
+		return r, err
+	}
+	for _, d := range r.ShareOf {
+		if !hasDim(r.By, d) {
+			return r, &ParamError{"share_of", string(d), "each share_of dimension must also be in by (by=" + joinDims(r.By) + ")"}
+		}
+	}
+	if len(r.ShareOf) > 0 && r.Metric != Share {
+		return r, &ParamError{"share_of", joinDims(r.ShareOf), "only metric=share takes share_of"}
+	}
+	if r.Exact, err = parseBool(v, "exact"); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// ParseMigration reads a MigrationRequest: assistant, channel, date,
+// before_days (default 28), after_days (default 28).
+func ParseMigration(v url.Values) (MigrationRequest, error) {
+	var r MigrationRequest
+	for _, p := range []struct {
+		name string
+		dst  *string
+	}{{"assistant", &r.Assistant}, {"channel", &r.Channel}} {
+		s := one(v, p.name)
+		if s == "" {
+			return r, &ParamError{p.name, "", "one value, for example assistant=chatgpt&channel=whatsapp"}
+		}
+		if !valueRe.MatchString(s) {
+			return r, &ParamError{p.name, s, "one value of letters, digits, '_', '.' or '-' (up to 64)"}
+		}
+		*p.dst = s
+	}
+	d := one(v, "date")
+	if d == "" {
+		return r, &ParamError{"date", "", "a date YYYY-MM-DD (the first day after the change)"}
+	}
+	t, err := time.Parse(DateLayout, d)
+	if err != nil {
+		return r, &ParamError{"date", d, "want a date YYYY-MM-DD"}
+	}
+	r.Date = t
+	if r.BeforeDays, err = parseInt(v, "before_days", 28, 1, MaxWindowDays); err != nil {
+		return r, err
+	}
+	if r.AfterDays, err = parseInt(v, "after_days", 28, 1, MaxWindowDays); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// ParseRetention reads a RetentionRequest: interval (week or month, default
+// week), from, to (default: the last 12 weeks), assistant, channel, country.
+func ParseRetention(v url.Values) (RetentionRequest, error) {
+	var r RetentionRequest
+	iv, err := parseInterval(v, "interval", []Interval{Week, Month})
+	if err != nil {
+		return r, err
+	}
+	if one(v, "interval") == "" {
+		iv = Week
+	}
+	r.Interval = iv
+	if r.From, r.To, err = parseRange(v, 84); err != nil {
+		return r, err
+	}
+	if r.Filters, err = parseFilters(v, []Dim{DimAssistant, DimChannel, DimCountry}); err != nil {
+		return r, err
+	}
+	for _, d := range []Dim{DimModality, DimEventType} {
+		if len(v[string(d)]) > 0 {
+			return r, &ParamError{string(d), strings.Join(v[string(d)], ","), "retention slices by assistant, channel and country only"}
+		}
+	}
+	return r, nil
+}
+
+// one returns the parameter's value; repeated parameters are joined with
+// commas, as if given as one list.
+func one(v url.Values, name string) string {
+	return strings.TrimSpace(strings.Join(v[name], ","))
+}
+
+func parseInterval(v url.Values, name string, allowed []Interval) (Interval, error) {
+	s := one(v, name)
+	if s == "" {
+		return Day, nil
+	}
+	for _, iv := range allowed {
+		if string(iv) == s {
+			return iv, nil
+		}
+	}
+	names := make([]string, len(allowed))
+	for i, iv := range allowed {
+		names[i] = string(iv)
+	}
+	return "", &ParamError{name, s, "want one of " + joinNames(names)}
+}
+
+func parseRange(v url.Values, defaultDays int) (from, to time.Time, err error) {
+	today := now().UTC().Truncate(24 * time.Hour)
+	to = today
+	if s := one(v, "to"); s != "" {
+		if to, err = time.Parse(DateLayout, s); err != nil {
+			return from, to, &ParamError{"to", s, "want a date YYYY-MM-DD (inclusive)"}
+		}
+	}
+	from = to.AddDate(0, 0, -(defaultDays - 1))
+	if s := one(v, "from"); s != "" {
+		if from, err = time.Parse(DateLayout, s); err != nil {
+			return from, to, &ParamError{"from", s, "want a date YYYY-MM-DD (inclusive)"}
+		}
+	}
+	if from.After(to) {
+		return from, to, &ParamError{"from", from.Format(DateLayout), "must not be after to=" + to.Format(DateLayout)}
+	}
+	if to.Sub(from) > MaxRangeDays*24*time.Hour {
+		return from, to, &ParamError{"from", from.Format(DateLayout), fmt.Sprintf("the range from..to may span at most %d days", MaxRangeDays)}
+	}
+	if from.Year() < 2000 || to.Year() > 2100 {
+		return from, to, &ParamError{"from", from.Format(DateLayout), "dates must lie between 2000-01-01 and 2100-12-31"}
+	}
+	return from, to, nil
+}
+
+func parseDims(v url.Values, name string) ([]Dim, error) {
+	s := one(v, name)
+	if s == "" {
+		return nil, nil
+	}
+	var out []Dim
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		found := false
+		for _, d := range Dims {
+			if string(d) == part {
+				found = true
+				if hasDim(out, d) {
+					return nil, &ParamError{name, s, "dimension " + part + " is listed twice"}
+				}
+				out = append(out, d)
+			}
+		}
+		if !found {
+			return nil, &ParamError{name, part, "want a comma list of " + joinDims(Dims)}
+		}
+	}
+	return out, nil
+}
+
+func parseFilters(v url.Values, allowed []Dim) (Filters, error) {
+	var f Filters
+	for _, d := range allowed {
+		s := one(v, string(d))
+		if s == "" {
+			continue
+		}
+		var vals []string
+		for _, part := range strings.Split(s, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			if !valueRe.MatchString(part) {
+				return f, &ParamError{string(d), part, "want a comma list of values made of letters, digits, '_', '.' or '-' (up to 64 each)"}
+			}
+			vals = append(vals, part)
+		}
+		if len(vals) > MaxFilterItems {
+			return f, &ParamError{string(d), s, fmt.Sprintf("at most %d values", MaxFilterItems)}
+		}
+		f.set(d, vals)
+	}
+	return f, nil
+}
+
+func parseTZ(v url.Values) (string, error) {
+	s := one(v, "tz")
+	if s == "" || s == "UTC" || s == "Etc/UTC" {
+		return "", nil
+	}
+	if !tzRe.MatchString(s) {
+		return "", &ParamError{"tz", s, "want an IANA time zone such as Europe/Paris, or UTC"}
+	}
+	if _, err := time.LoadLocation(s); err != nil || strings.EqualFold(s, "local") {
+		return "", &ParamError{"tz", s, "unknown time zone: want an IANA name such as Europe/Paris, or UTC"}
+	}
+	return s, nil
+}
+
+func parseBool(v url.Values, name string) (bool, error) {
+	s := one(v, name)
+	if s == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, &ParamError{name, s, "want true or false"}
+	}
+	return b, nil
+}
+
+func parseInt(v url.Values, name string, def, lo, hi int) (int, error) {
+	s := one(v, name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, &ParamError{name, s, fmt.Sprintf("want a whole number from %d to %d", lo, hi)}
+	}
+	return n, nil
+}
+
+func hasDim(ds []Dim, d Dim) bool {
+	for _, x := range ds {
+		if x == d {
+			return true
+		}
+	}
+	return false
+}
+
+func joinDims(ds []Dim) string {
+	s := make([]string, len(ds))
+	for i, d := range ds {
+		s[i] = string(d)
+	}
+	return strings.Join(s, ",")
+}
+
+func joinNames(n []string) string { return strings.Join(n, ", ") }
+
+// Values renders r back into URL parameters that ParseSeries reads into the
+// same request (for links and export definitions).
+func (r SeriesRequest) Values() url.Values {
+	v := url.Values{}
+	v.Set("metric", string(r.Metric))
+	v.Set("interval", string(r.Interval))
+	v.Set("from", r.From.Format(DateLayout))
+	v.Set("to", r.To.Format(DateLayout))
+	if len(r.By) > 0 {
+		v.Set("by", joinDims(r.By))
+	}
+	for _, d := range Dims {
+		if vals := r.Filters.Values(d); len(vals) > 0 {
+			v.Set(string(d), strings.Join(vals, ","))
+		}
+	}
+	if r.Compare {
+		v.Set("compare", "previous")
+	}
+	if r.TZ != "" {
+		v.Set("tz", r.TZ)
+	}
+	if len(r.ShareOf) > 0 {
+		v.Set("share_of", joinDims(r.ShareOf))
+	}
+	if r.Exact {
+		v.Set("exact", "true")
+	}
+	return v
+}

@@ -1,0 +1,97 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/adoptscope/adoptscope/internal/store"
+)
+
+// RetentionRow: of the CohortSize people first seen on the slice in period
+// Cohort, Users were active on the slice in period Period (Offset periods
+// later; Offset 0 is the cohort itself, so Users = CohortSize there).
+type RetentionRow struct {
+	Cohort     time.Time
+	Period     time.Time
+	Offset     int
+	CohortSize uint64
+	Users      uint64
+	RatePct    float64 // Users / CohortSize * 100, 2 decimals; 0 for an empty cohort
+}
+
+// RetentionResult is a retention triangle: every cohort period of [From,
+// To] with every later period up to To, zeros included.
+type RetentionResult struct {
+	Interval Interval
+	From, To time.Time
+	Filters  Filters
+	Rows     []RetentionRow
+}
+
+// Retention answers r from the person-day rollup (exact). A person's
+// first-seen day is their first event on the slice ever (not only within
+// the range); cohorts are the people whose first-seen day is in [From, To],
+// and activity counts in [From, To].
+func Retention(ctx context.Context, s *store.Store, r RetentionRequest) (RetentionResult, error) {
+	res := RetentionResult{Interval: r.Interval, From: r.From, To: r.To, Filters: r.Filters}
+	if r.Interval != Week && r.Interval != Month {
+		return res, &ParamError{"interval", string(r.Interval), "want week or month"}
+	}
+	p := func(day string) string { return periodOf(r.Interval, day) }
+	q := &sqlText{}
+	q.add("SELECT toString(cohort), toString(period), count() FROM (SELECT user_key, "+p("min(day)")+
+		" AS cohort FROM rollup_person_day WHERE day <= toDate(?)", date(r.To))
+	filterSQL(q, r.Filters)
+	q.add(" GROUP BY user_key HAVING min(day) >= toDate(?)) ALL INNER JOIN (SELECT DISTINCT user_key, "+p("day")+
+		" AS period FROM rollup_person_day WHERE day >= toDate(?) AND day <= toDate(?)", date(r.From), date(r.From), date(r.To))
+	filterSQL(q, r.Filters)
+	q.add(") USING user_key GROUP BY cohort, period ORDER BY cohort, period SETTINGS max_execution_time = 60, distributed_product_mode = 'local'")
+
+	rows, cancel, err := run(ctx, s, q)
+	if err != nil {
+		return res, err
+	}
+	defer cancel()
+	defer rows.Close()
+	counts := map[[2]string]uint64{}
+	for rows.Next() {
+		var c, pp string
+		var n uint64
+		if err := rows.Scan(&c, &pp, &n); err != nil {
+			return res, fmt.Errorf("query: retention: %w", err)
+		}
+		counts[[2]string{c, pp}] = n
+	}
+	if err := rows.Err(); err != nil {
+		return res, err
+	}
+	periods := periodsOf(r.Interval, r.From, r.To)
+	for i, c := range periods {
+		cl := c.Format(DateLayout)
+		size := counts[[2]string{cl, cl}]
+		for j := i; j < len(periods); j++ {
+			n := counts[[2]string{cl, periods[j].Format(DateLayout)}]
+			row := RetentionRow{Cohort: c, Period: periods[j], Offset: j - i, CohortSize: size, Users: n}
+			if size > 0 {
+				row.RatePct = round(float64(n)/float64(size)*100, 2)
+			}
+			res.Rows = append(res.Rows, row)
+		}
+	}
+	return res, nil
+}
+
+// StreamRetention calls fn for each row of Retention's answer, in order.
+func StreamRetention(ctx context.Context, s *store.Store, r RetentionRequest, fn func(RetentionRow) error) error {
+	res, err := Retention(ctx, s, r)
+	if err != nil {
+		return err
+	}
+	for _, row := range res.Rows {
+		if err := fn(row); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,581 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/adoptscope/adoptscope/internal/store"
+)
+
+// SeriesRow is one period of one group. Dims holds the values of the
+// request's By dimensions, in that order.
+type SeriesRow struct {
+	Period    time.Time
+	Dims      []string
+	Value     float64
+	Previous  *float64 // with Compare: the value of the same group one range earlier
+	ChangePct *float64 // with Compare: (Value-Previous)/Previous*100; nil when Previous is 0
+}
+
+// SeriesMeta describes a series answer: the request as understood and how
+// it was computed.
+type SeriesMeta struct {
+	Metric      Metric
+	Interval    Interval
+	From, To    time.Time
+	By          []Dim
+	Compare     bool
+	TZ          string // "" for UTC
+	Approximate bool   // distinct counts came from uniq rollup states
+	Source      string // the table read: rollup_users_day, rollup_person_day, events, …
+}
+
+// SeriesResult is a whole series answer.
+type SeriesResult struct {
+	SeriesMeta
+	Rows []SeriesRow
+}
+
+// source is a table that can answer a metric, with its expressions.
+type source struct {
+	table       string
+	periodCol   string // set when the table is already per period (week/month states)
+	dayExpr     string // the day of a row; may hold one '?' (the time zone)
+	dayArgs     []any
+	users       string // distinct people
+	sum         string // sum of count
+	approximate bool
+	raw         bool
+}
+
+func (s source) day(q *sqlText) { q.add(s.dayExpr, s.dayArgs...) }
+
+var rollupDims = []Dim{DimAssistant, DimChannel, DimCountry}
+
+// usedDims is every dimension a request groups or filters by.
+func usedDims(r SeriesRequest) []Dim {
+	out := append([]Dim(nil), r.By...)
+	for _, d := range Dims {
+		if len(r.Filters.Values(d)) > 0 && !hasDim(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func subset(ds, of []Dim) bool {
+	for _, d := range ds {
+		if !hasDim(of, d) {
+			return false
+		}
+	}
+	return true
+}
+
+// aligned reports whether [from, to] covers whole periods.
+func aligned(iv Interval, from, to time.Time) bool {
+	switch iv {
+	case Week:
+		return from.Weekday() == time.Monday && to.Weekday() == time.Sunday
+	case Month:
+		return from.Day() == 1 && to.AddDate(0, 0, 1).Day() == 1
+	}
+	return true
+}
+
+func rawSource(tz string) source {
+	s := source{table: "events", users: "uniqExact(user_key)", sum: "sum(count)", raw: true}
+	if tz == "" {
+		s.dayExpr = "event_date"
+	} else {
+		s.dayExpr, s.dayArgs = "toDate(event_time, ?)", []any{tz}
+	}
+	return s
+}
+
+var personDay = source{table: "rollup_person_day", dayExpr: "day", users: "uniqExact(user_key)", sum: "sum(events)"}
+
+// usersSource picks the cheapest table that answers distinct people for
+// the request over [from, to] at interval iv exactly, or within the
+// documented bound of uniq when exactness was not asked for.
+func usersSource(r SeriesRequest, iv Interval, from, to time.Time) source {
+	if r.TZ != "" || !subset(usedDims(r), rollupDims) {
+		return rawSource(r.TZ)
+	}
+	if r.Exact || !aligned(iv, from, to) {
+		return personDay
+	}
+	s := source{dayExpr: "day", users: "uniqMerge(users)", approximate: true}
+	switch iv {
+	case Day:
+		s.table = "rollup_users_day"
+	case Week:
+		s.table, s.periodCol = "rollup_users_week", "week"
+	case Month:
+		s.table, s.periodCol = "rollup_users_month", "month"
+	}
+	return s
+}
+
+func sumSource(r SeriesRequest) source {
+	if r.TZ != "" {
+		return rawSource(r.TZ)
+	}
+	return source{table: "rollup_events_day", dayExpr: "day", sum: "sum(events)"}
+}
+
+// firstSeenSource answers new users: the person-day rollup when its
+// dimensions suffice, raw events otherwise.
+func firstSeenSource(r SeriesRequest) source {
+	if r.TZ != "" || !subset(usedDims(r), rollupDims) {
+		return rawSource(r.TZ)
+	}
+	return personDay
+}
+
+// periodOf renders the period of a day expression.
+func periodOf(iv Interval, day string) string {
+	switch iv {
+	case Week:
+		return "toMonday(" + day + ")"
+	case Month:
+		return "toStartOfMonth(" + day + ")"
+	}
+	return day
+}
+
+// rangeWhere appends the WHERE conditions selecting [from, to] and the
+// filters.
+func rangeWhere(q *sqlText, s source, iv Interval, from, to time.Time, f Filters) {
+	q.add(" WHERE ")
+	if s.periodCol != "" {
+		q.add(s.periodCol+" >= toDate(?) AND "+s.periodCol+" <= toDate(?)", date(periodStart(from, iv)), date(periodStart(to, iv)))
+	} else {
+		if s.raw && len(s.dayArgs) > 0 {
+			// Prune by the stored UTC date first; the zone shifts by less
+			// than a day either way.
+			q.add("event_date >= toDate(?) AND event_date <= toDate(?) AND ", date(from.AddDate(0, 0, -1)), date(to.AddDate(0, 0, 1)))
+		}
+		s.day(q)
+		q.add(" >= toDate(?) AND ", date(from))
+		s.day(q)
+		q.add(" <= toDate(?)", date(to))
+	}
+	filterSQL(q, f)
+}
+
+// periodExpr appends the period of a row of s.
+func periodExpr(q *sqlText, s source, iv Interval) {
+	if s.periodCol != "" {
+		q.add(s.periodCol)
+		return
+	}
+	if iv == Day {
+		s.day(q)
+		return
+	}
+	switch iv {
+	case Week:
+		q.add("toMonday(")
+	case Month:
+		q.add("toStartOfMonth(")
+	}
+	s.day(q)
+	q.add(")")
+}
+
+// usersSQL: p, dims…, value (alias val) of distinct people per period.
+func usersSQL(s source, iv Interval, from, to time.Time, by []Dim, f Filters, val string) *sqlText {
+	q := &sqlText{}
+	q.add("SELECT toString(")
+	periodExpr(q, s, iv)
+	q.add(") AS p" + withComma(dimCols(by)) + ", toFloat64(" + s.users + ") AS " + val + " FROM " + s.table)
+	rangeWhere(q, s, iv, from, to, f)
+	q.add(" GROUP BY p" + withComma(dimAliases(by)))
+	return q
+}
+
+// seriesSQL builds the query for one range: columns p, dims…, v, w, ordered
+// by p then dims.
+func seriesSQL(r SeriesRequest, def MetricDef, from, to time.Time) (*sqlText, source) {
+	q := &sqlText{}
+	by := r.By
+	dims := withComma(dimAliases(by))
+	var src source
+	switch def.kind {
+	case kindUsers:
+		src = usersSource(r, r.Interval, from, to)
+		q.add("SELECT p" + dims + ", v, toFloat64(0) AS w FROM (")
+		q.sub(usersSQL(src, r.Interval, from, to, by, r.Filters, "v"))
+		q.add(")")
+	case kindSum:
+		src = sumSource(r)
+		q.add("SELECT toString(")
+		periodExpr(q, src, r.Interval)
+		q.add(") AS p" + withComma(dimCols(by)) + ", toFloat64(" + src.sum + ") AS v, toFloat64(0) AS w FROM " + src.table)
+		rangeWhere(q, src, r.Interval, from, to, r.Filters)
+		q.add(" GROUP BY p" + dims)
+	case kindFirstSeen:
+		src = firstSeenSource(r)
+		q.add("SELECT toString(" + periodOf(r.Interval, "first") + ") AS p" + dims + ", toFloat64(count()) AS v, toFloat64(0) AS w FROM (")
+		q.add("SELECT " + dimCols(by) + withComma("user_key") + ", min(")
+		src.day(q)
+		q.add(") AS first FROM " + src.table + " WHERE ")
+		if src.raw {
+			q.add("event_date <= toDate(?) AND ", date(to.AddDate(0, 0, 1)))
+		}
+		src.day(q)
+		q.add(" <= toDate(?)", date(to))
+		filterSQL(q, r.Filters)
+		q.add(" GROUP BY " + strings.TrimPrefix(dims+", user_key", ", "))
+		q.add(") WHERE first >= toDate(?) GROUP BY p"+dims, date(from))
+	case kindStickiness:
+		daySrc := usersSource(r, Day, from, to)
+		src = usersSource(r, r.Interval, from, to)
+		q.add("SELECT p" + dims + ", v, w FROM (")
+		q.add("SELECT toString(" + periodOf(r.Interval, "dd") + ") AS p" + dims + ", sum(dau) AS v FROM (")
+		q.add("SELECT ")
+		daySrc.day(q)
+		q.add(" AS dd" + withComma(dimCols(by)) + ", toFloat64(" + daySrc.users + ") AS dau FROM " + daySrc.table)
+		rangeWhere(q, daySrc, Day, from, to, r.Filters)
+		q.add(" GROUP BY dd" + dims + ") GROUP BY p" + dims)
+		q.add(") ALL LEFT JOIN (")
+		q.sub(usersSQL(src, r.Interval, from, to, by, r.Filters, "w"))
+		q.add(") USING (p" + dims + ")")
+		src.approximate = src.approximate || daySrc.approximate
+	case kindShare:
+		src = usersSource(r, r.Interval, from, to)
+		q.add("SELECT p" + dims + ", v, w FROM (")
+		q.sub(usersSQL(src, r.Interval, from, to, by, r.Filters, "v"))
+		q.add(") ALL LEFT JOIN (")
+		q.sub(usersSQL(src, r.Interval, from, to, r.ShareOf, r.Filters, "w"))
+		q.add(") USING (p" + withComma(dimAliases(r.ShareOf)) + ")")
+	default:
+		panic("query: unknown metric kind")
+	}
+	q.add(" ORDER BY p" + dims + settingsClause)
+	return q, src
+}
+
+// groupsSQL lists the groups (distinct By values) with any event in
+// [from, to], in output order.
+func groupsSQL(r SeriesRequest, from, to time.Time) *sqlText {
+	q := &sqlText{}
+	src := sumSource(SeriesRequest{})
+	if r.TZ != "" {
+		// Day boundaries move by less than a day: a group seen only just
+		// outside the zone's range shows as zeros, which is harmless.
+		from, to = from.AddDate(0, 0, -1), to.AddDate(0, 0, 1)
+	}
+	q.add("SELECT DISTINCT " + dimCols(r.By) + " FROM " + src.table)
+	rangeWhere(q, src, Day, from, to, r.Filters)
+	q.add(" ORDER BY " + dimAliases(r.By) + settingsClause)
+	return q
+}
+
+// DescribeSeries returns the meta data of the answer to r without running it.
+func DescribeSeries(r SeriesRequest) SeriesMeta {
+	def := metrics[r.Metric]
+	_, src := seriesSQL(r, def, r.From, r.To)
+	return SeriesMeta{Metric: r.Metric, Interval: r.Interval, From: r.From, To: r.To, By: r.By,
+		Compare: r.Compare, TZ: r.TZ, Approximate: src.approximate, Source: src.table}
+}
+
+// Series answers r with every row in memory. Use StreamSeries for answers
+// that may be large.
+func Series(ctx context.Context, s *store.Store, r SeriesRequest) (SeriesResult, error) {
+	var res SeriesResult
+	meta, err := StreamSeries(ctx, s, r, func(row SeriesRow) error {
+		res.Rows = append(res.Rows, row)
+		return nil
+	})
+	res.SeriesMeta = meta
+	return res, err
+}
+
+// StreamSeries answers r, calling fn once per row in output order (period,
+// then the By columns). Memory holds one period of groups at a time, so an
+// export of millions of rows streams.
+func StreamSeries(ctx context.Context, s *store.Store, r SeriesRequest, fn func(SeriesRow) error) (SeriesMeta, error) {
+	def, ok := metrics[r.Metric]
+	if !ok {
+		return SeriesMeta{}, &ParamError{"metric", string(r.Metric), "want one of " + joinNames(MetricNames())}
+	}
+	if r.Interval == "" {
+		r.Interval = Day
+	}
+	meta := DescribeSeries(r)
+	periods := periodsOf(r.Interval, r.From, r.To)
+	prevFrom, prevTo := previousRange(r.Interval, r.From, r.To, len(periods))
+
+	// The groups, so that every group has a row in every period.
+	groups := [][]string{nil}
+	if len(r.By) > 0 {
+		gFrom := r.From
+		if r.Compare {
+			gFrom = prevFrom
+		}
+		var err error
+		if groups, err = readGroups(ctx, s, groupsSQL(r, gFrom, r.To), len(r.By)); err != nil {
+			return meta, err
+		}
+	}
+
+	cur, err := openPeriodReader(ctx, s, r, def, r.From, r.To)
+	if err != nil {
+		return meta, err
+	}
+	defer cur.close()
+	var prev *periodReader
+	var prevPeriods []time.Time
+	if r.Compare {
+		if prev, err = openPeriodReader(ctx, s, r, def, prevFrom, prevTo); err != nil {
+			return meta, err
+		}
+		defer prev.close()
+		prevPeriods = periodsOf(r.Interval, prevFrom, prevTo)
+	}
+
+	for i, p := range periods {
+		vals, err := cur.read(p)
+		if err != nil {
+			return meta, err
+		}
+		var pvals map[string][2]float64
+		if prev != nil && i < len(prevPeriods) {
+			if pvals, err = prev.read(prevPeriods[i]); err != nil {
+				return meta, err
+			}
+		}
+		for _, g := range groups {
+			key := strings.Join(g, "\x00")
+			row := SeriesRow{Period: p, Dims: g, Value: finalize(def, vals[key], p, r.Interval, r.From, r.To)}
+			if prev != nil {
+				pv := 0.0
+				if i < len(prevPeriods) {
+					pv = finalize(def, pvals[key], prevPeriods[i], r.Interval, prevFrom, prevTo)
+				}
+				row.Previous = &pv
+				if pv != 0 {
+					c := round((row.Value-pv)/pv*100, 2)
+					row.ChangePct = &c
+				}
+			}
+			if err := fn(row); err != nil {
+				return meta, err
+			}
+		}
+	}
+	if err := cur.err(); err != nil {
+		return meta, err
+	}
+	if prev != nil {
+		if err := prev.err(); err != nil {
+			return meta, err
+		}
+	}
+	return meta, nil
+}
+
+// finalize turns the query's two numbers into the metric's value.
+func finalize(def MetricDef, vw [2]float64, period time.Time, iv Interval, from, to time.Time) float64 {
+	v, w := vw[0], vw[1]
+	switch def.kind {
+	case kindStickiness:
+		days := daysInPeriod(period, iv, from, to)
+		if w == 0 || days == 0 {
+			return 0
+		}
+		v = v / float64(days) / w
+	case kindShare:
+		if w == 0 {
+			return 0
+		}
+		v = v / w * 100
+	}
+	if def.digits >= 0 {
+		v = round(v, def.digits)
+	}
+	return v
+}
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+func readGroups(ctx context.Context, s *store.Store, q *sqlText, n int) ([][]string, error) {
+	rows, cancel, err := run(ctx, s, q)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	defer rows.Close()
+	var out [][]string
+	for rows.Next() {
+		g := make([]string, n)
+		dest := make([]any, n)
+		for i := range g {
+			dest[i] = &g[i]
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("query: read groups: %w", err)
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// periodReader reads an ordered series query one period at a time.
+type periodReader struct {
+	rows interface {
+		Next() bool
+		Scan(...any) error
+		Err() error
+		Close() error
+	}
+	cancel  context.CancelFunc
+	nDims   int
+	peeked  bool
+	done    bool
+	p       string
+	dims    []string
+	v, w    float64
+	scanErr error
+}
+
+func openPeriodReader(ctx context.Context, s *store.Store, r SeriesRequest, def MetricDef, from, to time.Time) (*periodReader, error) {
+	q, _ := seriesSQL(r, def, from, to)
+	rows, cancel, err := run(ctx, s, q)
+	if err != nil {
+		return nil, err
+	}
+	return &periodReader{rows: rows, cancel: cancel, nDims: len(r.By), dims: make([]string, len(r.By))}, nil
+}
+
+func (pr *periodReader) advance() bool {
+	if pr.done {
+		return false
+	}
+	if pr.peeked {
+		return true
+	}
+	if !pr.rows.Next() {
+		pr.done = true
+		return false
+	}
+	dest := []any{&pr.p}
+	for i := range pr.dims {
+		dest = append(dest, &pr.dims[i])
+	}
+	dest = append(dest, &pr.v, &pr.w)
+	if err := pr.rows.Scan(dest...); err != nil {
+		pr.scanErr = fmt.Errorf("query: read row: %w", err)
+		pr.done = true
+		return false
+	}
+	pr.peeked = true
+	return true
+}
+
+// read returns the values of period p by group key; rows of earlier
+// periods (there should be none) are skipped.
+func (pr *periodReader) read(p time.Time) (map[string][2]float64, error) {
+	label := p.Format(DateLayout)
+	out := map[string][2]float64{}
+	for pr.advance() {
+		if pr.p > label {
+			break
+		}
+		if pr.p == label {
+			out[strings.Join(pr.dims, "\x00")] = [2]float64{pr.v, pr.w}
+		}
+		pr.peeked = false
+	}
+	return out, pr.scanErr
+}
+
+func (pr *periodReader) err() error {
+	if pr.scanErr != nil {
+		return pr.scanErr
+	}
+	return pr.rows.Err()
+}
+
+func (pr *periodReader) close() {
+	pr.rows.Close()
+	pr.cancel()
+}
+
+// periodStart is the first day of the period holding t.
+func periodStart(t time.Time, iv Interval) time.Time {
+	t = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	switch iv {
+	case Week:
+		wd := (int(t.Weekday()) + 6) % 7 // Monday 0
+		return t.AddDate(0, 0, -wd)
+	case Month:
+		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+	}
+	return t
+}
+
+func nextPeriod(t time.Time, iv Interval) time.Time {
+	switch iv {
+	case Week:
+		return t.AddDate(0, 0, 7)
+	case Month:
+		return t.AddDate(0, 1, 0)
+	}
+	return t.AddDate(0, 0, 1)
+}
+
+// periodsOf lists the starts of the periods that overlap [from, to].
+func periodsOf(iv Interval, from, to time.Time) []time.Time {
+	var out []time.Time
+	for p := periodStart(from, iv); !p.After(to); p = nextPeriod(p, iv) {
+		out = append(out, p)
+	}
+	return out
+}
+
+// daysInPeriod counts the days of the period starting at p inside [from, to].
+func daysInPeriod(p time.Time, iv Interval, from, to time.Time) int {
+	start, end := p, nextPeriod(p, iv).AddDate(0, 0, -1)
+	if start.Before(from) {
+		start = from
+	}
+	if end.After(to) {
+		end = to
+	}
+	if end.Before(start) {
+		return 0
+	}
+	return int(end.Sub(start).Hours()/24) + 1
+}
+
+// previousRange is [from, to] moved back by n periods: the previous range
+// of equal length. Month ends stay month ends (31 March -> 29 February).
+func previousRange(iv Interval, from, to time.Time, n int) (time.Time, time.Time) {
+	switch iv {
+	case Week:
+		return from.AddDate(0, 0, -7*n), to.AddDate(0, 0, -7*n)
+	case Month:
+		return addMonthsClamped(from, -n), addMonthsClamped(to, -n)
+	}
+	days := int(to.Sub(from).Hours()/24) + 1
+	return from.AddDate(0, 0, -days), to.AddDate(0, 0, -days)
+}
+
+func addMonthsClamped(t time.Time, n int) time.Time {
+	first := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, n, 0)
+	last := first.AddDate(0, 1, -1)
+	isLast := t.AddDate(0, 0, 1).Day() == 1
+	if isLast || t.Day() > last.Day() {
+		return last
+	}
+	return first.AddDate(0, 0, t.Day()-1)
+}
