@@ -15,6 +15,7 @@ import (
 
 	"github.com/adoptscope/adoptscope/internal/config"
 	"github.com/adoptscope/adoptscope/internal/httpserver"
+	"github.com/adoptscope/adoptscope/views"
 )
 
 // Mode says which parts a process runs.
@@ -33,6 +34,12 @@ type Deps struct {
 	Backend *Backend
 	Echo    *echo.Echo
 	Stdout  io.Writer
+	// DashboardAuth is set by startWeb: the query API may accept a
+	// dashboard session (read it at request time, not at mount time).
+	DashboardAuth *views.Auth
+	// IngestStats feeds the dashboard's Ingest page; nil when this process
+	// does not run ingest.
+	IngestStats func() views.IngestSnapshot
 }
 
 // part is one component of a running process: it mounts its routes, starts

@@ -26,6 +26,9 @@ type Config struct {
 	IngestTokens    []string
 	ReadTokens      []string
 	AdminTokens     []string
+	Ingest          IngestConfig
+	Users           string // dashboard accounts: name:role:bcrypt-hash, comma-separated
+	UsersFile       string // file of dashboard accounts, one name:role:bcrypt-hash per line
 	Demo            string
 	LogLevel        string
 	LogFormat       string
@@ -42,6 +45,7 @@ const (
 	Tokens
 	Demo
 	Logging
+	Ingest
 )
 
 // Bind registers the flags of the given sections on fs, with defaults taken
@@ -73,6 +77,11 @@ func (c *Config) Bind(fs *flag.FlagSet, sections Section) {
 		f.list(&c.IngestTokens, "ingest-tokens", "ADOPTSCOPE_INGEST_TOKENS", "comma-separated bearer tokens that may send events")
 		f.list(&c.ReadTokens, "read-tokens", "ADOPTSCOPE_READ_TOKENS", "comma-separated bearer tokens that may read the query API")
 		f.list(&c.AdminTokens, "admin-tokens", "ADOPTSCOPE_ADMIN_TOKENS", "comma-separated bearer tokens that may manage annotations and exports (and read)")
+		f.str(&c.Users, "users", "ADOPTSCOPE_USERS", "", "dashboard accounts, comma-separated name:role:bcrypt-hash (role viewer or admin; hash from 'adoptscope passwd'); empty with no users file: no login (loopback only)")
+		f.str(&c.UsersFile, "users-file", "ADOPTSCOPE_USERS_FILE", "", "file of dashboard accounts, one name:role:bcrypt-hash per line")
+	}
+	if sections&Ingest != 0 {
+		c.bindIngest(f)
 	}
 	if sections&Demo != 0 {
 		f.str(&c.Demo, "demo", "ADOPTSCOPE_DEMO", "auto", "demo data: auto (load when the store is empty), on (always load), off")
@@ -100,6 +109,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ClickHouse.MaxOpenConns < 0 {
 		errs = append(errs, errors.New("--clickhouse-max-conns / ADOPTSCOPE_CLICKHOUSE_MAX_CONNS must be positive"))
+	}
+	if c.Ingest.BatchRows != 0 {
+		errs = append(errs, c.validateIngest()...)
 	}
 	switch c.Demo {
 	case "", "auto", "on", "off":
