@@ -1,0 +1,401 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// Format is a body or file format.
+type Format int
+
+const (
+	NDJSON Format = iota + 1
+	JSON
+	CSV
+)
+
+func (f Format) String() string {
+	switch f {
+	case NDJSON:
+		return "ndjson"
+	case JSON:
+		return "json"
+	case CSV:
+		return "csv"
+	}
+	return "unknown"
+}
+
+// FormatOfMediaType maps a Content-Type media type (without parameters).
+func FormatOfMediaType(mt string) (Format, bool) {
+	switch strings.ToLower(mt) {
+	case "application/x-ndjson", "application/ndjson", "application/jsonlines", "application/x-jsonlines":
+		return NDJSON, true
+	case "application/json":
+		return JSON, true
+	case "text/csv":
+		return CSV, true
+	}
+	return 0, false
+}
+
+// FormatOfFile maps a file name (.ndjson, .jsonl, .json, .csv, each
+// optionally .gz) and reports whether it is gzip-compressed.
+func FormatOfFile(name string) (f Format, gz bool, ok bool) {
+	n := strings.ToLower(name)
+	if strings.HasSuffix(n, ".gz") {
+		gz = true
+		n = strings.TrimSuffix(n, ".gz")
+	}
+	switch filepath.Ext(n) {
+	case ".ndjson", ".jsonl":
+		return NDJSON, gz, true
+	case ".json":
+		return JSON, gz, true
+	case ".csv":
+		return CSV, gz, true
+	}
+	return 0, gz, false
+}
+
+var (
+	// ErrTooLarge: the body, the file or one line is over its limit (413).
+	ErrTooLarge = errors.New("over the size limit")
+	// ErrMalformed: the body as a whole cannot be read (400).
+	ErrMalformed = errors.New("malformed body")
+)
+
+// Record is one decoded event, or the reason it could not be decoded.
+type Record struct {
+	Input Input
+	Line  int
+	Err   *FieldError // set when the line could not be decoded
+	Raw   []byte      // the line's text when KeepRaw; valid until the next call
+}
+
+// Decoder yields the records of one body or file.
+type Decoder interface {
+	// Next fills rec; it returns io.EOF after the last record, an error
+	// wrapping ErrTooLarge or ErrMalformed when the input cannot go on.
+	Next(rec *Record) error
+}
+
+// NewDecoder reads format f from r. maxLine bounds one NDJSON or CSV line.
+// keepRaw makes Record.Raw available (for reject files).
+func NewDecoder(f Format, r io.Reader, maxLine int, keepRaw bool) Decoder {
+	switch f {
+	case NDJSON:
+		d := &ndjsonDecoder{br: getReader(r, maxLine), keepRaw: keepRaw}
+		d.set = d.setField
+		return d
+	case JSON:
+		d := &jsonDecoder{r: r}
+		d.set = d.setField
+		return d
+	default:
+		return newCSVDecoder(r, maxLine, keepRaw)
+	}
+}
+
+// Release returns pooled buffers; the decoder must not be used after it.
+func Release(d Decoder) {
+	if n, ok := d.(*ndjsonDecoder); ok && n.br != nil {
+		readerPool.Put(n.br)
+		n.br = nil
+	}
+}
+
+var readerPool sync.Pool
+
+func getReader(r io.Reader, maxLine int) *bufio.Reader {
+	size := maxLine + 2 // the line, "\r\n"
+	if br, ok := readerPool.Get().(*bufio.Reader); ok && br.Size() == size {
+		br.Reset(r)
+		return br
+	}
+	return bufio.NewReaderSize(r, size)
+}
+
+type ndjsonDecoder struct {
+	br      *bufio.Reader
+	line    int
+	sc      scanner
+	keepRaw bool
+	cur     *Record
+	set     func(key []byte, kind jsonKind, val []byte)
+}
+
+func (d *ndjsonDecoder) setField(key []byte, kind jsonKind, val []byte) {
+	if d.cur.Err != nil {
+		return
+	}
+	d.cur.Err = setJSON(&d.cur.Input, key, kind, val)
+}
+
+func (d *ndjsonDecoder) Next(rec *Record) error {
+	for {
+		line, err := d.br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return fmt.Errorf("line %d: longer than %d bytes: %w", d.line+1, d.br.Size()-2, ErrTooLarge)
+		}
+		if err != nil && err != io.EOF {
+			return err
+		}
+		if len(line) == 0 && err == io.EOF {
+			return io.EOF
+		}
+		d.line++
+		body := bytes.TrimRight(line, "\r\n")
+		if len(bytes.TrimSpace(body)) == 0 {
+			if err == io.EOF {
+				return io.EOF
+			}
+			continue
+		}
+		*rec = Record{Line: d.line}
+		if d.keepRaw {
+			rec.Raw = body
+		}
+		decodeObject(&d.sc, body, rec, d.set, &d.cur)
+		return nil
+	}
+}
+
+// decodeObject fills rec from one JSON object.
+func decodeObject(sc *scanner, b []byte, rec *Record, set func([]byte, jsonKind, []byte), cur **Record) {
+	*cur = rec
+	notObject, err := sc.object(b, set)
+	switch {
+	case err != nil:
+		rec.Err = &FieldError{Error: "not valid JSON"}
+	case notObject:
+		rec.Err = &FieldError{Error: "not a JSON object"}
+	}
+	if rec.Err != nil {
+		rec.Err.Line = rec.Line
+	}
+}
+
+type jsonDecoder struct {
+	r       io.Reader
+	dec     *json.Decoder
+	single  []byte
+	n       int
+	started bool
+	done    bool
+	sc      scanner
+	cur     *Record
+	set     func(key []byte, kind jsonKind, val []byte)
+}
+
+func (d *jsonDecoder) setField(key []byte, kind jsonKind, val []byte) {
+	if d.cur.Err != nil {
+		return
+	}
+	d.cur.Err = setJSON(&d.cur.Input, key, kind, val)
+}
+
+func (d *jsonDecoder) Next(rec *Record) error {
+	if d.done {
+		return io.EOF
+	}
+	if !d.started {
+		d.started = true
+		br := bufio.NewReader(d.r)
+		var first byte
+		for {
+			c, err := br.ReadByte()
+			if err == io.EOF {
+				return fmt.Errorf("empty body: %w", ErrMalformed)
+			}
+			if err != nil {
+				return err
+			}
+			if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+				first = c
+				_ = br.UnreadByte()
+				break
+			}
+		}
+		switch first {
+		case '{':
+			b, err := io.ReadAll(br)
+			if err != nil {
+				return err
+			}
+			d.done = true
+			*rec = Record{Line: 1, Raw: b}
+			decodeObject(&d.sc, b, rec, d.set, &d.cur)
+			if rec.Err != nil && rec.Err.Field == "" {
+				return fmt.Errorf("not valid JSON: %w", ErrMalformed)
+			}
+			return nil
+		case '[':
+			d.dec = json.NewDecoder(br)
+			if _, err := d.dec.Token(); err != nil {
+				return fmt.Errorf("not valid JSON: %w", ErrMalformed)
+			}
+		default:
+			return fmt.Errorf("want a JSON array of events or one event object: %w", ErrMalformed)
+		}
+	}
+	if !d.dec.More() {
+		d.done = true
+		if _, err := d.dec.Token(); err != nil {
+			return jsonErr(err)
+		}
+		if _, err := d.dec.Token(); err != io.EOF {
+			return fmt.Errorf("data after the closing ]: %w", ErrMalformed)
+		}
+		return io.EOF
+	}
+	var raw json.RawMessage
+	if err := d.dec.Decode(&raw); err != nil {
+		return jsonErr(err)
+	}
+	d.n++
+	*rec = Record{Line: d.n, Raw: raw}
+	decodeObject(&d.sc, raw, rec, d.set, &d.cur)
+	return nil
+}
+
+func jsonErr(err error) error {
+	if errors.Is(err, ErrTooLarge) {
+		return err
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("not valid JSON: %w", ErrMalformed)
+	}
+	return err
+}
+
+type csvDecoder struct {
+	r       *csv.Reader
+	header  []string
+	keepRaw bool
+	rawBuf  bytes.Buffer
+	started bool
+}
+
+func newCSVDecoder(r io.Reader, maxLine int, keepRaw bool) *csvDecoder {
+	cr := csv.NewReader(&lineLimiter{r: r, max: maxLine})
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	return &csvDecoder{r: cr, keepRaw: keepRaw}
+}
+
+func (d *csvDecoder) Next(rec *Record) error {
+	if !d.started {
+		d.started = true
+		h, err := d.r.Read()
+		if err == io.EOF {
+			return fmt.Errorf("empty CSV: want a header row of field names: %w", ErrMalformed)
+		}
+		if err != nil {
+			if errors.Is(err, ErrTooLarge) {
+				return err
+			}
+			return fmt.Errorf("CSV header: %v: %w", err, ErrMalformed)
+		}
+		d.header = make([]string, len(h))
+		for i, name := range h {
+			if i == 0 {
+				name = strings.TrimPrefix(name, "\ufeff")
+			}
+			d.header[i] = strings.TrimSpace(name)
+		}
+	}
+	fields, err := d.r.Read()
+	if err == io.EOF {
+		return io.EOF
+	}
+	if errors.Is(err, ErrTooLarge) {
+		return err
+	}
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		*rec = Record{Line: pe.StartLine, Err: &FieldError{Line: pe.StartLine, Error: "not valid CSV: " + pe.Err.Error()}}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	line, _ := d.r.FieldPos(0)
+	*rec = Record{Line: line}
+	if d.keepRaw {
+		d.rawBuf.Reset()
+		w := csv.NewWriter(&d.rawBuf)
+		_ = w.Write(fields)
+		w.Flush()
+		rec.Raw = bytes.TrimRight(d.rawBuf.Bytes(), "\n")
+	}
+	if len(fields) != len(d.header) {
+		rec.Err = &FieldError{Line: line, Error: fmt.Sprintf("%d fields, the header has %d", len(fields), len(d.header))}
+		return nil
+	}
+	for i, v := range fields {
+		if fe := setText(&rec.Input, d.header[i], v); fe != nil {
+			fe.Line = line
+			rec.Err = fe
+			return nil
+		}
+	}
+	return nil
+}
+
+// lineLimiter fails with ErrTooLarge once a line grows past max bytes, so
+// that a CSV reader never buffers a huge line.
+type lineLimiter struct {
+	r   io.Reader
+	max int
+	cur int
+}
+
+func (l *lineLimiter) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	for _, c := range p[:n] {
+		if c == '\n' {
+			l.cur = 0
+			continue
+		}
+		l.cur++
+		if l.cur > l.max+1 { // +1: a "\r" before the "\n"
+			return 0, fmt.Errorf("a line is longer than %d bytes: %w", l.max, ErrTooLarge)
+		}
+	}
+	return n, err
+}
+
+// LimitReader fails with ErrTooLarge when r yields more than max bytes, after
+// reading at most max+1 of them: a gzip body that expands past the limit is
+// cut off there.
+func LimitReader(r io.Reader, max int64) io.Reader { return &limitReader{r: r, left: max} }
+
+type limitReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return 0, ErrTooLarge
+	}
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return n - 1, fmt.Errorf("more than the limit: %w", ErrTooLarge)
+	}
+	return n, err
+}

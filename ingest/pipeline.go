@@ -1,0 +1,410 @@
+package ingest
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/adoptscope/adoptscope/internal/store"
+)
+
+var (
+	// ErrBusy: the buffer of accepted, not yet committed events is full.
+	// Nothing of the submission was acknowledged; retry later (HTTP 503).
+	ErrBusy = errors.New("ingest buffer is full")
+	// ErrUnavailable: ClickHouse did not take the batch. Nothing of the
+	// submission was acknowledged; retry later (HTTP 503).
+	ErrUnavailable = errors.New("ClickHouse is unavailable")
+	// ErrClosed: the pipeline is shutting down.
+	ErrClosed = errors.New("ingest is shutting down")
+)
+
+// MaxListedErrors bounds Result.Errors; the counts are always complete.
+const MaxListedErrors = 100
+
+// Result is the outcome of one submission.
+type Result struct {
+	Accepted   int          `json:"accepted"`
+	Duplicates int          `json:"duplicates"`
+	Rejected   int          `json:"rejected"`
+	Errors     []FieldError `json:"errors"`
+}
+
+// Pipeline validates, pseudonymizes, deduplicates and writes events in
+// group commits. One writer goroutine owns the batches; Submit returns once
+// its events are committed (or refused).
+type Pipeline struct {
+	cfg   Config
+	store *store.Store
+	log   *slog.Logger
+	reg   registries
+
+	mu      sync.RWMutex // Submit holds it shared while it enqueues; Close exclusively
+	closed  bool
+	queue   chan *pending
+	pending atomic.Int64 // rows reserved in the buffer
+	done    chan struct{}
+	stopJan chan struct{}
+
+	hashes  sync.Pool
+	metrics *Metrics
+	stats   *stats
+}
+
+type pending struct {
+	events []Event
+	dup    []bool // set by the writer
+	done   chan error
+}
+
+// NewPipeline starts the writer. Close flushes and stops it.
+func NewPipeline(s *store.Store, cfg Config, log *slog.Logger) (*Pipeline, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	p := &Pipeline{
+		cfg: cfg, store: s, log: log, reg: newRegistries(cfg),
+		queue:   make(chan *pending, 4096),
+		done:    make(chan struct{}),
+		stopJan: make(chan struct{}),
+		stats:   newStats(),
+	}
+	secret := append([]byte(nil), cfg.Secret...)
+	p.hashes.New = func() any { return hmac.New(sha256.New, secret) }
+	p.metrics = newMetrics(p)
+	go p.writer()
+	go p.janitor()
+	return p, nil
+}
+
+// Config returns the effective configuration (defaults filled in).
+func (p *Pipeline) Config() Config { return p.cfg }
+
+// UserKey is the pseudonymous key stored for a raw user id: the first 8
+// bytes of HMAC-SHA-256(secret, user id).
+func (p *Pipeline) UserKey(userID string) uint64 {
+	h := p.hashes.Get().(hash.Hash)
+	h.Reset()
+	h.Write([]byte(userID))
+	var sum [sha256.Size]byte
+	k := binary.BigEndian.Uint64(h.Sum(sum[:0]))
+	p.hashes.Put(h)
+	return k
+}
+
+// Submit validates and writes events given directly (demo generator, tests).
+// Errors name the index + 1 as line.
+func (p *Pipeline) Submit(ctx context.Context, inputs []Input) (Result, error) {
+	res, _, err := p.SubmitLines(ctx, inputs, nil, nil)
+	return res, err
+}
+
+// SubmitLines is Submit for decoded bodies and files: lines[i] is the line
+// of inputs[i] (nil: i+1) and decodeErrs are the records that could not be
+// decoded, counted as rejected. It also returns every error, uncapped and
+// sorted by line (for reject files).
+func (p *Pipeline) SubmitLines(ctx context.Context, inputs []Input, lines []int, decodeErrs []FieldError) (Result, []FieldError, error) {
+	now := p.cfg.Now()
+	errs := decodeErrs
+	events := make([]Event, 0, len(inputs))
+	seen := make(map[string]struct{}, len(inputs))
+	var res Result
+	h := p.hashes.Get().(hash.Hash)
+	var sum [sha256.Size]byte
+	for i := range inputs {
+		in := &inputs[i]
+		var ev Event
+		if fe := p.reg.validate(in, now, &ev); fe != nil {
+			if lines != nil {
+				fe.Line = lines[i]
+			} else {
+				fe.Line = i + 1
+			}
+			errs = append(errs, *fe)
+			continue
+		}
+		if _, dup := seen[ev.EventID]; dup {
+			res.Duplicates++
+			continue
+		}
+		seen[ev.EventID] = struct{}{}
+		h.Reset()
+		h.Write([]byte(in.UserID))
+		ev.UserKey = binary.BigEndian.Uint64(h.Sum(sum[:0]))
+		events = append(events, ev)
+	}
+	p.hashes.Put(h)
+	res.Rejected = len(errs)
+	if len(errs) > 0 {
+		sort.SliceStable(errs, func(a, b int) bool { return errs[a].Line < errs[b].Line })
+		for _, e := range errs {
+			p.stats.reject(e.Reason())
+			p.metrics.rejected.WithLabelValues(e.Reason()).Inc()
+		}
+	}
+	res.Errors = errs
+	if len(res.Errors) > MaxListedErrors {
+		res.Errors = res.Errors[:MaxListedErrors:MaxListedErrors]
+	}
+	if res.Errors == nil {
+		res.Errors = []FieldError{}
+	}
+	p.metrics.events.WithLabelValues("duplicate").Add(float64(res.Duplicates))
+	if len(events) == 0 {
+		return res, errs, nil
+	}
+	pd := &pending{events: events, done: make(chan error, 1)}
+	if err := p.enqueue(ctx, pd); err != nil {
+		return Result{}, nil, err
+	}
+	select {
+	case err := <-pd.done:
+		if err != nil {
+			return Result{}, nil, err
+		}
+	case <-ctx.Done():
+		// The events may still be committed; they are not acknowledged.
+		return Result{}, nil, ctx.Err()
+	}
+	for i, d := range pd.dup {
+		if d {
+			res.Duplicates++
+		} else {
+			res.Accepted++
+			_ = i
+		}
+	}
+	return res, errs, nil
+}
+
+func (p *Pipeline) enqueue(ctx context.Context, pd *pending) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return ErrClosed
+	}
+	n := int64(len(pd.events))
+	if after := p.pending.Add(n); after > int64(p.cfg.BufferRows) && after != n {
+		p.pending.Add(-n)
+		p.metrics.busy.Inc()
+		return ErrBusy
+	}
+	select {
+	case p.queue <- pd:
+		return nil
+	case <-ctx.Done():
+		p.pending.Add(-n)
+		return ctx.Err()
+	}
+}
+
+// Close stops taking submissions, flushes what was accepted and waits for
+// the writer, at most until ctx ends.
+func (p *Pipeline) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		close(p.queue)
+		close(p.stopJan)
+	}
+	p.mu.Unlock()
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("ingest: flush on shutdown: %w", ctx.Err())
+	}
+}
+
+func (p *Pipeline) writer() {
+	defer close(p.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		first, ok := <-p.queue
+		if !ok {
+			return
+		}
+		batch := []*pending{first}
+		rows := len(first.events)
+		timer.Reset(p.cfg.FlushInterval)
+		open := true
+	fill:
+		for rows < p.cfg.BatchRows {
+			select {
+			case pd, ok := <-p.queue:
+				if !ok {
+					open = false
+					break fill
+				}
+				batch = append(batch, pd)
+				rows += len(pd.events)
+			case <-timer.C:
+				break fill
+			}
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		p.flush(batch, rows)
+		if !open {
+			return
+		}
+	}
+}
+
+// flush commits one batch: drop ids repeated inside it, look the rest up in
+// the dedup window, insert the new events (a materialized view records
+// their ids), answer every submission.
+func (p *Pipeline) flush(batch []*pending, rows int) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.WriteTimeout)
+	defer cancel()
+	defer p.pending.Add(-int64(rows))
+
+	seen := make(map[string]struct{}, rows)
+	ids := make([]string, 0, rows)
+	for _, pd := range batch {
+		pd.dup = make([]bool, len(pd.events))
+		for i := range pd.events {
+			id := pd.events[i].EventID
+			if _, ok := seen[id]; ok {
+				pd.dup[i] = true
+				continue
+			}
+			seen[id] = struct{}{}
+			ids = append(ids, id)
+		}
+	}
+	stored, err := p.lookup(ctx, ids)
+	if err != nil {
+		p.fail(batch, "lookup", err)
+		return
+	}
+	cols := newColumns(len(ids) - len(stored))
+	for _, pd := range batch {
+		for i := range pd.events {
+			if pd.dup[i] {
+				continue
+			}
+			if _, ok := stored[pd.events[i].EventID]; ok {
+				pd.dup[i] = true
+				continue
+			}
+			cols.add(&pd.events[i])
+		}
+	}
+	if cols.n > 0 {
+		if err := p.insert(ctx, cols); err != nil {
+			p.fail(batch, "insert", err)
+			return
+		}
+	}
+	took := time.Since(start)
+	p.metrics.flushSeconds.Observe(took.Seconds())
+	p.metrics.batchRows.Observe(float64(cols.n))
+	p.metrics.events.WithLabelValues("accepted").Add(float64(cols.n))
+	p.metrics.events.WithLabelValues("duplicate").Add(float64(rows - cols.n))
+	p.stats.accepted(batch, cols.n, p.cfg.Now())
+	p.log.Debug("ingest batch committed", "rows", cols.n, "duplicates", rows-cols.n, "took", took.Round(time.Millisecond))
+	for _, pd := range batch {
+		pd.done <- nil
+	}
+}
+
+func (p *Pipeline) fail(batch []*pending, op string, err error) {
+	p.metrics.chErrors.WithLabelValues(op).Inc()
+	p.log.Warn("ingest batch not committed: answering 503", "op", op, "submissions", len(batch), "error", err)
+	for _, pd := range batch {
+		pd.done <- fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
+	}
+}
+
+// table names the table to read or write: the Distributed table on a
+// cluster, the table itself on one server; both are named t.
+func (p *Pipeline) settings(ctx context.Context) context.Context {
+	if p.store.Cluster == "" {
+		return ctx
+	}
+	// Distributed inserts are asynchronous by default; the answer must
+	// wait for the shards.
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+}
+
+// columns is a batch in columnar form, appended column by column.
+type columns struct {
+	n                                           int
+	id, assistant, channel, etype, mod, country []string
+	source                                      []string
+	t, recv                                     []time.Time
+	user                                        []uint64
+	count                                       []uint32
+	linked                                      []uint8
+}
+
+func newColumns(n int) *columns {
+	if n < 0 {
+		n = 0
+	}
+	return &columns{
+		id: make([]string, 0, n), assistant: make([]string, 0, n), channel: make([]string, 0, n),
+		etype: make([]string, 0, n), mod: make([]string, 0, n), country: make([]string, 0, n),
+		source: make([]string, 0, n), t: make([]time.Time, 0, n), recv: make([]time.Time, 0, n),
+		user: make([]uint64, 0, n), count: make([]uint32, 0, n), linked: make([]uint8, 0, n),
+	}
+}
+
+func (c *columns) add(e *Event) {
+	c.n++
+	c.id = append(c.id, e.EventID)
+	c.t = append(c.t, e.Time)
+	c.recv = append(c.recv, e.ReceivedAt)
+	c.assistant = append(c.assistant, e.Assistant)
+	c.channel = append(c.channel, e.Channel)
+	c.etype = append(c.etype, e.EventType)
+	c.mod = append(c.mod, e.Modality)
+	c.user = append(c.user, e.UserKey)
+	c.country = append(c.country, e.Country)
+	c.count = append(c.count, e.Count)
+	var l uint8
+	if e.Linked {
+		l = 1
+	}
+	c.linked = append(c.linked, l)
+	c.source = append(c.source, e.Source)
+}
+
+// InsertColumns is the column list of every insert into events.
+const InsertColumns = "event_id, event_time, received_at, assistant, channel, event_type, modality, user_key, country, count, linked, source"
+
+func (p *Pipeline) insert(ctx context.Context, c *columns) error {
+	b, err := p.store.Conn.PrepareBatch(p.settings(ctx), "INSERT INTO events ("+InsertColumns+")")
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	for i, v := range []any{c.id, c.t, c.recv, c.assistant, c.channel, c.etype, c.mod, c.user, c.country, c.count, c.linked, c.source} {
+		if err := b.Column(i).Append(v); err != nil {
+			return fmt.Errorf("column %d: %w", i, err)
+		}
+	}
+	return b.Send()
+}

@@ -1,0 +1,59 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// IngestConfig tunes the ingest API and `adoptscope load`.
+type IngestConfig struct {
+	UserKeySecret string        // empty: generated into DataDir/user-key-secret
+	TokensFile    string        // file of ingest tokens, one per line, added to IngestTokens
+	BatchRows     int           // flush a batch at this many rows...
+	FlushInterval time.Duration // ...or this long after its first event
+	MaxBody       int           // bytes per request after decompression
+	MaxLine       int           // bytes per NDJSON or CSV line
+	DedupWindow   time.Duration // an event_id stored this recently is a duplicate
+	Assistants    []string      // empty: the built-in registry
+	Channels      []string
+	EventTypes    []string
+}
+
+func (c *Config) bindIngest(f binder) {
+	in := &c.Ingest
+	f.str(&in.UserKeySecret, "user-key-secret", "ADOPTSCOPE_USER_KEY_SECRET", "", "secret that keys the hash replacing user ids (at least 16 bytes); empty: generated once into the data folder (user-key-secret). Changing it changes every user key")
+	f.str(&in.TokensFile, "ingest-tokens-file", "ADOPTSCOPE_INGEST_TOKENS_FILE", "", "file of ingest bearer tokens, one per line, in addition to --ingest-tokens; with neither, a local token is generated into the data folder (ingest-token) and printed")
+	f.integer(&in.BatchRows, "ingest-batch-rows", "ADOPTSCOPE_INGEST_BATCH_ROWS", 100_000, "write a batch to ClickHouse when it holds this many events")
+	f.dur(&in.FlushInterval, "ingest-flush-interval", "ADOPTSCOPE_INGEST_FLUSH_INTERVAL", 200*time.Millisecond, "write a batch at the latest this long after its first event (requests wait for it)")
+	f.integer(&in.MaxBody, "ingest-max-body", "ADOPTSCOPE_INGEST_MAX_BODY", 16<<20, "largest request body in bytes, after gzip decompression (413 above)")
+	f.integer(&in.MaxLine, "ingest-max-line", "ADOPTSCOPE_INGEST_MAX_LINE", 1<<20, "longest NDJSON or CSV line in bytes (413 above)")
+	f.dur(&in.DedupWindow, "ingest-dedup-window", "ADOPTSCOPE_INGEST_DEDUP_WINDOW", 7*24*time.Hour, "an event_id already stored this recently is counted as a duplicate and not written again")
+	f.list(&in.Assistants, "assistants", "ADOPTSCOPE_ASSISTANTS", "comma-separated assistant slugs ingest accepts (default chatgpt,meta_ai,copilot,perplexity)")
+	f.list(&in.Channels, "channels", "ADOPTSCOPE_CHANNELS", "comma-separated channel slugs ingest accepts (default whatsapp,ios,android,web,desktop,messenger,instagram,telegram,phone,sms,api)")
+	f.list(&in.EventTypes, "event-types", "ADOPTSCOPE_EVENT_TYPES", "comma-separated event type slugs ingest accepts (default message,session_start,signup,account_linked)")
+}
+
+func (c *Config) validateIngest() []error {
+	in := c.Ingest
+	var errs []error
+	if in.UserKeySecret != "" && len(in.UserKeySecret) < 16 {
+		errs = append(errs, errors.New("--user-key-secret / ADOPTSCOPE_USER_KEY_SECRET: at least 16 bytes (for example: openssl rand -hex 32)"))
+	}
+	if in.BatchRows < 1 || in.BatchRows > 10_000_000 {
+		errs = append(errs, fmt.Errorf("--ingest-batch-rows / ADOPTSCOPE_INGEST_BATCH_ROWS %d: want 1-10000000", in.BatchRows))
+	}
+	if in.FlushInterval < time.Millisecond || in.FlushInterval > time.Minute {
+		errs = append(errs, fmt.Errorf("--ingest-flush-interval / ADOPTSCOPE_INGEST_FLUSH_INTERVAL %s: want 1ms-1m", in.FlushInterval))
+	}
+	if in.MaxBody < 1024 {
+		errs = append(errs, fmt.Errorf("--ingest-max-body / ADOPTSCOPE_INGEST_MAX_BODY %d: want at least 1024 bytes", in.MaxBody))
+	}
+	if in.MaxLine < 256 || in.MaxLine > in.MaxBody {
+		errs = append(errs, fmt.Errorf("--ingest-max-line / ADOPTSCOPE_INGEST_MAX_LINE %d: want 256 bytes up to --ingest-max-body", in.MaxLine))
+	}
+	if in.DedupWindow < time.Minute {
+		errs = append(errs, fmt.Errorf("--ingest-dedup-window / ADOPTSCOPE_INGEST_DEDUP_WINDOW %s: want at least 1m", in.DedupWindow))
+	}
+	return errs
+}
