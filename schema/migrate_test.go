@@ -26,6 +26,9 @@ var expectedTables = map[string]struct{ engine, sortingKey string }{
 	"rollup_events_day":  {"SummingMergeTree", "assistant, channel, day, country, modality, event_type"},
 	"rollup_person_day":  {"SummingMergeTree", "assistant, channel, day, country, user_key"},
 	"annotations":        {"ReplacingMergeTree", "id"},
+	"exports":            {"ReplacingMergeTree", "id"},
+	"export_runs":        {"ReplacingMergeTree", "export_id, scheduled_at, run_id"},
+	"export_claims":      {"MergeTree", "export_id, scheduled_at, attempt"},
 }
 
 func TestMigrateTwiceCreatesEveryTable(t *testing.T) {

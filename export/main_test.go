@@ -1,0 +1,10 @@
+package export
+
+import (
+	"os"
+	"testing"
+
+	"github.com/adoptscope/adoptscope/internal/chtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }

@@ -1,0 +1,71 @@
+package export
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Range is a date range relative to the day a run is scheduled for.
+// Every form covers complete days only and ends at the latest the day
+// before the run (the run day is not over yet):
+//
+//	last_7_days      the 7 days before the run day
+//	last_28_days     the 28 days before the run day
+//	previous_week    the ISO week (Monday to Sunday) before the run day's week
+//	previous_month   the calendar month before the run day's month
+//	month_to_date    the 1st of the month of the day before the run day, to that day
+//	since:YYYY-MM-DD that date to the day before the run day
+type Range string
+
+// Ranges lists the fixed forms (since:YYYY-MM-DD is the one open form).
+var Ranges = []Range{"last_7_days", "last_28_days", "previous_week", "previous_month", "month_to_date"}
+
+// Validate checks r.
+func (r Range) Validate() error {
+	_, _, err := r.Period(time.Date(2026, 1, 15, 6, 0, 0, 0, time.UTC), time.UTC)
+	return err
+}
+
+// Period is the inclusive [from, to] date range (midnight UTC dates) of a run
+// scheduled at `at`, with days counted in loc.
+func (r Range) Period(at time.Time, loc *time.Location) (from, to time.Time, err error) {
+	l := at.In(loc)
+	day := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, time.UTC)
+	yesterday := day.AddDate(0, 0, -1)
+	switch {
+	case r == "last_7_days":
+		return day.AddDate(0, 0, -7), yesterday, nil
+	case r == "last_28_days":
+		return day.AddDate(0, 0, -28), yesterday, nil
+	case r == "previous_week":
+		wd := (int(day.Weekday()) + 6) % 7 // Monday 0
+		monday := day.AddDate(0, 0, -wd)
+		return monday.AddDate(0, 0, -7), monday.AddDate(0, 0, -1), nil
+	case r == "previous_month":
+		first := time.Date(day.Year(), day.Month(), 1, 0, 0, 0, 0, time.UTC)
+		return first.AddDate(0, -1, 0), first.AddDate(0, 0, -1), nil
+	case r == "month_to_date":
+		return time.Date(yesterday.Year(), yesterday.Month(), 1, 0, 0, 0, 0, time.UTC), yesterday, nil
+	case strings.HasPrefix(string(r), "since:"):
+		d, perr := time.Parse("2006-01-02", strings.TrimPrefix(string(r), "since:"))
+		if perr != nil {
+			return from, to, fmt.Errorf("range %q: want since:YYYY-MM-DD, for example since:2026-01-01", r)
+		}
+		if d.After(yesterday) {
+			// A range that starts later than it ends is reported, not
+			// silently turned round.
+			return d, d, nil
+		}
+		return d, yesterday, nil
+	}
+	return from, to, fmt.Errorf("range %q: want one of %s or since:YYYY-MM-DD", r, joinRanges())
+}
+
+func joinRanges() string {
+	var s []string
+	for _, r := range Ranges {
+		s = append(s, string(r))
+	}
+	return strings.Join(s, ", ")
+}

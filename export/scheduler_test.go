@@ -1,0 +1,456 @@
+package export
+
+import (
+	"context"
+	"encoding/csv"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/adoptscope/adoptscope/internal/chtest"
+	"github.com/adoptscope/adoptscope/internal/store"
+)
+
+// staticSource serves fixed rows for any query; block, when set, is
+// waited on after the first row (to catch a run in the middle).
+type staticSource struct {
+	cols   []string
+	rows   [][]string
+	demo   bool
+	opened atomic.Int64
+	block  chan struct{}
+	inRow  chan struct{}
+}
+
+func (s *staticSource) Open(ctx context.Context, kind string, p url.Values) (Table, error) {
+	s.opened.Add(1)
+	return &sliceTable{ctx: ctx, cols: s.cols, rows: s.rows, block: s.block, inRow: s.inRow}, nil
+}
+
+func (s *staticSource) HasDemoData(context.Context, string, url.Values) (bool, error) {
+	return s.demo, nil
+}
+
+type sliceTable struct {
+	ctx   context.Context
+	cols  []string
+	rows  [][]string
+	i     int
+	block chan struct{}
+	inRow chan struct{}
+	err   error
+}
+
+func (t *sliceTable) Columns() []string { return t.cols }
+func (t *sliceTable) Next() bool {
+	if t.i == 1 && t.block != nil {
+		if t.inRow != nil {
+			close(t.inRow)
+			t.inRow = nil
+		}
+		select {
+		case <-t.block:
+		case <-t.ctx.Done():
+			t.err = t.ctx.Err()
+			return false
+		}
+	}
+	if t.i >= len(t.rows) {
+		return false
+	}
+	t.i++
+	return true
+}
+func (t *sliceTable) Row() []string { return t.rows[t.i-1] }
+func (t *sliceTable) Err() error    { return t.err }
+func (t *sliceTable) Close() error  { return nil }
+
+func testRunner(t *testing.T, s *store.Store, src Source) *Runner {
+	t.Helper()
+	return &Runner{Store: NewStore(s), Source: src, Root: t.TempDir(), Claimer: ClaimerID(),
+		Webhook: WebhookPolicy{Backoff: 10 * time.Millisecond}, Log: testLog()}
+}
+
+func testLog() *slog.Logger {
+	if os.Getenv("ADOPTSCOPE_TEST_LOG") != "" {
+		return slog.Default()
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func fastOptions() SchedulerOptions {
+	return SchedulerOptions{CatchUp: true, Settle: 300 * time.Millisecond, RetryBackoff: time.Millisecond, StaleAfter: 2 * time.Second}
+}
+
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(string(b), "\uFEFF"))).ReadAll()
+	if err != nil {
+		t.Fatalf("%s is not valid CSV: %v", path, err)
+	}
+	return recs
+}
+
+func listDir(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestStoreCreateListDelete(t *testing.T) {
+	s := chtest.NewStore(t)
+	st := NewStore(s)
+	ctx := context.Background()
+	e := Export{Name: "weekly", Schedule: "0 6 * * MON", Timezone: "Europe/Paris", Query: "metric=active_users&by=assistant&from=2020-01-01",
+		WebhookURL: "http://127.0.0.1:1/hook", BOM: true, Delimiter: ";"}
+	if err := st.Create(ctx, &e); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(e.Query, "from=") {
+		t.Errorf("query keeps from: %s", e.Query)
+	}
+	if e.WebhookSecret == "" {
+		t.Error("no webhook secret generated")
+	}
+	dup := Export{Name: "weekly", Schedule: "* * * * *"}
+	if err := st.Create(ctx, &dup); err == nil {
+		t.Error("duplicate name accepted")
+	}
+	got, err := st.ByName(ctx, "weekly")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != e.ID || !got.BOM || got.Delimiter != ";" || got.Keep != DefaultKeep || got.Range != "last_28_days" || got.WebhookSecret != e.WebhookSecret {
+		t.Errorf("read back %+v, wrote %+v", got, e)
+	}
+	if err := st.Delete(ctx, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get(ctx, e.ID); err == nil {
+		t.Error("deleted export still there")
+	}
+	if l, _ := st.List(ctx); len(l) != 0 {
+		t.Errorf("list after delete: %v", l)
+	}
+}
+
+func TestFileOptionsAndRetention(t *testing.T) {
+	s := chtest.NewStore(t)
+	src := &staticSource{cols: []string{"period", "assistant", "value"}, rows: [][]string{
+		{"2026-01-14", "chatgpt", "12"}, {"2026-01-14", `meta "ai", inc`, "3.5"},
+	}, demo: true}
+	r := testRunner(t, s, src)
+	e := Export{Name: "opts", Schedule: "0 6 * * *", BOM: true, Delimiter: ";", Keep: 2, Range: "last_7_days"}
+	if err := r.Store.Create(context.Background(), &e); err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for i := 0; i < 3; i++ {
+		at := utc("2026-02-02T06:00:00Z").AddDate(0, 0, i)
+		run, err := r.Run(context.Background(), e, at, 1, "manual")
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, run.File)
+		if run.Rows != 2 || !run.Synthetic || run.Status != StatusSuccess {
+			t.Errorf("run %+v", run)
+		}
+	}
+	if files[0] != "opts_2026-01-26_2026-02-01_synthetic.csv" {
+		t.Errorf("file name %s", files[0])
+	}
+	dir := filepath.Join(r.Root, "opts")
+	if got := listDir(t, dir); strings.Join(got, " ") != files[1]+" "+files[2] {
+		t.Errorf("kept %v, want the last two of %v", got, files)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, files[2]))
+	want := "\uFEFFperiod;assistant;value\n2026-01-14;chatgpt;12\n2026-01-14;\"meta \"\"ai\"\", inc\";3.5\n"
+	if string(b) != want {
+		t.Errorf("file body %q, want %q", b, want)
+	}
+	runs, err := r.Store.Runs(context.Background(), e.ID, 10)
+	if err != nil || len(runs) != 3 {
+		t.Fatalf("runs %v %v", runs, err)
+	}
+	MarkKept(r.Root, e, runs)
+	if !runs[0].Kept || runs[2].Kept {
+		t.Errorf("kept flags: %+v", runs)
+	}
+
+	// skip_empty: no file, status skipped.
+	empty := &staticSource{cols: []string{"period", "value"}}
+	r.Source = empty
+	e2 := Export{Name: "empty", Schedule: "0 6 * * *", SkipEmpty: true}
+	if err := r.Store.Create(context.Background(), &e2); err != nil {
+		t.Fatal(err)
+	}
+	run, err := r.Run(context.Background(), e2, utc("2026-02-02T06:00:00Z"), 1, "manual")
+	if err != nil || run.Status != StatusSkipped || run.File != "" {
+		t.Errorf("skip empty: %+v %v", run, err)
+	}
+	if got := listDir(t, filepath.Join(r.Root, "empty")); len(got) != 0 {
+		t.Errorf("files after skipped run: %v", got)
+	}
+}
+
+func TestWebhookDeliveryAndRetry(t *testing.T) {
+	s := chtest.NewStore(t)
+	src := &staticSource{cols: []string{"period", "value"}, rows: [][]string{{"2026-01-14", "7"}}}
+	r := testRunner(t, s, src)
+	ctx := context.Background()
+
+	var mu sync.Mutex
+	var got []byte
+	var sigOK bool
+	var hdrName string
+	good := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		mu.Lock()
+		got, hdrName = b, req.Header.Get("X-AdoptScope-File")
+		sigOK = false
+		e, err := r.Store.ByName(ctx, "hooked")
+		if err == nil {
+			sigOK = VerifySignature(e.WebhookSecret, req.Header.Get(HeaderTimestamp), req.Header.Get(HeaderSignature), b)
+		}
+		mu.Unlock()
+	}))
+	defer good.Close()
+	var failures atomic.Int64
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		failures.Add(1)
+		http.Error(w, "receiver is down for maintenance", http.StatusServiceUnavailable)
+	}))
+	defer bad.Close()
+
+	e := Export{Name: "hooked", Schedule: "0 6 * * *", WebhookURL: good.URL + "/in"}
+	if err := r.Store.Create(ctx, &e); err != nil {
+		t.Fatal(err)
+	}
+	run, err := r.Run(ctx, e, utc("2026-02-02T06:00:00Z"), 1, "manual")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, _ := os.ReadFile(filepath.Join(r.Root, "hooked", run.File))
+	mu.Lock()
+	if string(got) != string(file) || len(file) == 0 {
+		t.Errorf("receiver got %q, file is %q", got, file)
+	}
+	if !sigOK {
+		t.Error("signature did not verify")
+	}
+	if hdrName != run.File {
+		t.Errorf("file header %q, want %q", hdrName, run.File)
+	}
+	mu.Unlock()
+	if VerifySignature(e.WebhookSecret, "1", "sha256=00", file) || VerifySignature("other", "1", Sign(e.WebhookSecret, 1, file), file) {
+		t.Error("a wrong signature verified")
+	}
+
+	e2 := Export{Name: "hooked-bad", Schedule: "0 6 * * *", WebhookURL: bad.URL}
+	if err := r.Store.Create(ctx, &e2); err != nil {
+		t.Fatal(err)
+	}
+	r.Webhook.Attempts = 3
+	run, err = r.Run(ctx, e2, utc("2026-02-02T06:00:00Z"), 1, "manual")
+	if err == nil || run.Status != StatusFailed {
+		t.Fatalf("failing webhook: %+v, %v", run, err)
+	}
+	if n := failures.Load(); n != 3 {
+		t.Errorf("webhook tried %d times, want 3", n)
+	}
+	runs, _ := r.Store.Runs(ctx, e2.ID, 5)
+	if len(runs) != 1 || !strings.Contains(runs[0].Error, "HTTP 503") || !strings.Contains(runs[0].Error, "try 3 of 3") {
+		t.Errorf("history: %+v", runs)
+	}
+}
+
+// TestTwoSchedulersOneFilePerRun runs two schedulers (each with its own
+// connection and claimer id) against one store, ticking at the same
+// instants: every scheduled run happens once.
+func TestTwoSchedulersOneFilePerRun(t *testing.T) {
+	s := chtest.NewStore(t)
+	ctx := context.Background()
+	root := t.TempDir()
+	src := &staticSource{cols: []string{"period", "value"}, rows: [][]string{{"2026-01-14", "7"}}}
+	var scheds []*Scheduler
+	for i := 0; i < 2; i++ {
+		conn, err := store.Open(ctx, chtest.Config(chtest.Server(t), s.Database), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		r := &Runner{Store: NewStore(conn), Source: src, Root: root, Claimer: ClaimerID(), Log: testLog()}
+		scheds = append(scheds, NewScheduler(r, fastOptions()))
+	}
+	e := Export{Name: "twice", Schedule: "0 6 * * *", Range: "last_7_days", Keep: 100, CreatedAt: utc("2026-02-01T23:30:00Z")}
+	if err := NewStore(s).Create(ctx, &e); err != nil {
+		t.Fatal(err)
+	}
+	for now := utc("2026-02-02T00:00:00Z"); now.Before(utc("2026-02-06T00:00:00Z")); now = now.Add(20 * time.Minute) {
+		var wg sync.WaitGroup
+		for _, sc := range scheds {
+			wg.Add(1)
+			go func() { defer wg.Done(); sc.Tick(ctx, now) }()
+		}
+		wg.Wait()
+		for _, sc := range scheds {
+			sc.Wait()
+		}
+	}
+	runs, err := NewStore(s).Runs(ctx, e.ID, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at, files []string
+	claimers := map[string]bool{}
+	for _, r := range runs {
+		at = append(at, r.ScheduledAt.Format("01-02T15:04"))
+		files = append(files, r.File)
+		claimers[r.Claimer] = true
+		if r.Status != StatusSuccess {
+			t.Errorf("run %+v", r)
+		}
+	}
+	sort.Strings(at)
+	sort.Strings(files)
+	if got := strings.Join(at, " "); got != "02-02T06:00 02-03T06:00 02-04T06:00 02-05T06:00" {
+		t.Errorf("runs at %s, want one a day at 06:00", got)
+	}
+	if got := listDir(t, filepath.Join(root, "twice")); strings.Join(got, " ") != strings.Join(files, " ") {
+		t.Errorf("files on disk %v, files of the runs %v", got, files)
+	}
+	if n := src.opened.Load(); n != 4 {
+		t.Errorf("queries run %d times, want 4", n)
+	}
+	t.Logf("runs executed by %d distinct claimers", len(claimers))
+}
+
+// TestSchedulerDSTFakeClock drives the scheduler minute by minute with a
+// fake clock across both of 2026's Paris transitions.
+func TestSchedulerDSTFakeClock(t *testing.T) {
+	s := chtest.NewStore(t)
+	ctx := context.Background()
+	src := &staticSource{cols: []string{"period", "value"}, rows: [][]string{{"2026-01-14", "7"}}}
+	r := testRunner(t, s, src)
+	sc := NewScheduler(r, fastOptions())
+	e := Export{Name: "dst", Schedule: "30 2 * * *", Timezone: "Europe/Paris", Keep: 100, CreatedAt: utc("2026-03-28T12:00:00Z")}
+	if err := r.Store.Create(ctx, &e); err != nil {
+		t.Fatal(err)
+	}
+	var now time.Time
+	r.Now = func() time.Time { return now }
+	for _, span := range [][2]string{
+		{"2026-03-28T22:00:00Z", "2026-03-29T04:00:00Z"},
+		{"2026-10-24T22:00:00Z", "2026-10-25T04:00:00Z"},
+	} {
+		for now = utc(span[0]); now.Before(utc(span[1])); now = now.Add(time.Minute) {
+			sc.Tick(ctx, now)
+			sc.Wait()
+		}
+	}
+	runs, err := r.Store.Runs(ctx, e.ID, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at []string
+	for _, r := range runs {
+		at = append(at, r.ScheduledAt.Format(time.RFC3339)+"/"+r.Trigger)
+	}
+	sort.Strings(at)
+	// The October span starts long after March: the scheduler catches up
+	// the latest missed run (2026-10-24 02:30 CEST) once, then runs the
+	// fall-back day's 02:30 once.
+	want := "2026-03-29T01:00:00Z/schedule 2026-10-24T00:30:00Z/catch_up 2026-10-25T00:30:00Z/schedule"
+	if got := strings.Join(at, " "); got != want {
+		t.Errorf("runs\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestCatchUpOff: with catch-up off, a scheduler that starts after missed
+// runs skips to the next one.
+func TestCatchUpOff(t *testing.T) {
+	s := chtest.NewStore(t)
+	ctx := context.Background()
+	r := testRunner(t, s, &staticSource{cols: []string{"v"}, rows: [][]string{{"1"}}})
+	o := fastOptions()
+	o.CatchUp = false
+	sc := NewScheduler(r, o)
+	e := Export{Name: "nocatch", Schedule: "0 6 * * *", CreatedAt: utc("2026-01-01T00:00:00Z")}
+	if err := r.Store.Create(ctx, &e); err != nil {
+		t.Fatal(err)
+	}
+	sc.Tick(ctx, utc("2026-01-05T12:00:00Z"))
+	sc.Wait()
+	if runs, _ := r.Store.Runs(ctx, e.ID, 10); len(runs) != 0 {
+		t.Errorf("runs with catch-up off: %+v", runs)
+	}
+	if n := sc.NextRun(e.ID); !n.Equal(utc("2026-01-06T06:00:00Z")) {
+		t.Errorf("next run %s", n)
+	}
+}
+
+// TestFailedRunRetried: a run whose query fails is retried with backoff up
+// to MaxAttempts, and every attempt is in the history.
+func TestFailedRunRetried(t *testing.T) {
+	s := chtest.NewStore(t)
+	ctx := context.Background()
+	r := testRunner(t, s, failingSource{})
+	sc := NewScheduler(r, fastOptions())
+	e := Export{Name: "broken", Schedule: "0 6 * * *", CreatedAt: utc("2026-01-01T00:00:00Z")}
+	if err := r.Store.Create(ctx, &e); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	for i := 0; i < 5; i++ {
+		sc.o.Reload = time.Nanosecond
+		sc.Tick(ctx, now)
+		sc.Wait()
+		now = now.Add(time.Minute)
+	}
+	runs, _ := r.Store.Runs(ctx, e.ID, 10)
+	if len(runs) != 3 {
+		t.Fatalf("attempts %d, want 3: %+v", len(runs), runs)
+	}
+	for _, run := range runs {
+		if run.Status != StatusFailed || !strings.Contains(run.Error, "backend exploded") {
+			t.Errorf("run %+v", run)
+		}
+	}
+}
+
+type failingSource struct{}
+
+func (failingSource) Open(context.Context, string, url.Values) (Table, error) {
+	return nil, errBackend
+}
+func (failingSource) HasDemoData(context.Context, string, url.Values) (bool, error) {
+	return false, nil
+}
+
+var errBackend = &backendErr{}
+
+type backendErr struct{}
+
+func (*backendErr) Error() string { return "backend exploded" }
