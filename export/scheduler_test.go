@@ -28,13 +28,18 @@ type staticSource struct {
 	rows   [][]string
 	demo   bool
 	opened atomic.Int64
-	block  chan struct{}
-	inRow  chan struct{}
+	block   chan struct{}
+	blockAt int
+	inRow   chan struct{}
 }
 
 func (s *staticSource) Open(ctx context.Context, kind string, p url.Values) (Table, error) {
 	s.opened.Add(1)
-	return &sliceTable{ctx: ctx, cols: s.cols, rows: s.rows, block: s.block, inRow: s.inRow}, nil
+	at := s.blockAt
+	if at == 0 {
+		at = 1
+	}
+	return &sliceTable{ctx: ctx, cols: s.cols, rows: s.rows, block: s.block, blockAt: at, inRow: s.inRow}, nil
 }
 
 func (s *staticSource) HasDemoData(context.Context, string, url.Values) (bool, error) {
@@ -45,15 +50,16 @@ type sliceTable struct {
 	ctx   context.Context
 	cols  []string
 	rows  [][]string
-	i     int
-	block chan struct{}
+	i       int
+	blockAt int
+	block   chan struct{}
 	inRow chan struct{}
 	err   error
 }
 
 func (t *sliceTable) Columns() []string { return t.cols }
 func (t *sliceTable) Next() bool {
-	if t.i == 1 && t.block != nil {
+	if t.i == t.blockAt && t.block != nil {
 		if t.inRow != nil {
 			close(t.inRow)
 			t.inRow = nil
