@@ -221,7 +221,7 @@ func seriesSQL(r SeriesRequest, def MetricDef, from, to time.Time) (*sqlText, so
 	case kindFirstSeen:
 		src = firstSeenSource(r)
 		q.add("SELECT toString(" + periodOf(r.Interval, "first") + ") AS p" + dims + ", toFloat64(count()) AS v, toFloat64(0) AS w FROM (")
-		q.add("SELECT " + dimCols(by) + withComma("user_key") + ", min(")
+		q.add("SELECT " + strings.TrimPrefix(withComma(dimCols(by))+", user_key", ", ") + ", min(")
 		src.day(q)
 		q.add(") AS first FROM " + src.table + " WHERE ")
 		if src.raw {
