@@ -2,7 +2,6 @@ package views
 
 import (
 	"context"
-	"errors"
 	"net/url"
 	"sort"
 	"strings"
@@ -58,8 +57,6 @@ func seriesParams(f Filters, metric, by string, extra ...string) url.Values {
 
 // queryAnnotation is an annotation as package query stores it.
 type queryAnnotation = query.Annotation
-
-var errQueryNotReady = errors.New("the query layer does not answer series yet")
 
 // series runs a series request given as API parameters, through the same
 // parser as the API.
@@ -137,6 +134,8 @@ func distinct(r seriesResult, keyIdx int) []string {
 	sort.Strings(out)
 	return out
 }
+
+func parseDay(s string) (time.Time, error) { return time.Parse(dateLayout, s) }
 
 func allZero(ss []Series) bool {
 	for _, s := range ss {

@@ -17,6 +17,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/store"
 )
 
@@ -32,7 +33,7 @@ type Options struct {
 	Assistants, Channels []string
 	// IngestStats returns the ingest snapshot for the Ingest page; nil when
 	// this process does not run ingest.
-	IngestStats func() IngestSnapshot
+	IngestStats func() ingest.Snapshot
 	// QueryTimeout bounds each chart's query (default 20 s).
 	QueryTimeout time.Duration
 }

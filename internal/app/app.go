@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/config"
 	"github.com/adoptscope/adoptscope/internal/httpserver"
 	"github.com/adoptscope/adoptscope/views"
@@ -37,9 +38,9 @@ type Deps struct {
 	// DashboardAuth is set by startWeb: the query API may accept a
 	// dashboard session (read it at request time, not at mount time).
 	DashboardAuth *views.Auth
-	// IngestStats feeds the dashboard's Ingest page; nil when this process
-	// does not run ingest.
-	IngestStats func() views.IngestSnapshot
+	// IngestSnapshot feeds the dashboard's Ingest page: startIngest sets it
+	// to the pipeline's Snapshot; nil when this process does not run ingest.
+	IngestSnapshot func() ingest.Snapshot
 }
 
 // part is one component of a running process: it mounts its routes, starts
@@ -63,7 +64,7 @@ func Run(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, st
 
 	var parts []part
 	for _, start := range []func(context.Context, *Deps, Mode) (part, error){
-		startIngest, startAPI, startWeb, startScheduler, startDemo,
+		startIngest, startAPI, startAnnotations, startWeb, startScheduler, startDemo,
 	} {
 		p, err := start(ctx, d, mode)
 		if err != nil {
