@@ -206,7 +206,7 @@ func TestPages(t *testing.T) {
 				if v, _ := doc.Find(tid("filter-to")).Attr("value"); v != "2026-02-08" {
 					t.Errorf("to = %q", v)
 				}
-				if v := doc.Find(tid("filter-interval") + " option[selected]").AttrOr("value", ""); v != "week" {
+				if v := doc.Find(tid("filter-interval")+" option[selected]").AttrOr("value", ""); v != "week" {
 					t.Errorf("interval = %q", v)
 				}
 				for _, want := range []string{"chatgpt", "meta_ai"} {
