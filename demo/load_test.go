@@ -80,7 +80,25 @@ func TestLoadThroughIngest(t *testing.T) {
 	})
 
 	t.Run("migration outcomes match the configured shares", func(t *testing.T) {
-		checkShares(t, storedMigration(t, s, 28, 28))
+		own := storedMigration(t, s, 28, 28)
+		checkShares(t, own)
+		// The same through the query layer's definition.
+		r, err := query.Migration(ctx, s, query.MigrationRequest{Assistant: "chatgpt", Channel: "whatsapp", Date: Shutdown, BeforeDays: 28, AfterDays: 28})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := migration{cohort: int(r.Cohort), linked: int(r.Linked), outcomes: map[string]int{}}
+		for _, o := range r.Outcomes {
+			key := o.Outcome
+			if o.Outcome == query.OutcomeMoved {
+				key = o.Assistant + "/" + o.Channel
+			}
+			m.outcomes[key] += int(o.Users)
+		}
+		if m.cohort != own.cohort || m.linked != own.linked || m.outcomes["stayed"] != 0 {
+			t.Errorf("query.Migration: cohort %d, linked %d, stayed %d; want %d, %d, 0", m.cohort, m.linked, m.outcomes["stayed"], own.cohort, own.linked)
+		}
+		checkShares(t, m)
 	})
 
 	t.Run("no raw user id in any table", func(t *testing.T) {

@@ -146,7 +146,7 @@ func AnnotationSave(ctx context.Context, s *store.Store, a Annotation) (Annotati
 	if err := AnnotationValidate(&a); err != nil {
 		return Annotation{}, err
 	}
-	now := time.Now().UTC()
+	now := time.Now().UTC().Truncate(time.Second) // stored with second precision
 	if a.ID == "" {
 		a.ID = AnnotationNewID()
 		a.CreatedAt = now
@@ -172,7 +172,7 @@ func AnnotationDelete(ctx context.Context, s *store.Store, id string) error {
 	if err != nil {
 		return err
 	}
-	a.UpdatedAt = time.Now().UTC()
+	a.UpdatedAt = time.Now().UTC().Truncate(time.Second)
 	return annotationWrite(ctx, s, a, true)
 }
 
