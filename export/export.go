@@ -15,6 +15,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/adoptscope/adoptscope/query"
 )
 
 // Kinds of query an export can run: the same parameters as the query API's
@@ -86,6 +88,11 @@ func (e *Export) Normalize() error {
 			q.Set("metric", "active_users")
 		}
 		e.Query = q.Encode()
+		if contains(Kinds, e.Kind) {
+			if err := checkQuery(e.Kind, e.Params(time.Now().UTC().AddDate(0, 0, -28), time.Now().UTC().AddDate(0, 0, -1))); err != nil {
+				errs = append(errs, fmt.Errorf("query: %w", err))
+			}
+		}
 	}
 	if e.Range == "" {
 		e.Range = "last_28_days"
@@ -176,6 +183,20 @@ func (e Export) FileName(from, to time.Time, synthetic bool) string {
 		n += "_synthetic"
 	}
 	return n + ".csv"
+}
+
+// checkQuery parses the parameters as the query API does.
+func checkQuery(kind string, p url.Values) error {
+	var err error
+	switch kind {
+	case query.EndpointSeries:
+		_, err = query.ParseSeries(p)
+	case query.EndpointMigration:
+		_, err = query.ParseMigration(p)
+	case query.EndpointRetention:
+		_, err = query.ParseRetention(p)
+	}
+	return err
 }
 
 func contains(xs []string, s string) bool {

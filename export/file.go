@@ -19,13 +19,11 @@ import (
 
 // Table is a query result streamed row by row.
 type Table interface {
+	// Columns is the header row.
 	Columns() []string
-	// Next advances to the next row; false at the end or on error.
-	Next() bool
-	// Row is the current row, valid until the next call to Next.
-	Row() []string
-	Err() error
-	Close() error
+	// Each calls fn for every row in order; the slice may be reused after
+	// fn returns. An error from fn stops the stream and is returned.
+	Each(fn func(row []string) error) error
 }
 
 // FileOptions say how a CSV file is written.
@@ -132,19 +130,17 @@ func writeCSV(w io.Writer, t Table, opts FileOptions) (rows, bytes int64, err er
 		}
 	}
 	c := csv.NewWriter(bw)
+	c.UseCRLF = true // RFC 4180, and the same bytes as the query API's CSV
 	if opts.Delimiter != 0 {
 		c.Comma = opts.Delimiter
 	}
 	if err := c.Write(t.Columns()); err != nil {
 		return 0, 0, err
 	}
-	for t.Next() {
-		if err := c.Write(t.Row()); err != nil {
-			return rows, cw.n, err
-		}
+	if err := t.Each(func(row []string) error {
 		rows++
-	}
-	if err := t.Err(); err != nil {
+		return c.Write(row)
+	}); err != nil {
 		return rows, cw.n, err
 	}
 	c.Flush()

@@ -170,7 +170,6 @@ func (r *Runner) execute(ctx context.Context, e Export, runID string, from, to t
 	if err != nil {
 		return res, fmt.Errorf("query: %w", err)
 	}
-	defer t.Close()
 	name := e.FileName(from, to, synth)
 	delim := ','
 	if e.Delimiter == ";" {

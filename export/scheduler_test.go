@@ -24,10 +24,10 @@ import (
 // staticSource serves fixed rows for any query; block, when set, is
 // waited on after the first row (to catch a run in the middle).
 type staticSource struct {
-	cols   []string
-	rows   [][]string
-	demo   bool
-	opened atomic.Int64
+	cols    []string
+	rows    [][]string
+	demo    bool
+	opened  atomic.Int64
 	block   chan struct{}
 	blockAt int
 	inRow   chan struct{}
@@ -47,39 +47,35 @@ func (s *staticSource) HasDemoData(context.Context, string, url.Values) (bool, e
 }
 
 type sliceTable struct {
-	ctx   context.Context
-	cols  []string
-	rows  [][]string
-	i       int
+	ctx     context.Context
+	cols    []string
+	rows    [][]string
 	blockAt int
 	block   chan struct{}
-	inRow chan struct{}
-	err   error
+	inRow   chan struct{}
 }
 
 func (t *sliceTable) Columns() []string { return t.cols }
-func (t *sliceTable) Next() bool {
-	if t.i == t.blockAt && t.block != nil {
-		if t.inRow != nil {
-			close(t.inRow)
-			t.inRow = nil
+
+func (t *sliceTable) Each(fn func([]string) error) error {
+	for i, row := range t.rows {
+		if i == t.blockAt && t.block != nil {
+			if t.inRow != nil {
+				close(t.inRow)
+				t.inRow = nil
+			}
+			select {
+			case <-t.block:
+			case <-t.ctx.Done():
+				return t.ctx.Err()
+			}
 		}
-		select {
-		case <-t.block:
-		case <-t.ctx.Done():
-			t.err = t.ctx.Err()
-			return false
+		if err := fn(row); err != nil {
+			return err
 		}
 	}
-	if t.i >= len(t.rows) {
-		return false
-	}
-	t.i++
-	return true
+	return nil
 }
-func (t *sliceTable) Row() []string { return t.rows[t.i-1] }
-func (t *sliceTable) Err() error    { return t.err }
-func (t *sliceTable) Close() error  { return nil }
 
 func testRunner(t *testing.T, s *store.Store, src Source) *Runner {
 	t.Helper()
@@ -192,7 +188,7 @@ func TestFileOptionsAndRetention(t *testing.T) {
 		t.Errorf("kept %v, want the last two of %v", got, files)
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, files[2]))
-	want := "\uFEFFperiod;assistant;value\n2026-01-14;chatgpt;12\n2026-01-14;\"meta \"\"ai\"\", inc\";3.5\n"
+	want := "\uFEFFperiod;assistant;value\r\n2026-01-14;chatgpt;12\r\n2026-01-14;\"meta \"\"ai\"\", inc\";3.5\r\n"
 	if string(b) != want {
 		t.Errorf("file body %q, want %q", b, want)
 	}

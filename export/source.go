@@ -1,0 +1,109 @@
+package export
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/adoptscope/adoptscope/internal/store"
+	"github.com/adoptscope/adoptscope/query"
+)
+
+// QuerySource runs exports through package query, so that a file holds
+// exactly the rows and columns the query API answers with format=csv for
+// the same parameters.
+type QuerySource struct{ S *store.Store }
+
+// Open parses params exactly as the API does. A series streams row by row
+// (query.StreamSeries); migration and retention answers are small (a few
+// dozen outcomes, cohorts × periods) and are rendered by the API's own CSV
+// writer, then read back.
+func (q QuerySource) Open(ctx context.Context, kind string, params url.Values) (Table, error) {
+	switch kind {
+	case "", query.EndpointSeries:
+		r, err := query.ParseSeries(params)
+		if err != nil {
+			return nil, err
+		}
+		return &seriesTable{ctx: ctx, s: q.S, r: r, meta: query.DescribeSeries(r)}, nil
+	case query.EndpointMigration, query.EndpointRetention:
+		var buf bytes.Buffer
+		if err := query.ExportCSV(ctx, q.S, kind, params, &buf); err != nil {
+			return nil, err
+		}
+		recs, err := csv.NewReader(&buf).ReadAll()
+		if err != nil {
+			return nil, fmt.Errorf("read %s answer: %w", kind, err)
+		}
+		if len(recs) == 0 {
+			return nil, fmt.Errorf("%s answer has no header", kind)
+		}
+		return &recordsTable{cols: recs[0], rows: recs[1:]}, nil
+	}
+	return nil, fmt.Errorf("kind %q: want series, migration or retention", kind)
+}
+
+// HasDemoData asks query.HasDemoData about the days the query reads.
+func (q QuerySource) HasDemoData(ctx context.Context, kind string, params url.Values) (bool, error) {
+	var from, to time.Time
+	switch kind {
+	case query.EndpointMigration:
+		r, err := query.ParseMigration(params)
+		if err != nil {
+			return false, err
+		}
+		from, to = r.Date.AddDate(0, 0, -r.BeforeDays), r.Date.AddDate(0, 0, r.AfterDays)
+	case query.EndpointRetention:
+		r, err := query.ParseRetention(params)
+		if err != nil {
+			return false, err
+		}
+		from, to = r.From, r.To
+	default:
+		r, err := query.ParseSeries(params)
+		if err != nil {
+			return false, err
+		}
+		from, to = r.From, r.To
+		if r.Compare {
+			// The previous range is read too.
+			from = from.AddDate(0, 0, -int(to.Sub(from).Hours()/24)-40)
+		}
+	}
+	return query.HasDemoData(ctx, q.S, from, to)
+}
+
+type seriesTable struct {
+	ctx  context.Context
+	s    *store.Store
+	r    query.SeriesRequest
+	meta query.SeriesMeta
+}
+
+func (t *seriesTable) Columns() []string { return query.SeriesCSVHeader(t.meta) }
+
+func (t *seriesTable) Each(fn func([]string) error) error {
+	_, err := query.StreamSeries(t.ctx, t.s, t.r, func(row query.SeriesRow) error {
+		return fn(query.SeriesCSVRecord(t.meta, row))
+	})
+	return err
+}
+
+type recordsTable struct {
+	cols []string
+	rows [][]string
+}
+
+func (t *recordsTable) Columns() []string { return t.cols }
+
+func (t *recordsTable) Each(fn func([]string) error) error {
+	for _, r := range t.rows {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
