@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -268,6 +269,10 @@ func Migrate(ctx context.Context, s *store.Store, log *slog.Logger) (int, error)
 			}
 			start := time.Now()
 			for i, q := range stmts {
+				q, err := distributedColumns(ctx, s, q)
+				if err != nil {
+					return version, fmt.Errorf("migration %04d_%s, statement %d: %w", m.Version, m.Name, i+1, err)
+				}
 				if err := exec(ddlCtx, s, q); err != nil {
 					return version, fmt.Errorf("migration %04d_%s, statement %d: %w", m.Version, m.Name, i+1, err)
 				}
@@ -305,4 +310,53 @@ func record(ctx context.Context, s *store.Store, m Migration) error {
 		return err
 	}
 	return b.Send()
+}
+
+var distributedRe = regexp.MustCompile(`^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+) (ON CLUSTER \w+) AS (\w+)\.(\w+) (ENGINE = Distributed\(.*\))$`)
+
+// distributedColumns rewrites the statement of the "distributed" helper
+// when the local table has MATERIALIZED columns: 18.16 sends a
+// Distributed table's materialized columns along with every insert, and the
+// shards refuse them ("Cannot insert column event_date, because it is
+// MATERIALIZED column"). The Distributed table gets the local table's
+// columns with each MATERIALIZED one turned into an ALIAS of the same
+// expression: inserts leave it out and the shard computes it, reads get the
+// same value. Other statements are returned unchanged.
+func distributedColumns(ctx context.Context, s *store.Store, q string) (string, error) {
+	m := distributedRe.FindStringSubmatch(q)
+	if m == nil || s.Cluster == "" {
+		return q, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	rows, err := s.Conn.Query(ctx, `SELECT name, type, default_kind, default_expression FROM system.columns
+		WHERE database = ? AND table = ?`, m[4], m[5]) // in table order (18.16 has no position column)
+	if err != nil {
+		return "", fmt.Errorf("read the columns of %s.%s: %w", m[4], m[5], err)
+	}
+	defer rows.Close()
+	var cols []string
+	materialized := false
+	for rows.Next() {
+		var name, typ, kind, expr string
+		if err := rows.Scan(&name, &typ, &kind, &expr); err != nil {
+			return "", err
+		}
+		col := "`" + name + "` " + typ
+		switch kind {
+		case "MATERIALIZED":
+			materialized = true
+			col += " ALIAS " + expr
+		case "DEFAULT", "ALIAS":
+			col += " " + kind + " " + expr
+		}
+		cols = append(cols, col)
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	if !materialized {
+		return q, nil
+	}
+	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s %s (%s) %s", m[1], m[2], m[3], strings.Join(cols, ", "), m[6]), nil
 }

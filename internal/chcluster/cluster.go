@@ -132,6 +132,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	for i, nd := range c.Nodes {
 		nd.opts.ExtraConfig = c.nodeConfig(nd, ports[3+3*i])
 		nd.opts.ExtraProfiles = ddlProfile
+		nd.opts.DefaultSettings = clusterSettings
 	}
 	errs := make(chan error, len(c.Nodes))
 	for _, nd := range c.Nodes {
@@ -173,13 +174,24 @@ const ddlProfile = `    <ddl>
     </ddl>
 `
 
+// clusterSettings are the default profile's settings on every node, as the
+// README recommends for the product's user: reads and writes through a
+// Distributed table go to the first healthy replica of each shard (in the
+// order of remote_servers, never "the local one first"), so an event_id
+// written by one ingest instance is visible to the next lookup of any other
+// instance without waiting for replication; when that replica is down both
+// move to the next.
+const clusterSettings = `      <load_balancing>in_order</load_balancing>
+      <prefer_localhost_replica>0</prefer_localhost_replica>
+`
+
 // nodeConfig is the cluster part of a node's server config.
 func (c *Cluster) nodeConfig(nd *Node, interserverPort int) string {
 	var b strings.Builder
 	host, port, _ := net.SplitHostPort(c.ZooKeeperAddr)
 	fmt.Fprintf(&b, `  <zookeeper>
     <node><host>%s</host><port>%s</port></node>
-    <session_timeout_ms>30000</session_timeout_ms>
+    <session_timeout_ms>6000</session_timeout_ms>
   </zookeeper>
   <remote_servers>
     <%s>

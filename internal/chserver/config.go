@@ -14,21 +14,25 @@ import (
 // extra is XML placed inside the root element as is (cluster sections:
 // zookeeper, remote_servers, macros, interserver_http_port,
 // distributed_ddl); empty for a single server.
+// defaultSettings is XML added to the default profile; it may set
+// load_balancing (random otherwise).
 // extraProfiles is XML placed inside users.xml's <profiles> (a cluster's
 // distributed_ddl profile); empty for a single server.
-func writeConfig(dir string, tcpPort, httpPort int, extra, extraProfiles string) (string, error) {
+func writeConfig(dir string, tcpPort, httpPort int, extra, extraProfiles, defaultSettings string) (string, error) {
 	for _, sub := range []string{"data", "tmp", "user_files", "log", "format_schemas"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
 			return "", err
 		}
+	}
+	if !strings.Contains(defaultSettings, "<load_balancing>") {
+		defaultSettings = "      <load_balancing>random</load_balancing>\n" + defaultSettings
 	}
 	users := `<?xml version="1.0"?>
 <clickhouse>
   <profiles>
     <default>
       <max_memory_usage>8000000000</max_memory_usage>
-      <load_balancing>random</load_balancing>
-    </default>
+` + defaultSettings + `    </default>
 ` + extraProfiles + `  </profiles>
   <users>
     <default>

@@ -44,6 +44,9 @@ type Options struct {
 	ExtraConfig string
 	// ExtraProfiles is XML added inside users.xml's <profiles>.
 	ExtraProfiles string
+	// DefaultSettings is XML added to the default settings profile (it may
+	// set load_balancing, random otherwise).
+	DefaultSettings string
 }
 
 const pidFile = "clickhouse.pid"
@@ -99,7 +102,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 var errPortClash = errors.New("port already in use")
 
 func startOnce(ctx context.Context, bin Binary, dir string, tcpPort, httpPort int, opts Options) (*Server, error) {
-	cfgPath, err := writeConfig(dir, tcpPort, httpPort, opts.ExtraConfig, opts.ExtraProfiles)
+	cfgPath, err := writeConfig(dir, tcpPort, httpPort, opts.ExtraConfig, opts.ExtraProfiles, opts.DefaultSettings)
 	if err != nil {
 		return nil, fmt.Errorf("write ClickHouse config: %w", err)
 	}
