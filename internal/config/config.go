@@ -27,6 +27,7 @@ type Config struct {
 	ReadTokens      []string
 	AdminTokens     []string
 	Ingest          IngestConfig
+	Exports         ExportConfig
 	Users           string // dashboard accounts: name:role:bcrypt-hash, comma-separated
 	UsersFile       string // file of dashboard accounts, one name:role:bcrypt-hash per line
 	Demo            string
@@ -62,6 +63,7 @@ func (c *Config) Bind(fs *flag.FlagSet, sections Section) {
 	}
 	if sections&Data != 0 {
 		f.str(&c.DataDir, "data-dir", "ADOPTSCOPE_DATA_DIR", "./data", "data folder: managed ClickHouse, generated secrets and tokens, exports")
+		c.bindExports(f)
 	}
 	if sections&ClickHouse != 0 {
 		f.str(&c.ClickHouse.Addr, "clickhouse-addr", "ADOPTSCOPE_CLICKHOUSE_ADDR", "", "host:port of an existing ClickHouse server (native protocol, usually 9000; 9440 with TLS); empty: start a managed server in the data folder")
