@@ -55,9 +55,15 @@ func (r *Runner) log() *slog.Logger {
 // ends during the run (shutdown), the run is recorded as failed with the
 // reason, and no file is left behind.
 func (r *Runner) Run(ctx context.Context, e Export, scheduledAt time.Time, attempt int, trigger string) (Run, error) {
+	return r.RunAs(ctx, NewID(), e, scheduledAt, attempt, trigger)
+}
+
+// RunAs is Run with the run id chosen by the caller (the API answers with
+// it before the run ends).
+func (r *Runner) RunAs(ctx context.Context, runID string, e Export, scheduledAt time.Time, attempt int, trigger string) (Run, error) {
 	start := r.now()
 	run := Run{
-		ID: NewID(), ExportID: e.ID, ExportName: e.Name, ScheduledAt: scheduledAt.UTC().Truncate(time.Second),
+		ID: runID, ExportID: e.ID, ExportName: e.Name, ScheduledAt: scheduledAt.UTC().Truncate(time.Second),
 		Attempt: attempt, Trigger: trigger, Claimer: r.Claimer, Status: StatusRunning,
 		StartedAt: start, HeartbeatAt: start,
 	}
