@@ -1,4 +1,3 @@
-// Package api serves the query API under /api/v1/.
 package api
 
 import (
@@ -12,7 +11,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/adoptscope/adoptscope/internal/auth"
 	"github.com/adoptscope/adoptscope/internal/store"
 	"github.com/adoptscope/adoptscope/query"
 )
@@ -30,15 +28,12 @@ type AnnotationHandlers struct {
 	Assistants, Channels []string
 }
 
-// AnnotationTokenAccess is the token policy of the annotations API: writes
-// need a token from adminTokens (none configured: writes are refused);
-// reads need a read or admin token when any token is configured.
-func AnnotationTokenAccess(readTokens, adminTokens []string) (canRead, canWrite func(*http.Request) bool) {
-	admin := auth.NewTokens(adminTokens)
-	readers := auth.NewTokens(readTokens, adminTokens)
-	canRead = func(r *http.Request) bool { return readers.Empty() || readers.Allows(auth.BearerToken(r)) }
-	canWrite = func(r *http.Request) bool { return admin.Allows(auth.BearerToken(r)) }
-	return canRead, canWrite
+// Annotations returns the annotation handlers under this API's access
+// policy: reads as CanRead, writes as CanAdmin. Scopes are checked against
+// the assistants and channels registries (empty: any slug).
+func (a *API) Annotations(assistants, channels []string) *AnnotationHandlers {
+	return &AnnotationHandlers{Store: a.opts.Store, Log: a.opts.Log, CanRead: a.CanRead, CanWrite: a.CanAdmin,
+		Assistants: assistants, Channels: channels}
 }
 
 // Register mounts the routes on g (the /api/v1 group).

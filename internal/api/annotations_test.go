@@ -35,10 +35,8 @@ func annotationServer(t *testing.T) (*echo.Echo, *store.Store) {
 	s := chtest.NewStore(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e := httpserver.New(log)
-	canRead, canWrite := AnnotationTokenAccess([]string{readToken}, []string{adminToken})
-	h := &AnnotationHandlers{Store: s, Log: log, CanRead: canRead, CanWrite: canWrite,
-		Assistants: []string{"chatgpt", "meta_ai"}, Channels: []string{"whatsapp", "ios"}}
-	h.Register(e.Group("/api/v1"))
+	a := New(Options{Store: s, Log: log, ReadTokens: []string{readToken}, AdminTokens: []string{adminToken}, Loopback: true})
+	a.Annotations([]string{"chatgpt", "meta_ai"}, []string{"whatsapp", "ios"}).Register(e.Group("/api/v1"))
 	return e, s
 }
 

@@ -33,5 +33,6 @@ func startAPI(ctx context.Context, d *Deps, mode Mode) (part, error) {
 	})
 	a.Register(d.Echo.Group("/api/v1"))
 	registerExportAPI(d, a, d.Echo.Group("/api/v1"))
+	registerAnnotationAPI(d, a, d.Echo.Group("/api/v1"))
 	return nil, nil
 }
