@@ -72,13 +72,21 @@ func (p *Pipeline) dropOld() {
 	cutoff := p.cfg.Now().Add(-p.cfg.DedupWindow - 24*time.Hour).UTC().Format("20060102")
 	cutN, _ := strconv.Atoi(cutoff)
 	for _, table := range []string{"ingest_event_ids", "ingest_idempotency"} {
-		local := table
+		local, target := table, table
 		onCluster := ""
+		parts := "system.parts"
 		if p.store.Cluster != "" {
+			// On a cluster: the partitions of every shard (one replica
+			// each), dropped ON CLUSTER from the local tables, named with
+			// their database (18.16 runs ON CLUSTER DDL in the other
+			// nodes' default database). Cluster and database names are
+			// validated identifiers.
 			local = table + "_local"
+			target = p.store.Database + "." + local
 			onCluster = " ON CLUSTER " + p.store.Cluster
+			parts = "cluster('" + p.store.Cluster + "', system, parts)"
 		}
-		rows, err := p.store.Conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active", p.store.Database, local)
+		rows, err := p.store.Conn.Query(ctx, "SELECT DISTINCT partition FROM "+parts+" WHERE database = ? AND table = ? AND active", p.store.Database, local)
 		if err != nil {
 			p.log.Warn("ingest janitor: list partitions", "table", local, "error", err)
 			return
@@ -96,7 +104,7 @@ func (p *Pipeline) dropOld() {
 		rows.Close()
 		for _, n := range old {
 			// n is an integer read back from system.parts: safe in the text.
-			q := fmt.Sprintf("ALTER TABLE %s%s DROP PARTITION %d", local, onCluster, n)
+			q := fmt.Sprintf("ALTER TABLE %s%s DROP PARTITION %d", target, onCluster, n)
 			if err := p.store.Conn.Exec(ctx, q); err != nil {
 				p.log.Warn("ingest janitor: drop partition", "table", local, "partition", n, "error", err)
 			} else {

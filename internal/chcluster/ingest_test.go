@@ -294,3 +294,50 @@ func TestReplicaKilledMidIngest(t *testing.T) {
 		t.Errorf("%d acknowledged events missing, e.g. %v", len(missing), missing[:min(5, len(missing))])
 	}
 }
+
+// TestDedupJanitorOnCluster: the ingest janitor drops dedup partitions that
+// fell out of the window on every node of every shard.
+func TestDedupJanitorOnCluster(t *testing.T) {
+	s := chcluster.NewStore(t)
+	c := chcluster.Shared(t)
+	past := time.Now().UTC().Add(-30 * 24 * time.Hour)
+	old, err := ingest.NewPipeline(s, ingest.Config{Secret: testSecret, FlushInterval: 50 * time.Millisecond, Now: func() time.Time { return past }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only people of shard 1 (Distributed sends user_key % 2 == 0 to the
+	// first shard): the janitor runs through a node of shard 2 and must
+	// still find these partitions.
+	var in []ingest.Input
+	for _, e := range syntheticInputs(3, 4000, 500, 3, past) {
+		if old.UserKey(e.UserID)%2 == 0 {
+			in = append(in, e)
+		}
+	}
+	submitAll(t, old, in, 1000)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	old.Close(ctx)
+	cancel()
+	if got := queryUint(t, s, "SELECT count() FROM ingest_event_ids"); got != uint64(len(in)) {
+		t.Fatalf("ingest_event_ids holds %d ids before the janitor, want %d", got, len(in))
+	}
+	syncReplicas(t, s.Database, "ingest_event_ids_local")
+
+	// A pipeline on today's clock starts its janitor at once.
+	newPipeline(t, chcluster.OpenStore(t, len(c.Nodes)-1, s.Database))
+	deadline := time.Now().Add(time.Minute)
+	for {
+		left := 0
+		for i := range c.Nodes {
+			ns := chcluster.OpenStore(t, i, s.Database)
+			left += int(queryUint(t, ns, "SELECT count() FROM system.parts WHERE database = ? AND table = 'ingest_event_ids_local' AND active", s.Database))
+		}
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d active parts of ingest_event_ids_local remain on the cluster a minute after the janitor started; want 0 (all older than the window)", left)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}

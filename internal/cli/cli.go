@@ -38,6 +38,7 @@ func commands() map[string]command {
 		"web":     {"run the dashboard and query API only", serveCommand(app.Mode{Name: "web", Web: true})},
 		"migrate": {"apply the schema migrations and exit", runMigrate},
 		"version": {"print the version", runVersion},
+		"load":    {loadSummary, runLoad},
 		"bench":   {"run a benchmark: ingest, query, export (see 'adoptscope bench --help')", runBench},
 	}
 }
@@ -127,7 +128,11 @@ func serveCommand(mode app.Mode) func(context.Context, []string, *env) error {
 	return func(ctx context.Context, args []string, e *env) error {
 		var cfg config.Config
 		fs := newFlagSet(mode.Name, commands()[mode.Name].summary, e)
-		cfg.Bind(fs, config.HTTP|config.Data|config.ClickHouse|config.Tokens|config.Demo|config.Logging)
+		sections := config.HTTP | config.Data | config.ClickHouse | config.Tokens | config.Demo | config.Logging
+		if mode.Ingest {
+			sections |= config.Ingest
+		}
+		cfg.Bind(fs, sections)
 		if err := parse(fs, args, &cfg); err != nil {
 			return err
 		}
