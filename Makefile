@@ -6,7 +6,7 @@ DATA_DIR  ?= ./data
 APT_PKGS  ?= clickhouse-server
 PKGS      := ./...
 
-.PHONY: run build test test-unit test-cluster lint generate check-generated deps clean help
+.PHONY: run build test test-unit test-cluster fuzz lint generate check-generated deps clean help
 
 help:
 	@echo "make run      install what is missing, build, start everything (managed ClickHouse + demo data)"
@@ -55,7 +55,18 @@ lint:
 test-unit:
 	$(GO) test -count=1 $(PKGS)
 
-test: deps check-generated lint test-unit
+## fuzz: each ingest decoder for a short fixed time; what the fuzzer finds
+## (kept in the Go build cache) is copied into the checked-in seed corpus.
+FUZZ_TIME    ?= 10s
+FUZZ_TARGETS := FuzzNDJSON FuzzJSON FuzzCSV
+fuzz:
+	@for f in $(FUZZ_TARGETS); do \
+		$(GO) test ./ingest -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZ_TIME) || exit 1; \
+		src="$$($(GO) env GOCACHE)/fuzz/github.com/adoptscope/adoptscope/ingest/$$f"; \
+		if [ -d "$$src" ]; then mkdir -p ingest/testdata/fuzz/$$f && cp -n "$$src"/* ingest/testdata/fuzz/$$f/ 2>/dev/null || true; fi; \
+	done
+
+test: deps check-generated lint fuzz test-unit
 
 ## test-cluster: the cluster tests (build tag "cluster"): a real ZooKeeper and
 ## 2 shards x 2 replicas of ClickHouse in a temporary folder.

@@ -134,10 +134,11 @@ type ndjsonDecoder struct {
 }
 
 func (d *ndjsonDecoder) setField(key []byte, kind jsonKind, val []byte) {
-	if d.cur.Err != nil {
-		return
+	// Keep reading fields after an error: the user id is needed to keep it
+	// out of the error text.
+	if fe := setJSON(&d.cur.Input, key, kind, val); fe != nil && d.cur.Err == nil {
+		d.cur.Err = fe
 	}
-	d.cur.Err = setJSON(&d.cur.Input, key, kind, val)
 }
 
 func (d *ndjsonDecoder) Next(rec *Record) error {
@@ -181,6 +182,7 @@ func decodeObject(sc *scanner, b []byte, rec *Record, set func([]byte, jsonKind,
 	}
 	if rec.Err != nil {
 		rec.Err.Line = rec.Line
+		rec.Err.Error = redact(rec.Err.Error, rec.Input.UserID)
 	}
 }
 
@@ -197,10 +199,9 @@ type jsonDecoder struct {
 }
 
 func (d *jsonDecoder) setField(key []byte, kind jsonKind, val []byte) {
-	if d.cur.Err != nil {
-		return
+	if fe := setJSON(&d.cur.Input, key, kind, val); fe != nil && d.cur.Err == nil {
+		d.cur.Err = fe
 	}
-	d.cur.Err = setJSON(&d.cur.Input, key, kind, val)
 }
 
 func (d *jsonDecoder) Next(rec *Record) error {
@@ -343,11 +344,13 @@ func (d *csvDecoder) Next(rec *Record) error {
 		return nil
 	}
 	for i, v := range fields {
-		if fe := setText(&rec.Input, d.header[i], v); fe != nil {
+		if fe := setText(&rec.Input, d.header[i], v); fe != nil && rec.Err == nil {
 			fe.Line = line
 			rec.Err = fe
-			return nil
 		}
+	}
+	if rec.Err != nil {
+		rec.Err.Error = redact(rec.Err.Error, rec.Input.UserID)
 	}
 	return nil
 }

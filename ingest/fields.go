@@ -177,6 +177,18 @@ func setString(in *Input, key string, val []byte) {
 	}
 }
 
+// redact keeps a raw user id out of an error text: error texts quote the
+// values at fault, and a client may put a user id into any field. Answers
+// to idempotent requests are stored, so this keeps them out of storage too.
+func redact(msg, userID string) string {
+	if userID == "" {
+		return msg
+	}
+	q := strconv.Quote(userID)
+	msg = strings.ReplaceAll(msg, q[1:len(q)-1], "<user_id>")
+	return strings.ReplaceAll(msg, userID, "<user_id>")
+}
+
 // registries are the configured slugs, with the lists for error messages.
 type registries struct {
 	assistants, channels, eventTypes           map[string]struct{}

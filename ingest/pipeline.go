@@ -135,6 +135,7 @@ func (p *Pipeline) SubmitLines(ctx context.Context, inputs []Input, lines []int,
 			} else {
 				fe.Line = i + 1
 			}
+			fe.Error = redact(fe.Error, in.UserID)
 			errs = append(errs, *fe)
 			continue
 		}

@@ -1,8 +1,156 @@
 package app
 
-import "context"
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/adoptscope/adoptscope/ingest"
+	"github.com/adoptscope/adoptscope/internal/auth"
+	"github.com/adoptscope/adoptscope/internal/config"
+)
+
+// ingestPart flushes what was accepted when the process stops.
+type ingestPart struct {
+	p       *ingest.Pipeline
+	timeout time.Duration
+}
+
+func (ip ingestPart) Stop(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, ip.timeout)
+	defer cancel()
+	return ip.p.Close(ctx)
+}
 
 // startIngest mounts POST /v1/events and /metrics when the mode runs ingest.
 func startIngest(ctx context.Context, d *Deps, mode Mode) (part, error) {
-	return nil, nil
+	if !mode.Ingest {
+		return nil, nil
+	}
+	icfg, err := IngestConfig(d.Cfg)
+	if err != nil {
+		return nil, err
+	}
+	tokens, generated, err := IngestTokens(d.Cfg)
+	if err != nil {
+		return nil, err
+	}
+	p, err := ingest.NewPipeline(d.Backend.Store, icfg, d.Log)
+	if err != nil {
+		return nil, err
+	}
+	if generated != "" {
+		fmt.Fprintf(d.Stdout, "Ingest token (kept in %s): %s\n  curl -H 'Authorization: Bearer %s' -H 'Content-Type: application/x-ndjson' --data-binary @events.ndjson http://%s/v1/events\n",
+			filepath.Join(d.Cfg.DataDir, "ingest-token"), generated, generated, d.Cfg.Addr)
+	}
+	h := ingest.NewHandler(p, auth.NewTokens(tokens), d.Log)
+	d.Echo.POST("/v1/events", echo.WrapHandler(h))
+	reg := p.Metrics().Registry
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d.Echo.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	d.Log.Info("ingest ready", "batch_rows", icfg.BatchRows, "flush_interval", icfg.FlushInterval, "dedup_window", icfg.DedupWindow)
+	timeout := d.Cfg.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	return ingestPart{p: p, timeout: timeout}, nil
+}
+
+// IngestConfig builds the pipeline configuration from the bound config,
+// loading or generating the user key secret.
+func IngestConfig(cfg config.Config) (ingest.Config, error) {
+	in := cfg.Ingest
+	secret := []byte(in.UserKeySecret)
+	if len(secret) == 0 {
+		s, _, err := loadOrCreate(filepath.Join(cfg.DataDir, "user-key-secret"))
+		if err != nil {
+			return ingest.Config{}, fmt.Errorf("user key secret: %w (or set ADOPTSCOPE_USER_KEY_SECRET)", err)
+		}
+		secret = []byte(s)
+	}
+	c := ingest.Config{
+		Secret: secret, Assistants: in.Assistants, Channels: in.Channels, EventTypes: in.EventTypes,
+		BatchRows: in.BatchRows, FlushInterval: in.FlushInterval, MaxBody: int64(in.MaxBody), MaxLine: in.MaxLine,
+		DedupWindow: in.DedupWindow,
+	}
+	return c, c.Validate()
+}
+
+// IngestTokens returns the accepted ingest tokens: the configured ones plus
+// those of the tokens file; with none, a local token generated once into
+// the data folder, also returned as generated so that it can be shown.
+func IngestTokens(cfg config.Config) (tokens []string, generated string, err error) {
+	tokens = append(tokens, cfg.IngestTokens...)
+	if f := cfg.Ingest.TokensFile; f != "" {
+		file, err := os.Open(f)
+		if err != nil {
+			return nil, "", fmt.Errorf("--ingest-tokens-file / ADOPTSCOPE_INGEST_TOKENS_FILE: %w", err)
+		}
+		defer file.Close()
+		sc := bufio.NewScanner(file)
+		for sc.Scan() {
+			if t := strings.TrimSpace(sc.Text()); t != "" && !strings.HasPrefix(t, "#") {
+				tokens = append(tokens, t)
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return nil, "", fmt.Errorf("--ingest-tokens-file %s: %w", f, err)
+		}
+	}
+	if len(tokens) > 0 {
+		return tokens, "", nil
+	}
+	tok, _, err := loadOrCreate(filepath.Join(cfg.DataDir, "ingest-token"))
+	if err != nil {
+		return nil, "", fmt.Errorf("local ingest token: %w (or set ADOPTSCOPE_INGEST_TOKENS)", err)
+	}
+	return []string{tok}, tok, nil
+}
+
+// loadOrCreate reads a secret file, or creates it (0600) with 32 random
+// bytes in hex. Creation is exclusive, so two processes starting at once
+// end up with the same value.
+func loadOrCreate(path string) (string, bool, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		s := strings.TrimSpace(string(b))
+		if len(s) < 16 {
+			return "", false, fmt.Errorf("%s holds fewer than 16 characters; delete it to generate a new one", path)
+		}
+		return s, false, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return "", false, err
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", false, err
+	}
+	s := hex.EncodeToString(raw)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		time.Sleep(50 * time.Millisecond)
+		return loadOrCreate(path)
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		f.Close()
+		return "", false, err
+	}
+	return s, true, f.Close()
 }

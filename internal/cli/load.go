@@ -1,0 +1,322 @@
+package cli
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/adoptscope/adoptscope/ingest"
+	"github.com/adoptscope/adoptscope/internal/app"
+	"github.com/adoptscope/adoptscope/internal/config"
+)
+
+const loadSummary = "load NDJSON, CSV or JSON files (optionally .gz) through ingest's validation and writer"
+
+func runLoad(ctx context.Context, args []string, e *env) error {
+	var cfg config.Config
+	fs := newFlagSet("load", loadSummary+"\n\nUsage: adoptscope load [flags] FILE...\nRejected lines go with their errors to FILE.rejects.ndjson. Loading a file again loads nothing twice (within the dedup window).", e)
+	cfg.Bind(fs, config.Data|config.ClickHouse|config.Ingest|config.Logging)
+	format := fs.String("format", "", "file format when the name does not say it: ndjson, json or csv")
+	progress := fs.String("progress", "auto", "progress display: auto (bar on a terminal, log lines otherwise), bar, log, off")
+	if err := parse(fs, args, &cfg); err != nil {
+		return err
+	}
+	files := fs.Args()
+	if len(files) == 0 {
+		return errors.New("load: name at least one file: adoptscope load events.ndjson [more.csv.gz ...]")
+	}
+	var forced ingest.Format
+	switch *format {
+	case "":
+	case "ndjson":
+		forced = ingest.NDJSON
+	case "json":
+		forced = ingest.JSON
+	case "csv":
+		forced = ingest.CSV
+	default:
+		return fmt.Errorf("load: --format %q: want ndjson, json or csv", *format)
+	}
+	for _, f := range files {
+		if _, _, ok := ingest.FormatOfFile(f); !ok && forced == 0 {
+			return fmt.Errorf("load: %s: cannot tell the format from the name (.ndjson, .jsonl, .json, .csv, optionally .gz): pass --format", f)
+		}
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Errorf("load: %w", err)
+		}
+	}
+	log := logger(cfg, e.stderr)
+	b, err := app.OpenBackend(ctx, &cfg, log)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	icfg, err := app.IngestConfig(cfg)
+	if err != nil {
+		return err
+	}
+	p, err := ingest.NewPipeline(b.Store, icfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = p.Close(cctx)
+	}()
+	mode := *progress
+	if mode == "auto" {
+		mode = "log"
+		if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			mode = "bar"
+		}
+	}
+	var total ingest.Result
+	var failed []error
+	for _, f := range files {
+		r, err := loadFile(ctx, p, f, forced, mode, e, log)
+		total.Accepted += r.Accepted
+		total.Duplicates += r.Duplicates
+		total.Rejected += r.Rejected
+		if err != nil {
+			failed = append(failed, fmt.Errorf("%s: %w", f, err))
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	if len(files) > 1 {
+		fmt.Fprintf(e.stdout, "total: %d accepted, %d duplicates, %d rejected in %d files\n", total.Accepted, total.Duplicates, total.Rejected, len(files))
+	}
+	return errors.Join(failed...)
+}
+
+// countingReader counts the bytes read from the file (compressed bytes for
+// .gz), for progress and ETA.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+type chunk struct {
+	inputs     []ingest.Input
+	lines      []int
+	raws       map[int][]byte
+	decodeErrs []ingest.FieldError
+	bytes      int64
+}
+
+func loadFile(ctx context.Context, p *ingest.Pipeline, path string, forced ingest.Format, mode string, e *env, log *slog.Logger) (ingest.Result, error) {
+	var res ingest.Result
+	start := time.Now()
+	f, err := os.Open(path)
+	if err != nil {
+		return res, err
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	size := st.Size()
+	format, gz, _ := ingest.FormatOfFile(path)
+	if forced != 0 {
+		format = forced
+	}
+	cr := &countingReader{r: f}
+	br := bufio.NewReaderSize(cr, 1<<20)
+	var r io.Reader = br
+	if magic, _ := br.Peek(2); gz || (len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return res, fmt.Errorf("not gzip data: %w", err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	rejectsPath := path + ".rejects.ndjson"
+	_ = os.Remove(rejectsPath) // a rejects file always belongs to the last load
+	var rejects *bufio.Writer
+	var rejectsFile *os.File
+	defer func() {
+		if rejects != nil {
+			rejects.Flush()
+			rejectsFile.Close()
+		}
+	}()
+
+	var bar *progressbar.ProgressBar
+	if mode == "bar" {
+		bar = progressbar.NewOptions64(size,
+			progressbar.OptionSetWriter(e.stderr), progressbar.OptionShowBytes(true), progressbar.OptionSetWidth(30),
+			progressbar.OptionSetDescription(path), progressbar.OptionThrottle(200*time.Millisecond),
+			progressbar.OptionShowElapsedTimeOnFinish(), progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish())
+	}
+	lastLog := time.Now()
+	rows := 0
+	report := func(done int64) {
+		el := time.Since(start).Seconds()
+		rate := float64(rows) / max(el, 1e-9)
+		if bar != nil {
+			bar.Describe(fmt.Sprintf("%s  %d rows  %.0f rows/s", path, rows, rate))
+			_ = bar.Set64(done)
+			return
+		}
+		if mode == "log" && time.Since(lastLog) >= 5*time.Second {
+			lastLog = time.Now()
+			eta := "unknown"
+			if done > 0 && size > 0 {
+				eta = time.Duration(el * float64(size-done) / float64(done) * float64(time.Second)).Round(time.Second).String()
+			}
+			log.Info("loading", "file", path, "rows", rows, "bytes", done, "of", size, "rows_per_s", int(rate), "eta", eta)
+		}
+	}
+
+	// Decode in one goroutine, submit in this one: the next chunk is
+	// decoded while the previous one is committed.
+	batch := p.Config().BatchRows
+	chunks := make(chan chunk, 1)
+	decErr := make(chan error, 1)
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(chunks)
+		d := ingest.NewDecoder(format, r, p.Config().MaxLine, true)
+		defer ingest.Release(d)
+		var rec ingest.Record
+		c := chunk{raws: map[int][]byte{}}
+		send := func() bool {
+			c.bytes = cr.n
+			select {
+			case chunks <- c:
+			case <-dctx.Done():
+				return false
+			}
+			c = chunk{raws: map[int][]byte{}}
+			return true
+		}
+		for {
+			err := d.Next(&rec)
+			if err == io.EOF {
+				send()
+				decErr <- nil
+				return
+			}
+			if err != nil {
+				send()
+				decErr <- err
+				return
+			}
+			c.raws[rec.Line] = append([]byte(nil), rec.Raw...)
+			if rec.Err != nil {
+				c.decodeErrs = append(c.decodeErrs, *rec.Err)
+			} else {
+				c.inputs = append(c.inputs, rec.Input)
+				c.lines = append(c.lines, rec.Line)
+			}
+			if len(c.inputs)+len(c.decodeErrs) >= batch && !send() {
+				decErr <- dctx.Err()
+				return
+			}
+		}
+	}()
+
+	for c := range chunks {
+		var all []ingest.FieldError
+		var r ingest.Result
+		for attempt := 0; ; attempt++ {
+			r, all, err = p.SubmitLines(ctx, c.inputs, c.lines, c.decodeErrs)
+			if err == nil {
+				break
+			}
+			// Retrying is safe: events already committed come back as
+			// duplicates.
+			if (errors.Is(err, ingest.ErrBusy) || errors.Is(err, ingest.ErrUnavailable)) && attempt < 10 && ctx.Err() == nil {
+				log.Warn("load: batch not committed; retrying", "file", path, "attempt", attempt+1, "error", err)
+				time.Sleep(time.Duration(attempt+1) * time.Second)
+				continue
+			}
+			return res, err
+		}
+		res.Accepted += r.Accepted
+		res.Duplicates += r.Duplicates
+		res.Rejected += r.Rejected
+		rows += len(c.inputs) + len(c.decodeErrs)
+		if len(all) > 0 {
+			if rejects == nil {
+				rejectsFile, err = os.Create(rejectsPath)
+				if err != nil {
+					return res, fmt.Errorf("rejects file: %w", err)
+				}
+				rejects = bufio.NewWriter(rejectsFile)
+			}
+			if err := writeRejects(rejects, all, c.raws); err != nil {
+				return res, fmt.Errorf("rejects file: %w", err)
+			}
+		}
+		report(c.bytes)
+	}
+	if err := <-decErr; err != nil {
+		return res, fmt.Errorf("line %d onwards not loaded: %w (the lines before it are stored; load the file again after fixing it: nothing is stored twice)", rows+1, err)
+	}
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	took := time.Since(start)
+	msg := fmt.Sprintf("%s: %d rows: %d accepted, %d duplicates, %d rejected in %s (%.0f rows/s)",
+		path, rows, res.Accepted, res.Duplicates, res.Rejected, took.Round(time.Millisecond), float64(rows)/max(took.Seconds(), 1e-9))
+	if res.Rejected > 0 {
+		msg += "; rejects with their errors in " + rejectsPath
+	}
+	fmt.Fprintln(e.stdout, msg)
+	return res, nil
+}
+
+type rejectLine struct {
+	Line   int             `json:"line"`
+	Errors []rejectErr     `json:"errors"`
+	Raw    json.RawMessage `json:"raw,omitempty"`
+	Text   string          `json:"text,omitempty"`
+}
+
+type rejectErr struct {
+	Field string `json:"field"`
+	Error string `json:"error"`
+}
+
+// writeRejects writes one line per rejected input line: its line number,
+// errors and the original text (as JSON when it is, else as a string).
+func writeRejects(w io.Writer, errs []ingest.FieldError, raws map[int][]byte) error {
+	enc := json.NewEncoder(w)
+	for i := 0; i < len(errs); {
+		j := i
+		rl := rejectLine{Line: errs[i].Line}
+		for ; j < len(errs) && errs[j].Line == errs[i].Line; j++ {
+			rl.Errors = append(rl.Errors, rejectErr{Field: errs[j].Field, Error: errs[j].Error})
+		}
+		raw := raws[errs[i].Line]
+		if json.Valid(raw) {
+			rl.Raw = raw
+		} else {
+			rl.Text = string(raw)
+		}
+		if err := enc.Encode(rl); err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
+}
