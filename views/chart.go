@@ -60,7 +60,7 @@ func lineOptions(periods []string, series []Series, stacked, percent bool, anns 
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Type: "scroll", Top: "0"}),
 		charts.WithToolboxOpts(toolbox()),
-		charts.WithGridOpts(opts.Grid{Left: "8", Right: "24", Top: "40", Bottom: "8", ContainLabel: opts.Bool(true)}),
+		charts.WithGridOpts(opts.Grid{Left: "8", Right: "40", Top: "56", Bottom: "8", ContainLabel: opts.Bool(true)}),
 		charts.WithXAxisOpts(opts.XAxis{Type: "category"}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "value"}),
 	)
@@ -79,6 +79,7 @@ func lineOptions(periods []string, series []Series, stacked, percent bool, anns 
 		_ = i
 	}
 	o := generic(line.JSON())
+	o["xAxis"] = []any{map[string]any{"type": "category", "data": periods, "boundaryGap": false}}
 	if len(anns) > 0 {
 		addAnnotations(o, periods, anns, interval)
 	}
@@ -125,7 +126,11 @@ func addAnnotations(o map[string]any, periods []string, anns []query.Annotation,
 	if !ok {
 		return
 	}
-	var lines, areas []any
+	var areas []any
+	// Annotations of the same period share one line and one label.
+	type mark struct{ titles, full []string }
+	marks := map[string]*mark{}
+	var order []string
 	for _, a := range anns {
 		start := periodLabelOf(a.Start, interval)
 		end := periodLabelOf(a.End, interval)
@@ -137,9 +142,14 @@ func addAnnotations(o map[string]any, periods []string, anns []query.Annotation,
 			full += " — " + a.Text
 		}
 		if end == start {
-			lines = append(lines, map[string]any{"name": a.Title, "xAxis": start,
-				"label":    map[string]any{"formatter": escapeFormatter(a.Title)},
-				"emphasis": map[string]any{"label": map[string]any{"formatter": escapeFormatter(full + " (" + a.Start + ")")}}})
+			m, ok := marks[start]
+			if !ok {
+				m = &mark{}
+				marks[start] = m
+				order = append(order, start)
+			}
+			m.titles = append(m.titles, a.Title)
+			m.full = append(m.full, full+" ("+a.Start+")")
 			continue
 		}
 		if start < periods[0] {
@@ -148,7 +158,14 @@ func addAnnotations(o map[string]any, periods []string, anns []query.Annotation,
 		if end > periods[len(periods)-1] {
 			end = periods[len(periods)-1]
 		}
-		areas = append(areas, []any{map[string]any{"name": a.Title, "xAxis": start}, map[string]any{"xAxis": end}})
+		areas = append(areas, []any{map[string]any{"name": escapeFormatter(a.Title), "xAxis": start}, map[string]any{"xAxis": end}})
+	}
+	var lines []any
+	for _, p := range order {
+		m := marks[p]
+		lines = append(lines, map[string]any{"name": strings.Join(m.titles, " · "), "xAxis": p,
+			"label": map[string]any{"formatter": escapeFormatter(strings.Join(m.titles, " · "))},
+			"emphasis": map[string]any{"label": map[string]any{"formatter": escapeFormatter(strings.Join(m.full, "\n")), "width": 420, "overflow": "break"}}})
 	}
 	if len(lines) > 0 {
 		first["markLine"] = map[string]any{"symbol": []string{"none", "none"}, "silent": false, "data": lines,
@@ -213,8 +230,11 @@ func sankeyOptions(nodes []string, links []sankeyLink) map[string]any {
 			m["emphasis"] = map[string]any{"focus": "adjacency"}
 			m["left"], m["right"], m["top"], m["bottom"] = 8, 130, 36, 8
 			m["lineStyle"] = map[string]any{"color": "gradient", "opacity": 0.4}
+			m["label"] = map[string]any{"show": true, "position": "right", "color": "#1f2937", "fontSize": 12}
+			m["nodeGap"] = 12
 		}
 	}
+	o["legend"] = map[string]any{"show": false}
 	return o
 }
 
@@ -242,7 +262,9 @@ func heatmapOptions(xs, ys []string, cells [][3]float64) map[string]any {
 		data[i] = opts.HeatMapData{Value: [3]any{int(c[0]), int(c[1]), round(c[2], true)}}
 	}
 	h.AddSeries("Active again (%)", data, charts.WithLabelOpts(opts.Label{Show: opts.Bool(len(xs) <= 13 && len(ys) <= 16)}))
-	return generic(h.JSON())
+	o := generic(h.JSON())
+	o["legend"] = map[string]any{"show": false}
+	return o
 }
 
 func round(v float64, percent bool) float64 {

@@ -111,6 +111,11 @@ func ParseFilters(q url.Values, today, launch time.Time) Filters {
 		if f.From.After(f.To) {
 			f.From = f.To
 		}
+		// A preset starts at the beginning of a period, so the first week
+		// or month on a chart is a whole one, not a dip.
+		if start, err := time.Parse(dateLayout, periodLabel(f.From, f.Interval)); err == nil && p.from != nil {
+			f.From = start
+		}
 	}
 	var errs []string
 	f.Assistants, errs = parseList(q["assistant"], "assistant", slugRe)

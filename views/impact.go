@@ -65,9 +65,10 @@ func (h *Handler) showImpactPage(c echo.Context) error {
 		}
 	}
 	if chosen == nil && v.Date == "" {
-		// Default: the latest shutdown, else the latest annotation.
+		// Default: the latest shutdown (the first by title on that day),
+		// else the latest annotation.
 		for i := range list {
-			if list[i].Kind == "shutdown" {
+			if list[i].Kind == "shutdown" && (chosen == nil || list[i].Start > chosen.Start) {
 				chosen = &list[i]
 			}
 		}
