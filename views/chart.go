@@ -164,7 +164,7 @@ func addAnnotations(o map[string]any, periods []string, anns []query.Annotation,
 	for _, p := range order {
 		m := marks[p]
 		lines = append(lines, map[string]any{"name": strings.Join(m.titles, " · "), "xAxis": p,
-			"label": map[string]any{"formatter": escapeFormatter(strings.Join(m.titles, " · "))},
+			"label":    map[string]any{"formatter": escapeFormatter(strings.Join(m.titles, " · "))},
 			"emphasis": map[string]any{"label": map[string]any{"formatter": escapeFormatter(strings.Join(m.full, "\n")), "width": 420, "overflow": "break"}}})
 	}
 	if len(lines) > 0 {
