@@ -123,6 +123,13 @@ func dial(cfg Config, database string) (driver.Conn, error) {
 	if cfg.TLS {
 		opts.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
+	if cfg.Cluster != "" {
+		// Inserts into Distributed tables are queued on the receiving
+		// node and sent later by default: an acknowledged write could be
+		// lost with that node, and another instance would not see it yet.
+		// Synchronous: an insert returns once every shard has its rows.
+		opts.Settings = clickhouse.Settings{"insert_distributed_sync": 1}
+	}
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse at %s: %w", cfg.Addr, err)
