@@ -94,6 +94,7 @@ func (h *Handler) routes(g *echo.Group) {
 	g.POST("/annotations", h.submitAnnotation, h.requireAdmin)
 	g.POST("/annotations/:id/delete", h.submitAnnotationDelete, h.requireAdmin)
 	g.GET("/ingest", h.showIngestPage)
+	h.exportRoutes(g)
 }
 
 // secure sets the security headers of dashboard responses, with a fresh

@@ -31,6 +31,7 @@ func startWeb(ctx context.Context, d *Deps, mode Mode) (part, error) {
 	auth := views.NewAuth(users, key, anon)
 	d.DashboardAuth = auth
 	h := views.New(views.Options{Store: d.Backend.Store, Auth: auth, Log: d.Log, IngestStats: d.IngestSnapshot})
+	h.UseExports(ExportHandlers(d))
 	h.Register(d.Echo)
 	if auth.Enabled() {
 		d.Log.Info("dashboard login required", "users", len(users))
