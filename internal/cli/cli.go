@@ -40,6 +40,9 @@ func commands() map[string]command {
 		"version": {"print the version", runVersion},
 		"load":    {loadSummary, runLoad},
 		"bench":   {"run a benchmark: ingest, query, export (see 'adoptscope bench --help')", runBench},
+		"export":  {exportSummary, runExport},
+		"scheduler": {"run the export scheduler only (several may run against one store: each run happens once)",
+			serveCommand(app.Mode{Name: "scheduler", Scheduler: true})},
 	}
 }
 
