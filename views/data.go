@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/adoptscope/adoptscope/ingest"
@@ -59,13 +60,49 @@ func seriesParams(f Filters, metric, by string, extra ...string) url.Values {
 type queryAnnotation = query.Annotation
 
 // series runs a series request given as API parameters, through the same
-// parser as the API.
+// parser as the API. Within one page request, charts that ask the same
+// question (the Overview's WAU tiles and its weekly chart) share one query.
 func (h *Handler) series(ctx context.Context, v url.Values) (seriesResult, error) {
 	req, err := query.ParseSeries(v)
 	if err != nil {
 		return seriesResult{}, err
 	}
-	return h.runSeries(ctx, req)
+	m, _ := ctx.Value(memoKey{}).(*seriesMemo)
+	if m == nil {
+		return h.runSeries(ctx, req)
+	}
+	key := req.Values().Encode()
+	m.mu.Lock()
+	e, ok := m.calls[key]
+	if !ok {
+		e = &memoCall{done: make(chan struct{})}
+		m.calls[key] = e
+	}
+	m.mu.Unlock()
+	if !ok {
+		e.r, e.err = h.runSeries(ctx, req)
+		close(e.done)
+	}
+	<-e.done
+	return e.r, e.err
+}
+
+type memoKey struct{}
+
+// seriesMemo holds the series answers of one page request.
+type seriesMemo struct {
+	mu    sync.Mutex
+	calls map[string]*memoCall
+}
+
+type memoCall struct {
+	done chan struct{}
+	r    seriesResult
+	err  error
+}
+
+func withSeriesMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, memoKey{}, &seriesMemo{calls: map[string]*memoCall{}})
 }
 
 // pivot turns rows into one Series per distinct value of the key column

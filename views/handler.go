@@ -116,7 +116,7 @@ func (h *Handler) secure(next echo.HandlerFunc) echo.HandlerFunc {
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "same-origin")
 		hd.Set("Cache-Control", "no-store")
-		ctx := templ.WithNonce(r.Context(), nonce)
+		ctx := withSeriesMemo(templ.WithNonce(r.Context(), nonce))
 		ctx = context.WithValue(ctx, csrfKey, h.opts.Auth.csrfToken(c.Response(), r))
 		c.SetRequest(r.WithContext(ctx))
 		if r.Method == http.MethodPost && !h.opts.Auth.validCSRF(c.Request()) {
