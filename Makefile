@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/adoptscope
 DATA_DIR  ?= ./data
 # Debian packages the product and its tests need on this kind of machine.
-APT_PKGS  ?= clickhouse-server
+APT_PKGS  ?= clickhouse-server chromium
 PKGS      := ./...
 
 .PHONY: run build test test-unit test-cluster fuzz lint generate check-generated deps clean help
