@@ -20,8 +20,8 @@ import (
 const Source = "demo"
 
 // DefaultPeople loads well under a minute through the ingest pipeline on a
-// 2-core machine (about 3 million events over the default range).
-const DefaultPeople = 6000
+// 2-core machine (about 2.3 million events over the default range).
+const DefaultPeople = 5000
 
 // Config says what to generate. Zero values take the defaults.
 type Config struct {

@@ -68,9 +68,11 @@ func (p Progress) Rate() float64 {
 
 // LoadOptions tune Load.
 type LoadOptions struct {
-	// ChunkRows per Submit (default 50,000); two submissions are in flight
-	// so the pipeline's group commit always has the next batch ready.
+	// ChunkRows per Submit (default 50,000) and Workers submitting at once
+	// (default 2): while the pipeline writes one batch, the next is being
+	// validated and queued.
 	ChunkRows int
+	Workers   int
 	// Progress is called about once a second and once at the end.
 	Progress func(Progress)
 	// Resume skips events older than the newest demo event already stored:
@@ -102,6 +104,9 @@ func Load(ctx context.Context, s *store.Store, p *ingest.Pipeline, cfg Config, o
 	if opt.ChunkRows <= 0 {
 		opt.ChunkRows = 50_000
 	}
+	if opt.Workers <= 0 {
+		opt.Workers = 2
+	}
 	start := time.Now()
 	var (
 		mu       sync.Mutex
@@ -121,12 +126,12 @@ func Load(ctx context.Context, s *store.Store, p *ingest.Pipeline, cfg Config, o
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	chunks := make(chan []ingest.Input, 1)
-	free := make(chan []ingest.Input, 4)
-	for range 3 {
+	free := make(chan []ingest.Input, opt.Workers+2)
+	for range opt.Workers + 1 {
 		free <- make([]ingest.Input, 0, opt.ChunkRows)
 	}
 	var wg sync.WaitGroup
-	for range 2 {
+	for range opt.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -10,13 +10,14 @@ import (
 // Metrics are the pipeline's Prometheus metrics, in their own registry so
 // that several pipelines (tests, bench) do not collide.
 type Metrics struct {
-	Registry     *prometheus.Registry
-	events       *prometheus.CounterVec
-	rejected     *prometheus.CounterVec
-	batchRows    prometheus.Histogram
-	flushSeconds prometheus.Histogram
-	chErrors     *prometheus.CounterVec
-	busy         prometheus.Counter
+	Registry      *prometheus.Registry
+	events        *prometheus.CounterVec
+	rejected      *prometheus.CounterVec
+	batchRows     prometheus.Histogram
+	flushSeconds  prometheus.Histogram
+	lookupSeconds prometheus.Histogram
+	chErrors      *prometheus.CounterVec
+	busy          prometheus.Counter
 	// Requests counts HTTP answers by status code.
 	Requests *prometheus.CounterVec
 }
@@ -38,6 +39,10 @@ func newMetrics(p *Pipeline) *Metrics {
 			Name: "adoptscope_ingest_flush_seconds", Help: "Time of one flush: dedup lookup plus insert.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
 		}),
+		lookupSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "adoptscope_ingest_dedup_lookup_seconds", Help: "Time of the event_id lookup in the dedup window, per flush.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
 		chErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "adoptscope_ingest_clickhouse_errors_total", Help: "Failed ClickHouse operations (each answered 503), by operation.",
 		}, []string{"op"}),
@@ -51,7 +56,7 @@ func newMetrics(p *Pipeline) *Metrics {
 	for _, r := range []string{"accepted", "duplicate"} {
 		m.events.WithLabelValues(r)
 	}
-	m.Registry.MustRegister(m.events, m.rejected, m.batchRows, m.flushSeconds, m.chErrors, m.busy, m.Requests,
+	m.Registry.MustRegister(m.events, m.rejected, m.batchRows, m.flushSeconds, m.lookupSeconds, m.chErrors, m.busy, m.Requests,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "adoptscope_ingest_buffer_rows", Help: "Events accepted and waiting for their commit.",
 		}, func() float64 { return float64(p.pending.Load()) }),

@@ -232,10 +232,21 @@ func (p *Pipeline) Close(ctx context.Context) error {
 	}
 }
 
+// writer owns the batches. A batch is flushed when it holds BatchRows, when
+// its first submission has waited FlushInterval, or, once it holds a tenth
+// of BatchRows, as soon as no submission arrived for FlushInterval/20:
+// submitters wait for their commit, so under load the queue goes quiet
+// exactly when every client is waiting, and waiting longer would only
+// delay them. Small batches (light load) still wait the full interval, so
+// ClickHouse does not get a stream of tiny inserts.
 func (p *Pipeline) writer() {
 	defer close(p.done)
+	early := max(p.cfg.BatchRows/10, 1)
+	quiet := max(p.cfg.FlushInterval/20, time.Millisecond)
 	timer := time.NewTimer(time.Hour)
+	idle := time.NewTimer(time.Hour)
 	timer.Stop()
+	idle.Stop()
 	for {
 		first, ok := <-p.queue
 		if !ok {
@@ -247,6 +258,11 @@ func (p *Pipeline) writer() {
 		open := true
 	fill:
 		for rows < p.cfg.BatchRows {
+			var idleC <-chan time.Time
+			if rows >= early {
+				idle.Reset(quiet)
+				idleC = idle.C
+			}
 			select {
 			case pd, ok := <-p.queue:
 				if !ok {
@@ -257,14 +273,12 @@ func (p *Pipeline) writer() {
 				rows += len(pd.events)
 			case <-timer.C:
 				break fill
+			case <-idleC:
+				break fill
 			}
 		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
+		timer.Stop()
+		idle.Stop()
 		p.flush(batch, rows)
 		if !open {
 			return
@@ -295,7 +309,9 @@ func (p *Pipeline) flush(batch []*pending, rows int) {
 			ids = append(ids, id)
 		}
 	}
+	lookStart := time.Now()
 	stored, err := p.lookup(ctx, ids)
+	p.metrics.lookupSeconds.Observe(time.Since(lookStart).Seconds())
 	if err != nil {
 		p.fail(batch, "lookup", err)
 		return
@@ -393,6 +409,10 @@ func (c *columns) add(e *Event) {
 	c.source = append(c.source, e.Source)
 }
 
+func (c *columns) values() []any {
+	return []any{c.id, c.t, c.recv, c.assistant, c.channel, c.etype, c.mod, c.user, c.country, c.count, c.linked, c.source}
+}
+
 // InsertColumns is the column list of every insert into events.
 const InsertColumns = "event_id, event_time, received_at, assistant, channel, event_type, modality, user_key, country, count, linked, source"
 
@@ -402,9 +422,45 @@ func (p *Pipeline) insert(ctx context.Context, c *columns) error {
 		return err
 	}
 	defer b.Close()
-	for i, v := range []any{c.id, c.t, c.recv, c.assistant, c.channel, c.etype, c.mod, c.user, c.country, c.count, c.linked, c.source} {
+	for i, v := range c.values() {
 		if err := b.Column(i).Append(v); err != nil {
 			return fmt.Errorf("column %d: %w", i, err)
+		}
+	}
+	return b.Send()
+}
+
+// InsertBatch writes events into table with one clickhouse-go batch,
+// column by column or row by row: the raw baseline of `bench ingest`,
+// written like the pipeline's own insert.
+func InsertBatch(ctx context.Context, s *store.Store, table string, events []Event, columnar bool) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	b, err := s.Conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+InsertColumns+")")
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if columnar {
+		c := newColumns(len(events))
+		for i := range events {
+			c.add(&events[i])
+		}
+		for i, v := range c.values() {
+			if err := b.Column(i).Append(v); err != nil {
+				return err
+			}
+		}
+		return b.Send()
+	}
+	for i := range events {
+		e := &events[i]
+		var l uint8
+		if e.Linked {
+			l = 1
+		}
+		if err := b.Append(e.EventID, e.Time, e.ReceivedAt, e.Assistant, e.Channel, e.EventType, e.Modality, e.UserKey, e.Country, e.Count, l, e.Source); err != nil {
+			return err
 		}
 	}
 	return b.Send()
