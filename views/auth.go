@@ -37,9 +37,9 @@ type User struct {
 
 // ParseUsers reads accounts written as name:role:bcrypt-hash, separated by
 // commas or newlines (ADOPTSCOPE_USERS and the users file share the form;
-// lines starting with # are comments). Generate a hash with
-// `adoptscope passwd` or `htpasswd -nbB name password` (the part after
-// the colon).
+// lines starting with # are comments). `htpasswd -nbB name password`
+// (Debian apache2-utils) prints such a line with role missing: insert the
+// role, name:admin:$2y$…
 func ParseUsers(text, origin string) ([]User, error) {
 	var users []User
 	var errs []error

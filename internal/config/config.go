@@ -79,7 +79,7 @@ func (c *Config) Bind(fs *flag.FlagSet, sections Section) {
 		f.list(&c.IngestTokens, "ingest-tokens", "ADOPTSCOPE_INGEST_TOKENS", "comma-separated bearer tokens that may send events")
 		f.list(&c.ReadTokens, "read-tokens", "ADOPTSCOPE_READ_TOKENS", "comma-separated bearer tokens that may read the query API")
 		f.list(&c.AdminTokens, "admin-tokens", "ADOPTSCOPE_ADMIN_TOKENS", "comma-separated bearer tokens that may manage annotations and exports (and read)")
-		f.str(&c.Users, "users", "ADOPTSCOPE_USERS", "", "dashboard accounts, comma-separated name:role:bcrypt-hash (role viewer or admin; hash from 'adoptscope passwd'); empty with no users file: no login (loopback only)")
+		f.str(&c.Users, "users", "ADOPTSCOPE_USERS", "", "dashboard accounts, comma-separated name:role:bcrypt-hash (role viewer or admin; hash from: htpasswd -nbB NAME PASSWORD); empty with no users file: no login (loopback only)")
 		f.str(&c.UsersFile, "users-file", "ADOPTSCOPE_USERS_FILE", "", "file of dashboard accounts, one name:role:bcrypt-hash per line")
 	}
 	if sections&Ingest != 0 {

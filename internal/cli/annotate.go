@@ -1,0 +1,297 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/adoptscope/adoptscope/ingest"
+	"github.com/adoptscope/adoptscope/internal/app"
+	"github.com/adoptscope/adoptscope/internal/config"
+	"github.com/adoptscope/adoptscope/query"
+)
+
+const annotateSummary = "manage annotations (dated notes on the charts): annotate add|list|delete"
+
+// annotationClient is where annotate reads and writes: the HTTP API of a
+// running instance (--api), or the store itself.
+type annotationClient interface {
+	save(ctx context.Context, a query.Annotation) (query.Annotation, error)
+	list(ctx context.Context, f query.AnnotationFilter) ([]query.Annotation, error)
+	remove(ctx context.Context, id string) error
+	close()
+}
+
+func runAnnotate(ctx context.Context, args []string, e *env) error {
+	usage := func(w io.Writer) {
+		fmt.Fprintln(w, "Usage: adoptscope annotate add|list|delete [flags]\n\n"+annotateSummary+`
+
+  add     --start YYYY-MM-DD --title TEXT [--end] [--text] [--link] [--assistant] [--channel] [--kind] [--real-world] [--id]
+  list    [--from] [--to] [--assistant] [--channel] [--format table|csv|json]
+  delete  ID
+
+With --api URL (ADOPTSCOPE_API_URL) the command talks to a running instance with
+--token (ADOPTSCOPE_TOKEN; an admin token for add and delete). Without it, it opens
+the store itself (the data folder must not be in use, or ADOPTSCOPE_CLICKHOUSE_ADDR set).
+Run 'adoptscope annotate SUBCOMMAND --help' for the flags.`)
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(e.stdout)
+		return nil
+	}
+	sub, args := args[0], args[1:]
+	if sub != "add" && sub != "list" && sub != "delete" {
+		usage(e.stderr)
+		return fmt.Errorf("annotate: unknown subcommand %q (want add, list or delete)", sub)
+	}
+	var cfg config.Config
+	fs := newFlagSet("annotate "+sub, annotateSummary, e)
+	cfg.Bind(fs, config.Data|config.ClickHouse|config.Logging)
+	apiURL := fs.String("api", os.Getenv("ADOPTSCOPE_API_URL"), "base URL of a running instance, for example http://127.0.0.1:8080 [$ADOPTSCOPE_API_URL]; empty: open the store directly")
+	token := fs.String("token", os.Getenv("ADOPTSCOPE_TOKEN"), "bearer token for --api (admin token to add or delete) [$ADOPTSCOPE_TOKEN]")
+	var a query.Annotation
+	var f query.AnnotationFilter
+	format := "table"
+	switch sub {
+	case "add":
+		fs.StringVar(&a.ID, "id", "", "id to create or replace (default: a new random id)")
+		fs.StringVar(&a.Start, "start", "", "date, YYYY-MM-DD (required)")
+		fs.StringVar(&a.End, "end", "", "last date of a range, YYYY-MM-DD (default: --start)")
+		fs.StringVar(&a.Title, "title", "", "title (required), stored as given")
+		fs.StringVar(&a.Text, "text", "", "longer text")
+		fs.StringVar(&a.Link, "link", "", "http(s) link to a source")
+		fs.StringVar(&a.Assistant, "assistant", "", "scope: one assistant (default: all)")
+		fs.StringVar(&a.Channel, "channel", "", "scope: one channel (default: all)")
+		fs.StringVar(&a.Kind, "kind", "other", "kind: "+strings.Join(query.AnnotationKinds, ", "))
+		fs.BoolVar(&a.RealWorld, "real-world", false, "a real-world fact (default: synthetic)")
+	case "list":
+		fs.StringVar(&f.From, "from", "", "only annotations that end on or after this date")
+		fs.StringVar(&f.To, "to", "", "only annotations that start on or before this date")
+		fs.StringVar(&f.Assistant, "assistant", "", "only those that apply to this assistant")
+		fs.StringVar(&f.Channel, "channel", "", "only those that apply to this channel")
+		fs.StringVar(&format, "format", "table", "table, csv or json")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return err
+	}
+	var id string
+	switch {
+	case sub == "delete" && fs.NArg() == 1:
+		id = fs.Arg(0)
+	case sub == "delete":
+		return errors.New("annotate delete: give exactly one annotation id (see 'adoptscope annotate list')")
+	case fs.NArg() > 0:
+		return fmt.Errorf("annotate %s: unexpected arguments %s", sub, strings.Join(fs.Args(), " "))
+	}
+	if err := config.CheckEnv(fs); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if sub == "add" {
+		if err := query.AnnotationValidate(&a); err != nil {
+			return fmt.Errorf("annotate add: %w", err)
+		}
+		for _, s := range []struct {
+			name, v string
+			known   []string
+		}{{"assistant", a.Assistant, ingest.DefaultAssistants}, {"channel", a.Channel, ingest.DefaultChannels}} {
+			if s.v != "" && !slices.Contains(s.known, s.v) && *apiURL == "" {
+				fmt.Fprintf(e.stderr, "note: %s %q is not in the default registry (%s)\n", s.name, s.v, strings.Join(s.known, ", "))
+			}
+		}
+	}
+	if format != "table" && format != "csv" && format != "json" {
+		return fmt.Errorf("--format %q: want table, csv or json", format)
+	}
+
+	var c annotationClient
+	if *apiURL != "" {
+		u, err := url.Parse(*apiURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--api / ADOPTSCOPE_API_URL %q: want a URL such as http://127.0.0.1:8080", *apiURL)
+		}
+		c = &httpAnnotations{base: strings.TrimRight(*apiURL, "/"), token: *token, hc: &http.Client{Timeout: 30 * time.Second}}
+	} else {
+		b, err := app.OpenBackend(ctx, &cfg, logger(cfg, io.Discard))
+		if err != nil {
+			return fmt.Errorf("%w (or talk to the running instance with --api http://HOST:PORT)", err)
+		}
+		c = storeAnnotations{b}
+	}
+	defer c.close()
+
+	switch sub {
+	case "add":
+		saved, err := c.save(ctx, a)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "saved annotation %s (%s %s)\n", saved.ID, saved.Start, saved.Kind)
+	case "delete":
+		if err := c.remove(ctx, id); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "deleted annotation %s\n", id)
+	case "list":
+		list, err := c.list(ctx, f)
+		if err != nil {
+			return err
+		}
+		return writeAnnotations(e.stdout, list, format)
+	}
+	return nil
+}
+
+func writeAnnotations(w io.Writer, list []query.Annotation, format string) error {
+	switch format {
+	case "json":
+		if list == nil {
+			list = []query.Annotation{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"annotations": list})
+	case "csv":
+		cw := csv.NewWriter(w)
+		_ = cw.Write(query.AnnotationCSVHeader)
+		for _, a := range list {
+			_ = cw.Write(query.AnnotationCSVRecord(a))
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTART\tEND\tKIND\tSCOPE\tREAL\tTITLE")
+	for _, a := range list {
+		scope := a.Assistant
+		if scope == "" {
+			scope = "all"
+		}
+		if a.Channel != "" {
+			scope += "/" + a.Channel
+		}
+		real := "synthetic"
+		if a.RealWorld {
+			real = "real"
+		}
+		// Control characters of user titles would rewrite the terminal.
+		title := strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f {
+				return ' '
+			}
+			return r
+		}, a.Title)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Start, a.End, a.Kind, scope, real, title)
+	}
+	return tw.Flush()
+}
+
+type storeAnnotations struct{ b *app.Backend }
+
+func (s storeAnnotations) save(ctx context.Context, a query.Annotation) (query.Annotation, error) {
+	return query.AnnotationSave(ctx, s.b.Store, a)
+}
+
+func (s storeAnnotations) list(ctx context.Context, f query.AnnotationFilter) ([]query.Annotation, error) {
+	return query.AnnotationList(ctx, s.b.Store, f)
+}
+
+func (s storeAnnotations) remove(ctx context.Context, id string) error {
+	return query.AnnotationDelete(ctx, s.b.Store, id)
+}
+
+func (s storeAnnotations) close() { s.b.Close() }
+
+type httpAnnotations struct {
+	base, token string
+	hc          *http.Client
+}
+
+func (h *httpAnnotations) do(ctx context.Context, method, path string, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, h.base+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if h.token != "" {
+		req.Header.Set("Authorization", "Bearer "+h.token)
+	}
+	res, err := h.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, h.base+path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 16<<20))
+	if res.StatusCode >= 300 {
+		var eb struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(b, &eb) == nil && eb.Error != "" {
+			return fmt.Errorf("%s %s: %s: %s", method, path, res.Status, eb.Error)
+		}
+		return fmt.Errorf("%s %s: %s", method, path, res.Status)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("%s %s: read answer: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+func (h *httpAnnotations) save(ctx context.Context, a query.Annotation) (query.Annotation, error) {
+	var out query.Annotation
+	err := h.do(ctx, http.MethodPost, "/api/v1/annotations", a, &out)
+	return out, err
+}
+
+func (h *httpAnnotations) list(ctx context.Context, f query.AnnotationFilter) ([]query.Annotation, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"from": f.From, "to": f.To, "assistant": f.Assistant, "channel": f.Channel} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	var out struct {
+		Annotations []query.Annotation `json:"annotations"`
+	}
+	path := "/api/v1/annotations"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	err := h.do(ctx, http.MethodGet, path, nil, &out)
+	return out.Annotations, err
+}
+
+func (h *httpAnnotations) remove(ctx context.Context, id string) error {
+	return h.do(ctx, http.MethodDelete, "/api/v1/annotations/"+url.PathEscape(id), nil, nil)
+}
+
+func (h *httpAnnotations) close() {}
