@@ -341,3 +341,75 @@ func TestDedupJanitorOnCluster(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 }
+
+// TestIngestSurvivesItsNodeDying: an instance configured with two nodes
+// (ADOPTSCOPE_CLICKHOUSE_ADDR=a,b) keeps ingesting when the node it talks
+// to dies; submissions in flight at that moment may be refused (503, not
+// acknowledged), and every acknowledged event is stored on both replicas.
+func TestIngestSurvivesItsNodeDying(t *testing.T) {
+	s := chcluster.NewStore(t)
+	c := chcluster.Shared(t)
+	var first, second int = -1, -1
+	for i, nd := range c.Nodes {
+		if nd.Shard == 1 && nd.Replica == 1 {
+			first = i
+		}
+		if nd.Shard == 1 && nd.Replica == 2 {
+			second = i
+		}
+	}
+	cfg := c.Config(first, s.Database)
+	cfg.Addr = c.Nodes[first].Addr() + "," + c.Nodes[second].Addr()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	both, err := store.Open(ctx, cfg, nil)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer both.Close()
+	p := newPipeline(t, both)
+	in := syntheticInputs(5, 12000, 1000, 20, time.Now().UTC())
+	const chunk = 500
+	acked := map[string]bool{}
+	refused, ackedAfterKill := 0, 0
+	for k := 0; k*chunk < len(in); k++ {
+		if k == 6 {
+			c.Kill(first)
+		}
+		part := in[k*chunk : min((k+1)*chunk, len(in))]
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_, err := p.Submit(ctx, part)
+		cancel()
+		if err != nil {
+			refused++
+			continue
+		}
+		if k >= 6 {
+			ackedAfterKill++
+		}
+		for _, e := range part {
+			acked[e.EventID] = true
+		}
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 2*time.Minute)
+	err = c.Restart(ctx, first)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d events acknowledged (%d submissions after the kill), %d submissions refused", len(acked), ackedAfterKill, refused)
+	if ackedAfterKill < 10 {
+		t.Errorf("only %d of 18 submissions acknowledged after the instance's first node died; the second address should take over", ackedAfterKill)
+	}
+	syncReplicas(t, s.Database, "events_local")
+	all := checkReplicasAgree(t, s.Database)
+	missing := 0
+	for id := range acked {
+		if _, ok := all[id]; !ok {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d acknowledged events missing", missing)
+	}
+}

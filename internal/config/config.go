@@ -66,7 +66,7 @@ func (c *Config) Bind(fs *flag.FlagSet, sections Section) {
 		c.bindExports(f)
 	}
 	if sections&ClickHouse != 0 {
-		f.str(&c.ClickHouse.Addr, "clickhouse-addr", "ADOPTSCOPE_CLICKHOUSE_ADDR", "", "host:port of an existing ClickHouse server (native protocol, usually 9000; 9440 with TLS); empty: start a managed server in the data folder")
+		f.str(&c.ClickHouse.Addr, "clickhouse-addr", "ADOPTSCOPE_CLICKHOUSE_ADDR", "", "host:port of an existing ClickHouse server (native protocol, usually 9000; 9440 with TLS), or a comma-separated list tried in order (cluster nodes); empty: start a managed server in the data folder")
 		f.str(&c.ClickHouse.Database, "clickhouse-database", "ADOPTSCOPE_CLICKHOUSE_DATABASE", "adoptscope", "ClickHouse database, created when missing")
 		f.str(&c.ClickHouse.User, "clickhouse-user", "ADOPTSCOPE_CLICKHOUSE_USER", "default", "ClickHouse user")
 		f.str(&c.ClickHouse.Password, "clickhouse-password", "ADOPTSCOPE_CLICKHOUSE_PASSWORD", "", "ClickHouse password")
@@ -99,8 +99,12 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.ClickHouse.Addr != "" {
-		if _, _, err := net.SplitHostPort(c.ClickHouse.Addr); err != nil {
-			errs = append(errs, fmt.Errorf("--clickhouse-addr / ADOPTSCOPE_CLICKHOUSE_ADDR %q: want host:port, for example 127.0.0.1:9000", c.ClickHouse.Addr))
+		// A comma-separated list is tried in order (a cluster's nodes).
+		for _, a := range strings.Split(c.ClickHouse.Addr, ",") {
+			if _, _, err := net.SplitHostPort(strings.TrimSpace(a)); err != nil {
+				errs = append(errs, fmt.Errorf("--clickhouse-addr / ADOPTSCOPE_CLICKHOUSE_ADDR %q: want host:port, for example 127.0.0.1:9000, or a comma-separated list of them (nodes of a cluster, tried in order)", c.ClickHouse.Addr))
+				break
+			}
 		}
 	}
 	if c.ClickHouse.Database != "" && !store.ValidIdent(c.ClickHouse.Database) {

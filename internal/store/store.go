@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -16,7 +17,7 @@ import (
 
 // Config says where the server is. Addr is host:port of the native protocol.
 type Config struct {
-	Addr         string
+	Addr         string // host:port, or a comma-separated list tried in order
 	Database     string
 	User         string
 	Password     string
@@ -108,7 +109,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 func dial(cfg Config, database string) (driver.Conn, error) {
 	opts := &clickhouse.Options{
 		Protocol: clickhouse.Native,
-		Addr:     []string{cfg.Addr},
+		Addr:     addrs(cfg.Addr),
 		Auth: clickhouse.Auth{
 			Database: database,
 			Username: cfg.User,
@@ -135,6 +136,19 @@ func dial(cfg Config, database string) (driver.Conn, error) {
 		return nil, fmt.Errorf("clickhouse at %s: %w", cfg.Addr, err)
 	}
 	return conn, nil
+}
+
+// addrs splits a comma-separated address list. The client opens each new
+// connection on the first address that answers, so an instance pointed at
+// several nodes of a cluster keeps working while one of them is down.
+func addrs(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Close closes the pool.
