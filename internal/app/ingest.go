@@ -55,6 +55,7 @@ func startIngest(ctx context.Context, d *Deps, mode Mode) (part, error) {
 		fmt.Fprintf(d.Stdout, "Ingest token (kept in %s): %s\n  curl -H 'Authorization: Bearer %s' -H 'Content-Type: application/x-ndjson' --data-binary @events.ndjson http://%s/v1/events\n",
 			filepath.Join(d.Cfg.DataDir, "ingest-token"), generated, generated, d.Cfg.Addr)
 	}
+	d.IngestSnapshot = p.Snapshot
 	h := ingest.NewHandler(p, auth.NewTokens(tokens), d.Log)
 	d.Echo.POST("/v1/events", echo.WrapHandler(h))
 	reg := p.Metrics().Registry
