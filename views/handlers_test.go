@@ -2,6 +2,7 @@ package views
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/labstack/echo/v4"
 
+	"github.com/adoptscope/adoptscope/internal/api"
 	"github.com/adoptscope/adoptscope/internal/chtest"
 	"github.com/adoptscope/adoptscope/internal/store"
 	"github.com/adoptscope/adoptscope/query"
@@ -125,6 +127,7 @@ func newTestApp(t testing.TB, users []User, withData bool) *testApp {
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	e := echo.New()
 	h.Register(e)
+	api.New(api.Options{Store: s, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Loopback: true}).Register(e.Group("/api/v1"))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &testApp{srv: srv, store: s, h: h}
@@ -277,25 +280,46 @@ func TestOverviewKPIs(t *testing.T) {
 	if got := val("kpi-dau"); got != wantDAU {
 		t.Errorf("DAU %v, want %v", got, wantDAU)
 	}
-	// WAU and MAU: the means of the query API's week and month series.
-	for _, c := range []struct{ id, interval string }{{"kpi-wau", "week"}, {"kpi-mau", "month"}, {"kpi-dau", "day"}} {
-		req, err := query.ParseSeries(url.Values{"metric": {"active_users"}, "interval": {c.interval}, "from": {from}, "to": {to}, "by": {"assistant"}, "assistant": {"chatgpt"}})
+	// DAU, WAU and MAU: the means of the query API's day, week and month
+	// series for the same filters (GET /api/v1/series, JSON).
+	for _, c := range []struct {
+		id, interval string
+		periods      int
+	}{{"kpi-dau", "day", 11}, {"kpi-wau", "week", 3}, {"kpi-mau", "month", 1}} {
+		q := url.Values{"metric": {"active_users"}, "interval": {c.interval}, "from": {from}, "to": {to}, "by": {"assistant"}, "assistant": {"chatgpt"}}
+		resp, err := http.Get(app.srv.URL + "/api/v1/series?" + q.Encode())
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := query.Series(context.Background(), app.store, req)
-		if err != nil {
-			t.Fatal(err)
+		var body struct {
+			Rows []struct {
+				Period string  `json:"period"`
+				Value  float64 `json:"value"`
+			} `json:"rows"`
 		}
-		periods := periodsOf(req.From, req.To, c.interval)
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("query API: %d %v", resp.StatusCode, err)
+		}
+		resp.Body.Close()
 		s := 0.0
-		for _, r := range res.Rows {
+		for _, r := range body.Rows {
 			s += r.Value
 		}
-		want := math.Round(s / float64(len(periods)))
+		want := math.Round(s / float64(c.periods))
 		if got := val(c.id); got != want {
-			t.Errorf("%s = %v, want %v (query API rows %d, periods %d)", c.id, got, want, len(res.Rows), len(periods))
+			t.Errorf("%s = %v, want %v (query API rows %d)", c.id, got, want, len(body.Rows))
 		}
+	}
+	// The chart's CSV link answers with the query API's CSV.
+	href := doc.Find(tid("csv-active-users")).AttrOr("href", "")
+	resp, err := http.Get(app.srv.URL + href)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csvBody, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(csvBody), "period,assistant,value") {
+		t.Errorf("CSV link %s: %d %.80s", href, resp.StatusCode, csvBody)
 	}
 }
 
