@@ -174,8 +174,10 @@ func addAnnotations(o map[string]any, periods []string, anns []query.Annotation,
 	}
 	if len(areas) > 0 {
 		first["markArea"] = map[string]any{"silent": false, "data": areas,
-			"itemStyle": map[string]any{"color": "rgba(180,83,9,0.08)"},
-			"label":     map[string]any{"color": "#92400e", "fontSize": 11}}
+			"itemStyle": map[string]any{"color": "rgba(180,83,9,0.07)"},
+			// Range labels show on hover: several ranges would overlap.
+			"label":    map[string]any{"show": false, "color": "#92400e", "fontSize": 11},
+			"emphasis": map[string]any{"label": map[string]any{"show": true, "position": "insideTop"}}}
 	}
 }
 
@@ -323,3 +325,34 @@ func names(ss []Series) []string {
 
 // fmtRaw is a number for data-value attributes (tests compare it).
 func fmtRaw(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// quietMarks hides the annotation labels of a small chart (they would
+// cover it); hovering a line still shows its text.
+func quietMarks(o map[string]any) {
+	ss, _ := o["series"].([]any)
+	if len(ss) == 0 {
+		return
+	}
+	first, ok := toMap(ss[0])
+	if !ok {
+		return
+	}
+	if ml, ok := toMap(first["markLine"]); ok {
+		ml["label"] = map[string]any{"show": false}
+		for _, d := range asSlice(ml["data"]) {
+			if m, ok := toMap(d); ok {
+				if em, ok := toMap(m["emphasis"]); ok {
+					if l, ok := toMap(em["label"]); ok {
+						l["show"] = true
+						l["position"] = "insideEndTop"
+					}
+				}
+			}
+		}
+	}
+}
+
+func asSlice(x any) []any {
+	s, _ := x.([]any)
+	return s
+}

@@ -51,6 +51,7 @@ func (h *Handler) compareMultiples(ctx context.Context, c echo.Context, f Filter
 		cv := seriesParams(f, "active_users", "channel,assistant", "channel", ch)
 		chart := Chart{ID: "channel-" + ch, Title: Label(ch), Small: true, CSV: apiURL("series", cv)}
 		chart.Options = lineOptions(r.Periods, ss, false, false, anns, f.Interval)
+		quietMarks(chart.Options)
 		chart.Table = seriesTable(r.Periods, ss, false)
 		out = append(out, chart)
 	}

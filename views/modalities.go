@@ -42,6 +42,7 @@ func (h *Handler) modalityCharts(ctx context.Context, c echo.Context, f Filters,
 		cv := seriesParams(f, "modality_mix", "channel,modality", "channel", ch)
 		chart := Chart{ID: "modality-" + ch, Title: Label(ch), Small: true, CSV: apiURL("series", cv)}
 		chart.Options = lineOptions(r.Periods, pct, true, true, anns, f.Interval)
+		quietMarks(chart.Options)
 		chart.Table = seriesTable(r.Periods, pct, true)
 		out = append(out, chart)
 	}

@@ -65,10 +65,21 @@
     }
   }
 
+  // Impact: a date of one's own replaces the picked annotation.
+  function wireImpact() {
+    var form = document.querySelector('form[data-testid=impact-picker]');
+    if (!form) return;
+    var date = form.elements['date'];
+    var ann = form.elements['annotation'];
+    if (date && ann) date.addEventListener('change', function () { ann.value = ''; });
+    if (ann) ann.addEventListener('change', function () { if (date) date.value = ''; form.submit(); });
+  }
+
   function init() {
     drawCharts();
     wireFilters();
     wireConfirm();
+    wireImpact();
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
