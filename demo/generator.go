@@ -90,6 +90,7 @@ type person struct {
 	country   uint8
 	activity  float32 // chance of being active on a weekday
 	linkDay   int32   // day of account_linked, or never
+	linkSec   int32   // second of that day it happens: linked from then on
 	forceDay  int32   // a day of certain activity on forceHabit, or never
 	forceHab  int8
 	firstDay  int32 // first day after the shutdown with certain activity on the outcome
@@ -265,6 +266,7 @@ func (g *Generator) buildPerson(i int) {
 		if linked {
 			lo := max(waStart, dayOf(LinkingCampaignStart)-21)
 			p.linkDay = lo + int32(r.IntN(int(shutdown-lo)))
+			p.linkSec = int32(r.IntN(86400))
 		}
 		// From the shutdown on, only the outcome.
 		for k := range p.habits {
@@ -464,11 +466,12 @@ func (g *Generator) emit(p *person, i int, d int32, k int, r *rand.Rand) {
 	n := 1 + int(math.Floor(-math.Log(1-r.Float64())*1.6))
 	n = min(n, 8)
 	mix := mixFor(a, c, d)
-	linked := a == aChatGPT && d >= p.linkDay
 	base := dayTime(d)
 	for j := 0; j < n; j++ {
+		sec := int32(r.IntN(86400))
+		linked := a == aChatGPT && (d > p.linkDay || d == p.linkDay && sec > p.linkSec)
 		in := ingest.Input{
-			Time:      base.Add(time.Duration(r.IntN(86400)) * time.Second),
+			Time:      base.Add(time.Duration(sec) * time.Second),
 			Assistant: assistants[a],
 			Channel:   channels[c],
 			UserID:    p.userID,
@@ -498,7 +501,7 @@ func (g *Generator) emit(p *person, i int, d int32, k int, r *rand.Rand) {
 	}
 	if d == p.linkDay && k == int(p.forceHab) {
 		in := ingest.Input{
-			Time:      base.Add(time.Duration(r.IntN(86400)) * time.Second),
+			Time:      base.Add(time.Duration(p.linkSec) * time.Second),
 			Assistant: assistants[a], Channel: channels[c], UserID: p.userID,
 			EventType: "account_linked", Modality: "text", Country: countryWeights[p.country].code,
 			Count: 1, Linked: true, Source: Source,

@@ -15,7 +15,7 @@ func small(seed uint64) Config {
 
 // goldenChecksum is the checksum of small(7), recorded from the first run:
 // a change of it means the demo data changed, which must be deliberate.
-const goldenChecksum = "4f77595d3b2acebd083a424883744534ca8b07f296be77c8e700c0cd36cac33b"
+const goldenChecksum = "8eaf18b4b30a6fdd86e5e3cefae9c9892aec117f8d367045559e495d471b4b84"
 
 func TestChecksumIsStable(t *testing.T) {
 	cfg := small(7)
@@ -229,5 +229,65 @@ func TestConfigErrors(t *testing.T) {
 				t.Fatalf("New(%+v) error %v, want one naming %q", tc.cfg, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestFeaturesAndLinking: modalities of ChatGPT on WhatsApp switch on at
+// their dates; accounts are linked only before the shutdown, and linked
+// events follow a link.
+func TestFeaturesAndLinking(t *testing.T) {
+	g, err := New(Config{Seed: 5, People: 1500, From: date("2024-12-01"), To: date("2026-01-31")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type window struct{ before, after map[string]int }
+	byMod := map[string]*window{}
+	for _, d := range []struct {
+		mod string
+		at  time.Time
+	}{{"image", ImageInputDate}, {"voice", VoiceInputDate}, {"image_generation", ImageGenerationDate}} {
+		byMod[d.mod] = &window{map[string]int{}, map[string]int{}}
+	}
+	at := map[string]time.Time{"image": ImageInputDate, "voice": VoiceInputDate, "image_generation": ImageGenerationDate}
+	linkedAt := map[string]time.Time{}
+	var waBeforeLaunch, links int
+	for e := range g.Events() {
+		if e.Assistant == "chatgpt" && e.Channel == "whatsapp" {
+			if e.Time.Before(ChatGPTWhatsAppLaunch) {
+				waBeforeLaunch++
+			}
+			for mod, w := range byMod {
+				if e.Time.Before(at[mod]) {
+					w.before[e.Modality]++
+				} else {
+					w.after[e.Modality]++
+				}
+			}
+		}
+		if e.EventType == "account_linked" {
+			links++
+			if !e.Time.Before(Shutdown) || e.Assistant != "chatgpt" || e.Channel != "whatsapp" || !e.Linked {
+				t.Fatalf("link event %+v: want ChatGPT WhatsApp, linked, before the shutdown", e)
+			}
+			linkedAt[e.UserID] = e.Time
+		}
+		if e.Linked {
+			d, ok := linkedAt[e.UserID]
+			if !ok || e.Time.Before(d) || e.Assistant != "chatgpt" {
+				t.Fatalf("linked event %+v without an earlier account_linked event", e)
+			}
+		}
+	}
+	if waBeforeLaunch != 0 {
+		t.Errorf("%d ChatGPT WhatsApp events before its launch", waBeforeLaunch)
+	}
+	if links == 0 {
+		t.Error("no account_linked events")
+	}
+	for mod, w := range byMod {
+		if w.before[mod] != 0 || w.after[mod] == 0 {
+			t.Errorf("ChatGPT WhatsApp %s events: %d before %s, %d after; want none before, some after",
+				mod, w.before[mod], at[mod].Format(time.DateOnly), w.after[mod])
+		}
 	}
 }
