@@ -97,6 +97,30 @@ func TestAuth(t *testing.T) {
 	if r.StatusCode != http.StatusSeeOther {
 		t.Errorf("admin add: %d", r.StatusCode)
 	}
+	// Edit, then delete, through the forms.
+	_, doc, _ = get(t, admin, base+"/annotations")
+	action := doc.Find(`form[action$="/delete"]`).AttrOr("action", "")
+	id := strings.TrimSuffix(strings.TrimPrefix(action, "/annotations/"), "/delete")
+	_, doc, _ = get(t, admin, base+"/annotations?edit="+id)
+	if v := doc.Find(`form[data-testid=annotation-form] input[name=title]`).AttrOr("value", ""); v != "Shutdown" {
+		t.Fatalf("edit form title %q", v)
+	}
+	form.Set("id", id)
+	form.Set("title", "Shutdown (edited)")
+	r, _ = admin.PostForm(base+"/annotations", form)
+	r.Body.Close()
+	_, doc, _ = get(t, admin, base+"/annotations")
+	if got := doc.Find(tid("annotation-title")).Text(); got != "Shutdown (edited)" {
+		t.Errorf("after edit: %q", got)
+	}
+	r, _ = admin.PostForm(base+action, url.Values{"_csrf": {csrf}})
+	r.Body.Close()
+	_, doc, _ = get(t, admin, base+"/annotations")
+	if doc.Find(tid("annotation-row")).Length() != 0 {
+		t.Error("annotation still listed after delete")
+	}
+	r, _ = admin.PostForm(base+"/annotations", url.Values{"_csrf": {csrf}, "start": {"2026-01-15"}, "title": {"Shutdown"}, "kind": {"shutdown"}})
+	r.Body.Close()
 	bad := url.Values{"_csrf": {"forged"}, "start": {"2026-01-16"}, "title": {"Forged"}}
 	r, _ = admin.PostForm(base+"/annotations", bad)
 	r.Body.Close()
