@@ -60,11 +60,11 @@ func setJSON(in *Input, key []byte, kind jsonKind, val []byte) *FieldError {
 		if kind != kindString {
 			return &FieldError{Field: string(key), Error: "must be a string, got " + kind.String()}
 		}
-		setString(in, string(key), val)
+		setString(in, key, val)
 	case "time":
 		switch kind {
 		case kindString:
-			t, err := time.Parse(time.RFC3339Nano, string(val))
+			t, err := parseTime(val)
 			if err != nil {
 				return &FieldError{Field: "time", Error: fmt.Sprintf("%q is not RFC 3339 with an offset (2026-01-15T09:30:00Z) or Unix milliseconds", val)}
 			}
@@ -104,7 +104,7 @@ func setText(in *Input, key string, val string) *FieldError {
 	}
 	switch key {
 	case "event_id", "assistant", "channel", "user_id", "event_type", "modality", "country", "source":
-		setString(in, key, []byte(val))
+		setString(in, []byte(key), []byte(val))
 	case "time":
 		if isDigits(val) || (len(val) > 1 && val[0] == '-' && isDigits(val[1:])) {
 			ms, err := strconv.ParseInt(val, 10, 64)
@@ -155,25 +155,24 @@ func setCount(in *Input, val []byte) *FieldError {
 	return nil
 }
 
-func setString(in *Input, key string, val []byte) {
-	s := string(val)
-	switch key {
+func setString(in *Input, key []byte, val []byte) {
+	switch string(key) {
 	case "event_id":
-		in.EventID = s
+		in.EventID = string(val)
 	case "assistant":
-		in.Assistant = s
+		in.Assistant = internString(val)
 	case "channel":
-		in.Channel = s
+		in.Channel = internString(val)
 	case "user_id":
-		in.UserID = s
+		in.UserID = string(val)
 	case "event_type":
-		in.EventType = s
+		in.EventType = internString(val)
 	case "modality":
-		in.Modality = s
+		in.Modality = internString(val)
 	case "country":
-		in.Country = s
+		in.Country = internString(val)
 	case "source":
-		in.Source = s
+		in.Source = internString(val)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The decoders face untrusted bodies. Each fuzz target checks that its
@@ -112,6 +113,21 @@ func drain(t *testing.T, f Format, data []byte) (int, error) {
 		last = rec.Line
 		if rec.Err != nil && rec.Err.Line != rec.Line {
 			t.Fatalf("error line %d on record line %d", rec.Err.Line, rec.Line)
+		}
+	}
+}
+
+func TestFastTimeAgreesWithTimeParse(t *testing.T) {
+	for _, s := range []string{
+		"2026-01-15T09:30:00Z", "2026-01-15T09:30:00+01:00", "2026-01-15T09:30:00-05:30", "2024-02-29T23:59:59Z",
+		"2025-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-15T24:00:00Z", "2026-01-15T09:60:00Z", "2026-01-15T09:30:60Z",
+		"2026-01-15t09:30:00Z", "2026-01-15T09:30:00z", "2026-01-15T09:30:00+24:00", "2026-01-15T09:30:00+01:60", "2026-01-15 09:30:00Z",
+		"2026-01-15T09:30:00.5Z", "2026-01-15T09:30:00", "2026-1-15T09:30:00Z", "+026-01-15T09:30:00Z", "2026-00-10T00:00:00Z",
+	} {
+		want, werr := time.Parse(time.RFC3339Nano, s)
+		got, gerr := parseTime([]byte(s))
+		if (werr == nil) != (gerr == nil) || !got.Equal(want) {
+			t.Errorf("%s: parseTime %v %v, time.Parse %v %v", s, got, gerr, want, werr)
 		}
 	}
 }

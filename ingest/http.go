@@ -12,8 +12,10 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/adoptscope/adoptscope/internal/auth"
 )
@@ -24,7 +26,16 @@ type Handler struct {
 	p      *Pipeline
 	tokens auth.Tokens
 	log    *slog.Logger
+	// decoding bounds the bodies decoded at once: a decoded body holds
+	// its events in memory until they are committed, and those are
+	// bounded by the pipeline's buffer; the bodies being decoded are
+	// bounded here (each up to MaxBody).
+	decoding chan struct{}
 }
+
+// decodeWait is how long a request may wait for a decoding slot before it
+// is answered 503.
+const decodeWait = 10 * time.Second
 
 // NewHandler returns the ingest endpoint; tokens are the accepted bearer
 // tokens (never empty: the app generates one when none is configured).
@@ -32,7 +43,7 @@ func NewHandler(p *Pipeline, tokens auth.Tokens, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Handler{p: p, tokens: tokens, log: log}
+	return &Handler{p: p, tokens: tokens, log: log, decoding: make(chan struct{}, max(4, 2*runtime.GOMAXPROCS(0)))}
 }
 
 type errorBody struct {
@@ -154,7 +165,18 @@ func (h *Handler) unavailable(w http.ResponseWriter, err error) {
 // process decodes the whole body first (nothing is written from a body that
 // breaks a limit), then submits it.
 func (h *Handler) process(ctx context.Context, f Format, body io.Reader) (int, Result, error) {
+	wait := time.NewTimer(decodeWait)
+	select {
+	case h.decoding <- struct{}{}:
+		wait.Stop()
+	case <-wait.C:
+		return 0, Result{}, fmt.Errorf("%w: every decoding slot stayed busy for %s", ErrBusy, decodeWait)
+	case <-ctx.Done():
+		wait.Stop()
+		return 0, Result{}, ctx.Err()
+	}
 	in, lines, decodeErrs, err := DecodeAll(f, body, h.p.cfg.MaxLine)
+	<-h.decoding
 	if err != nil {
 		return 0, Result{}, err
 	}

@@ -52,6 +52,7 @@ type scanner struct {
 	b   []byte
 	i   int
 	buf []byte // unescape scratch, reused
+	key []byte // key scratch, reused
 }
 
 func (s *scanner) ws() {
@@ -99,15 +100,10 @@ func (s *scanner) object(b []byte, fn func(key []byte, kind jsonKind, val []byte
 			if err != nil {
 				return false, err
 			}
-			// key may live in s.buf; copy to keep it while the value is
-			// unescaped. Keys are short; known keys never need escapes.
-			var keyCopy [32]byte
-			k := keyCopy[:0]
-			if len(key) <= len(keyCopy) {
-				k = append(k, key...)
-			} else {
-				k = append([]byte(nil), key...)
-			}
+			// key may live in s.buf; copy it (into reused scratch) to keep
+			// it while the value is unescaped.
+			s.key = append(s.key[:0], key...)
+			k := s.key
 			s.ws()
 			if s.i >= len(s.b) || s.b[s.i] != ':' {
 				return false, errSyntax
