@@ -251,10 +251,13 @@ func Migrate(ctx context.Context, s *store.Store, log *slog.Logger) (int, error)
 	if !t.Features.LowCardinalityGA {
 		ddlCtx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"allow_experimental_low_cardinality_type": 1}))
 	}
-	if err := exec(ddlCtx, s, `CREATE TABLE IF NOT EXISTS `+t.qualified("schema_migrations")+` `+t.OnCluster()+` (
-		version UInt32, name String, checksum String, applied_at DateTime('UTC')
-	) ENGINE = `+t.migrationsEngine()+` ORDER BY version`); err != nil {
-		return 0, fmt.Errorf("create schema_migrations: %w", err)
+	// On a cluster the CREATE runs ON CLUSTER and waits for every node:
+	// skip it when the table is there, so that an instance starts (and
+	// finds nothing to migrate) while a node is down.
+	if !exists(ctx, s, "schema_migrations") {
+		if err := createMigrationsTable(ddlCtx, s, t); err != nil {
+			return 0, err
+		}
 	}
 	applied, err := Applied(ctx, s)
 	if err != nil {
@@ -359,4 +362,28 @@ func distributedColumns(ctx context.Context, s *store.Store, q string) (string, 
 		return q, nil
 	}
 	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s %s (%s) %s", m[1], m[2], m[3], strings.Join(cols, ", "), m[6]), nil
+}
+
+func createMigrationsTable(ctx context.Context, s *store.Store, t Target) error {
+	if err := exec(ctx, s, `CREATE TABLE IF NOT EXISTS `+t.qualified("schema_migrations")+` `+t.OnCluster()+` (
+		version UInt32, name String, checksum String, applied_at DateTime('UTC')
+	) ENGINE = `+t.migrationsEngine()+` ORDER BY version`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	return nil
+}
+
+// exists reports whether table is in the store's database on the connected
+// node; on an error it answers false (the caller then creates it).
+func exists(ctx context.Context, s *store.Store, table string) bool {
+	if s.Cluster == "" {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var n uint64
+	if err := s.Conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", s.Database, table).Scan(&n); err != nil {
+		return false
+	}
+	return n > 0
 }

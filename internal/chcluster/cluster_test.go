@@ -148,3 +148,31 @@ func TestMigrateTwiceOnCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestStartsWithANodeDown: with the schema in place, an instance starts
+// (opens the store, finds nothing to migrate) while one node is down,
+// instead of waiting on ON CLUSTER DDL that node cannot answer.
+func TestStartsWithANodeDown(t *testing.T) {
+	s := chcluster.NewStore(t)
+	c := chcluster.Shared(t)
+	down := len(c.Nodes) - 1
+	c.Kill(down)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := c.Restart(ctx, down); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns, err := store.Open(ctx, c.Config(0, s.Database), nil)
+	if err != nil {
+		t.Fatalf("open with %s down: %v", c.Nodes[down].Name(), err)
+	}
+	defer ns.Close()
+	ms, _ := schema.Migrations()
+	if v, err := schema.Migrate(ctx, ns, nil); err != nil || v != ms[len(ms)-1].Version {
+		t.Fatalf("migrate with %s down: version %d, %v", c.Nodes[down].Name(), v, err)
+	}
+}

@@ -84,10 +84,18 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	ddl := "CREATE DATABASE IF NOT EXISTS " + cfg.Database
 	if cfg.Cluster != "" {
 		ddl += " ON CLUSTER " + cfg.Cluster
+		// ON CLUSTER waits for every node: skip it when the database is
+		// already there, so that an instance starts while a node is down.
+		var n uint64
+		if err := boot.QueryRow(pctx, "SELECT count() FROM system.databases WHERE name = ?", cfg.Database).Scan(&n); err == nil && n > 0 {
+			ddl = ""
+		}
 	}
-	if err := boot.Exec(pctx, ddl); err != nil {
-		boot.Close()
-		return nil, fmt.Errorf("create database %s on %s: %w", cfg.Database, cfg.Addr, err)
+	if ddl != "" {
+		if err := boot.Exec(pctx, ddl); err != nil {
+			boot.Close()
+			return nil, fmt.Errorf("create database %s on %s: %w", cfg.Database, cfg.Addr, err)
+		}
 	}
 	boot.Close()
 
