@@ -12,18 +12,20 @@ import (
 const DemoSource = "demo"
 
 // HasDemoData reports whether any synthetic demo event lies in the days
-// [from, to] (inclusive, UTC dates; the time of day is ignored). The
+// [from, to]: inclusive, the calendar dates of from and to as given (days
+// are UTC days; the time of day is ignored). The
 // dashboard shows its "synthetic demo data" badge and exports name their
 // files *_synthetic when it is true.
 func HasDemoData(ctx context.Context, s *store.Store, from, to time.Time) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	// Dates bound as strings: 18.16 compares a bound DateTime with a Date
-	// column numerically.
+	// Bounds bound as strings (18.16 compares a bound time.Time with a Date
+	// column numerically); filtering on event_time lets the server skip the
+	// monthly partitions outside the range.
 	row := s.Conn.QueryRow(ctx, `SELECT count() FROM (SELECT 1 FROM events
-		WHERE event_date >= toDate(?) AND event_date <= toDate(?) AND source = ? LIMIT 1)
+		WHERE event_time >= toDateTime(?, 'UTC') AND event_time < toDateTime(?, 'UTC') + 86400 AND source = ? LIMIT 1)
 		SETTINGS max_execution_time = 5`,
-		from.UTC().Format(time.DateOnly), to.UTC().Format(time.DateOnly), DemoSource)
+		from.Format(time.DateOnly)+" 00:00:00", to.Format(time.DateOnly)+" 00:00:00", DemoSource)
 	var n uint64
 	if err := row.Scan(&n); err != nil {
 		return false, fmt.Errorf("look for demo events: %w", err)
