@@ -200,16 +200,31 @@ func usersSQL(s source, iv Interval, from, to time.Time, by []Dim, f Filters, va
 
 // seriesSQL builds the query for one range: columns p, dims…, v, w, ordered
 // by p then dims.
-func seriesSQL(r SeriesRequest, def MetricDef, from, to time.Time) (*sqlText, source) {
+// usersPart is the SQL of distinct people per period (p, dims…, val) and
+// the source it reads: daily finals where they answer, else the cheapest
+// table per usersSource.
+func usersPart(r SeriesRequest, iv Interval, from, to time.Time, by []Dim, val string, finals bool) (*sqlText, source) {
+	if iv == Day && finals && !r.Exact {
+		if g, ok := finalsGrain(r.TZ, by, r.Filters); ok && subset(usedDims(r), rollupDims) {
+			// Days without current finals (today) come from uniq states.
+			return finalsUsersSQL(g, from, to, by, r.Filters, val), source{table: "rollup_users_final", dayExpr: "day", approximate: true}
+		}
+	}
+	src := usersSource(r, iv, from, to)
+	return usersSQL(src, iv, from, to, by, r.Filters, val), src
+}
+
+func seriesSQL(r SeriesRequest, def MetricDef, from, to time.Time, finals bool) (*sqlText, source) {
 	q := &sqlText{}
 	by := r.By
 	dims := withComma(dimAliases(by))
 	var src source
 	switch def.kind {
 	case kindUsers:
-		src = usersSource(r, r.Interval, from, to)
+		var part *sqlText
+		part, src = usersPart(r, r.Interval, from, to, by, "v", finals)
 		q.add("SELECT p" + dims + ", v, toFloat64(0) AS w FROM (")
-		q.sub(usersSQL(src, r.Interval, from, to, by, r.Filters, "v"))
+		q.sub(part)
 		q.add(")")
 	case kindSum:
 		src = sumSource(r)
@@ -233,26 +248,28 @@ func seriesSQL(r SeriesRequest, def MetricDef, from, to time.Time) (*sqlText, so
 		q.add(" GROUP BY " + strings.TrimPrefix(dims+", user_key", ", "))
 		q.add(") WHERE first >= toDate(?) GROUP BY p"+dims, date(from))
 	case kindStickiness:
-		daySrc := usersSource(r, Day, from, to)
-		src = usersSource(r, r.Interval, from, to)
+		dayPart, daySrc := usersPart(r, Day, from, to, by, "dau", finals)
+		var part *sqlText
+		part, src = usersPart(r, r.Interval, from, to, by, "w", finals)
 		q.add("SELECT p" + dims + ", v, w FROM (")
-		q.add("SELECT toString(" + periodOf(r.Interval, "dd") + ") AS p" + dims + ", sum(dau) AS v FROM (")
-		q.add("SELECT ")
-		daySrc.day(q)
-		q.add(" AS dd" + withComma(dimCols(by)) + ", toFloat64(" + daySrc.users + ") AS dau FROM " + daySrc.table)
-		rangeWhere(q, daySrc, Day, from, to, r.Filters)
-		q.add(" GROUP BY dd" + dims + ") GROUP BY p" + dims)
+		q.add("SELECT toString(" + periodOf(r.Interval, "toDate(dp)") + ") AS p" + dims + ", sum(dau) AS v FROM (")
+		q.add("SELECT p AS dp" + dims + ", dau FROM (")
+		q.sub(dayPart)
+		q.add(")) GROUP BY p" + dims)
 		q.add(") ALL LEFT JOIN (")
-		q.sub(usersSQL(src, r.Interval, from, to, by, r.Filters, "w"))
+		q.sub(part)
 		q.add(") USING (p" + dims + ")")
 		src.approximate = src.approximate || daySrc.approximate
 	case kindShare:
-		src = usersSource(r, r.Interval, from, to)
+		var part, whole *sqlText
+		part, src = usersPart(r, r.Interval, from, to, by, "v", finals)
+		whole, wsrc := usersPart(r, r.Interval, from, to, r.ShareOf, "w", finals)
 		q.add("SELECT p" + dims + ", v, w FROM (")
-		q.sub(usersSQL(src, r.Interval, from, to, by, r.Filters, "v"))
+		q.sub(part)
 		q.add(") ALL LEFT JOIN (")
-		q.sub(usersSQL(src, r.Interval, from, to, r.ShareOf, r.Filters, "w"))
+		q.sub(whole)
 		q.add(") USING (p" + withComma(dimAliases(r.ShareOf)) + ")")
+		src.approximate = src.approximate || wsrc.approximate
 	default:
 		panic("query: unknown metric kind")
 	}
@@ -279,7 +296,7 @@ func groupsSQL(r SeriesRequest, from, to time.Time) *sqlText {
 // DescribeSeries returns the meta data of the answer to r without running it.
 func DescribeSeries(r SeriesRequest) SeriesMeta {
 	def := metrics[r.Metric]
-	_, src := seriesSQL(r, def, r.From, r.To)
+	_, src := seriesSQL(r, def, r.From, r.To, true)
 	return SeriesMeta{Metric: r.Metric, Interval: r.Interval, From: r.From, To: r.To, By: r.By,
 		Compare: r.Compare, TZ: r.TZ, Approximate: src.approximate, Source: src.table}
 }
@@ -448,7 +465,7 @@ type periodReader struct {
 }
 
 func openPeriodReader(ctx context.Context, s *store.Store, r SeriesRequest, def MetricDef, from, to time.Time) (*periodReader, error) {
-	q, _ := seriesSQL(r, def, from, to)
+	q, _ := seriesSQL(r, def, from, to, s.Cluster == "")
 	rows, cancel, err := run(ctx, s, q)
 	if err != nil {
 		return nil, err

@@ -261,29 +261,37 @@ func TestSeriesGolden(t *testing.T) {
 		{[]string{"country", "modality"}, map[string][]string{"assistant": {"chatgpt"}, "event_type": {"message"}}, []string{"country"}},
 	}
 	n := 0
-	for _, metric := range query.MetricNames() {
-		for _, iv := range []string{"day", "week", "month"} {
-			for _, rg := range ranges {
-				for _, sl := range slices {
-					for _, exact := range []bool{false, true} {
-						g := gReq{metric: metric, interval: iv, from: d(rg.from), to: d(rg.to), by: sl.by, filters: sl.filters}
-						if metric == "share" {
-							g.shareOf = sl.shareOf
+	for _, finalized := range []bool{false, true} {
+		if finalized {
+			days, err := query.Finalize(ctx, s, 10000)
+			if err != nil || days < 80 {
+				t.Fatalf("finalize: %d days, %v", days, err)
+			}
+		}
+		for _, metric := range query.MetricNames() {
+			for _, iv := range []string{"day", "week", "month"} {
+				for _, rg := range ranges {
+					for _, sl := range slices {
+						for _, exact := range []bool{false, true} {
+							g := gReq{metric: metric, interval: iv, from: d(rg.from), to: d(rg.to), by: sl.by, filters: sl.filters}
+							if metric == "share" {
+								g.shareOf = sl.shareOf
+							}
+							v := g.values()
+							if exact {
+								v.Set("exact", "true")
+							}
+							req, err := query.ParseSeries(v)
+							if err != nil {
+								t.Fatalf("parse %v: %v", v, err)
+							}
+							res, err := query.Series(ctx, s, req)
+							if err != nil {
+								t.Fatalf("%v: %v", v.Encode(), err)
+							}
+							compareRows(t, fmt.Sprintf("%s source=%s finalized=%v", v.Encode(), res.Source, finalized), res.Rows, golden(evs, g))
+							n++
 						}
-						v := g.values()
-						if exact {
-							v.Set("exact", "true")
-						}
-						req, err := query.ParseSeries(v)
-						if err != nil {
-							t.Fatalf("parse %v: %v", v, err)
-						}
-						res, err := query.Series(ctx, s, req)
-						if err != nil {
-							t.Fatalf("%v: %v", v.Encode(), err)
-						}
-						compareRows(t, v.Encode()+" source="+res.Source, res.Rows, golden(evs, g))
-						n++
 					}
 				}
 			}
@@ -467,4 +475,47 @@ func TestApproximateWithinTwoPercent(t *testing.T) {
 		}
 		t.Logf("%s: worst relative error %.3f%%", c.v.Encode(), worst*100)
 	}
+}
+
+// TestFinalsFollowLateEvents: a finalized day that receives more events is
+// answered from the states until the next Finalize, and is right both ways.
+func TestFinalsFollowLateEvents(t *testing.T) {
+	s := chtestStore(t)
+	evs := goldenEvents()
+	insert(t, s, evs)
+	ctx := context.Background()
+	if _, err := query.Finalize(ctx, s, 10000); err != nil {
+		t.Fatal(err)
+	}
+	var late []ev
+	for i := uint64(0); i < 40; i++ {
+		late = append(late, ev{t: d("2026-01-14").Add(time.Duration(i) * time.Minute), assistant: "chatgpt", channel: "whatsapp", country: "EG",
+			modality: "text", etype: "message", user: 900000 + i%25, count: 1})
+	}
+	insert(t, s, late)
+	all := append(append([]ev(nil), evs...), late...)
+	check := func(stage string) {
+		for _, g := range []gReq{
+			{metric: "active_users", interval: "day", from: d("2026-01-10"), to: d("2026-01-20"), by: []string{"assistant", "channel"}},
+			{metric: "active_users", interval: "day", from: d("2026-01-10"), to: d("2026-01-20"), by: []string{"assistant"}, filters: map[string][]string{"channel": {"whatsapp"}}},
+			{metric: "share", interval: "day", from: d("2026-01-10"), to: d("2026-01-20"), by: []string{"assistant"}, filters: map[string][]string{"channel": {"whatsapp"}}},
+			{metric: "stickiness", interval: "week", from: d("2026-01-05"), to: d("2026-01-25"), by: []string{"channel"}},
+		} {
+			req, err := query.ParseSeries(g.values())
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := query.Series(ctx, s, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			compareRows(t, stage+" "+g.values().Encode()+" "+res.Source, res.Rows, golden(all, g))
+		}
+	}
+	check("stale")
+	n, err := query.Finalize(ctx, s, 10000)
+	if err != nil || n != 1 {
+		t.Fatalf("refinalize: %d days, %v; want 1 day (2026-01-14)", n, err)
+	}
+	check("refinalized")
 }

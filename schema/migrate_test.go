@@ -25,6 +25,8 @@ var expectedTables = map[string]struct{ engine, sortingKey string }{
 	"rollup_users_month": {"AggregatingMergeTree", "assistant, channel, month, country"},
 	"rollup_events_day":  {"SummingMergeTree", "assistant, channel, day, country, modality, event_type"},
 	"rollup_person_day":  {"SummingMergeTree", "assistant, channel, day, country, user_key"},
+	"rollup_version_day": {"SummingMergeTree", "day"},
+	"rollup_users_final": {"ReplacingMergeTree", "grain, day, assistant, channel, country"},
 	"annotations":        {"ReplacingMergeTree", "id"},
 	"exports":            {"ReplacingMergeTree", "id"},
 	"export_runs":        {"ReplacingMergeTree", "export_id, scheduled_at, run_id"},
