@@ -75,6 +75,11 @@ Run 'adoptscope export SUBCOMMAND --help' for the flags.`)
 	case "list":
 		fs.StringVar(&format, "format", "table", "table or json")
 	}
+	// The name may come before the flags: `export run NAME --api URL`.
+	var name string
+	if (sub == "run" || sub == "delete") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return errHelp
@@ -82,9 +87,9 @@ Run 'adoptscope export SUBCOMMAND --help' for the flags.`)
 		return err
 	}
 	x.Range = export.Range(rng)
-	var name string
 	switch {
-	case (sub == "run" || sub == "delete") && fs.NArg() == 1:
+	case (sub == "run" || sub == "delete") && name != "" && fs.NArg() == 0:
+	case (sub == "run" || sub == "delete") && name == "" && fs.NArg() == 1:
 		name = fs.Arg(0)
 	case sub == "run" || sub == "delete":
 		return fmt.Errorf("export %s: give exactly one export name (see 'adoptscope export list')", sub)
