@@ -26,8 +26,9 @@ import (
 	"github.com/adoptscope/adoptscope/internal/store"
 )
 
-// loadDemo loads a small demo data set through the ingest pipeline.
-func loadDemo(t testing.TB, s *store.Store, people int) {
+// loadDemo loads a small demo data set through the ingest pipeline and
+// returns the (closed) pipeline, whose Snapshot still reports the load.
+func loadDemo(t testing.TB, s *store.Store, people int) *ingest.Pipeline {
 	t.Helper()
 	secret := []byte("test secret for the dashboard tests")
 	p, err := ingest.NewPipeline(s, ingest.Config{Secret: secret}, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -42,6 +43,7 @@ func loadDemo(t testing.TB, s *store.Store, people int) {
 	if err := p.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return p
 }
 
 func chromiumPath() string {
@@ -66,8 +68,8 @@ func TestBrowser(t *testing.T) {
 		t.Skip("Chromium is not installed (apt-get install chromium)")
 	}
 	s := chtest.NewStore(t)
-	loadDemo(t, s, 800)
-	h := New(Options{Store: s, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	p := loadDemo(t, s, 800)
+	h := New(Options{Store: s, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), IngestStats: p.Snapshot})
 	e := echo.New()
 	h.Register(e)
 	srv := httptest.NewServer(e)

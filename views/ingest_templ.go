@@ -108,7 +108,7 @@ func IngestPage(v ingestView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">event time</th><th scope=\"col\">received</th><th scope=\"col\">assistant</th><th scope=\"col\">channel</th><th scope=\"col\">type</th><th scope=\"col\">modality</th><th scope=\"col\">country</th><th scope=\"col\">source</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<div class=\"table-wrap\"><table class=\"text\" data-testid=\"ingest-recent\"><thead><tr><th scope=\"col\">event time</th><th scope=\"col\">received</th><th scope=\"col\">assistant</th><th scope=\"col\">channel</th><th scope=\"col\">type</th><th scope=\"col\">modality</th><th scope=\"col\">country</th><th scope=\"col\">source</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
