@@ -230,7 +230,16 @@ func sankeyOptions(nodes []string, links []sankeyLink) map[string]any {
 	if ss, _ := o["series"].([]any); len(ss) == 1 {
 		if m, ok := toMap(ss[0]); ok {
 			m["emphasis"] = map[string]any{"focus": "adjacency"}
-			m["left"], m["right"], m["top"], m["bottom"] = 8, 130, 36, 8
+			m["left"], m["right"], m["top"], m["bottom"] = 8, 8, 36, 8
+			// Outcome labels sit left of their nodes, over the flows, so
+			// they fit on a phone as on a wide screen.
+			if data, ok := m["data"].([]any); ok {
+				for i, d := range data {
+					if n, ok := toMap(d); ok && i > 0 {
+						n["label"] = map[string]any{"position": "left"}
+					}
+				}
+			}
 			m["lineStyle"] = map[string]any{"color": "gradient", "opacity": 0.4}
 			m["label"] = map[string]any{"show": true, "position": "right", "color": "#1f2937", "fontSize": 12}
 			m["nodeGap"] = 12
