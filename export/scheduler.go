@@ -254,6 +254,40 @@ func (s *Scheduler) recover(ctx context.Context, now time.Time) {
 		s.log.Error("export scheduler: read recent runs", "error", err)
 		return
 	}
+	// A claim won by a process that died before recording its run: record
+	// the run failed, so that it is retried like any other.
+	if claims, err := s.r.Store.StaleClaims(ctx, now.Add(-s.o.RetryWindow), s.o.StaleAfter+s.o.Settle); err != nil {
+		s.log.Error("export scheduler: read claims", "error", err)
+	} else {
+		type akey struct {
+			id      string
+			at      int64
+			attempt int
+		}
+		have := map[akey]bool{}
+		for _, r := range runs {
+			have[akey{r.ExportID, r.ScheduledAt.Unix(), r.Attempt}] = true
+		}
+		for _, c := range claims {
+			if have[akey{c.ExportID, c.ScheduledAt.Unix(), c.Attempt}] {
+				continue
+			}
+			s.mu.Lock()
+			e, ok := s.exports[c.ExportID]
+			s.mu.Unlock()
+			if !ok {
+				continue
+			}
+			r := Run{ID: NewID(), ExportID: c.ExportID, ExportName: e.Name, ScheduledAt: c.ScheduledAt, Attempt: c.Attempt,
+				Trigger: "schedule", Claimer: c.Claimer, Status: StatusFailed, StartedAt: now, FinishedAt: now, HeartbeatAt: now,
+				Error: fmt.Sprintf("interrupted: %s claimed this run but never started it", c.Claimer)}
+			if err := s.r.Store.SaveRun(ctx, r); err != nil {
+				s.log.Error("export scheduler: record lost claim", "export", e.Name, "error", err)
+				continue
+			}
+			runs = append(runs, r)
+		}
+	}
 	type key struct {
 		id string
 		at time.Time

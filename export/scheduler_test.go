@@ -456,3 +456,73 @@ var errBackend = &backendErr{}
 type backendErr struct{}
 
 func (*backendErr) Error() string { return "backend exploded" }
+
+// TestStopInterruptsRunningExport: Stop waits for a running export until
+// its context ends, then the run records itself failed and leaves no file.
+func TestStopInterruptsRunningExport(t *testing.T) {
+	s := chtest.NewStore(t)
+	ctx := context.Background()
+	mid := make(chan struct{})
+	src := crashSource(make(chan struct{}), mid)
+	r := testRunner(t, s, src)
+	sc := NewScheduler(r, fastOptions())
+	e := Export{Name: "slow", Schedule: "0 6 * * *", CreatedAt: utc("2026-01-01T00:00:00Z")}
+	if err := r.Store.Create(ctx, &e); err != nil {
+		t.Fatal(err)
+	}
+	sc.Tick(ctx, time.Now()) // catch-up: today's or yesterday's 06:00
+	<-mid
+	stopCtx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := sc.Stop(stopCtx); err == nil {
+		t.Error("Stop reported no interrupted run")
+	}
+	runs, err := r.Store.Runs(ctx, e.ID, 10)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs %+v %v", runs, err)
+	}
+	if runs[0].Status != StatusFailed || !strings.Contains(runs[0].Error, "interrupted") {
+		t.Errorf("run %+v", runs[0])
+	}
+	if got := listDir(t, filepath.Join(r.Root, "slow")); len(got) != 0 {
+		t.Errorf("files after an interrupted run: %v", got)
+	}
+}
+
+// TestLostClaimRetried: a scheduler that won a claim and died before
+// recording its run does not make the run disappear: another scheduler
+// records it failed and retries it.
+func TestLostClaimRetried(t *testing.T) {
+	s := chtest.NewStore(t)
+	ctx := context.Background()
+	r := testRunner(t, s, &staticSource{cols: []string{"v"}, rows: [][]string{{"1"}}})
+	e := Export{Name: "ghosted", Schedule: "0 6 1 1 *"}
+	if err := r.Store.Create(ctx, &e); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
+	if won, err := r.Store.Claim(ctx, e.ID, at, 1, "ghost/1/dead", 0); err != nil || !won {
+		t.Fatalf("claim: %v %v", won, err)
+	}
+	time.Sleep(3500 * time.Millisecond) // older than StaleAfter+Settle of fastOptions
+	sc := NewScheduler(r, fastOptions())
+	for i := 0; i < 3; i++ {
+		sc.o.Reload = time.Nanosecond
+		sc.Tick(ctx, time.Now())
+		sc.Wait()
+	}
+	runs, err := r.Store.Runs(ctx, e.ID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]Run{}
+	for _, run := range runs {
+		got[run.Attempt] = run
+	}
+	if a := got[1]; a.Status != StatusFailed || !strings.Contains(a.Error, "never started") {
+		t.Errorf("attempt 1: %+v", a)
+	}
+	if a := got[2]; a.Status != StatusSuccess || a.Trigger != "retry" {
+		t.Errorf("attempt 2: %+v", a)
+	}
+}

@@ -351,3 +351,39 @@ func (st *Store) claimWinner(ctx context.Context, exportID, at string, attempt i
 	}
 	return w, rows.Err()
 }
+
+// Claim is a won claim: who runs (export, scheduled time, attempt).
+type Claim struct {
+	ExportID    string
+	ScheduledAt time.Time
+	Attempt     int
+	Claimer     string
+}
+
+// StaleClaims returns the winning claims of runs scheduled since `since`
+// that were made more than `age` ago (by the server's clock).
+func (st *Store) StaleClaims(ctx context.Context, since time.Time, age time.Duration) ([]Claim, error) {
+	ctx, cancel := st.ctx(ctx)
+	defer cancel()
+	rows, err := st.s.Conn.Query(ctx, `SELECT export_id, scheduled_at, attempt, claimer FROM (
+		SELECT export_id, scheduled_at, attempt, claimer, claimed_at FROM export_claims
+		WHERE scheduled_at >= toDateTime(?, 'UTC')
+		ORDER BY export_id, scheduled_at, attempt, claimed_at, claimer
+		LIMIT 1 BY export_id, scheduled_at, attempt
+	) WHERE claimed_at < now() - toUInt32(?)`, since.UTC().Format("2006-01-02 15:04:05"), int(age.Seconds()))
+	if err != nil {
+		return nil, fmt.Errorf("read claims: %w", err)
+	}
+	defer rows.Close()
+	var out []Claim
+	for rows.Next() {
+		var c Claim
+		var a uint16
+		if err := rows.Scan(&c.ExportID, &c.ScheduledAt, &a, &c.Claimer); err != nil {
+			return nil, err
+		}
+		c.Attempt, c.ScheduledAt = int(a), c.ScheduledAt.UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
