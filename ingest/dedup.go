@@ -13,8 +13,9 @@ import (
 
 // lookup returns which of ids are already stored within the dedup window.
 // The ids travel as an external table (one column block, not a query
-// text), and the query reads the event_id column of ingest_event_ids for
-// the window's daily partitions: that scan is the cost of the window.
+// text). The query reads the id_hash column of ingest_event_ids for the
+// window's daily partitions (8 bytes per stored id: the cost of the
+// window), and event_id only where a hash matched.
 func (p *Pipeline) lookup(ctx context.Context, ids []string) (map[string]struct{}, error) {
 	found := map[string]struct{}{}
 	if len(ids) == 0 {
@@ -27,12 +28,25 @@ func (p *Pipeline) lookup(ctx context.Context, ids []string) (map[string]struct{
 	if _, err := t.Block().Columns[0].Append(ids); err != nil {
 		return nil, err
 	}
-	in := "IN"
-	if p.store.Cluster != "" {
-		in = "GLOBAL IN"
+	since := strconv.FormatInt(p.cfg.Now().Add(-p.cfg.DedupWindow).UTC().Unix(), 10)
+	window := "seen_at >= toDateTime(" + since + ")"
+	var q string
+	switch {
+	case p.store.Cluster != "" && p.hashLookup:
+		// Each shard moves the hash condition to PREWHERE itself.
+		q = "SELECT event_id FROM ingest_event_ids WHERE id_hash GLOBAL IN (SELECT sipHash64(id) FROM batch_ids) AND " +
+			window + " AND event_id GLOBAL IN (SELECT id FROM batch_ids)"
+	case p.hashLookup:
+		q = "SELECT event_id FROM ingest_event_ids PREWHERE id_hash IN (SELECT sipHash64(id) FROM batch_ids) WHERE " +
+			window + " AND event_id IN (SELECT id FROM batch_ids)"
+	default:
+		// A table created before id_hash existed (development data folders).
+		in := "IN"
+		if p.store.Cluster != "" {
+			in = "GLOBAL IN"
+		}
+		q = "SELECT event_id FROM ingest_event_ids WHERE " + window + " AND event_id " + in + " (SELECT id FROM batch_ids)"
 	}
-	since := p.cfg.Now().Add(-p.cfg.DedupWindow).UTC().Unix()
-	q := "SELECT event_id FROM ingest_event_ids WHERE seen_at >= toDateTime(" + strconv.FormatInt(since, 10) + ") AND event_id " + in + " (SELECT id FROM batch_ids)"
 	qctx := clickhouse.Context(ctx, clickhouse.WithExternalTable(t))
 	rows, err := p.store.Conn.Query(qctx, q)
 	if err != nil {
@@ -47,6 +61,23 @@ func (p *Pipeline) lookup(ctx context.Context, ids []string) (map[string]struct{
 		found[id] = struct{}{}
 	}
 	return found, rows.Err()
+}
+
+// hasHashColumn reports whether ingest_event_ids has id_hash (every table
+// created by the current migration does).
+func (p *Pipeline) hasHashColumn() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	local := "ingest_event_ids"
+	if p.store.Cluster != "" {
+		local += "_local"
+	}
+	var n uint64
+	if err := p.store.Conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = 'id_hash'", p.store.Database, local).Scan(&n); err != nil {
+		p.log.Warn("ingest: cannot read system.columns; deduplicating by event_id alone", "error", err)
+		return false
+	}
+	return n > 0
 }
 
 // janitor drops the daily partitions of the dedup and idempotency tables

@@ -57,6 +57,8 @@ type Pipeline struct {
 	done    chan struct{}
 	stopJan chan struct{}
 
+	hashLookup bool // ingest_event_ids has id_hash
+
 	hashes  sync.Pool
 	metrics *Metrics
 	stats   *stats
@@ -87,6 +89,7 @@ func NewPipeline(s *store.Store, cfg Config, log *slog.Logger) (*Pipeline, error
 	secret := append([]byte(nil), cfg.Secret...)
 	p.hashes.New = func() any { return hmac.New(sha256.New, secret) }
 	p.metrics = newMetrics(p)
+	p.hashLookup = p.hasHashColumn()
 	go p.writer()
 	go p.janitor()
 	return p, nil

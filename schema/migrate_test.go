@@ -18,7 +18,7 @@ func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
 var expectedTables = map[string]struct{ engine, sortingKey string }{
 	"schema_migrations":  {"ReplacingMergeTree", "version"},
 	"events":             {"MergeTree", "assistant, channel, event_date, user_key"},
-	"ingest_event_ids":   {"MergeTree", "event_id"},
+	"ingest_event_ids":   {"MergeTree", "id_hash"},
 	"ingest_idempotency": {"MergeTree", "scope, key"},
 	"rollup_users_day":   {"AggregatingMergeTree", "assistant, channel, day, country"},
 	"rollup_users_week":  {"AggregatingMergeTree", "assistant, channel, week, country"},
@@ -27,6 +27,7 @@ var expectedTables = map[string]struct{ engine, sortingKey string }{
 	"rollup_person_day":  {"SummingMergeTree", "assistant, channel, day, country, user_key"},
 	"rollup_version_day": {"SummingMergeTree", "day"},
 	"rollup_users_final": {"ReplacingMergeTree", "grain, day, assistant, channel, country"},
+	"rollup_first_seen":  {"AggregatingMergeTree", "assistant, channel, country, user_key"},
 	"annotations":        {"ReplacingMergeTree", "id"},
 	"exports":            {"ReplacingMergeTree", "id"},
 	"export_runs":        {"ReplacingMergeTree", "export_id, scheduled_at, run_id"},
