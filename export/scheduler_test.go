@@ -196,6 +196,9 @@ func TestFileOptionsAndRetention(t *testing.T) {
 	if err != nil || len(runs) != 3 {
 		t.Fatalf("runs %v %v", runs, err)
 	}
+	if last, err := r.Store.LastRuns(context.Background()); err != nil || last[e.ID].PeriodFrom != "2026-01-28" {
+		t.Errorf("LastRuns = %+v, %v; want the run over 2026-01-28..", last[e.ID], err)
+	}
 	MarkKept(r.Root, e, runs)
 	if !runs[0].Kept || runs[2].Kept {
 		t.Errorf("kept flags: %+v", runs)
@@ -525,4 +528,63 @@ func TestLostClaimRetried(t *testing.T) {
 	if a := got[2]; a.Status != StatusSuccess || a.Trigger != "retry" {
 		t.Errorf("attempt 2: %+v", a)
 	}
+}
+
+// slowSource blocks the queries whose channel is "slow" until released.
+type slowSource struct {
+	release chan struct{}
+	started chan struct{}
+}
+
+func (s *slowSource) Open(ctx context.Context, kind string, p url.Values) (Table, error) {
+	if p.Get("channel") == "slow" {
+		close(s.started)
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return &sliceTable{ctx: ctx, cols: []string{"v"}, rows: [][]string{{"1"}}}, nil
+}
+
+func (s *slowSource) HasDemoData(context.Context, string, url.Values) (bool, error) { return false, nil }
+
+// TestSlowExportDoesNotDelayOthers: two exports due at the same minute; the
+// first hangs, the second finishes meanwhile.
+func TestSlowExportDoesNotDelayOthers(t *testing.T) {
+	s := chtest.NewStore(t)
+	ctx := context.Background()
+	src := &slowSource{release: make(chan struct{}), started: make(chan struct{})}
+	r := testRunner(t, s, src)
+	sc := NewScheduler(r, fastOptions())
+	slow := Export{Name: "a-slow", Schedule: "0 6 * * *", Query: "channel=slow", CreatedAt: utc("2026-02-01T12:00:00Z")}
+	fast := Export{Name: "b-fast", Schedule: "0 6 * * *", Query: "channel=web", CreatedAt: utc("2026-02-01T12:00:00Z")}
+	for _, e := range []*Export{&slow, &fast} {
+		if err := r.Store.Create(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sc.Tick(ctx, utc("2026-02-02T05:59:00Z"))
+	sc.Tick(ctx, utc("2026-02-02T06:00:00Z"))
+	<-src.started
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		runs, err := r.Store.Runs(ctx, fast.ID, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(runs) == 1 && runs[0].Status == StatusSuccess {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the fast export waited for the slow one: %+v", runs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if runs, _ := r.Store.Runs(ctx, slow.ID, 5); len(runs) != 1 || runs[0].Status != StatusRunning {
+		t.Errorf("slow export: %+v", runs)
+	}
+	close(src.release)
+	sc.Wait()
 }

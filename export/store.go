@@ -237,6 +237,24 @@ func (st *Store) Runs(ctx context.Context, exportID string, limit int) ([]Run, e
 	return st.runs(ctx, where, args, limit)
 }
 
+// LastRuns returns the latest started run of every export.
+func (st *Store) LastRuns(ctx context.Context) (map[string]Run, error) {
+	ctx, cancel := st.ctx(ctx)
+	defer cancel()
+	q := `SELECT ` + runCols + ` FROM (
+		SELECT * FROM export_runs ORDER BY run_id, version DESC LIMIT 1 BY run_id
+	) ORDER BY export_id, started_at DESC, scheduled_at DESC LIMIT 1 BY export_id`
+	list, err := st.scanRuns(ctx, q, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Run, len(list))
+	for _, r := range list {
+		out[r.ExportID] = r
+	}
+	return out, nil
+}
+
 func (st *Store) runs(ctx context.Context, where string, args []any, limit int) ([]Run, error) {
 	if limit <= 0 {
 		limit = 100
@@ -245,6 +263,10 @@ func (st *Store) runs(ctx context.Context, where string, args []any, limit int) 
 	defer cancel()
 	q := fmt.Sprintf(`SELECT %s FROM export_runs WHERE %s
 		ORDER BY scheduled_at DESC, run_id, version DESC LIMIT 1 BY run_id LIMIT %d`, runCols, where, limit)
+	return st.scanRuns(ctx, q, args)
+}
+
+func (st *Store) scanRuns(ctx context.Context, q string, args []any) ([]Run, error) {
 	rows, err := st.s.Conn.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read runs: %w", err)

@@ -78,21 +78,17 @@ func (h *ExportHandlers) Overview(ctx context.Context) ([]ExportView, error) {
 	if err != nil {
 		return nil, err
 	}
-	runs, err := h.Exports.Runs(ctx, "", 1000)
+	last, err := h.Exports.LastRuns(ctx)
 	if err != nil {
 		return nil, err
 	}
-	last := map[string]*export.Run{}
-	// Runs come newest scheduled first; the latest started wins.
-	for i := range runs {
-		r := &runs[i]
-		if cur, ok := last[r.ExportID]; !ok || r.StartedAt.After(cur.StartedAt) {
-			last[r.ExportID] = r
-		}
-	}
 	out := make([]ExportView, 0, len(es))
 	for _, e := range es {
-		out = append(out, h.View(e, last[e.ID]))
+		var lr *export.Run
+		if r, ok := last[e.ID]; ok {
+			lr = &r
+		}
+		out = append(out, h.View(e, lr))
 	}
 	return out, nil
 }
