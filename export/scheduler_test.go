@@ -548,7 +548,9 @@ func (s *slowSource) Open(ctx context.Context, kind string, p url.Values) (Table
 	return &sliceTable{ctx: ctx, cols: []string{"v"}, rows: [][]string{{"1"}}}, nil
 }
 
-func (s *slowSource) HasDemoData(context.Context, string, url.Values) (bool, error) { return false, nil }
+func (s *slowSource) HasDemoData(context.Context, string, url.Values) (bool, error) {
+	return false, nil
+}
 
 // TestSlowExportDoesNotDelayOthers: two exports due at the same minute; the
 // first hangs, the second finishes meanwhile.
