@@ -307,7 +307,11 @@ func TestTwoSchedulersOneFilePerRun(t *testing.T) {
 		}
 		defer conn.Close()
 		r := &Runner{Store: NewStore(conn), Source: src, Root: root, Claimer: ClaimerID(), Log: testLog()}
-		scheds = append(scheds, NewScheduler(r, fastOptions()))
+		o := fastOptions()
+		// Long enough for a claim insert to be visible on a loaded CI
+		// machine (see README.md: the mechanism's one assumption).
+		o.Settle = 1500 * time.Millisecond
+		scheds = append(scheds, NewScheduler(r, o))
 	}
 	e := Export{Name: "twice", Schedule: "0 6 * * *", Range: "last_7_days", Keep: 100, CreatedAt: utc("2026-02-01T23:30:00Z")}
 	if err := NewStore(s).Create(ctx, &e); err != nil {
