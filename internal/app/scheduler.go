@@ -76,7 +76,7 @@ func startScheduler(ctx context.Context, d *Deps, mode Mode) (part, error) {
 	}
 	rt := exportsFor(d)
 	rt.sched = export.NewScheduler(rt.runner, export.SchedulerOptions{
-		CatchUp: d.Cfg.Exports.CatchUp, MaxAttempts: d.Cfg.Exports.MaxAttempts,
+		CatchUp: d.Cfg.Exports.CatchUp, MaxAttempts: d.Cfg.Exports.MaxAttempts, Settle: d.Cfg.Exports.ClaimSettle,
 	})
 	rt.sched.Start()
 	d.Log.Info("export scheduler started", "exports_dir", d.Cfg.ExportsDir(), "claimer", rt.runner.Claimer, "catch_up", d.Cfg.Exports.CatchUp)
