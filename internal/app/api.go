@@ -36,6 +36,8 @@ func startAPI(ctx context.Context, d *Deps, mode Mode) (part, error) {
 		Loopback:       loopback(d.Cfg.Addr),
 	})
 	a.Register(d.Echo.Group("/api/v1"))
+	registerExportAPI(d, a, d.Echo.Group("/api/v1"))
+	registerAnnotationAPI(d, a, d.Echo.Group("/api/v1"))
 
 	fctx, cancel := context.WithCancel(context.Background())
 	f := &finalizer{cancel: cancel}
