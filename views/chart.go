@@ -79,6 +79,7 @@ func lineOptions(periods []string, series []Series, stacked, percent bool, anns 
 		_ = i
 	}
 	o := generic(line.JSON())
+	colorSeries(o)
 	o["xAxis"] = []any{map[string]any{"type": "category", "data": periods, "boundaryGap": false}}
 	if len(anns) > 0 {
 		addAnnotations(o, periods, anns, interval)
@@ -163,14 +164,18 @@ func addAnnotations(o map[string]any, periods []string, anns []query.Annotation,
 	var lines []any
 	for _, p := range order {
 		m := marks[p]
+		short := m.titles[0]
+		if len(m.titles) > 1 {
+			short += fmt.Sprintf(" (+%d)", len(m.titles)-1)
+		}
 		lines = append(lines, map[string]any{"name": strings.Join(m.titles, " · "), "xAxis": p,
-			"label":    map[string]any{"formatter": escapeFormatter(strings.Join(m.titles, " · "))},
+			"label":    map[string]any{"formatter": escapeFormatter(short)},
 			"emphasis": map[string]any{"label": map[string]any{"formatter": escapeFormatter(strings.Join(m.full, "\n")), "width": 420, "overflow": "break"}}})
 	}
 	if len(lines) > 0 {
 		first["markLine"] = map[string]any{"symbol": []string{"none", "none"}, "silent": false, "data": lines,
 			"lineStyle": map[string]any{"type": "dashed", "color": "#b45309", "width": 1.5},
-			"label":     map[string]any{"position": "insideEndTop", "color": "#92400e", "fontSize": 11}}
+			"label":     map[string]any{"position": "insideEndTop", "color": "#92400e", "fontSize": 11, "width": 180, "overflow": "truncate"}}
 	}
 	if len(areas) > 0 {
 		first["markArea"] = map[string]any{"silent": false, "data": areas,
@@ -364,4 +369,36 @@ func quietMarks(o map[string]any) {
 func asSlice(x any) []any {
 	s, _ := x.([]any)
 	return s
+}
+
+// seriesColors keep one colour per assistant, channel and modality on
+// every chart, so ChatGPT is the same blue on each page.
+var seriesColors = map[string]string{
+	"ChatGPT": "#10a37f", "Meta AI": "#0866ff", "Copilot": "#f59e0b", "Perplexity": "#7c3aed",
+	"WhatsApp": "#25d366", "iOS": "#6b7280", "Android": "#a4c639", "Web": "#0ea5e9", "Desktop": "#334155",
+	"Messenger": "#a033ff", "Instagram": "#e1306c", "Telegram": "#229ed9", "Phone": "#b45309", "SMS": "#78716c", "API": "#0f766e",
+	"Text": "#94a3b8", "Voice": "#f97316", "Image input": "#0ea5e9", "Image generation": "#d946ef", "File": "#65a30d",
+}
+
+const previousSuffix = " (previous period)"
+
+func colorSeries(o map[string]any) {
+	for _, s := range asSlice(o["series"]) {
+		m, ok := toMap(s)
+		if !ok {
+			continue
+		}
+		name, _ := m["name"].(string)
+		col, ok := seriesColors[strings.TrimSuffix(name, previousSuffix)]
+		if !ok {
+			continue
+		}
+		m["itemStyle"] = map[string]any{"color": col}
+		ls, _ := toMap(m["lineStyle"])
+		if ls == nil {
+			ls = map[string]any{}
+		}
+		ls["color"] = col
+		m["lineStyle"] = ls
+	}
 }

@@ -115,7 +115,7 @@ func (h *Handler) activeUsersChart(ctx context.Context, c echo.Context, f Filter
 	all := ss
 	if f.Compare {
 		for _, s := range pivot(r, 0, true, Label) {
-			s.Name += " (previous period)"
+			s.Name += previousSuffix
 			all = append(all, s)
 		}
 	}
@@ -178,7 +178,12 @@ func dashPrevious(o map[string]any, n int) {
 	}
 	for i := n; i < len(ss); i++ {
 		if m, ok := toMap(ss[i]); ok {
-			m["lineStyle"] = map[string]any{"type": "dashed", "opacity": 0.6}
+			ls, _ := toMap(m["lineStyle"])
+			if ls == nil {
+				ls = map[string]any{}
+			}
+			ls["type"], ls["opacity"] = "dashed", 0.7
+			m["lineStyle"] = ls
 			ss[i] = m
 		}
 	}

@@ -52,6 +52,11 @@
         if (range.value !== 'custom') form.submit();
       });
     }
+    // On a phone the less used filters fold away unless one is set.
+    var more = form.querySelector('details.more');
+    if (more && !more.hasAttribute('data-active') && window.matchMedia('(max-width: 800px)').matches) {
+      more.removeAttribute('open');
+    }
     var iv = form.elements['interval'];
     if (iv) iv.addEventListener('change', function () { form.submit(); });
   }
