@@ -45,7 +45,7 @@ type MigrationResult struct {
 	Outcomes              []MigrationOutcome // stayed, moved (most users first), inactive
 }
 
-// Migration answers r from the person-day rollup (exact).
+// Migration answers r from the person-day and first-seen rollups (exact).
 func Migration(ctx context.Context, s *store.Store, r MigrationRequest) (MigrationResult, error) {
 	res := MigrationResult{Assistant: r.Assistant, Channel: r.Channel, Date: r.Date, BeforeDays: r.BeforeDays, AfterDays: r.AfterDays}
 	start, end := r.Date.AddDate(0, 0, -r.BeforeDays), r.Date.AddDate(0, 0, r.AfterDays)
@@ -59,7 +59,8 @@ func Migration(ctx context.Context, s *store.Store, r MigrationRequest) (Migrati
 	const settings = " SETTINGS max_execution_time = 60, distributed_product_mode = 'local'"
 
 	q := &sqlText{}
-	q.add("SELECT count(), countIf(user_key IN (SELECT user_key FROM rollup_person_day WHERE assistant = ? AND day < toDate(?) AND (linked_events > 0 OR account_links > 0))) FROM (SELECT DISTINCT user_key FROM (",
+	q.add("SELECT count(), countIf(user_key IN (SELECT user_key FROM rollup_first_seen WHERE assistant = ? GROUP BY user_key "+
+		"HAVING minIfMerge(linked) > toDate('1970-01-01') AND minIfMerge(linked) < toDate(?))) FROM (SELECT DISTINCT user_key FROM (",
 		r.Assistant, date(r.Date))
 	cohort(q)
 	q.add("))" + settings)

@@ -29,7 +29,7 @@ type RetentionResult struct {
 	Rows     []RetentionRow
 }
 
-// Retention answers r from the person-day rollup (exact). A person's
+// Retention answers r from the first-seen and person-day rollups (exact). A person's
 // first-seen day is their first event on the slice ever (not only within
 // the range); cohorts are the people whose first-seen day is in [From, To],
 // and activity counts in [From, To].
@@ -40,11 +40,11 @@ func Retention(ctx context.Context, s *store.Store, r RetentionRequest) (Retenti
 	}
 	p := func(day string) string { return periodOf(r.Interval, day) }
 	q := &sqlText{}
-	q.add("SELECT toString(cohort), toString(period), count() FROM (SELECT user_key, "+p("min(day)")+
-		" AS cohort FROM rollup_person_day WHERE day <= toDate(?)", date(r.To))
+	q.add("SELECT toString(cohort), toString(period), count() FROM (SELECT user_key, " + p("first") +
+		" AS cohort FROM (SELECT user_key, minMerge(first) AS first FROM rollup_first_seen WHERE 1")
 	filterSQL(q, r.Filters)
-	q.add(" GROUP BY user_key HAVING min(day) >= toDate(?)) ALL INNER JOIN (SELECT DISTINCT user_key, "+p("day")+
-		" AS period FROM rollup_person_day WHERE day >= toDate(?) AND day <= toDate(?)", date(r.From), date(r.From), date(r.To))
+	q.add(" GROUP BY user_key) WHERE first >= toDate(?) AND first <= toDate(?)) ALL INNER JOIN (SELECT DISTINCT user_key, "+p("day")+
+		" AS period FROM rollup_person_day WHERE day >= toDate(?) AND day <= toDate(?)", date(r.From), date(r.To), date(r.From), date(r.To))
 	filterSQL(q, r.Filters)
 	q.add(") USING user_key GROUP BY cohort, period ORDER BY cohort, period SETTINGS max_execution_time = 60, distributed_product_mode = 'local'")
 

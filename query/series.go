@@ -127,13 +127,16 @@ func sumSource(r SeriesRequest) source {
 	return source{table: "rollup_events_day", dayExpr: "day", sum: "sum(events)"}
 }
 
-// firstSeenSource answers new users: the person-day rollup when its
+// firstSeen holds each person's first day per assistant, channel, country.
+var firstSeen = source{table: "rollup_first_seen"}
+
+// firstSeenSource answers new users: the first-seen rollup when its
 // dimensions suffice, raw events otherwise.
 func firstSeenSource(r SeriesRequest) source {
 	if r.TZ != "" || !subset(usedDims(r), rollupDims) {
 		return rawSource(r.TZ)
 	}
-	return personDay
+	return firstSeen
 }
 
 // periodOf renders the period of a day expression.
@@ -236,17 +239,22 @@ func seriesSQL(r SeriesRequest, def MetricDef, from, to time.Time, finals bool) 
 	case kindFirstSeen:
 		src = firstSeenSource(r)
 		q.add("SELECT toString(" + periodOf(r.Interval, "first") + ") AS p" + dims + ", toFloat64(count()) AS v, toFloat64(0) AS w FROM (")
-		q.add("SELECT " + strings.TrimPrefix(withComma(dimCols(by))+", user_key", ", ") + ", min(")
-		src.day(q)
-		q.add(") AS first FROM " + src.table + " WHERE ")
-		if src.raw {
-			q.add("event_date <= toDate(?) AND ", date(to.AddDate(0, 0, 1)))
+		q.add("SELECT " + strings.TrimPrefix(withComma(dimCols(by))+", user_key", ", "))
+		if src.table == firstSeen.table {
+			q.add(", minMerge(first) AS first FROM " + src.table + " WHERE 1")
+		} else {
+			q.add(", min(")
+			src.day(q)
+			q.add(") AS first FROM " + src.table + " WHERE ")
+			if src.raw {
+				q.add("event_date <= toDate(?) AND ", date(to.AddDate(0, 0, 1)))
+			}
+			src.day(q)
+			q.add(" <= toDate(?)", date(to))
 		}
-		src.day(q)
-		q.add(" <= toDate(?)", date(to))
 		filterSQL(q, r.Filters)
 		q.add(" GROUP BY " + strings.TrimPrefix(dims+", user_key", ", "))
-		q.add(") WHERE first >= toDate(?) GROUP BY p"+dims, date(from))
+		q.add(") WHERE first >= toDate(?) AND first <= toDate(?) GROUP BY p"+dims, date(from), date(to))
 	case kindStickiness:
 		dayPart, daySrc := usersPart(r, Day, from, to, by, "dau", finals)
 		var part *sqlText

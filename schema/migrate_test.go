@@ -27,6 +27,7 @@ var expectedTables = map[string]struct{ engine, sortingKey string }{
 	"rollup_person_day":  {"SummingMergeTree", "assistant, channel, day, country, user_key"},
 	"rollup_version_day": {"SummingMergeTree", "day"},
 	"rollup_users_final": {"ReplacingMergeTree", "grain, day, assistant, channel, country"},
+	"rollup_first_seen":  {"AggregatingMergeTree", "assistant, channel, country, user_key"},
 	"annotations":        {"ReplacingMergeTree", "id"},
 	"exports":            {"ReplacingMergeTree", "id"},
 	"export_runs":        {"ReplacingMergeTree", "export_id, scheduled_at, run_id"},
