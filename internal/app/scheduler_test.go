@@ -1,0 +1,54 @@
+package app
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/adoptscope/adoptscope/internal/chtest"
+	"github.com/adoptscope/adoptscope/internal/config"
+	"github.com/adoptscope/adoptscope/internal/httpserver"
+)
+
+func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
+
+// TestExportRoutesMounted guards the wiring: in a web process the export
+// API and the Exports page are mounted, and the scheduler part starts and
+// stops.
+func TestExportRoutesMounted(t *testing.T) {
+	s := chtest.NewStore(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), ShutdownTimeout: 5 * time.Second}
+	cfg.Exports.CatchUp = true
+	d := &Deps{Cfg: cfg, Log: log, Backend: &Backend{Store: s}, Echo: httpserver.New(log), Stdout: io.Discard}
+	mode := Mode{Name: "up", Web: true, Scheduler: true}
+	var parts []part
+	for _, start := range []func(context.Context, *Deps, Mode) (part, error){startAPI, startWeb, startScheduler} {
+		p, err := start(context.Background(), d, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p != nil {
+			parts = append(parts, p)
+		}
+	}
+	defer stopAll(log, parts)
+	have := map[string]bool{}
+	for _, r := range d.Echo.Routes() {
+		have[r.Method+" "+r.Path] = true
+	}
+	for _, want := range []string{
+		"GET /api/v1/exports", "POST /api/v1/exports", "GET /api/v1/exports/:id/runs",
+		"POST /api/v1/exports/:id/run", "DELETE /api/v1/exports/:id", "GET /exports", "GET /exports/new",
+	} {
+		if !have[want] {
+			t.Errorf("route %s is not mounted", want)
+		}
+	}
+	if exportsFor(d).sched == nil {
+		t.Error("scheduler not started in a mode with Scheduler")
+	}
+}
