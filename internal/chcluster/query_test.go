@@ -103,6 +103,23 @@ func TestSingleServerAndClusterAgree(t *testing.T) {
 		}
 	}
 
+	compare(t, single, cl, "")
+	// The single server's daily finals (exact daily users stored per day,
+	// not used on a cluster) must not change any answer either.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	n, err := query.Finalize(ctx, single, 400)
+	cancel()
+	if err != nil {
+		t.Fatalf("finalize on the single server: %v", err)
+	}
+	if n == 0 {
+		t.Errorf("finalize on the single server stored no days; the second comparison proves nothing new")
+	}
+	compare(t, single, cl, " (single server with daily finals)")
+}
+
+func compare(t *testing.T, single, cl *store.Store, label string) {
+	t.Helper()
 	reqs := equivalenceRequests()
 	failed := 0
 	for _, r := range reqs {
@@ -126,14 +143,14 @@ func TestSingleServerAndClusterAgree(t *testing.T) {
 		if !bytes.Equal(a.Bytes(), b.Bytes()) {
 			failed++
 			if failed <= 5 {
-				t.Errorf("%s?%s: answers differ\n%s", r.endpoint, r.params, firstDiff(a.String(), b.String()))
+				t.Errorf("%s?%s: answers differ%s\n%s", r.endpoint, r.params, label, firstDiff(a.String(), b.String()))
 			}
 		}
 	}
 	if failed > 0 {
-		t.Errorf("%d of %d requests answer differently on the cluster", failed, len(reqs))
+		t.Errorf("%d of %d requests answer differently on the cluster%s", failed, len(reqs), label)
 	}
-	t.Logf("%d requests compared", len(reqs))
+	t.Logf("%d requests compared%s", len(reqs), label)
 }
 
 func firstDiff(a, b string) string {
