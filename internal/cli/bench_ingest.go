@@ -41,7 +41,7 @@ func runBenchIngest(ctx context.Context, args []string, e *env) error {
 	cfg.Bind(fs, config.ClickHouse|config.Logging)
 	events := fs.Int("events", 1_000_000, "events to send (and to insert raw)")
 	clients := fs.Int("clients", 16, "concurrent HTTP clients")
-	perReq := fs.Int("request-events", 2000, "events per request")
+	perReq := fs.Int("request-events", 5000, "events per request (clients × events per request is what a batch can hold: the clients wait for their commit)")
 	url := fs.String("url", "", "target a running ingest at this base URL (http://host:port) instead of starting one; needs --token and --clickhouse-addr of its server for the raw baseline")
 	token := fs.String("token", "", "ingest bearer token for --url")
 	pid := fs.Int("pid", 0, "with --url: process id of the ingest process, to sample its memory")
