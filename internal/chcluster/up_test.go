@@ -42,6 +42,7 @@ func TestTwoUpInstancesOnCluster(t *testing.T) {
 			"ADOPTSCOPE_CLICKHOUSE_CLUSTER="+c.Name,
 			"ADOPTSCOPE_CLICKHOUSE_DATABASE="+s.Database,
 			"ADOPTSCOPE_DEMO=off",
+			"ADOPTSCOPE_USER_KEY_SECRET="+string(testSecret), // the same on every instance (README)
 			"ADOPTSCOPE_ADDR=127.0.0.1:0",
 			"ADOPTSCOPE_LOG_LEVEL=warn",
 		)
