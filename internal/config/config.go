@@ -116,7 +116,7 @@ func (c *Config) Validate() error {
 	if c.ClickHouse.MaxOpenConns < 0 {
 		errs = append(errs, errors.New("--clickhouse-max-conns / ADOPTSCOPE_CLICKHOUSE_MAX_CONNS must be positive"))
 	}
-	if c.Ingest.BatchRows != 0 {
+	if c.Ingest.bound {
 		errs = append(errs, c.validateIngest()...)
 	}
 	switch c.Demo {

@@ -18,10 +18,13 @@ type IngestConfig struct {
 	Assistants    []string      // empty: the built-in registry
 	Channels      []string
 	EventTypes    []string
+
+	bound bool // the Ingest section was bound: validate it
 }
 
 func (c *Config) bindIngest(f binder) {
 	in := &c.Ingest
+	in.bound = true
 	f.str(&in.UserKeySecret, "user-key-secret", "ADOPTSCOPE_USER_KEY_SECRET", "", "secret that keys the hash replacing user ids (at least 16 bytes); empty: generated once into the data folder (user-key-secret). Changing it changes every user key")
 	f.str(&in.TokensFile, "ingest-tokens-file", "ADOPTSCOPE_INGEST_TOKENS_FILE", "", "file of ingest bearer tokens, one per line, in addition to --ingest-tokens; with neither, a local token is generated into the data folder (ingest-token) and printed")
 	f.integer(&in.BatchRows, "ingest-batch-rows", "ADOPTSCOPE_INGEST_BATCH_ROWS", 100_000, "write a batch to ClickHouse when it holds this many events")

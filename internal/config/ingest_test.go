@@ -1,0 +1,70 @@
+package config
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestIngestEnvironmentAndFlags(t *testing.T) {
+	t.Setenv("ADOPTSCOPE_USER_KEY_SECRET", "0123456789abcdef0123")
+	t.Setenv("ADOPTSCOPE_INGEST_BATCH_ROWS", "5000")
+	t.Setenv("ADOPTSCOPE_INGEST_FLUSH_INTERVAL", "50ms")
+	t.Setenv("ADOPTSCOPE_INGEST_MAX_BODY", "1048576")
+	t.Setenv("ADOPTSCOPE_INGEST_MAX_LINE", "4096")
+	t.Setenv("ADOPTSCOPE_INGEST_DEDUP_WINDOW", "48h")
+	t.Setenv("ADOPTSCOPE_ASSISTANTS", "chatgpt, grok")
+	t.Setenv("ADOPTSCOPE_CHANNELS", "web")
+	t.Setenv("ADOPTSCOPE_EVENT_TYPES", "message,share")
+	t.Setenv("ADOPTSCOPE_INGEST_TOKENS_FILE", "/etc/tokens")
+	var c Config
+	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.Bind(fs, Ingest)
+	if err := fs.Parse([]string{"--ingest-batch-rows", "7000"}); err != nil {
+		t.Fatal(err)
+	}
+	want := IngestConfig{
+		UserKeySecret: "0123456789abcdef0123", TokensFile: "/etc/tokens", BatchRows: 7000, FlushInterval: 50 * time.Millisecond,
+		MaxBody: 1 << 20, MaxLine: 4096, DedupWindow: 48 * time.Hour,
+		Assistants: []string{"chatgpt", "grok"}, Channels: []string{"web"}, EventTypes: []string{"message", "share"},
+	}
+	got := c.Ingest
+	if got.UserKeySecret != want.UserKeySecret || got.TokensFile != want.TokensFile || got.BatchRows != want.BatchRows ||
+		got.FlushInterval != want.FlushInterval || got.MaxBody != want.MaxBody || got.MaxLine != want.MaxLine || got.DedupWindow != want.DedupWindow ||
+		strings.Join(got.Assistants, ",") != "chatgpt,grok" || strings.Join(got.Channels, ",") != "web" || strings.Join(got.EventTypes, ",") != "message,share" {
+		t.Errorf("ingest config %+v, want %+v", got, want)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("validate: %v", err)
+	}
+}
+
+func TestIngestValidationNamesTheSetting(t *testing.T) {
+	cases := []struct {
+		env, value, want string
+	}{
+		{"ADOPTSCOPE_USER_KEY_SECRET", "short", "ADOPTSCOPE_USER_KEY_SECRET: at least 16 bytes"},
+		{"ADOPTSCOPE_INGEST_BATCH_ROWS", "0", "ADOPTSCOPE_INGEST_BATCH_ROWS 0"},
+		{"ADOPTSCOPE_INGEST_FLUSH_INTERVAL", "2m", "ADOPTSCOPE_INGEST_FLUSH_INTERVAL 2m0s"},
+		{"ADOPTSCOPE_INGEST_MAX_LINE", "100", "ADOPTSCOPE_INGEST_MAX_LINE 100"},
+		{"ADOPTSCOPE_INGEST_DEDUP_WINDOW", "10s", "ADOPTSCOPE_INGEST_DEDUP_WINDOW 10s"},
+	}
+	for _, c := range cases {
+		t.Run(c.env, func(t *testing.T) {
+			t.Setenv(c.env, c.value)
+			var cfg Config
+			fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
+			cfg.Bind(fs, Ingest)
+			if err := fs.Parse(nil); err != nil {
+				t.Fatal(err)
+			}
+			err := cfg.Validate()
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("validate: %v, want it to mention %q", err, c.want)
+			}
+		})
+	}
+}
