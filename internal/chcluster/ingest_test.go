@@ -413,3 +413,31 @@ func TestIngestSurvivesItsNodeDying(t *testing.T) {
 		t.Errorf("%d acknowledged events missing", missing)
 	}
 }
+
+// TestIdempotencyKeyAcrossInstances: an answer stored for an
+// Idempotency-Key by one instance is found by another instance connected
+// through another shard's node.
+func TestIdempotencyKeyAcrossInstances(t *testing.T) {
+	s := chcluster.NewStore(t)
+	c := chcluster.Shared(t)
+	a := newPipeline(t, s)
+	b := newPipeline(t, chcluster.OpenStore(t, len(c.Nodes)-1, s.Database))
+	ctx := context.Background()
+	for i := 0; i < 20; i++ {
+		key := fmt.Sprintf("key-%d", i)
+		body := []byte(fmt.Sprintf(`{"accepted":%d,"duplicates":0,"rejected":0,"errors":[]}`, i))
+		if err := a.StoreIdempotent(ctx, "token-scope", key, ingest.Idempotent{Status: 200, Body: body}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := b.LookupIdempotent(ctx, "token-scope", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got == nil || got.Status != 200 || string(got.Body) != string(body) {
+			t.Errorf("key %s stored through %s, read through %s: %+v, want status 200 and %s", key, c.Nodes[0].Name(), c.Nodes[len(c.Nodes)-1].Name(), got, body)
+		}
+		if other, err := b.LookupIdempotent(ctx, "other-scope", key); err != nil || other != nil {
+			t.Errorf("key %s found under another scope: %+v, %v", key, other, err)
+		}
+	}
+}
