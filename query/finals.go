@@ -71,7 +71,10 @@ func grainCols(g uint8) string {
 
 // finalsUsersSQL: p, dims…, val of daily distinct people over [from, to]:
 // finals for the days that have current ones, uniq states for the rest.
-func finalsUsersSQL(g uint8, from, to time.Time, by []Dim, f Filters, val string) *sqlText {
+//
+// With exact, the other days come from the person-day table instead
+// (uniqExact), so the whole answer is exact.
+func finalsUsersSQL(g uint8, from, to time.Time, by []Dim, f Filters, val string, exact bool) *sqlText {
 	fresh := func(q *sqlText) {
 		q.add("(day, version) IN (SELECT day, sum(events) FROM rollup_version_day WHERE day >= toDate(?) AND day <= toDate(?) GROUP BY day)", date(from), date(to))
 	}
@@ -88,7 +91,11 @@ func finalsUsersSQL(g uint8, from, to time.Time, by []Dim, f Filters, val string
 	// States for the days without current finals.
 	// PREWHERE: 18.16 does not move an IN (subquery) there by itself, and
 	// without it every state of the range is read before the day filter.
-	q.add("SELECT toString(day) AS p"+withComma(dimCols(by))+", uniqMerge(users) AS u FROM rollup_users_day PREWHERE day >= toDate(?) AND day <= toDate(?)", date(from), date(to))
+	table, users := "rollup_users_day", "uniqMerge(users)"
+	if exact {
+		table, users = personDay.table, personDay.users
+	}
+	q.add("SELECT toString(day) AS p"+withComma(dimCols(by))+", "+users+" AS u FROM "+table+" PREWHERE day >= toDate(?) AND day <= toDate(?)", date(from), date(to))
 	q.add(" AND day NOT IN (SELECT day FROM rollup_users_final WHERE grain = ? AND day >= toDate(?) AND day <= toDate(?) AND ", g, date(from), date(to))
 	fresh(q)
 	q.add(") WHERE 1")

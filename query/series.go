@@ -207,10 +207,11 @@ func usersSQL(s source, iv Interval, from, to time.Time, by []Dim, f Filters, va
 // the source it reads: daily finals where they answer, else the cheapest
 // table per usersSource.
 func usersPart(r SeriesRequest, iv Interval, from, to time.Time, by []Dim, val string, finals bool) (*sqlText, source) {
-	if iv == Day && finals && !r.Exact {
+	if iv == Day && finals {
 		if g, ok := finalsGrain(r.TZ, by, r.Filters); ok && subset(usedDims(r), rollupDims) {
-			// Days without current finals (today) come from uniq states.
-			return finalsUsersSQL(g, from, to, by, r.Filters, val), source{table: "rollup_users_final", dayExpr: "day", approximate: true}
+			// Days without current finals (today) come from uniq states,
+			// or with exact=true from the person-day table.
+			return finalsUsersSQL(g, from, to, by, r.Filters, val, r.Exact), source{table: "rollup_users_final", dayExpr: "day", approximate: !r.Exact}
 		}
 	}
 	src := usersSource(r, iv, from, to)

@@ -501,15 +501,19 @@ func TestFinalsFollowLateEvents(t *testing.T) {
 			{metric: "share", interval: "day", from: d("2026-01-10"), to: d("2026-01-20"), by: []string{"assistant"}, filters: map[string][]string{"channel": {"whatsapp"}}},
 			{metric: "stickiness", interval: "week", from: d("2026-01-05"), to: d("2026-01-25"), by: []string{"channel"}},
 		} {
-			req, err := query.ParseSeries(g.values())
-			if err != nil {
-				t.Fatal(err)
+			for _, exact := range []string{"false", "true"} {
+				v := g.values()
+				v.Set("exact", exact)
+				req, err := query.ParseSeries(v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := query.Series(ctx, s, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				compareRows(t, stage+" "+v.Encode()+" "+res.Source, res.Rows, golden(all, g))
 			}
-			res, err := query.Series(ctx, s, req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			compareRows(t, stage+" "+g.values().Encode()+" "+res.Source, res.Rows, golden(all, g))
 		}
 	}
 	check("stale")
