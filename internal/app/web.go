@@ -30,7 +30,9 @@ func startWeb(ctx context.Context, d *Deps, mode Mode) (part, error) {
 	}
 	auth := views.NewAuth(users, key, anon)
 	d.DashboardAuth = auth
-	h := views.New(views.Options{Store: d.Backend.Store, Auth: auth, Log: d.Log, IngestStats: d.IngestSnapshot})
+	// The filter choices follow the ingest registries (empty: the defaults).
+	h := views.New(views.Options{Store: d.Backend.Store, Auth: auth, Log: d.Log, IngestStats: d.IngestSnapshot,
+		Assistants: d.Cfg.Ingest.Assistants, Channels: d.Cfg.Ingest.Channels})
 	h.UseExports(ExportHandlers(d))
 	h.Register(d.Echo)
 	if auth.Enabled() {
