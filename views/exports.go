@@ -287,6 +287,14 @@ func (h *Handler) submitExport(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/exports/"+url.PathEscape(e.ID)+"?done=created")
 }
 
+// readableQuery shows a stored query string without percent-escapes.
+func readableQuery(q string) string {
+	if u, err := url.QueryUnescape(q); err == nil {
+		return u
+	}
+	return q
+}
+
 func fmtWhen(t *time.Time, zone string) string {
 	if t == nil || t.IsZero() {
 		return "–"

@@ -105,6 +105,7 @@ Run 'adoptscope export SUBCOMMAND --help' for the flags.`)
 	if format != "table" && format != "json" {
 		return fmt.Errorf("--format %q: want table or json", format)
 	}
+	givenSecret := x.WebhookSecret != ""
 	if sub == "add" {
 		if err := x.Normalize(); err != nil {
 			return fmt.Errorf("export add: %w", err)
@@ -136,7 +137,7 @@ Run 'adoptscope export SUBCOMMAND --help' for the flags.`)
 			return err
 		}
 		fmt.Fprintf(e.stdout, "created export %s (id %s): %s, range %s\n", created.Name, created.ID, created.Sched().Describe(), created.Range)
-		if created.WebhookSecret != "" && x.WebhookSecret == "" {
+		if created.WebhookSecret != "" && !givenSecret {
 			fmt.Fprintf(e.stdout, "webhook secret (shown once; verifies the %s header): %s\n", export.HeaderSignature, created.WebhookSecret)
 		}
 	case "list":
