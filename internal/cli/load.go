@@ -24,7 +24,7 @@ const loadSummary = "load NDJSON, CSV or JSON files (optionally .gz) through ing
 
 func runLoad(ctx context.Context, args []string, e *env) error {
 	var cfg config.Config
-	fs := newFlagSet("load", loadSummary+"\n\nUsage: adoptscope load [flags] FILE...\nRejected lines go with their errors to FILE.rejects.ndjson. Loading a file again loads nothing twice (within the dedup window).", e)
+	fs := newFlagSet("load", loadSummary+"\n\nArguments: FILE... (.ndjson, .jsonl, .json or .csv, optionally .gz; flags come first).\nRejected lines go with their errors to FILE.rejects.ndjson. Loading a file again loads nothing twice (within the dedup window).", e)
 	cfg.Bind(fs, config.Data|config.ClickHouse|config.Ingest|config.Logging)
 	format := fs.String("format", "", "file format when the name does not say it: ndjson, json or csv")
 	progress := fs.String("progress", "auto", "progress display: auto (bar on a terminal, log lines otherwise), bar, log, off")
