@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -183,5 +184,20 @@ func TestJSONAndCSVLineNumbers(t *testing.T) {
 	}
 	if n := query[uint64](t, s, "SELECT sum(count) FROM events WHERE event_id IN ('c1', 'c2')"); n != 3 {
 		t.Errorf("CSV counts sum to %d, want 3", n)
+	}
+}
+
+func TestAtMost100ErrorsListedCountsComplete(t *testing.T) {
+	s := chtest.NewStore(t)
+	_, srv := newServer(t, s, ingest.Config{})
+	var b strings.Builder
+	for i := 0; i < 150; i++ {
+		b.WriteString(line(fmt.Sprintf("bad-%d", i), map[string]any{"channel": `"fax"`}) + "\n")
+	}
+	b.WriteString(line("good", nil) + "\n")
+	r := post(t, srv.URL, "application/x-ndjson", []byte(b.String()), nil)
+	if r.status != http.StatusOK || r.body.Accepted != 1 || r.body.Rejected != 150 || len(r.body.Errors) != 100 ||
+		r.body.Errors[0].Line != 1 || r.body.Errors[99].Line != 100 {
+		t.Errorf("status %d, accepted %d, rejected %d, %d errors listed (first line %d)", r.status, r.body.Accepted, r.body.Rejected, len(r.body.Errors), r.body.Errors[0].Line)
 	}
 }
