@@ -82,7 +82,7 @@ func (c *Config) setDefaults() {
 		c.DedupWindow = DefaultDedupWindow
 	}
 	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 60 * time.Second
+		c.WriteTimeout = 30 * time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now

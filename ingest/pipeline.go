@@ -185,12 +185,11 @@ func (p *Pipeline) SubmitLines(ctx context.Context, inputs []Input, lines []int,
 		// The events may still be committed; they are not acknowledged.
 		return Result{}, nil, ctx.Err()
 	}
-	for i, d := range pd.dup {
+	for _, d := range pd.dup {
 		if d {
 			res.Duplicates++
 		} else {
 			res.Accepted++
-			_ = i
 		}
 	}
 	return res, errs, nil
@@ -358,8 +357,8 @@ func (p *Pipeline) fail(batch []*pending, op string, err error) {
 	}
 }
 
-// table names the table to read or write: the Distributed table on a
-// cluster, the table itself on one server; both are named t.
+// settings are the insert settings: on a cluster, inserts go through the
+// Distributed table (named like the table on one server), synchronously.
 func (p *Pipeline) settings(ctx context.Context) context.Context {
 	if p.store.Cluster == "" {
 		return ctx
