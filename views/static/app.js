@@ -18,7 +18,14 @@
       }
       try {
         var chart = echarts.init(el, null, { renderer: 'canvas' });
-        chart.setOption(JSON.parse(src.textContent));
+        var option = JSON.parse(src.textContent);
+        if (el.clientWidth < 600) {
+          // Numbers in heatmap cells do not fit on a phone; the table has them.
+          (option.series || []).forEach(function (sr) {
+            if (sr.type === 'heatmap' && sr.label) sr.label.show = false;
+          });
+        }
+        chart.setOption(option);
         el.setAttribute('data-drawn', '1');
         drawn.push(chart);
       } catch (e) {
