@@ -1,11 +1,21 @@
 package app
 
 import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/adoptscope/adoptscope/internal/chtest"
 	"github.com/adoptscope/adoptscope/internal/config"
+	"github.com/adoptscope/adoptscope/internal/httpserver"
 )
 
 func TestIngestSecretAndTokenAreGeneratedOnceAndKept(t *testing.T) {
@@ -52,5 +62,73 @@ func TestIngestSecretAndTokenAreGeneratedOnceAndKept(t *testing.T) {
 	c3, err := IngestConfig(cfg)
 	if err != nil || string(c3.Secret) != "configured-secret-0123456789" {
 		t.Errorf("configured secret: %q %v", c3.Secret, err)
+	}
+}
+
+// TestIngestMountedAndFlushedOnStop guards the wiring: POST /v1/events and
+// GET /metrics on the process's echo, the generated token printed, and
+// Stop flushing what was accepted.
+func TestIngestMountedAndFlushedOnStop(t *testing.T) {
+	s := chtest.NewStore(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), ShutdownTimeout: 10 * time.Second}
+	cfg.Ingest.BatchRows = 1000
+	cfg.Ingest.FlushInterval = time.Minute // only Stop flushes
+	var out bytes.Buffer
+	d := &Deps{Cfg: cfg, Log: log, Backend: &Backend{Store: s}, Echo: httpserver.New(log), Stdout: &out}
+	p, err := startIngest(context.Background(), d, Mode{Name: "ingest", Ingest: true})
+	if err != nil || p == nil {
+		t.Fatalf("startIngest: %v %v", p, err)
+	}
+	tok, err := os.ReadFile(filepath.Join(cfg.DataDir, "ingest-token"))
+	if err != nil || !strings.Contains(out.String(), strings.TrimSpace(string(tok))) {
+		t.Fatalf("generated token not printed: %q (%v)", out.String(), err)
+	}
+	if d.IngestSnapshot == nil {
+		t.Error("IngestSnapshot not set for the dashboard")
+	}
+	srv := httptest.NewServer(d.Echo)
+	defer srv.Close()
+
+	done := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/events", strings.NewReader(`{"event_id":"w1","time":"2026-01-15T00:00:00Z","assistant":"chatgpt","channel":"ios","user_id":"u"}`))
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	// The request waits for its commit; Stop flushes it.
+	for d.IngestSnapshot().BufferRows != 1 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := p.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if code := <-done; code != http.StatusOK {
+		t.Errorf("in-flight request answered %d, want 200", code)
+	}
+	var n uint64
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Conn.QueryRow(ctx, "SELECT count() FROM events").Scan(&n); err != nil || n != 1 {
+		t.Errorf("events: %d (%v), want 1", n, err)
+	}
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`adoptscope_ingest_events_total{result="accepted"} 1`, `adoptscope_ingest_http_requests_total{code="200"} 1`, "go_goroutines"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }
