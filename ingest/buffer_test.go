@@ -84,3 +84,24 @@ func TestFullBufferAnswers503AndShutdownFlushes(t *testing.T) {
 		t.Errorf("per-minute counts add up to %d, want 5", total)
 	}
 }
+
+func TestFlushWritesTheFillingBatchAtOnce(t *testing.T) {
+	s := chtest.NewStore(t)
+	p, _ := newServer(t, s, ingest.Config{FlushInterval: time.Minute})
+	res := make(chan ingest.Result, 1)
+	go func() {
+		r, err := p.Submit(context.Background(), inputs("f", 3))
+		if err != nil {
+			t.Error(err)
+		}
+		res <- r
+	}()
+	waitBuffer(t, p, 3)
+	p.Flush()
+	if r := <-res; r.Accepted != 3 {
+		t.Errorf("after Flush: %+v, want 3 accepted", r)
+	}
+	if n := query[uint64](t, s, "SELECT count() FROM events"); n != 3 {
+		t.Errorf("events holds %d rows, want 3", n)
+	}
+}

@@ -56,6 +56,7 @@ type Pipeline struct {
 	pending atomic.Int64 // rows reserved in the buffer
 	done    chan struct{}
 	stopJan chan struct{}
+	now     chan struct{} // Flush: write the filling batch at once
 
 	hashLookup bool // ingest_event_ids has id_hash
 
@@ -84,6 +85,7 @@ func NewPipeline(s *store.Store, cfg Config, log *slog.Logger) (*Pipeline, error
 		queue:   make(chan *pending, 4096),
 		done:    make(chan struct{}),
 		stopJan: make(chan struct{}),
+		now:     make(chan struct{}, 1),
 		stats:   newStats(),
 	}
 	secret := append([]byte(nil), cfg.Secret...)
@@ -216,6 +218,16 @@ func (p *Pipeline) enqueue(ctx context.Context, pd *pending) error {
 	}
 }
 
+// Flush makes the writer write the batch it is filling without waiting
+// for the interval: a process that begins to shut down calls it so that the
+// requests in flight are answered at once.
+func (p *Pipeline) Flush() {
+	select {
+	case p.now <- struct{}{}:
+	default:
+	}
+}
+
 // Close stops taking submissions, flushes what was accepted and waits for
 // the writer, at most until ctx ends.
 func (p *Pipeline) Close(ctx context.Context) error {
@@ -276,6 +288,8 @@ func (p *Pipeline) writer() {
 			case <-timer.C:
 				break fill
 			case <-idleC:
+				break fill
+			case <-p.now:
 				break fill
 			}
 		}

@@ -61,6 +61,12 @@ func startIngest(ctx context.Context, d *Deps, mode Mode) (part, error) {
 	reg := p.Metrics().Registry
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d.Echo.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	go func() {
+		// Shutdown begins: answer the requests in flight now, not at the
+		// end of the flush interval.
+		<-ctx.Done()
+		p.Flush()
+	}()
 	d.Log.Info("ingest ready", "batch_rows", icfg.BatchRows, "flush_interval", icfg.FlushInterval, "dedup_window", icfg.DedupWindow)
 	timeout := d.Cfg.ShutdownTimeout
 	if timeout <= 0 {
