@@ -138,7 +138,7 @@ func loadBenchEvents(ctx context.Context, s *store.Store, n int64, seed uint64, 
 	days := int(benchTo.Sub(benchFrom).Hours()/24) + 1
 	// Expected events per person: about 0.62 of the year active, on
 	// about 72% of days, 4.5 events a day.
-	perUser := float64(days) * 0.62 * 0.72 * 4.5 * 1.1
+	perUser := float64(days) * 0.62 * 0.72 * 4.5 * 1.2
 	nUsers := int(float64(n)/perUser) + 1
 	users := make([]benchUser, nUsers)
 	shutdownDay := int(benchShutdown.Sub(benchFrom).Hours() / 24)
@@ -172,6 +172,7 @@ func loadBenchEvents(ctx context.Context, s *store.Store, n int64, seed uint64, 
 
 	cols := newBenchColumns()
 	var sent, personDays int64
+	var personDaysU uint64
 	start := time.Now()
 	lastReport := start
 	flush := func() error {
@@ -191,8 +192,10 @@ func loadBenchEvents(ctx context.Context, s *store.Store, n int64, seed uint64, 
 		return nil
 	}
 	var id uint64
+	lastDay := benchFrom
 	for day := 0; day < days && sent+int64(cols.len()) < n; day++ {
 		base := benchFrom.AddDate(0, 0, day)
+		lastDay = base
 		for i := range users {
 			u := &users[i]
 			if day < u.start || day >= u.end || r.Float64() > u.pActive {
@@ -236,12 +239,46 @@ func loadBenchEvents(ctx context.Context, s *store.Store, n int64, seed uint64, 
 			}
 		}
 	}
+	// The activity model is an estimate: top up to exactly n events with
+	// more events of random people on random days of their active span.
+	for sent+int64(cols.len()) < n {
+		u := &users[r.IntN(len(users))]
+		end := min(u.end, days)
+		if end <= u.start {
+			continue
+		}
+		day := u.start + r.IntN(end-u.start)
+		a, c := u.assistant, u.channel
+		if day >= shutdownDay && u.channel == 0 && (u.assistant == 0 || u.assistant == 2) {
+			if u.afterShutdown[0] < 0 {
+				continue
+			}
+			a, c = u.afterShutdown[0], u.afterShutdown[1]
+		}
+		id++
+		cols.add(benchEvent{id: id, t: benchFrom.AddDate(0, 0, day).Add(time.Duration(r.IntN(86400)) * time.Second),
+			assistant: benchAssistants[a], channel: benchChannels[c], modality: benchModalities[r.IntN(len(benchModalities))],
+			user: u.key, country: benchCountries[u.country], count: uint32(1 + r.IntN(3)), linked: u.linked})
+		if cols.len() >= 100_000 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
 	if err := flush(); err != nil {
 		return err
 	}
+	// Person-days, counted by the server (the top-up may add some).
+	cctx, ccancel := context.WithTimeout(ctx, 5*time.Minute)
+	err := s.Conn.QueryRow(cctx, "SELECT count() FROM (SELECT DISTINCT user_key, day FROM rollup_person_day)").Scan(&personDaysU)
+	ccancel()
+	if err != nil {
+		return err
+	}
+	personDays = int64(personDaysU)
 	took := time.Since(start)
-	fmt.Fprintf(e.stdout, "loaded %d events of %d people in %s (%.0f rows/s, rollup views included)\n",
-		sent, nUsers, took.Round(time.Second), float64(sent)/took.Seconds())
+	fmt.Fprintf(e.stdout, "loaded %d events of %d people, %s..%s, in %s (%.0f rows/s, rollup views included)\n",
+		sent, nUsers, benchFrom.Format(query.DateLayout), lastDay.Format(query.DateLayout), took.Round(time.Second), float64(sent)/took.Seconds())
 	if personDays > 0 {
 		fmt.Fprintf(e.stdout, "events : distinct person-days = %d : %d = %.2f : 1\n", sent, personDays, float64(sent)/float64(personDays))
 	}
