@@ -325,6 +325,21 @@ func (c *Cluster) query(ctx context.Context, nd *Node, q string) error {
 	return s.Conn.Exec(ctx, q)
 }
 
+// FirstReplicas lists the index of the first replica of every shard. The
+// README recommends pointing instances at these (any of them) with the
+// rest of their shard as fallback: with load_balancing in_order, every
+// instance then writes and reads each shard on the same replica, so one
+// instance sees another's writes at once.
+func (c *Cluster) FirstReplicas() []int {
+	var out []int
+	for i, nd := range c.Nodes {
+		if nd.Replica == 1 {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
 // Config is the store configuration for database db through node i.
 func (c *Cluster) Config(i int, db string) store.Config {
 	return store.Config{Addr: c.Nodes[i].Addr(), Database: db, User: "default", Cluster: c.Name}

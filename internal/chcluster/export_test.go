@@ -30,7 +30,7 @@ func TestTwoSchedulersOnClusterOneFilePerRun(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var scheds []*export.Scheduler
 	var roots []string
-	for _, node := range []int{0, len(c.Nodes) - 1} {
+	for _, node := range []int{0, otherInstanceNode(c)} {
 		conn := chcluster.OpenStore(t, node, s.Database)
 		root := t.TempDir()
 		roots = append(roots, root)

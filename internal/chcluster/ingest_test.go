@@ -18,6 +18,14 @@ import (
 
 var testSecret = []byte("cluster-test-secret-0123456789")
 
+// otherInstanceNode is where a second instance connects: the first replica
+// of the last shard (the first instance uses node 0, the first replica of
+// the first shard), as the README recommends.
+func otherInstanceNode(c *chcluster.Cluster) int {
+	fr := c.FirstReplicas()
+	return fr[len(fr)-1]
+}
+
 // syntheticInputs makes n valid events with distinct ids over the last
 // days, from users people.
 func syntheticInputs(seed int64, n, people, days int, now time.Time) []ingest.Input {
@@ -173,7 +181,7 @@ func TestTwoIngestInstancesStoreEachEventOnce(t *testing.T) {
 	s := chcluster.NewStore(t)
 	c := chcluster.Shared(t)
 	a := newPipeline(t, s)
-	b := newPipeline(t, chcluster.OpenStore(t, len(c.Nodes)-1, s.Database))
+	b := newPipeline(t, chcluster.OpenStore(t, otherInstanceNode(c), s.Database))
 
 	const n = 6000
 	in := syntheticInputs(1, n, 800, 40, time.Now().UTC())
@@ -421,7 +429,7 @@ func TestIdempotencyKeyAcrossInstances(t *testing.T) {
 	s := chcluster.NewStore(t)
 	c := chcluster.Shared(t)
 	a := newPipeline(t, s)
-	b := newPipeline(t, chcluster.OpenStore(t, len(c.Nodes)-1, s.Database))
+	b := newPipeline(t, chcluster.OpenStore(t, otherInstanceNode(c), s.Database))
 	ctx := context.Background()
 	for i := 0; i < 20; i++ {
 		key := fmt.Sprintf("key-%d", i)
@@ -434,10 +442,43 @@ func TestIdempotencyKeyAcrossInstances(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got == nil || got.Status != 200 || string(got.Body) != string(body) {
-			t.Errorf("key %s stored through %s, read through %s: %+v, want status 200 and %s", key, c.Nodes[0].Name(), c.Nodes[len(c.Nodes)-1].Name(), got, body)
+			t.Errorf("key %s stored through %s, read through %s: %+v, want status 200 and %s", key, c.Nodes[0].Name(), c.Nodes[otherInstanceNode(c)].Name(), got, body)
 		}
 		if other, err := b.LookupIdempotent(ctx, "other-scope", key); err != nil || other != nil {
 			t.Errorf("key %s found under another scope: %+v, %v", key, other, err)
 		}
+	}
+}
+
+// TestImmediateResendToOtherInstance: each batch is resent to the other
+// instance the moment the first one acknowledges it (a client that retries
+// elsewhere at once). With the recommended topology (instances on first
+// replicas, load_balancing in_order) the second instance's lookup reads the
+// replica the first one wrote to, so nothing is stored twice even within
+// the replication lag.
+func TestImmediateResendToOtherInstance(t *testing.T) {
+	s := chcluster.NewStore(t)
+	c := chcluster.Shared(t)
+	a := newPipeline(t, s)
+	b := newPipeline(t, chcluster.OpenStore(t, otherInstanceNode(c), s.Database))
+	in := syntheticInputs(6, 6000, 1000, 20, time.Now().UTC())
+	const chunk = 200
+	dup := 0
+	for k := 0; k*chunk < len(in); k++ {
+		part := in[k*chunk : min((k+1)*chunk, len(in))]
+		first, second := a, b
+		if k%2 == 1 {
+			first, second = b, a
+		}
+		if r := submitAll(t, first, part, chunk); r.Accepted != len(part) {
+			t.Fatalf("batch %d: first delivery accepted %d of %d", k, r.Accepted, len(part))
+		}
+		dup += submitAll(t, second, part, chunk).Accepted
+	}
+	if dup != 0 {
+		t.Errorf("%d events stored again when resent at once to the other instance", dup)
+	}
+	if got := queryUint(t, s, "SELECT count() FROM events"); got != uint64(len(in)) {
+		t.Errorf("events: %d rows, want %d", got, len(in))
 	}
 }

@@ -96,7 +96,7 @@ func TestSingleServerAndClusterAgree(t *testing.T) {
 	}
 	load(single, in)
 	load(cl, in[:len(in)/2])
-	load(chcluster.OpenStore(t, len(c.Nodes)-1, cl.Database), in[len(in)/2:])
+	load(chcluster.OpenStore(t, otherInstanceNode(c), cl.Database), in[len(in)/2:])
 	for _, q := range []string{"SELECT count() FROM events", "SELECT sum(count) FROM events", "SELECT uniqExact(user_key) FROM events"} {
 		if a, b := queryUint(t, single, q), queryUint(t, cl, q); a != b {
 			t.Fatalf("%s: single server %d, cluster %d", q, a, b)
@@ -168,4 +168,64 @@ func firstDiff(a, b string) string {
 		}
 	}
 	return "(same lines)"
+}
+
+// TestAnnotationsAcrossInstances: annotations written through one node are
+// listed, updated and deleted through another, as two web instances would.
+func TestAnnotationsAcrossInstances(t *testing.T) {
+	s := chcluster.NewStore(t)
+	c := chcluster.Shared(t)
+	other := chcluster.OpenStore(t, otherInstanceNode(c), s.Database)
+	ctx := context.Background()
+	var ids []string
+	for i := 0; i < 6; i++ {
+		a, err := query.AnnotationSave(ctx, s, query.Annotation{Start: fmt.Sprintf("2026-01-%02d", 10+i), Title: fmt.Sprintf("note %d", i), Kind: "launch"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, a.ID)
+	}
+	list, err := query.AnnotationList(ctx, other, query.AnnotationFilter{})
+	if err != nil || len(list) != len(ids) {
+		t.Fatalf("listed through %s: %d annotations, %v; want %d", c.Nodes[otherInstanceNode(c)].Name(), len(list), err, len(ids))
+	}
+	a, err := query.AnnotationGet(ctx, other, ids[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Title = "edited elsewhere"
+	if _, err := query.AnnotationSave(ctx, other, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := query.AnnotationDelete(ctx, other, ids[4]); err != nil {
+		t.Fatal(err)
+	}
+	list, err = query.AnnotationList(ctx, s, query.AnnotationFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	titles := map[string]string{}
+	for _, a := range list {
+		titles[a.ID] = a.Title
+	}
+	if len(list) != len(ids)-1 || titles[ids[2]] != "edited elsewhere" {
+		t.Errorf("after an edit and a delete through another node: %v", titles)
+	}
+	if _, ok := titles[ids[4]]; ok {
+		t.Errorf("deleted annotation %s still listed", ids[4])
+		for i, st := range []*store.Store{s, other} {
+			rows, err := st.Conn.Query(ctx, "SELECT hostName(), title, deleted, version FROM annotations WHERE id = ? ORDER BY version", ids[4])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var h, ti string
+				var d uint8
+				var v uint64
+				rows.Scan(&h, &ti, &d, &v)
+				t.Logf("via %d: %s %s deleted=%d version=%d", i, h, ti, d, v)
+			}
+			rows.Close()
+		}
+	}
 }

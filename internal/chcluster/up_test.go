@@ -50,7 +50,7 @@ func TestTwoUpInstancesOnCluster(t *testing.T) {
 	dirs := []string{t.TempDir(), t.TempDir()}
 	addrs := []string{
 		c.Nodes[0].Addr() + "," + c.Nodes[1].Addr(),
-		c.Nodes[len(c.Nodes)-1].Addr() + "," + c.Nodes[len(c.Nodes)-2].Addr(),
+		c.Nodes[otherInstanceNode(c)].Addr() + "," + c.Nodes[otherInstanceNode(c)+1].Addr(),
 	}
 	add := exec.Command(bin, "export", "add", "--name", "minutely", "--schedule", "* * * * *", "--range", "last_7_days",
 		"--query", "metric=events&interval=day&by=assistant")
