@@ -55,6 +55,7 @@ func tables(t *testing.T, s *store.Store) map[string]tableInfo {
 // T, or stays T as a Replicated table of its own; views exist everywhere;
 // schema_migrations lists every migration on every node.
 func TestMigrateTwiceOnCluster(t *testing.T) {
+	t.Parallel() // the tests that kill nodes run first, alone
 	single := tables(t, chtest.NewStore(t))
 
 	s := chcluster.NewEmptyStore(t)

@@ -24,6 +24,7 @@ import (
 // instants over four days of a daily export: every scheduled run happens
 // once, and exactly one file exists per run across both folders.
 func TestTwoSchedulersOnClusterOneFilePerRun(t *testing.T) {
+	t.Parallel() // the tests that kill nodes run first, alone
 	s := chcluster.NewStore(t)
 	c := chcluster.Shared(t)
 	ctx := context.Background()

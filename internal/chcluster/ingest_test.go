@@ -178,6 +178,7 @@ func checkReplicasAgree(t *testing.T, db string) map[string]int {
 // is stored once, on one shard (both replicas), and the rollups count it
 // once.
 func TestTwoIngestInstancesStoreEachEventOnce(t *testing.T) {
+	t.Parallel() // the tests that kill nodes run first, alone
 	s := chcluster.NewStore(t)
 	c := chcluster.Shared(t)
 	a := newPipeline(t, s)
@@ -306,6 +307,7 @@ func TestReplicaKilledMidIngest(t *testing.T) {
 // TestDedupJanitorOnCluster: the ingest janitor drops dedup partitions that
 // fell out of the window on every node of every shard.
 func TestDedupJanitorOnCluster(t *testing.T) {
+	t.Parallel() // the tests that kill nodes run first, alone
 	s := chcluster.NewStore(t)
 	c := chcluster.Shared(t)
 	past := time.Now().UTC().Add(-30 * 24 * time.Hour)
@@ -426,6 +428,7 @@ func TestIngestSurvivesItsNodeDying(t *testing.T) {
 // Idempotency-Key by one instance is found by another instance connected
 // through another shard's node.
 func TestIdempotencyKeyAcrossInstances(t *testing.T) {
+	t.Parallel() // the tests that kill nodes run first, alone
 	s := chcluster.NewStore(t)
 	c := chcluster.Shared(t)
 	a := newPipeline(t, s)
@@ -457,6 +460,7 @@ func TestIdempotencyKeyAcrossInstances(t *testing.T) {
 // replica the first one wrote to, so nothing is stored twice even within
 // the replication lag.
 func TestImmediateResendToOtherInstance(t *testing.T) {
+	t.Parallel() // the tests that kill nodes run first, alone
 	s := chcluster.NewStore(t)
 	c := chcluster.Shared(t)
 	a := newPipeline(t, s)

@@ -69,6 +69,7 @@ func equivalenceRequests() []struct{ endpoint, params string } {
 // metrics must agree exactly: per-person data lives on one shard, and the
 // shards' states merge into the single server's.
 func TestSingleServerAndClusterAgree(t *testing.T) {
+	t.Parallel() // the tests that kill nodes run first, alone
 	single := chtest.NewStore(t)
 	cl := chcluster.NewStore(t)
 	c := chcluster.Shared(t)
@@ -173,6 +174,7 @@ func firstDiff(a, b string) string {
 // TestAnnotationsAcrossInstances: annotations written through one node are
 // listed, updated and deleted through another, as two web instances would.
 func TestAnnotationsAcrossInstances(t *testing.T) {
+	t.Parallel() // the tests that kill nodes run first, alone
 	s := chcluster.NewStore(t)
 	c := chcluster.Shared(t)
 	other := chcluster.OpenStore(t, otherInstanceNode(c), s.Database)

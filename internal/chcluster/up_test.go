@@ -25,6 +25,7 @@ import (
 // every minute. After two scheduled runs, each run is recorded once and
 // exactly one file exists per run across both instances' folders.
 func TestTwoUpInstancesOnCluster(t *testing.T) {
+	t.Parallel() // the tests that kill nodes run first, alone
 	if testing.Short() {
 		t.Skip("takes two to three minutes of wall time")
 	}
