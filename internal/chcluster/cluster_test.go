@@ -177,3 +177,25 @@ func TestStartsWithANodeDown(t *testing.T) {
 		t.Fatalf("migrate with %s down: version %d, %v", c.Nodes[down].Name(), v, err)
 	}
 }
+
+// TestUnknownClusterIsExplained: a cluster name the server does not know
+// fails at start with a message that names the variable and the clusters
+// the server has.
+func TestUnknownClusterIsExplained(t *testing.T) {
+	t.Parallel() // the tests that kill nodes run first, alone
+	c := chcluster.Shared(t)
+	cfg := c.Config(0, "test_unknown_cluster")
+	cfg.Cluster = "nosuchcluster"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := store.Open(ctx, cfg, nil)
+	if err == nil {
+		s.Close()
+		t.Fatal("store.Open with an unknown cluster succeeded")
+	}
+	for _, want := range []string{"ADOPTSCOPE_CLICKHOUSE_CLUSTER=nosuchcluster", "remote_servers", c.Name} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}

@@ -81,6 +81,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		boot.Close()
 		return nil, fmt.Errorf("clickhouse at %s: read server version: %w", cfg.Addr, err)
 	}
+	if cfg.Cluster != "" {
+		if err := checkCluster(pctx, boot, cfg); err != nil {
+			boot.Close()
+			return nil, err
+		}
+	}
 	ddl := "CREATE DATABASE IF NOT EXISTS " + cfg.Database
 	if cfg.Cluster != "" {
 		ddl += " ON CLUSTER " + cfg.Cluster
@@ -144,6 +150,37 @@ func dial(cfg Config, database string) (driver.Conn, error) {
 		return nil, fmt.Errorf("clickhouse at %s: %w", cfg.Addr, err)
 	}
 	return conn, nil
+}
+
+// checkCluster tells, in the product's words, what is missing from the
+// server configuration a cluster needs: the cluster in remote_servers, and
+// the shard and replica macros of the replicated tables' paths.
+func checkCluster(ctx context.Context, conn driver.Conn, cfg Config) error {
+	rows, err := conn.Query(ctx, "SELECT DISTINCT cluster FROM system.clusters")
+	if err != nil {
+		return fmt.Errorf("clickhouse at %s: list clusters: %w", cfg.Addr, err)
+	}
+	var names []string
+	found := false
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		names = append(names, n)
+		found = found || n == cfg.Cluster
+	}
+	rows.Close()
+	if !found {
+		return fmt.Errorf("ADOPTSCOPE_CLICKHOUSE_CLUSTER=%s: the server at %s has no such cluster in its remote_servers (it has: %s); see README, \"Running on a cluster\"",
+			cfg.Cluster, cfg.Addr, strings.Join(names, ", "))
+	}
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.macros WHERE macro IN ('shard', 'replica')").Scan(&n); err == nil && n < 2 {
+		return fmt.Errorf("ADOPTSCOPE_CLICKHOUSE_CLUSTER=%s: the server at %s lacks the <macros> shard and replica that the replicated tables' paths use; see README, \"Running on a cluster\"", cfg.Cluster, cfg.Addr)
+	}
+	return nil
 }
 
 // addrs splits a comma-separated address list. The client opens each new
