@@ -2,11 +2,13 @@
 GO        ?= go
 BIN       := bin/adoptscope
 DATA_DIR  ?= ./data
-# Debian packages the product and its tests need on this kind of machine.
-APT_PKGS  ?= clickhouse-server chromium
+# Debian packages: what the product needs to run, and what its tests add
+# (Chromium for the dashboard's browser test).
+APT_PKGS      ?= clickhouse-server
+TEST_APT_PKGS ?= $(APT_PKGS) chromium
 PKGS      := ./...
 
-.PHONY: run build test test-unit test-cluster fuzz lint generate check-generated deps clean help
+.PHONY: run build test test-unit test-cluster fuzz lint generate check-generated deps test-deps clean help
 
 help:
 	@echo "make run      install what is missing, build, start everything (managed ClickHouse + demo data)"
@@ -18,9 +20,15 @@ help:
 
 ## deps: install missing system packages (as root), or say the exact command.
 deps:
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(APT_PKGS)"
+
+test-deps:
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(TEST_APT_PKGS)"
+
+install-packages:
 	@missing=""; \
 	command -v clickhouse-server >/dev/null 2>&1 || command -v clickhouse >/dev/null 2>&1 || missing="$$missing clickhouse-server"; \
-	for p in $(filter-out clickhouse-server,$(APT_PKGS)); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in $(filter-out clickhouse-server,$(PACKAGES)); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "installing:$$missing"; \
@@ -66,7 +74,7 @@ fuzz:
 		if [ -d "$$src" ]; then mkdir -p ingest/testdata/fuzz/$$f && cp -n "$$src"/* ingest/testdata/fuzz/$$f/ 2>/dev/null || true; fi; \
 	done
 
-test: deps check-generated lint fuzz test-unit
+test: test-deps check-generated lint fuzz test-unit
 
 ## test-cluster: the cluster tests (build tag "cluster"): a real ZooKeeper and
 ## 2 shards x 2 replicas of ClickHouse in a temporary folder.
