@@ -55,6 +55,7 @@ type Progress struct {
 	Accepted   int64
 	Duplicates int64
 	Skipped    int64 // before the resume point (already stored)
+	Future     int64 // after LoadOptions.Until: not loaded
 	Elapsed    time.Duration
 }
 
@@ -80,6 +81,10 @@ type LoadOptions struct {
 	// day adds only the new days. Events at the resume point go through
 	// the pipeline's deduplication.
 	Resume bool
+	// Until drops events that would lie after it (default: now). The
+	// generator makes whole days; real telemetry never reports the rest
+	// of today ahead of time, so neither does the demo.
+	Until time.Time
 }
 
 // Load writes the demo annotations, then generates cfg's events and submits
@@ -106,6 +111,9 @@ func Load(ctx context.Context, s *store.Store, p *ingest.Pipeline, cfg Config, o
 	}
 	if opt.Workers <= 0 {
 		opt.Workers = 2
+	}
+	if opt.Until.IsZero() {
+		opt.Until = time.Now()
 	}
 	start := time.Now()
 	var (
@@ -158,7 +166,7 @@ func Load(ctx context.Context, s *store.Store, p *ingest.Pipeline, cfg Config, o
 	defer tick.Stop()
 	cur := <-free
 	di := 0
-	var generated, skipped int64
+	var generated, skipped, future int64
 gen:
 	for day, evs := range g.Days() {
 		di++
@@ -166,6 +174,10 @@ gen:
 			generated++
 			if e.Time.Before(resume) {
 				skipped++
+				continue
+			}
+			if e.Time.After(opt.Until) {
+				future++
 				continue
 			}
 			cur = append(cur, e)
@@ -183,7 +195,7 @@ gen:
 			}
 		}
 		mu.Lock()
-		prog.Day, prog.DayIndex, prog.Generated, prog.Skipped = day, di, generated, skipped
+		prog.Day, prog.DayIndex, prog.Generated, prog.Skipped, prog.Future = day, di, generated, skipped, future
 		mu.Unlock()
 		select {
 		case <-tick.C:

@@ -280,3 +280,43 @@ func scanForUserIDs(t *testing.T, s *store.Store, users map[string]bool) {
 		t.Fatalf("scanned only %d String columns: the scan found no tables", scanned)
 	}
 }
+
+// The generator makes whole days; Load keeps only what lies up to Until, as
+// real telemetry would not report the rest of today in advance.
+func TestLoadStopsAtUntil(t *testing.T) {
+	s := chtest.NewStore(t)
+	p := newPipeline(t, s)
+	ctx := context.Background()
+	cfg := small(3)
+	cfg.People = 300
+	g, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := g.Config().To.Add(13*time.Hour + 30*time.Minute)
+	var want, future int64
+	for e := range g.Events() {
+		if e.Time.After(until) {
+			future++
+		} else {
+			want++
+		}
+	}
+	if future == 0 {
+		t.Fatal("test set has no events after the cut; pick another time")
+	}
+	res, err := Load(ctx, s, p, cfg, LoadOptions{Until: until})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != want || res.Future != future {
+		t.Fatalf("load: accepted %d, future %d; want %d and %d", res.Accepted, res.Future, want, future)
+	}
+	var latest time.Time
+	if err := s.Conn.QueryRow(ctx, "SELECT max(event_time) FROM events").Scan(&latest); err != nil {
+		t.Fatal(err)
+	}
+	if latest.After(until) {
+		t.Fatalf("latest stored event %s is after the cut %s", latest, until)
+	}
+}
