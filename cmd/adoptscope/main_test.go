@@ -252,3 +252,53 @@ func TestHelpListsCommands(t *testing.T) {
 		t.Fatalf("unknown command: %v\n%s", err, out)
 	}
 }
+
+// The CLI's --api mode talks to a running instance, whose data folder lock
+// keeps the CLI from opening the store itself.
+func TestCommandsAgainstRunningInstance(t *testing.T) {
+	requireClickHouse(t)
+	data := t.TempDir()
+	addr := freeAddr(t)
+	in := start(t, []string{"ADOPTSCOPE_DATA_DIR=" + data, "ADOPTSCOPE_ADDR=" + addr, "ADOPTSCOPE_DEMO=off",
+		"ADOPTSCOPE_CLICKHOUSE_ADDR=", "ADOPTSCOPE_ADMIN_TOKENS=adm-secret"}, "up")
+	waitHealthy(t, in, addr)
+	base := "http://" + addr
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(binary, args...)
+		cmd.Env = append(os.Environ(), "ADOPTSCOPE_DATA_DIR="+data, "ADOPTSCOPE_API_URL=", "ADOPTSCOPE_TOKEN=")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	title := `Launch <b>"quoted"</b>`
+	if out, err := run("annotate", "add", "--api", base, "--token", "adm-secret", "--start", "2026-01-15",
+		"--title", title, "--kind", "launch"); err != nil {
+		t.Fatalf("annotate add: %v\n%s", err, out)
+	}
+	out, err := run("annotate", "list", "--api", base, "--token", "adm-secret", "--format", "json")
+	if err != nil {
+		t.Fatalf("annotate list: %v\n%s", err, out)
+	}
+	var answer struct {
+		Annotations []struct{ Title, Start string }
+	}
+	if err := json.Unmarshal([]byte(out), &answer); err != nil {
+		t.Fatalf("annotate list output is not JSON: %v\n%s", err, out)
+	}
+	listed := answer.Annotations
+	if len(listed) != 1 || listed[0].Title != title || listed[0].Start != "2026-01-15" {
+		t.Fatalf("listed %+v, want the one annotation added", listed)
+	}
+
+	// A wrong token: the API's own message reaches the user, and the
+	// command fails.
+	out, err = run("annotate", "add", "--api", base, "--token", "wrong", "--start", "2026-01-15", "--title", "x")
+	if err == nil || !strings.Contains(out, "401") {
+		t.Fatalf("annotate add with a wrong token: err=%v\n%s", err, out)
+	}
+	out, err = run("export", "list", "--api", base, "--token", "adm-secret")
+	if err != nil {
+		t.Fatalf("export list: %v\n%s", err, out)
+	}
+	interrupt(t, in)
+}

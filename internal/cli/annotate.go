@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -127,7 +126,7 @@ Run 'adoptscope annotate SUBCOMMAND --help' for the flags.`)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("--api / ADOPTSCOPE_API_URL %q: want a URL such as http://127.0.0.1:8080", *apiURL)
 		}
-		c = &httpAnnotations{base: strings.TrimRight(*apiURL, "/"), token: *token, hc: &http.Client{Timeout: 30 * time.Second}}
+		c = &httpAnnotations{newAPIClient(*apiURL, *token, 30*time.Second)}
 	} else {
 		b, err := app.OpenBackend(ctx, &cfg, logger(cfg, io.Discard))
 		if err != nil {
@@ -219,52 +218,7 @@ func (s storeAnnotations) remove(ctx context.Context, id string) error {
 
 func (s storeAnnotations) close() { s.b.Close() }
 
-type httpAnnotations struct {
-	base, token string
-	hc          *http.Client
-}
-
-func (h *httpAnnotations) do(ctx context.Context, method, path string, body any, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, h.base+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if h.token != "" {
-		req.Header.Set("Authorization", "Bearer "+h.token)
-	}
-	res, err := h.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, h.base+path, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(res.Body, 16<<20))
-	if res.StatusCode >= 300 {
-		var eb struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(b, &eb) == nil && eb.Error != "" {
-			return fmt.Errorf("%s %s: %s: %s", method, path, res.Status, eb.Error)
-		}
-		return fmt.Errorf("%s %s: %s", method, path, res.Status)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("%s %s: read answer: %w", method, path, err)
-		}
-	}
-	return nil
-}
+type httpAnnotations struct{ apiClient }
 
 func (h *httpAnnotations) save(ctx context.Context, a query.Annotation) (query.Annotation, error) {
 	var out query.Annotation

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -118,7 +117,7 @@ Run 'adoptscope export SUBCOMMAND --help' for the flags.`)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("--api / ADOPTSCOPE_API_URL %q: want a URL such as http://127.0.0.1:8080", *apiURL)
 		}
-		c = &httpExports{base: strings.TrimRight(*apiURL, "/"), token: *token, hc: &http.Client{Timeout: 60 * time.Second}}
+		c = &httpExports{newAPIClient(*apiURL, *token, 60*time.Second)}
 	} else {
 		b, err := app.OpenBackend(ctx, &cfg, logger(cfg, io.Discard))
 		if err != nil {
@@ -263,48 +262,7 @@ func (s *storeExports) remove(ctx context.Context, name string) error {
 	return s.st.Delete(ctx, x.ID)
 }
 
-type httpExports struct {
-	base, token string
-	hc          *http.Client
-}
-
-func (h *httpExports) do(ctx context.Context, method, path string, body any, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, h.base+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if h.token != "" {
-		req.Header.Set("Authorization", "Bearer "+h.token)
-	}
-	resp, err := h.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, h.base+path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if resp.StatusCode/100 != 2 {
-		var msg struct{ Message string }
-		if json.Unmarshal(b, &msg) == nil && msg.Message != "" {
-			return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, msg.Message)
-		}
-		return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(b)))
-	}
-	if out != nil {
-		return json.Unmarshal(b, out)
-	}
-	return nil
-}
+type httpExports struct{ apiClient }
 
 func (h *httpExports) add(ctx context.Context, x export.Export) (export.Export, error) {
 	body := map[string]any{"name": x.Name, "kind": x.Kind, "query": x.Query, "range": x.Range, "schedule": x.Schedule,
