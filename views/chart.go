@@ -59,7 +59,7 @@ func lineOptions(periods []string, series []Series, stacked, percent bool, anns 
 		charts.WithInitializationOpts(opts.Initialization{Theme: "white"}),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Type: "scroll", Top: "0"}),
-		charts.WithToolboxOpts(toolbox()),
+		charts.WithToolboxOpts(toolbox("28")),
 		charts.WithGridOpts(opts.Grid{Left: "8", Right: "40", Top: "56", Bottom: "8", ContainLabel: opts.Bool(true)}),
 		charts.WithXAxisOpts(opts.XAxis{Type: "category"}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "value"}),
@@ -109,8 +109,10 @@ func toMap(x any) (map[string]any, bool) {
 	return m, ok
 }
 
-func toolbox() opts.Toolbox {
-	return opts.Toolbox{Show: opts.Bool(true), Right: "0", Top: "0", Feature: &opts.ToolBoxFeature{
+// toolbox is the save-as-PNG button. Charts with a legend along the top put
+// it below the legend (top), where a scrolling legend's pager cannot cover it.
+func toolbox(top string) opts.Toolbox {
+	return opts.Toolbox{Show: opts.Bool(true), Right: "0", Top: top, Feature: &opts.ToolBoxFeature{
 		SaveAsImage: &opts.ToolBoxFeatureSaveAsImage{Show: opts.Bool(true), Type: "png", Title: "Save as PNG"},
 	}}
 }
@@ -220,7 +222,7 @@ func sankeyOptions(nodes []string, links []sankeyLink) map[string]any {
 	s.SetGlobalOptions(
 		charts.WithInitializationOpts(opts.Initialization{Theme: "white"}),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item"}),
-		charts.WithToolboxOpts(toolbox()),
+		charts.WithToolboxOpts(toolbox("0")),
 	)
 	ns := make([]opts.SankeyNode, len(nodes))
 	for i, n := range nodes {
@@ -266,7 +268,7 @@ func heatmapOptions(xs, ys []string, cells [][3]float64) map[string]any {
 	h.SetGlobalOptions(
 		charts.WithInitializationOpts(opts.Initialization{Theme: "white"}),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true)}),
-		charts.WithToolboxOpts(toolbox()),
+		charts.WithToolboxOpts(toolbox("0")),
 		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: xs, Name: "weeks since first seen"}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: ys, Inverse: opts.Bool(true)}),
 		charts.WithVisualMapOpts(opts.VisualMap{Calculable: opts.Bool(true), Min: 0, Max: 100, Orient: "horizontal", Left: "center", Bottom: "0",
