@@ -26,6 +26,7 @@ func (h *Handler) showChannelPage(c echo.Context) error {
 	f := ParseFilters(c.QueryParams(), h.today(), launchDate)
 	channel := c.QueryParam("focus")
 	p := h.page(c, "Channel", "/channel", f)
+	p.CanCompare = true
 	if channel == "" || !contains(h.opts.Channels, channel) {
 		if channel != "" {
 			p.Notices = append(p.Notices, "Unknown channel "+channel+"; showing WhatsApp.")
@@ -48,7 +49,7 @@ func (h *Handler) showChannelPage(c echo.Context) error {
 
 func (h *Handler) channelShareChart(ctx context.Context, c echo.Context, f Filters, channel string, anns []queryAnnotation) Chart {
 	id, title := "channel-share", "Share of "+Label(channel)+" users by assistant"
-	v := seriesParams(f, "share", "assistant", "channel", channel)
+	v := seriesParams(f, "share", "assistant", "channel", channel, "compare", compareParam(f))
 	ch := Chart{ID: id, Title: title, CSV: apiURL("series", v), Note: "Each assistant's active users on " + Label(channel) + " as a percentage of all the channel's active users in the period."}
 	r, err := h.series(ctx, v)
 	if err != nil {
@@ -59,8 +60,12 @@ func (h *Handler) channelShareChart(ctx context.Context, c echo.Context, f Filte
 		ch.Empty = "No events on " + Label(channel) + " in this range. " + emptyHint
 		return ch
 	}
-	ch.Options = lineOptions(r.Periods, ss, false, true, anns, f.Interval)
-	ch.Table = seriesTable(r.Periods, ss, true)
+	all := withPrevious(f, r, 0, ss)
+	ch.Options = lineOptions(r.Periods, all, false, true, anns, f.Interval)
+	if f.Compare {
+		dashPrevious(ch.Options, len(ss))
+	}
+	ch.Table = seriesTable(r.Periods, all, true)
 	return ch
 }
 

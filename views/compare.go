@@ -31,12 +31,13 @@ func (h *Handler) showComparePage(c echo.Context) error {
 	go func() { defer wg.Done(); demo = h.demoShown(ctx, f) }()
 	wg.Wait()
 	p := h.page(c, "Compare", "/compare", f)
+	p.CanCompare = true
 	p.Demo = demo
 	return h.render(c, http.StatusOK, p, ComparePage(v))
 }
 
 func (h *Handler) compareMultiples(ctx context.Context, c echo.Context, f Filters, anns []queryAnnotation) ([]Chart, string) {
-	v := seriesParams(f, "active_users", "channel,assistant")
+	v := seriesParams(f, "active_users", "channel,assistant", "compare", compareParam(f))
 	r, err := h.series(ctx, v)
 	if err != nil {
 		return nil, h.readableErr(c, "compare", err).Error()
@@ -48,11 +49,15 @@ func (h *Handler) compareMultiples(ctx context.Context, c echo.Context, f Filter
 		if allZero(ss) {
 			continue
 		}
-		cv := seriesParams(f, "active_users", "channel,assistant", "channel", ch)
+		cv := seriesParams(f, "active_users", "channel,assistant", "channel", ch, "compare", compareParam(f))
 		chart := Chart{ID: "channel-" + ch, Title: Label(ch), Small: true, CSV: apiURL("series", cv)}
-		chart.Options = lineOptions(r.Periods, ss, false, false, anns, f.Interval)
+		all := withPrevious(f, sub, 1, ss)
+		chart.Options = lineOptions(r.Periods, all, false, false, anns, f.Interval)
+		if f.Compare {
+			dashPrevious(chart.Options, len(ss))
+		}
 		quietMarks(chart.Options)
-		chart.Table = seriesTable(r.Periods, ss, false)
+		chart.Table = seriesTable(r.Periods, all, false)
 		out = append(out, chart)
 	}
 	if len(out) == 0 {

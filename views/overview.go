@@ -31,6 +31,7 @@ func (h *Handler) showOverviewPage(c echo.Context) error {
 	run(func() { demo = h.demoShown(ctx, f) })
 	wg.Wait()
 	p := h.page(c, "Overview", "/", f)
+	p.CanCompare = true
 	p.Demo = demo
 	return h.render(c, http.StatusOK, p, OverviewPage(v))
 }
@@ -112,13 +113,7 @@ func (h *Handler) activeUsersChart(ctx context.Context, c echo.Context, f Filter
 		ch.Empty = emptyHint
 		return ch
 	}
-	all := ss
-	if f.Compare {
-		for _, s := range pivot(r, 0, true, Label) {
-			s.Name += previousSuffix
-			all = append(all, s)
-		}
-	}
+	all := withPrevious(f, r, 0, ss)
 	ch.Options = lineOptions(r.Periods, all, false, false, anns, f.Interval)
 	if f.Compare {
 		dashPrevious(ch.Options, len(ss))
@@ -168,6 +163,22 @@ func assistantsNote(f Filters) string {
 		s += Label(a)
 	}
 	return s + "."
+}
+
+// withPrevious returns ss followed, when the filters compare with the
+// previous period, by the previous period of each series of r (keyed as
+// pivot keys them), named with previousSuffix; dashPrevious then draws those
+// dashed in the same colour.
+func withPrevious(f Filters, r seriesResult, keyIdx int, ss []Series) []Series {
+	if !f.Compare {
+		return ss
+	}
+	all := append([]Series(nil), ss...)
+	for _, s := range pivot(r, keyIdx, true, Label) {
+		s.Name += previousSuffix
+		all = append(all, s)
+	}
+	return all
 }
 
 // dashPrevious draws the series from index n on (previous period) dashed.
