@@ -41,6 +41,9 @@ type Deps struct {
 	// IngestSnapshot feeds the dashboard's Ingest page: startIngest sets it
 	// to the pipeline's Snapshot; nil when this process does not run ingest.
 	IngestSnapshot func() ingest.Snapshot
+	// listening is closed once the server listens; url is set before.
+	listening chan struct{}
+	url       string
 }
 
 // part is one component of a running process: it mounts its routes, starts
@@ -59,7 +62,7 @@ func Run(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, st
 	}
 	defer b.Close()
 
-	d := &Deps{Cfg: cfg, Log: log, Backend: b, Echo: httpserver.New(log), Stdout: stdout}
+	d := &Deps{Cfg: cfg, Log: log, Backend: b, Echo: httpserver.New(log), Stdout: stdout, listening: make(chan struct{})}
 	d.Echo.GET("/healthz", healthHandler(b))
 
 	var parts []part
@@ -80,6 +83,8 @@ func Run(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, st
 		url := "http://" + displayAddr(a)
 		log.Info("AdoptScope is running", "mode", mode.Name, "url", url)
 		fmt.Fprintf(stdout, "\nAdoptScope is running: %s/\n", url)
+		d.url = url
+		close(d.listening)
 	}
 	serveErr := httpserver.Serve(ctx, d.Echo, cfg.Addr, cfg.ShutdownTimeout, ready)
 	log.Info("stopped accepting requests; shutting down")

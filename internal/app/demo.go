@@ -69,7 +69,15 @@ func startDemo(ctx context.Context, d *Deps, mode Mode) (part, error) {
 				d.Log.Warn("demo load: flush on stop", "error", err)
 			}
 		}()
-		_, _ = LoadDemo(lctx, s, p, demo.Config{}, true, d.Stdout, d.Log)
+		if _, err := LoadDemo(lctx, s, p, demo.Config{}, true, d.Stdout, d.Log); err != nil {
+			return
+		}
+		// The progress lines have pushed the URL out of sight: say it again.
+		select {
+		case <-d.listening:
+			fmt.Fprintf(d.Stdout, "Open the dashboard: %s/\n", d.url)
+		case <-lctx.Done():
+		}
 	}()
 	return demoPart{cancel: cancel, done: done}, nil
 }
