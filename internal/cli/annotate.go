@@ -122,11 +122,11 @@ Run 'adoptscope annotate SUBCOMMAND --help' for the flags.`)
 
 	var c annotationClient
 	if *apiURL != "" {
-		u, err := url.Parse(*apiURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--api / ADOPTSCOPE_API_URL %q: want a URL such as http://127.0.0.1:8080", *apiURL)
+		ac, err := newAPIClient(*apiURL, *token, 30*time.Second)
+		if err != nil {
+			return err
 		}
-		c = &httpAnnotations{newAPIClient(*apiURL, *token, 30*time.Second)}
+		c = &httpAnnotations{ac}
 	} else {
 		b, err := app.OpenBackend(ctx, &cfg, logger(cfg, io.Discard))
 		if err != nil {

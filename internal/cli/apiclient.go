@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -18,8 +19,13 @@ type apiClient struct {
 	hc          *http.Client
 }
 
-func newAPIClient(base, token string, timeout time.Duration) apiClient {
-	return apiClient{base: strings.TrimRight(base, "/"), token: token, hc: &http.Client{Timeout: timeout}}
+// newAPIClient checks base (the --api flag) and returns a client for it.
+func newAPIClient(base, token string, timeout time.Duration) (apiClient, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return apiClient{}, fmt.Errorf("--api / ADOPTSCOPE_API_URL %q: want a URL such as http://127.0.0.1:8080", base)
+	}
+	return apiClient{base: strings.TrimRight(base, "/"), token: token, hc: &http.Client{Timeout: timeout}}, nil
 }
 
 // do sends body as JSON (when not nil) and decodes the answer into out

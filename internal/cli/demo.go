@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/adoptscope/adoptscope/demo"
-	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/app"
 	"github.com/adoptscope/adoptscope/internal/config"
 )
@@ -42,19 +41,11 @@ func runDemo(ctx context.Context, args []string, e *env) error {
 		return nil
 	}
 	log := logger(cfg, e.stderr)
-	b, err := app.OpenBackend(ctx, &cfg, log)
+	b, p, err := openPipeline(ctx, &cfg, log)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	icfg, err := app.IngestConfig(cfg)
-	if err != nil {
-		return err
-	}
-	p, err := ingest.NewPipeline(b.Store, icfg, log)
-	if err != nil {
-		return err
-	}
 	_, lerr := app.LoadDemo(ctx, b.Store, p, dc, *resume, e.stdout, log)
 	cctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

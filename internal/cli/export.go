@@ -113,11 +113,11 @@ Run 'adoptscope export SUBCOMMAND --help' for the flags.`)
 
 	var c exportClient
 	if *apiURL != "" {
-		u, err := url.Parse(*apiURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--api / ADOPTSCOPE_API_URL %q: want a URL such as http://127.0.0.1:8080", *apiURL)
+		ac, err := newAPIClient(*apiURL, *token, 60*time.Second)
+		if err != nil {
+			return err
 		}
-		c = &httpExports{newAPIClient(*apiURL, *token, 60*time.Second)}
+		c = &httpExports{ac}
 	} else {
 		b, err := app.OpenBackend(ctx, &cfg, logger(cfg, io.Discard))
 		if err != nil {

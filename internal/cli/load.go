@@ -16,7 +16,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/adoptscope/adoptscope/ingest"
-	"github.com/adoptscope/adoptscope/internal/app"
 	"github.com/adoptscope/adoptscope/internal/config"
 )
 
@@ -56,19 +55,11 @@ func runLoad(ctx context.Context, args []string, e *env) error {
 		}
 	}
 	log := logger(cfg, e.stderr)
-	b, err := app.OpenBackend(ctx, &cfg, log)
+	b, p, err := openPipeline(ctx, &cfg, log)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	icfg, err := app.IngestConfig(cfg)
-	if err != nil {
-		return err
-	}
-	p, err := ingest.NewPipeline(b.Store, icfg, log)
-	if err != nil {
-		return err
-	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
