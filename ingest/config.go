@@ -21,6 +21,7 @@ const (
 	DefaultMaxBody       = 16 << 20
 	DefaultMaxLine       = 1 << 20
 	DefaultDedupWindow   = 7 * 24 * time.Hour
+	DefaultWrites        = 2
 )
 
 // Config tunes a Pipeline and the HTTP handler.
@@ -44,6 +45,9 @@ type Config struct {
 	MaxLine int
 	// DedupWindow: an event_id stored this recently is a duplicate.
 	DedupWindow time.Duration
+	// Writes is how many batches may be committed at once (default 2): the
+	// next batch is formed and looked up while the previous one is written.
+	Writes int
 	// WriteTimeout bounds one flush (dedup lookup plus insert).
 	WriteTimeout time.Duration
 	// Now is the clock (tests); nil means time.Now.
@@ -80,6 +84,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.DedupWindow <= 0 {
 		c.DedupWindow = DefaultDedupWindow
+	}
+	if c.Writes <= 0 {
+		c.Writes = DefaultWrites
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 30 * time.Second

@@ -139,3 +139,48 @@ func TestDuplicatesAcrossConcurrentRequestsInOneBatch(t *testing.T) {
 		t.Errorf("events holds %d rows, want 1", n)
 	}
 }
+
+// Batches written at once: the same ids sent in many small requests land in
+// different batches, several of them in flight together, whose lookups
+// cannot see each other's rows yet. Each id must still be stored once, and
+// every request answered with the right split.
+func TestDuplicatesAcrossBatchesInFlightAtOnce(t *testing.T) {
+	s := chtest.NewStore(t)
+	p, _ := newServer(t, s, ingest.Config{BatchRows: 50, FlushInterval: time.Millisecond, Writes: 4})
+	const ids, senders = 200, 6
+	var in []ingest.Input
+	for i := 0; i < ids; i++ {
+		in = append(in, ingest.Input{EventID: fmt.Sprintf("id-%d", i), Time: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), Assistant: "chatgpt", Channel: "web", UserID: fmt.Sprintf("u%d", i)})
+	}
+	results := make(chan ingest.Result, senders*ids/10)
+	errs := make(chan error, senders*ids/10)
+	for g := 0; g < senders; g++ {
+		go func() {
+			// Requests of 10 events, each sender in its own order.
+			for k := 0; k < ids/10; k++ {
+				j := (k + g*7) % (ids / 10)
+				r, err := p.Submit(context.Background(), in[j*10:j*10+10])
+				errs <- err
+				results <- r
+			}
+		}()
+	}
+	accepted, dups := 0, 0
+	for i := 0; i < senders*ids/10; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		r := <-results
+		accepted += r.Accepted
+		dups += r.Duplicates
+	}
+	if accepted != ids || dups != (senders-1)*ids {
+		t.Errorf("accepted %d, duplicates %d; want %d and %d", accepted, dups, ids, (senders-1)*ids)
+	}
+	if n := query[uint64](t, s, "SELECT count() FROM events"); n != ids {
+		t.Errorf("events holds %d rows, want %d", n, ids)
+	}
+	if n := query[uint64](t, s, "SELECT uniqExact(event_id) FROM events"); n != ids {
+		t.Errorf("events holds %d distinct ids, want %d", n, ids)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -60,6 +61,16 @@ type Pipeline struct {
 
 	hashLookup bool // ingest_event_ids has id_hash
 
+	// Writes in flight (Config.Writes at most): the writer forms the next
+	// batch, and looks its ids up, while earlier batches are written.
+	slots    chan struct{}
+	flushing sync.WaitGroup
+	// inFlight maps the event ids of batches not yet finished to their
+	// flush: a later batch must not write them too (its lookup in
+	// ClickHouse cannot see them before they are committed).
+	inFlightMu sync.Mutex
+	inFlight   map[string]*flushJob
+
 	hashes  sync.Pool
 	metrics *Metrics
 	stats   *stats
@@ -82,11 +93,13 @@ func NewPipeline(s *store.Store, cfg Config, log *slog.Logger) (*Pipeline, error
 	}
 	p := &Pipeline{
 		cfg: cfg, store: s, log: log, reg: newRegistries(cfg),
-		queue:   make(chan *pending, 4096),
-		done:    make(chan struct{}),
-		stopJan: make(chan struct{}),
-		now:     make(chan struct{}, 1),
-		stats:   newStats(),
+		queue:    make(chan *pending, 4096),
+		done:     make(chan struct{}),
+		stopJan:  make(chan struct{}),
+		now:      make(chan struct{}, 1),
+		stats:    newStats(),
+		slots:    make(chan struct{}, cfg.Writes),
+		inFlight: map[string]*flushJob{},
 	}
 	secret := append([]byte(nil), cfg.Secret...)
 	p.hashes.New = func() any { return hmac.New(sha256.New, secret) }
@@ -254,7 +267,10 @@ func (p *Pipeline) Close(ctx context.Context) error {
 // delay them. Small batches (light load) still wait the full interval, so
 // ClickHouse does not get a stream of tiny inserts.
 func (p *Pipeline) writer() {
-	defer close(p.done)
+	defer func() {
+		p.flushing.Wait()
+		close(p.done)
+	}()
 	early := max(p.cfg.BatchRows/10, 1)
 	quiet := max(p.cfg.FlushInterval/20, time.Millisecond)
 	timer := time.NewTimer(time.Hour)
@@ -295,42 +311,96 @@ func (p *Pipeline) writer() {
 		}
 		timer.Stop()
 		idle.Stop()
-		p.flush(batch, rows)
+		p.slots <- struct{}{} // at most Config.Writes in flight
+		p.flushing.Add(1)
+		p.startFlush(batch, rows)
 		if !open {
 			return
 		}
 	}
 }
 
-// flush commits one batch: drop ids repeated inside it, look the rest up in
-// the dedup window, insert the new events (a materialized view records
-// their ids), answer every submission.
-func (p *Pipeline) flush(batch []*pending, rows int) {
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.WriteTimeout)
-	defer cancel()
-	defer p.pending.Add(-int64(rows))
+// flushJob is one batch being committed.
+type flushJob struct {
+	done chan struct{} // closed when the batch is committed or refused
+	ok   bool          // committed; read after done
+}
 
-	seen := make(map[string]struct{}, rows)
+// startFlush runs in the writer: it drops the ids repeated inside the batch
+// or held by a batch still in flight, registers the rest as in flight, and
+// commits the batch in the background.
+func (p *Pipeline) startFlush(batch []*pending, rows int) {
+	job := &flushJob{done: make(chan struct{})}
+	var deps []*flushJob
 	ids := make([]string, 0, rows)
+	p.inFlightMu.Lock()
 	for _, pd := range batch {
 		pd.dup = make([]bool, len(pd.events))
 		for i := range pd.events {
 			id := pd.events[i].EventID
-			if _, ok := seen[id]; ok {
+			if j, ok := p.inFlight[id]; ok {
 				pd.dup[i] = true
+				if j != job && !slices.Contains(deps, j) {
+					deps = append(deps, j)
+				}
 				continue
 			}
-			seen[id] = struct{}{}
+			p.inFlight[id] = job
 			ids = append(ids, id)
 		}
 	}
+	p.inFlightMu.Unlock()
+	go p.flush(job, deps, batch, rows, ids)
+}
+
+// flush commits one batch: look its new ids up in the dedup window, insert
+// the events not stored yet (a materialized view records their ids), and
+// answer every submission. Events counted as duplicates of a batch still in
+// flight are answered only once that batch is committed: if it is not,
+// neither is this answer (503, and a retry finds what was stored).
+func (p *Pipeline) flush(job *flushJob, deps []*flushJob, batch []*pending, rows int, ids []string) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.WriteTimeout)
+	defer cancel()
+	defer func() {
+		<-p.slots
+		p.flushing.Done()
+	}()
+	n, op, err := p.commit(ctx, deps, batch, ids)
+	// The books before the answers: a client answered must find the
+	// buffer room and the ids of this batch released.
+	job.ok = err == nil
+	p.inFlightMu.Lock()
+	for _, id := range ids {
+		delete(p.inFlight, id)
+	}
+	p.inFlightMu.Unlock()
+	close(job.done)
+	p.pending.Add(-int64(rows))
+	if err != nil {
+		p.fail(batch, op, err)
+		return
+	}
+	took := time.Since(start)
+	p.metrics.flushSeconds.Observe(took.Seconds())
+	p.metrics.batchRows.Observe(float64(n))
+	p.metrics.events.WithLabelValues("accepted").Add(float64(n))
+	p.metrics.events.WithLabelValues("duplicate").Add(float64(rows - n))
+	p.stats.accepted(batch, n, p.cfg.Now())
+	p.log.Debug("ingest batch committed", "rows", n, "duplicates", rows-n, "took", took.Round(time.Millisecond))
+	for _, pd := range batch {
+		pd.done <- nil
+	}
+}
+
+// commit writes the events of batch not stored yet and returns how many it
+// wrote, or the step that failed.
+func (p *Pipeline) commit(ctx context.Context, deps []*flushJob, batch []*pending, ids []string) (int, string, error) {
 	lookStart := time.Now()
 	stored, err := p.lookup(ctx, ids)
 	p.metrics.lookupSeconds.Observe(time.Since(lookStart).Seconds())
 	if err != nil {
-		p.fail(batch, "lookup", err)
-		return
+		return 0, "lookup", err
 	}
 	cols := newColumns(len(ids) - len(stored))
 	for _, pd := range batch {
@@ -347,20 +417,16 @@ func (p *Pipeline) flush(batch []*pending, rows int) {
 	}
 	if cols.n > 0 {
 		if err := p.insert(ctx, cols); err != nil {
-			p.fail(batch, "insert", err)
-			return
+			return 0, "insert", err
 		}
 	}
-	took := time.Since(start)
-	p.metrics.flushSeconds.Observe(took.Seconds())
-	p.metrics.batchRows.Observe(float64(cols.n))
-	p.metrics.events.WithLabelValues("accepted").Add(float64(cols.n))
-	p.metrics.events.WithLabelValues("duplicate").Add(float64(rows - cols.n))
-	p.stats.accepted(batch, cols.n, p.cfg.Now())
-	p.log.Debug("ingest batch committed", "rows", cols.n, "duplicates", rows-cols.n, "took", took.Round(time.Millisecond))
-	for _, pd := range batch {
-		pd.done <- nil
+	for _, d := range deps {
+		<-d.done
+		if !d.ok {
+			return 0, "insert", errors.New("an earlier batch holding some of these event ids was not committed")
+		}
 	}
+	return cols.n, "", nil
 }
 
 func (p *Pipeline) fail(batch []*pending, op string, err error) {

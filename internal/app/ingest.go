@@ -89,7 +89,7 @@ func IngestConfig(cfg config.Config) (ingest.Config, error) {
 	}
 	c := ingest.Config{
 		Secret: secret, Assistants: in.Assistants, Channels: in.Channels, EventTypes: in.EventTypes,
-		BatchRows: in.BatchRows, FlushInterval: in.FlushInterval, MaxBody: int64(in.MaxBody), MaxLine: in.MaxLine,
+		BatchRows: in.BatchRows, FlushInterval: in.FlushInterval, Writes: in.Writes, MaxBody: int64(in.MaxBody), MaxLine: in.MaxLine,
 		DedupWindow: in.DedupWindow,
 	}
 	return c, c.Validate()

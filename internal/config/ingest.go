@@ -12,6 +12,7 @@ type IngestConfig struct {
 	TokensFile    string        // file of ingest tokens, one per line, added to IngestTokens
 	BatchRows     int           // flush a batch at this many rows...
 	FlushInterval time.Duration // ...or this long after its first event
+	Writes        int           // batches written to ClickHouse at once
 	MaxBody       int           // bytes per request after decompression
 	MaxLine       int           // bytes per NDJSON or CSV line
 	DedupWindow   time.Duration // an event_id stored this recently is a duplicate
@@ -29,6 +30,7 @@ func (c *Config) bindIngest(f binder) {
 	f.str(&in.TokensFile, "ingest-tokens-file", "ADOPTSCOPE_INGEST_TOKENS_FILE", "", "file of ingest bearer tokens, one per line, in addition to --ingest-tokens; with neither, a local token is generated into the data folder (ingest-token) and printed")
 	f.integer(&in.BatchRows, "ingest-batch-rows", "ADOPTSCOPE_INGEST_BATCH_ROWS", 100_000, "write a batch to ClickHouse when it holds this many events")
 	f.dur(&in.FlushInterval, "ingest-flush-interval", "ADOPTSCOPE_INGEST_FLUSH_INTERVAL", 200*time.Millisecond, "write a batch at the latest this long after its first event (requests wait for it)")
+	f.integer(&in.Writes, "ingest-concurrent-writes", "ADOPTSCOPE_INGEST_CONCURRENT_WRITES", 2, "batches written to ClickHouse at once: the next batch is formed and its event ids looked up while the previous one is written (1: one at a time)")
 	f.integer(&in.MaxBody, "ingest-max-body", "ADOPTSCOPE_INGEST_MAX_BODY", 16<<20, "largest request body in bytes, after gzip decompression (413 above)")
 	f.integer(&in.MaxLine, "ingest-max-line", "ADOPTSCOPE_INGEST_MAX_LINE", 1<<20, "longest NDJSON or CSV line in bytes (413 above)")
 	f.dur(&in.DedupWindow, "ingest-dedup-window", "ADOPTSCOPE_INGEST_DEDUP_WINDOW", 7*24*time.Hour, "an event_id already stored this recently is counted as a duplicate and not written again")
@@ -48,6 +50,9 @@ func (c *Config) validateIngest() []error {
 	}
 	if in.FlushInterval < time.Millisecond || in.FlushInterval > time.Minute {
 		errs = append(errs, fmt.Errorf("--ingest-flush-interval / ADOPTSCOPE_INGEST_FLUSH_INTERVAL %s: want 1ms-1m", in.FlushInterval))
+	}
+	if in.Writes < 1 || in.Writes > 8 {
+		errs = append(errs, fmt.Errorf("--ingest-concurrent-writes / ADOPTSCOPE_INGEST_CONCURRENT_WRITES %d: want 1-8", in.Writes))
 	}
 	if in.MaxBody < 1024 {
 		errs = append(errs, fmt.Errorf("--ingest-max-body / ADOPTSCOPE_INGEST_MAX_BODY %d: want at least 1024 bytes", in.MaxBody))
