@@ -15,6 +15,7 @@ func TestIngestEnvironmentAndFlags(t *testing.T) {
 	t.Setenv("ADOPTSCOPE_INGEST_MAX_BODY", "1048576")
 	t.Setenv("ADOPTSCOPE_INGEST_MAX_LINE", "4096")
 	t.Setenv("ADOPTSCOPE_INGEST_DEDUP_WINDOW", "48h")
+	t.Setenv("ADOPTSCOPE_INGEST_CONCURRENT_WRITES", "3")
 	t.Setenv("ADOPTSCOPE_ASSISTANTS", "chatgpt, grok")
 	t.Setenv("ADOPTSCOPE_CHANNELS", "web")
 	t.Setenv("ADOPTSCOPE_EVENT_TYPES", "message,share")
@@ -28,12 +29,12 @@ func TestIngestEnvironmentAndFlags(t *testing.T) {
 	}
 	want := IngestConfig{
 		UserKeySecret: "0123456789abcdef0123", TokensFile: "/etc/tokens", BatchRows: 7000, FlushInterval: 50 * time.Millisecond,
-		MaxBody: 1 << 20, MaxLine: 4096, DedupWindow: 48 * time.Hour,
+		MaxBody: 1 << 20, MaxLine: 4096, DedupWindow: 48 * time.Hour, Writes: 3,
 		Assistants: []string{"chatgpt", "grok"}, Channels: []string{"web"}, EventTypes: []string{"message", "share"},
 	}
 	got := c.Ingest
 	if got.UserKeySecret != want.UserKeySecret || got.TokensFile != want.TokensFile || got.BatchRows != want.BatchRows ||
-		got.FlushInterval != want.FlushInterval || got.MaxBody != want.MaxBody || got.MaxLine != want.MaxLine || got.DedupWindow != want.DedupWindow ||
+		got.FlushInterval != want.FlushInterval || got.MaxBody != want.MaxBody || got.MaxLine != want.MaxLine || got.DedupWindow != want.DedupWindow || got.Writes != want.Writes ||
 		strings.Join(got.Assistants, ",") != "chatgpt,grok" || strings.Join(got.Channels, ",") != "web" || strings.Join(got.EventTypes, ",") != "message,share" {
 		t.Errorf("ingest config %+v, want %+v", got, want)
 	}
@@ -51,6 +52,8 @@ func TestIngestValidationNamesTheSetting(t *testing.T) {
 		{"ADOPTSCOPE_INGEST_FLUSH_INTERVAL", "2m", "ADOPTSCOPE_INGEST_FLUSH_INTERVAL 2m0s"},
 		{"ADOPTSCOPE_INGEST_MAX_LINE", "100", "ADOPTSCOPE_INGEST_MAX_LINE 100"},
 		{"ADOPTSCOPE_INGEST_DEDUP_WINDOW", "10s", "ADOPTSCOPE_INGEST_DEDUP_WINDOW 10s"},
+		{"ADOPTSCOPE_INGEST_CONCURRENT_WRITES", "0", "ADOPTSCOPE_INGEST_CONCURRENT_WRITES 0: want 1-8"},
+		{"ADOPTSCOPE_INGEST_CONCURRENT_WRITES", "9", "ADOPTSCOPE_INGEST_CONCURRENT_WRITES 9: want 1-8"},
 	}
 	for _, c := range cases {
 		t.Run(c.env, func(t *testing.T) {
