@@ -47,14 +47,15 @@ func runBenchIngest(ctx context.Context, args []string, e *env) error {
 	pid := fs.Int("pid", 0, "with --url: process id of the ingest process, to sample its memory")
 	batchRows := fs.Int("batch-rows", 100_000, "ingest batch size of the started instance (ADOPTSCOPE_INGEST_BATCH_ROWS)")
 	seed := fs.Uint64("seed", 1, "random seed of the generated events")
+	days := fs.Int("days", 30, "spread the events' times over this many days before now (1: a live feed; 30: a feed that also carries late events)")
 	if err := parse(fs, args, &cfg); err != nil {
 		return err
 	}
 	if *url != "" && (*token == "" || cfg.ClickHouse.Addr == "") {
 		return errors.New("bench ingest: --url needs --token and --clickhouse-addr (the server behind it, for the raw baseline)")
 	}
-	if *events < 1 || *clients < 1 || *perReq < 1 {
-		return errors.New("bench ingest: --events, --clients and --request-events must be positive")
+	if *events < 1 || *clients < 1 || *perReq < 1 || *days < 1 {
+		return errors.New("bench ingest: --events, --clients, --request-events and --days must be positive")
 	}
 	log := logger(cfg, e.stderr)
 	out := e.stdout
@@ -75,7 +76,7 @@ func runBenchIngest(ctx context.Context, args []string, e *env) error {
 	}
 
 	fmt.Fprintf(out, "generating %d events...\n", *events)
-	inputs, bodies := benchEvents(*events, *perReq, *seed)
+	inputs, bodies := benchEvents(*events, *perReq, *days, *seed)
 	var bodyBytes int
 	for _, b := range bodies {
 		bodyBytes += len(b)
@@ -191,9 +192,9 @@ func runBenchIngest(ctx context.Context, args []string, e *env) error {
 }
 
 // benchEvents generates realistic events: a panel of people using a few
-// assistants over a month, mostly text messages, several events per
-// person per day; and the same events as NDJSON request bodies.
-func benchEvents(n, perReq int, seed uint64) ([]ingest.Input, [][]byte) {
+// assistants over the last days (a month by default), mostly text
+// messages, several events per person per day; and the same events as NDJSON request bodies.
+func benchEvents(n, perReq, days int, seed uint64) ([]ingest.Input, [][]byte) {
 	r := rand.New(rand.NewPCG(seed, 2))
 	// Ids are new on every run (a rerun against the same instance must not
 	// turn into a duplicates benchmark); the rest follows the seed.
@@ -205,7 +206,7 @@ func benchEvents(n, perReq int, seed uint64) ([]ingest.Input, [][]byte) {
 	countries := []string{"US", "BR", "IN", "FR", "DE", "MX", "ID", "NG", "GB", "ES"}
 	people := max(n/40, 1)
 	end := time.Now().UTC().Truncate(time.Second)
-	start := end.Add(-30 * 24 * time.Hour)
+	start := end.Add(-time.Duration(days) * 24 * time.Hour)
 	span := int64(end.Sub(start) / time.Second)
 	inputs := make([]ingest.Input, n)
 	for i := range inputs {
