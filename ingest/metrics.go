@@ -63,6 +63,9 @@ func newMetrics(p *Pipeline) *Metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "adoptscope_ingest_buffer_capacity_rows", Help: "Buffer size: over it, submissions get 503.",
 		}, func() float64 { return float64(p.cfg.BufferRows) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "adoptscope_ingest_writes_in_flight", Help: "Batches being written to ClickHouse now (at most ADOPTSCOPE_INGEST_CONCURRENT_WRITES).",
+		}, func() float64 { return float64(len(p.slots)) }),
 	)
 	return m
 }

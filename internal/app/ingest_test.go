@@ -126,7 +126,7 @@ func TestIngestMountedAndFlushedOnStop(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`adoptscope_ingest_events_total{result="accepted"} 1`, `adoptscope_ingest_http_requests_total{code="200"} 1`, "go_goroutines"} {
+	for _, want := range []string{`adoptscope_ingest_events_total{result="accepted"} 1`, `adoptscope_ingest_http_requests_total{code="200"} 1`, "adoptscope_ingest_writes_in_flight 0", "go_goroutines"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
