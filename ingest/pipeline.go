@@ -320,6 +320,10 @@ func (p *Pipeline) writer() {
 	}
 }
 
+// opEarlierBatch names a batch refused because an earlier batch in flight,
+// holding some of its event ids, was not committed.
+const opEarlierBatch = "earlier batch"
+
 // flushJob is one batch being committed.
 type flushJob struct {
 	done chan struct{} // closed when the batch is committed or refused
@@ -423,14 +427,18 @@ func (p *Pipeline) commit(ctx context.Context, deps []*flushJob, batch []*pendin
 	for _, d := range deps {
 		<-d.done
 		if !d.ok {
-			return 0, "insert", errors.New("an earlier batch holding some of these event ids was not committed")
+			// Not a ClickHouse error of its own: the earlier batch's
+			// failure was counted where it happened.
+			return 0, opEarlierBatch, errors.New("an earlier batch holding some of these event ids was not committed")
 		}
 	}
 	return cols.n, "", nil
 }
 
 func (p *Pipeline) fail(batch []*pending, op string, err error) {
-	p.metrics.chErrors.WithLabelValues(op).Inc()
+	if op != opEarlierBatch {
+		p.metrics.chErrors.WithLabelValues(op).Inc()
+	}
 	p.log.Warn("ingest batch not committed: answering 503", "op", op, "submissions", len(batch), "error", err)
 	for _, pd := range batch {
 		pd.done <- fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
