@@ -41,6 +41,7 @@ func TestLoadThroughIngest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	chtest.BuildRollups(t, s)
 	g, _ := New(cfg)
 	var want int64
 	users := map[string]bool{}

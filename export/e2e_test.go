@@ -42,6 +42,7 @@ func insertEvents(t *testing.T, s *store.Store, evs []testEvent) {
 	if err := b.Send(); err != nil {
 		t.Fatal(err)
 	}
+	chtest.BuildRollups(t, s)
 }
 
 // TestEveryMinuteExportMatchesIndependentCount: an export scheduled every

@@ -13,14 +13,18 @@ import (
 	"github.com/adoptscope/adoptscope/internal/store"
 )
 
-// ownTables are ingest's bookkeeping; every other table (events and the
-// rollups fed from it) must not change when events are sent again.
-var ownTables = map[string]bool{"ingest_event_ids": true, "ingest_idempotency": true, "schema_migrations": true}
+// ownTables are ingest's and the rollup builder's bookkeeping; every other
+// table (events and the rollups fed from it) must not change when events
+// are sent again.
+var ownTables = map[string]bool{"ingest_event_ids": true, "ingest_idempotency": true, "schema_migrations": true,
+	"rollup_queue": true, "rollup_windows": true}
 
 // totals returns, per data table, its row count and the total of each
-// numeric or aggregate column after merging everything, as text.
+// numeric or aggregate column after merging everything, as text, once the
+// rollups are built.
 func totals(t *testing.T, s *store.Store) map[string]string {
 	t.Helper()
+	chtest.BuildRollups(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	rows, err := s.Conn.Query(ctx, "SELECT table, name, type FROM system.columns WHERE database = ? AND table IN (SELECT name FROM system.tables WHERE database = ? AND engine LIKE '%MergeTree') ORDER BY table, name", s.Database, s.Database)
@@ -108,6 +112,15 @@ func TestSameEventsTwiceAreStoredOnce(t *testing.T) {
 		if after[table] != v {
 			t.Errorf("table %s totals changed: %s, then %s", table, v, after[table])
 		}
+	}
+	// The rollups hold every stored event once: their totals, computed
+	// from the raw table.
+	if got, want := query[uint64](t, s, "SELECT sum(events) FROM rollup_events_day"), query[uint64](t, s, "SELECT sum(toUInt64(count)) FROM events"); got != want {
+		t.Errorf("rollup_events_day sums to %d events, events to %d", got, want)
+	}
+	if got, want := query[uint64](t, s, "SELECT count() FROM (SELECT day, assistant, channel, country, user_key FROM rollup_person_day GROUP BY day, assistant, channel, country, user_key)"),
+		query[uint64](t, s, "SELECT count() FROM (SELECT DISTINCT event_date, assistant, channel, country, user_key FROM events)"); got != want {
+		t.Errorf("rollup_person_day holds %d person-days, events %d", got, want)
 	}
 	t.Logf("tables compared: %d (%v)", len(before), before)
 }

@@ -60,6 +60,7 @@ func insert(t testing.TB, s *store.Store, evs []ev) {
 			t.Fatal(err)
 		}
 	}
+	chtest.BuildRollups(t, s)
 }
 
 var (

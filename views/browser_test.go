@@ -43,6 +43,7 @@ func loadDemo(t testing.TB, s *store.Store, people int) *ingest.Pipeline {
 	if err := p.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
+	chtest.BuildRollups(t, s)
 	return p
 }
 

@@ -108,6 +108,7 @@ func insertEvents(t testing.TB, s *store.Store, evs []ev) {
 	if err := b.Send(); err != nil {
 		t.Fatal(err)
 	}
+	chtest.BuildRollups(t, s)
 }
 
 type testApp struct {

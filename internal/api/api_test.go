@@ -52,6 +52,7 @@ func queryServer(t *testing.T, opts Options) (http.Handler, *store.Store) {
 	if err := b.Send(); err != nil {
 		t.Fatal(err)
 	}
+	chtest.BuildRollups(t, s)
 	e := httpserver.New(quiet())
 	opts.Store, opts.Log = s, quiet()
 	New(opts).Register(e.Group("/api/v1"))

@@ -67,7 +67,7 @@ func Run(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, st
 
 	var parts []part
 	for _, start := range []func(context.Context, *Deps, Mode) (part, error){
-		startIngest, startAPI, startWeb, startScheduler, startDemo,
+		startRollups, startIngest, startAPI, startWeb, startScheduler, startDemo,
 	} {
 		p, err := start(ctx, d, mode)
 		if err != nil {

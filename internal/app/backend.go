@@ -7,6 +7,7 @@ import (
 
 	"github.com/adoptscope/adoptscope/internal/chserver"
 	"github.com/adoptscope/adoptscope/internal/config"
+	"github.com/adoptscope/adoptscope/internal/rollup"
 	"github.com/adoptscope/adoptscope/internal/store"
 	"github.com/adoptscope/adoptscope/schema"
 )
@@ -17,6 +18,9 @@ type Backend struct {
 	Store   *store.Store
 	Schema  int
 	Managed bool
+	// Rollups builds the rollups behind ingest (a no-op on a cluster):
+	// writers call CatchUp before they report data as ready to chart.
+	Rollups *rollup.Builder
 	server  *chserver.Server
 	lock    *chserver.Lock
 }
@@ -52,6 +56,7 @@ func OpenBackend(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Ba
 		return nil, fmt.Errorf("migrate schema: %w", err)
 	}
 	b.Schema = v
+	b.Rollups = rollup.New(s, rollup.Config{Interval: cfg.Ingest.RollupInterval}, log)
 	return b, nil
 }
 

@@ -72,6 +72,13 @@ func startDemo(ctx context.Context, d *Deps, mode Mode) (part, error) {
 		if _, err := LoadDemo(lctx, s, p, demo.Config{}, true, d.Stdout, d.Log); err != nil {
 			return
 		}
+		// Flushed already (Load waits for every answer); the charts read
+		// the rollups, built behind ingest: have them hold the last day.
+		if r := d.Backend.Rollups; r != nil {
+			if _, err := r.CatchUp(lctx); err != nil {
+				d.Log.Warn("demo load: build the rollups", "error", err)
+			}
+		}
 		// The progress lines have pushed the URL out of sight: say it again.
 		select {
 		case <-d.listening:

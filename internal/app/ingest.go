@@ -60,6 +60,9 @@ func startIngest(ctx context.Context, d *Deps, mode Mode) (part, error) {
 	d.Echo.POST("/v1/events", echo.WrapHandler(h))
 	reg := p.Metrics().Registry
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if d.Backend.Rollups != nil {
+		d.Backend.Rollups.Register(reg)
+	}
 	d.Echo.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	go func() {
 		// Shutdown begins: answer the requests in flight now, not at the

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/adoptscope/adoptscope/internal/chserver"
+	"github.com/adoptscope/adoptscope/internal/rollup"
 	"github.com/adoptscope/adoptscope/internal/store"
 	"github.com/adoptscope/adoptscope/schema"
 )
@@ -113,4 +114,16 @@ func quietLogger() *slog.Logger {
 		return slog.Default()
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// BuildRollups builds the rollups of everything s's events table holds:
+// what a test calls after writing events and before reading the rollups
+// (on a single server they are built behind ingest, see internal/rollup).
+func BuildRollups(t testing.TB, s *store.Store) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := rollup.New(s, rollup.Config{}, quietLogger()).CatchUp(ctx); err != nil {
+		t.Fatalf("build rollups: %v", err)
+	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/chserver"
 	"github.com/adoptscope/adoptscope/internal/config"
+	"github.com/adoptscope/adoptscope/internal/rollup"
 	"github.com/adoptscope/adoptscope/internal/store"
 	"github.com/adoptscope/adoptscope/schema"
 )
@@ -147,6 +148,7 @@ func runBenchIngest(ctx context.Context, args []string, e *env) error {
 		}()
 	}
 	res, took, err := benchSend(ctx, target, tok, bodies, *clients)
+	sent := time.Now()
 	close(stopSample)
 	sampled.Wait()
 	if err != nil {
@@ -154,17 +156,33 @@ func runBenchIngest(ctx context.Context, args []string, e *env) error {
 	}
 	rate := float64(*events) / took.Seconds()
 
-	// Every event stored, once.
+	// Every event stored, once; and the rollups built behind ingest: how
+	// long after the last answer they held every event.
 	stored := -1
+	var rollupLag time.Duration
 	if *url == "" {
 		sc := cfg.ClickHouse
 		sc.Database = db
 		s, err := store.Open(ctx, sc, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err == nil {
-			qctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+			qctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+			if b := rollup.New(s, rollup.Config{}, log); b.Enabled() {
+				if _, err := b.CatchUp(qctx); err != nil {
+					cancel()
+					s.Close()
+					return fmt.Errorf("bench ingest: wait for the rollups: %w", err)
+				}
+				rollupLag = time.Since(sent)
+			}
 			var n uint64
 			if err := s.Conn.QueryRow(qctx, "SELECT count() FROM events").Scan(&n); err == nil {
 				stored = int(n)
+			}
+			var inRollups uint64
+			if err := s.Conn.QueryRow(qctx, "SELECT (SELECT sum(events) FROM rollup_events_day) = (SELECT sum(toUInt64(count)) FROM events)").Scan(&inRollups); err == nil && inRollups != 1 {
+				cancel()
+				s.Close()
+				return errors.New("bench ingest: the rollups do not hold every stored event")
 			}
 			cancel()
 			s.Close()
@@ -179,6 +197,10 @@ func runBenchIngest(ctx context.Context, args []string, e *env) error {
 		fmt.Fprintf(out, ", stored %d", stored)
 	}
 	fmt.Fprintln(out, ")")
+	if rollupLag > 0 {
+		fmt.Fprintf(out, "rollups built behind ingest: caught up %s after the last answer; events/s with the rollups built: %.0f\n",
+			rollupLag.Round(10*time.Millisecond), float64(*events)/(took+rollupLag).Seconds())
+	}
 	if ingestPID > 0 {
 		fmt.Fprintf(out, "ingest process RSS: max %.0f MiB while sending (peak VmHWM %.0f MiB)\n", float64(rssMax.Load())/1024, float64(procStatusKB(ingestPID, "VmHWM:"))/1024)
 	} else {

@@ -70,7 +70,11 @@ func runBenchQuery(ctx context.Context, args []string, e *env) error {
 	case have > 0:
 		return fmt.Errorf("bench query: database %s already holds %d events: pass --reuse to time them, or choose another --clickhouse-database", s.Database, have)
 	default:
+		finish := buildRollupsBehind(b, e.stdout)
 		if err := loadBenchEvents(ctx, s, *events, *seed, e); err != nil {
+			return err
+		}
+		if err := finish(ctx); err != nil {
 			return err
 		}
 		if *optimize {

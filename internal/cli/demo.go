@@ -46,10 +46,14 @@ func runDemo(ctx context.Context, args []string, e *env) error {
 		return err
 	}
 	defer b.Close()
+	finish := buildRollupsBehind(b, e.stdout)
 	_, lerr := app.LoadDemo(ctx, b.Store, p, dc, *resume, e.stdout, log)
 	cctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	return errors.Join(lerr, p.Close(cctx))
+	cerr := p.Close(cctx)
+	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer rcancel()
+	return errors.Join(lerr, cerr, finish(rctx))
 }
 
 func demoConfig(people, days int, from, to string, seed uint64, pplxEnd string) (demo.Config, error) {

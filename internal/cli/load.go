@@ -60,7 +60,12 @@ func runLoad(ctx context.Context, args []string, e *env) error {
 		return err
 	}
 	defer b.Close()
+	finish := buildRollupsBehind(b, e.stdout)
+	closed := false
 	defer func() {
+		if closed {
+			return
+		}
 		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		_ = p.Close(cctx)
@@ -89,7 +94,15 @@ func runLoad(ctx context.Context, args []string, e *env) error {
 	if len(files) > 1 {
 		fmt.Fprintf(e.stdout, "total: %d accepted, %d duplicates, %d rejected in %d files\n", total.Accepted, total.Duplicates, total.Rejected, len(files))
 	}
-	return errors.Join(failed...)
+	cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	closed = true
+	if err := p.Close(cctx); err != nil {
+		failed = append(failed, fmt.Errorf("flush: %w", err))
+	}
+	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer rcancel()
+	return errors.Join(append(failed, finish(rctx))...)
 }
 
 // countingReader counts the bytes read from the file (compressed bytes for

@@ -2,7 +2,10 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
+	"time"
 
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/app"
@@ -28,4 +31,39 @@ func openPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) (*a
 		return nil, nil, err
 	}
 	return b, p, nil
+}
+
+// buildRollupsBehind runs the rollup builder while a command writes events,
+// so that a long load does not leave all of the building to the end. The
+// returned finish, called after the pipeline has flushed, stops it and
+// builds the rest, saying so on w.
+func buildRollupsBehind(b *app.Backend, w io.Writer) (finish func(context.Context) error) {
+	r := b.Rollups
+	if r == nil || !r.Enabled() {
+		return func(context.Context) error { return nil }
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Run(ctx)
+	}()
+	return func(ctx context.Context) error {
+		cancel()
+		<-done
+		start := time.Now()
+		fmt.Fprint(w, "Building the rollups the charts read... ")
+		res, err := r.CatchUp(ctx)
+		if err != nil {
+			fmt.Fprintln(w, "failed")
+			return fmt.Errorf("build the rollups (the next start of adoptscope up builds what is left): %w", err)
+		}
+		switch {
+		case res.BuiltBy != "":
+			fmt.Fprintf(w, "done by the running instance (builder %s)\n", res.BuiltBy)
+		default:
+			fmt.Fprintf(w, "done: %d events in %s\n", res.Rows, time.Since(start).Round(10*time.Millisecond))
+		}
+		return nil
+	}
 }

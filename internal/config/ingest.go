@@ -16,9 +16,12 @@ type IngestConfig struct {
 	MaxBody       int           // bytes per request after decompression
 	MaxLine       int           // bytes per NDJSON or CSV line
 	DedupWindow   time.Duration // an event_id stored this recently is a duplicate
-	Assistants    []string      // empty: the built-in registry
-	Channels      []string
-	EventTypes    []string
+	// RollupInterval: on a single server the rollups are built behind
+	// ingest this often (charts trail ingest by about this much).
+	RollupInterval time.Duration
+	Assistants     []string // empty: the built-in registry
+	Channels       []string
+	EventTypes     []string
 
 	bound bool // the Ingest section was bound: validate it
 }
@@ -34,6 +37,7 @@ func (c *Config) bindIngest(f binder) {
 	f.integer(&in.MaxBody, "ingest-max-body", "ADOPTSCOPE_INGEST_MAX_BODY", 16<<20, "largest request body in bytes, after gzip decompression (413 above)")
 	f.integer(&in.MaxLine, "ingest-max-line", "ADOPTSCOPE_INGEST_MAX_LINE", 1<<20, "longest NDJSON or CSV line in bytes (413 above)")
 	f.dur(&in.DedupWindow, "ingest-dedup-window", "ADOPTSCOPE_INGEST_DEDUP_WINDOW", 7*24*time.Hour, "an event_id already stored this recently is counted as a duplicate and not written again")
+	f.dur(&in.RollupInterval, "rollup-interval", "ADOPTSCOPE_ROLLUP_INTERVAL", 5*time.Second, "on a single server, build the rollups the charts read from the events stored since the last build this often: charts trail ingest by about this much (on a cluster they are built inside the insert)")
 	f.list(&in.Assistants, "assistants", "ADOPTSCOPE_ASSISTANTS", "comma-separated assistant slugs ingest accepts (default chatgpt,meta_ai,copilot,perplexity)")
 	f.list(&in.Channels, "channels", "ADOPTSCOPE_CHANNELS", "comma-separated channel slugs ingest accepts (default whatsapp,ios,android,web,desktop,messenger,instagram,telegram,phone,sms,api)")
 	f.list(&in.EventTypes, "event-types", "ADOPTSCOPE_EVENT_TYPES", "comma-separated event type slugs ingest accepts (default message,session_start,signup,account_linked)")
@@ -62,6 +66,9 @@ func (c *Config) validateIngest() []error {
 	}
 	if in.DedupWindow < time.Minute {
 		errs = append(errs, fmt.Errorf("--ingest-dedup-window / ADOPTSCOPE_INGEST_DEDUP_WINDOW %s: want at least 1m", in.DedupWindow))
+	}
+	if in.RollupInterval < 100*time.Millisecond || in.RollupInterval > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("--rollup-interval / ADOPTSCOPE_ROLLUP_INTERVAL %s: want 100ms-10m", in.RollupInterval))
 	}
 	return errs
 }
