@@ -500,7 +500,27 @@ func (c *columns) add(e *Event) {
 }
 
 func (c *columns) values() []any {
-	return []any{c.id, c.t, c.recv, c.assistant, c.channel, c.etype, c.mod, c.user, c.country, c.count, c.linked, c.source}
+	boxes := make(map[string]any)
+	return []any{c.id, c.t, c.recv, boxed(c.assistant, boxes), boxed(c.channel, boxes), boxed(c.etype, boxes),
+		boxed(c.mod, boxes), c.user, boxed(c.country, boxes), c.count, c.linked, boxed(c.source, boxes)}
+}
+
+// boxed returns ss as interface values, each distinct string boxed once.
+// clickhouse-go appends a LowCardinality column row by row as interface
+// values (reflection): handed a []string it boxes, so allocates, every
+// row; handed shared boxes it allocates nothing. A quarter of ingest's
+// CPU per event went there.
+func boxed(ss []string, boxes map[string]any) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		b, ok := boxes[s]
+		if !ok {
+			b = s
+			boxes[s] = b
+		}
+		out[i] = b
+	}
+	return out
 }
 
 // InsertColumns is the column list of every insert into events.
