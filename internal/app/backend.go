@@ -56,7 +56,7 @@ func OpenBackend(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Ba
 		return nil, fmt.Errorf("migrate schema: %w", err)
 	}
 	b.Schema = v
-	b.Rollups = rollup.New(s, rollup.Config{Interval: cfg.Ingest.RollupInterval}, log)
+	b.Rollups = rollup.New(s, rollup.Config{Interval: cfg.Ingest.RollupInterval, MaxLag: cfg.Ingest.RollupMaxLag}, log)
 	return b, nil
 }
 

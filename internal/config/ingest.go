@@ -19,7 +19,8 @@ type IngestConfig struct {
 	// RollupInterval: on a single server the rollups are built behind
 	// ingest this often (charts trail ingest by about this much).
 	RollupInterval time.Duration
-	Assistants     []string // empty: the built-in registry
+	RollupMaxLag   time.Duration // ...deferred while inserts run, up to this lag
+	Assistants     []string      // empty: the built-in registry
 	Channels       []string
 	EventTypes     []string
 
@@ -38,6 +39,7 @@ func (c *Config) bindIngest(f binder) {
 	f.integer(&in.MaxLine, "ingest-max-line", "ADOPTSCOPE_INGEST_MAX_LINE", 1<<20, "longest NDJSON or CSV line in bytes (413 above)")
 	f.dur(&in.DedupWindow, "ingest-dedup-window", "ADOPTSCOPE_INGEST_DEDUP_WINDOW", 7*24*time.Hour, "an event_id already stored this recently is counted as a duplicate and not written again")
 	f.dur(&in.RollupInterval, "rollup-interval", "ADOPTSCOPE_ROLLUP_INTERVAL", 5*time.Second, "on a single server, build the rollups the charts read from the events stored since the last build this often: charts trail ingest by about this much (on a cluster they are built inside the insert)")
+	f.dur(&in.RollupMaxLag, "rollup-max-lag", "ADOPTSCOPE_ROLLUP_MAX_LAG", time.Minute, "while inserts into events are running, leave the rollups to be built until the oldest unbuilt event is this old: a burst of ingest gets the CPU and is built after it, in larger, cheaper windows (at most --rollup-interval: never defer)")
 	f.list(&in.Assistants, "assistants", "ADOPTSCOPE_ASSISTANTS", "comma-separated assistant slugs ingest accepts (default chatgpt,meta_ai,copilot,perplexity)")
 	f.list(&in.Channels, "channels", "ADOPTSCOPE_CHANNELS", "comma-separated channel slugs ingest accepts (default whatsapp,ios,android,web,desktop,messenger,instagram,telegram,phone,sms,api)")
 	f.list(&in.EventTypes, "event-types", "ADOPTSCOPE_EVENT_TYPES", "comma-separated event type slugs ingest accepts (default message,session_start,signup,account_linked)")
@@ -69,6 +71,9 @@ func (c *Config) validateIngest() []error {
 	}
 	if in.RollupInterval < 100*time.Millisecond || in.RollupInterval > 10*time.Minute {
 		errs = append(errs, fmt.Errorf("--rollup-interval / ADOPTSCOPE_ROLLUP_INTERVAL %s: want 100ms-10m", in.RollupInterval))
+	}
+	if in.RollupMaxLag < 100*time.Millisecond || in.RollupMaxLag > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("--rollup-max-lag / ADOPTSCOPE_ROLLUP_MAX_LAG %s: want 100ms-24h", in.RollupMaxLag))
 	}
 	return errs
 }

@@ -17,6 +17,7 @@ func TestIngestEnvironmentAndFlags(t *testing.T) {
 	t.Setenv("ADOPTSCOPE_INGEST_DEDUP_WINDOW", "48h")
 	t.Setenv("ADOPTSCOPE_INGEST_CONCURRENT_WRITES", "3")
 	t.Setenv("ADOPTSCOPE_ROLLUP_INTERVAL", "1500ms")
+	t.Setenv("ADOPTSCOPE_ROLLUP_MAX_LAG", "30s")
 	t.Setenv("ADOPTSCOPE_ASSISTANTS", "chatgpt, grok")
 	t.Setenv("ADOPTSCOPE_CHANNELS", "web")
 	t.Setenv("ADOPTSCOPE_EVENT_TYPES", "message,share")
@@ -30,12 +31,12 @@ func TestIngestEnvironmentAndFlags(t *testing.T) {
 	}
 	want := IngestConfig{
 		UserKeySecret: "0123456789abcdef0123", TokensFile: "/etc/tokens", BatchRows: 7000, FlushInterval: 50 * time.Millisecond,
-		MaxBody: 1 << 20, MaxLine: 4096, DedupWindow: 48 * time.Hour, Writes: 3, RollupInterval: 1500 * time.Millisecond,
+		MaxBody: 1 << 20, MaxLine: 4096, DedupWindow: 48 * time.Hour, Writes: 3, RollupInterval: 1500 * time.Millisecond, RollupMaxLag: 30 * time.Second,
 		Assistants: []string{"chatgpt", "grok"}, Channels: []string{"web"}, EventTypes: []string{"message", "share"},
 	}
 	got := c.Ingest
 	if got.UserKeySecret != want.UserKeySecret || got.TokensFile != want.TokensFile || got.BatchRows != want.BatchRows ||
-		got.FlushInterval != want.FlushInterval || got.MaxBody != want.MaxBody || got.MaxLine != want.MaxLine || got.DedupWindow != want.DedupWindow || got.Writes != want.Writes || got.RollupInterval != want.RollupInterval ||
+		got.FlushInterval != want.FlushInterval || got.MaxBody != want.MaxBody || got.MaxLine != want.MaxLine || got.DedupWindow != want.DedupWindow || got.Writes != want.Writes || got.RollupInterval != want.RollupInterval || got.RollupMaxLag != want.RollupMaxLag ||
 		strings.Join(got.Assistants, ",") != "chatgpt,grok" || strings.Join(got.Channels, ",") != "web" || strings.Join(got.EventTypes, ",") != "message,share" {
 		t.Errorf("ingest config %+v, want %+v", got, want)
 	}
@@ -56,6 +57,7 @@ func TestIngestValidationNamesTheSetting(t *testing.T) {
 		{"ADOPTSCOPE_INGEST_CONCURRENT_WRITES", "0", "ADOPTSCOPE_INGEST_CONCURRENT_WRITES 0: want 1-8"},
 		{"ADOPTSCOPE_INGEST_CONCURRENT_WRITES", "9", "ADOPTSCOPE_INGEST_CONCURRENT_WRITES 9: want 1-8"},
 		{"ADOPTSCOPE_ROLLUP_INTERVAL", "50ms", "ADOPTSCOPE_ROLLUP_INTERVAL 50ms: want 100ms-10m"},
+		{"ADOPTSCOPE_ROLLUP_MAX_LAG", "48h", "ADOPTSCOPE_ROLLUP_MAX_LAG 48h0m0s: want 100ms-24h"},
 	}
 	for _, c := range cases {
 		t.Run(c.env, func(t *testing.T) {

@@ -47,6 +47,12 @@ type Config struct {
 	// Interval between builds of the background loop (Run). Charts trail
 	// ingest by up to about this much. Default 5 s.
 	Interval time.Duration
+	// MaxLag: while inserts into events are running, the loop leaves the
+	// queue to grow until its oldest row is this old, so that a burst of
+	// ingest gets the CPU and is built afterwards, in larger windows that
+	// cost less per event. Zero takes the default, 1 min; at most
+	// Interval means never defer.
+	MaxLag time.Duration
 	// WindowRows caps the rows of one window, sent as one block: the
 	// server holds the block in memory while the views group it. Larger
 	// windows collapse more rows per person-day and cost less per event.
@@ -64,6 +70,9 @@ type Config struct {
 func (c Config) WithDefaults() Config {
 	if c.Interval <= 0 {
 		c.Interval = 5 * time.Second
+	}
+	if c.MaxLag <= 0 {
+		c.MaxLag = time.Minute
 	}
 	if c.WindowRows == 0 {
 		c.WindowRows = 1_000_000
@@ -166,7 +175,7 @@ func (b *Builder) CatchUp(ctx context.Context) (Result, error) {
 	}
 	var res Result
 	for {
-		r, err := b.build(ctx, target)
+		r, err := b.build(ctx, target, false)
 		res.Rows += r.Rows
 		res.Windows += r.Windows
 		if errors.Is(err, errLeaseHeld) {
@@ -208,7 +217,7 @@ func (b *Builder) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			r, err := b.build(ctx, time.Time{})
+			r, err := b.build(ctx, time.Time{}, true)
 			switch {
 			case errors.Is(err, errLeaseHeld) || (err != nil && ctx.Err() != nil):
 			case err != nil:
@@ -243,8 +252,10 @@ type buildResult struct {
 
 // build takes the lease and builds windows up to the horizon. With a zero
 // target it builds what the horizon allows; otherwise done says whether the
-// horizon reached target.
-func (b *Builder) build(ctx context.Context, target time.Time) (buildResult, error) {
+// horizon reached target. With deferUnderLoad it builds nothing while
+// inserts into events are running and the oldest queued row is younger
+// than MaxLag.
+func (b *Builder) build(ctx context.Context, target time.Time, deferUnderLoad bool) (buildResult, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var res buildResult
@@ -258,9 +269,19 @@ func (b *Builder) build(ctx context.Context, target time.Time) (buildResult, err
 	if err != nil {
 		return res, err
 	}
-	horizon, err := b.horizon(ctx)
+	horizon, busy, err := b.horizon(ctx)
 	if err != nil {
 		return res, err
+	}
+	if deferUnderLoad && busy && b.cfg.MaxLag > b.cfg.Interval {
+		age, err := b.oldestQueued(ctx, end)
+		if err != nil {
+			return res, err
+		}
+		if age < b.cfg.MaxLag {
+			b.lag.Set(age.Seconds())
+			return res, nil
+		}
 	}
 	for first := true; end.Before(horizon); first = false {
 		next, rows, oldest, err := b.nextWindow(ctx, end, horizon)
@@ -382,13 +403,13 @@ func (b *Builder) lastWindowEnd(ctx context.Context) (time.Time, error) {
 
 // horizon is the latest window end no row can still arrive at or before:
 // one second before the start of the oldest running insert into events,
-// and before the current second.
-func (b *Builder) horizon(ctx context.Context) (time.Time, error) {
+// and before the current second. busy says whether any such insert runs.
+func (b *Builder) horizon(ctx context.Context) (_ time.Time, busy bool, _ error) {
 	ctx, cancel := b.callCtx(ctx)
 	defer cancel()
 	rows, err := b.st.Conn.Query(ctx, "SELECT toUInt32(now()), elapsed, query FROM system.processes WHERE positionCaseInsensitive(query, 'insert') > 0")
 	if err != nil {
-		return time.Time{}, fmt.Errorf("rollups: read the running inserts: %w", err)
+		return time.Time{}, false, fmt.Errorf("rollups: read the running inserts: %w", err)
 	}
 	defer rows.Close()
 	var now uint32
@@ -397,19 +418,20 @@ func (b *Builder) horizon(ctx context.Context) (time.Time, error) {
 		var e float64
 		var q string
 		if err := rows.Scan(&now, &e, &q); err != nil {
-			return time.Time{}, err
+			return time.Time{}, false, err
 		}
-		if b.insertQ.MatchString(q) && e > oldest {
-			oldest = e
+		if b.insertQ.MatchString(q) {
+			busy = true
+			oldest = max(oldest, e)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return time.Time{}, err
+		return time.Time{}, false, err
 	}
 	if now == 0 { // the query above always lists itself; be safe anyway
 		t, err := b.serverNow(ctx)
 		if err != nil {
-			return time.Time{}, err
+			return time.Time{}, false, err
 		}
 		now = uint32(t.Unix())
 	}
@@ -417,7 +439,22 @@ func (b *Builder) horizon(ctx context.Context) (time.Time, error) {
 	// whole second the true time is in), so it stamps nothing before
 	// floor(now - oldest).
 	start := int64(float64(now) - oldest) // a floor: the value is positive
-	return time.Unix(start-1, 0).UTC(), nil
+	return time.Unix(start-1, 0).UTC(), busy, nil
+}
+
+// oldestQueued is the age of the oldest queued row after end (0: none).
+func (b *Builder) oldestQueued(ctx context.Context, end time.Time) (time.Duration, error) {
+	ctx, cancel := b.callCtx(ctx)
+	defer cancel()
+	var age int64
+	var n uint64
+	if err := b.st.Conn.QueryRow(ctx, "SELECT toInt64(now()) - toInt64(min(ingested_at)), count() FROM rollup_queue WHERE ingested_at > ?", end).Scan(&age, &n); err != nil {
+		return 0, fmt.Errorf("rollups: age of the queue: %w", err)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	return time.Duration(age) * time.Second, nil
 }
 
 func (b *Builder) serverNow(ctx context.Context) (time.Time, error) {

@@ -378,3 +378,33 @@ func TestBuiltHoursLeaveTheQueue(t *testing.T) {
 		t.Errorf("person-day events %d", n)
 	}
 }
+
+// While inserts into events run, the loop defers building until the
+// oldest queued row is MaxLag old; CatchUp never defers.
+func TestLoopDefersWhileInsertsRun(t *testing.T) {
+	s := chtest.NewStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	evs := someEvents(200, 0)
+	send(t, s, "first", evs)
+	// The horizon is in whole seconds and errs early by up to one more:
+	// open the running insert well after the first rows' second.
+	time.Sleep(2100 * time.Millisecond)
+	open, err := s.Conn.PrepareBatch(ctx, "INSERT INTO events (event_id, event_time, received_at, assistant, channel, event_type, modality, user_key, country, count, linked, source)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Abort()
+	time.Sleep(1100 * time.Millisecond)
+
+	patient := New(s, Config{Interval: 100 * time.Millisecond, MaxLag: time.Hour}, quiet())
+	if r, err := patient.Tick(ctx); err != nil || r.Rows != 0 {
+		t.Errorf("loop build under load, max lag 1h: %d rows, %v; want 0 (deferred)", r.Rows, err)
+	}
+	// The first rows are 3 s old by now: past a max lag of 1 s.
+	urgent := New(s, Config{Interval: 100 * time.Millisecond, MaxLag: time.Second}, quiet())
+	if r, err := urgent.Tick(ctx); err != nil || r.Rows != 200 {
+		t.Errorf("loop build under load, max lag 1s: %d rows, %v; want 200", r.Rows, err)
+	}
+	check(t, s, expect(evs))
+}

@@ -10,12 +10,15 @@ import (
 
 var ErrLeaseHeld = errLeaseHeld
 
-func (b *Builder) Horizon(ctx context.Context) (time.Time, error)   { return b.horizon(ctx) }
+func (b *Builder) Horizon(ctx context.Context) (time.Time, error) {
+	h, _, err := b.horizon(ctx)
+	return h, err
+}
 func (b *Builder) ServerNow(ctx context.Context) (time.Time, error) { return b.serverNow(ctx) }
 
 // BuildOnce is one build up to the horizon.
 func (b *Builder) BuildOnce(ctx context.Context) (Result, error) {
-	r, err := b.build(ctx, time.Time{})
+	r, err := b.build(ctx, time.Time{}, false)
 	return r.Result, err
 }
 
@@ -32,4 +35,10 @@ func (b *Builder) Heartbeat(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.heartbeat(ctx, false)
+}
+
+// Tick is one build of the background loop, which defers under load.
+func (b *Builder) Tick(ctx context.Context) (Result, error) {
+	r, err := b.build(ctx, time.Time{}, true)
+	return r.Result, err
 }
