@@ -160,6 +160,7 @@ func runBenchIngest(ctx context.Context, args []string, e *env) error {
 	// long after the last answer they held every event.
 	stored := -1
 	var rollupLag time.Duration
+	var midWindows, midRows uint64
 	if *url == "" {
 		sc := cfg.ClickHouse
 		sc.Database = db
@@ -167,6 +168,11 @@ func runBenchIngest(ctx context.Context, args []string, e *env) error {
 		if err == nil {
 			qctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 			if b := rollup.New(s, rollup.Config{}, log); b.Enabled() {
+				// Windows the ingest process built while the clients were
+				// still sending compete with them for the CPU.
+				if err := s.Conn.QueryRow(qctx, "SELECT count(), sum(rows) FROM rollup_windows WHERE built_at <= ?", sent.UTC()).Scan(&midWindows, &midRows); err != nil {
+					midWindows = 0
+				}
 				if _, err := b.CatchUp(qctx); err != nil {
 					cancel()
 					s.Close()
@@ -198,8 +204,8 @@ func runBenchIngest(ctx context.Context, args []string, e *env) error {
 	}
 	fmt.Fprintln(out, ")")
 	if rollupLag > 0 {
-		fmt.Fprintf(out, "rollups built behind ingest: caught up %s after the last answer; events/s with the rollups built: %.0f\n",
-			rollupLag.Round(10*time.Millisecond), float64(*events)/(took+rollupLag).Seconds())
+		fmt.Fprintf(out, "rollups built behind ingest: %d rows in %d windows while sending; caught up %s after the last answer; events/s with the rollups built: %.0f\n",
+			midRows, midWindows, rollupLag.Round(10*time.Millisecond), float64(*events)/(took+rollupLag).Seconds())
 	}
 	if ingestPID > 0 {
 		fmt.Fprintf(out, "ingest process RSS: max %.0f MiB while sending (peak VmHWM %.0f MiB)\n", float64(rssMax.Load())/1024, float64(procStatusKB(ingestPID, "VmHWM:"))/1024)
