@@ -62,7 +62,7 @@ func buildRollupsBehind(b *app.Backend, w io.Writer) (finish func(context.Contex
 		case res.BuiltBy != "":
 			fmt.Fprintf(w, "done by the running instance (builder %s)\n", res.BuiltBy)
 		default:
-			fmt.Fprintf(w, "done: %d events in %s\n", res.Rows, time.Since(start).Round(10*time.Millisecond))
+			fmt.Fprintf(w, "done in %s (%d queued events built)\n", time.Since(start).Round(10*time.Millisecond), res.Rows)
 		}
 		return nil
 	}
