@@ -16,6 +16,7 @@ import (
 	"github.com/adoptscope/adoptscope/internal/chtest"
 	"github.com/adoptscope/adoptscope/internal/config"
 	"github.com/adoptscope/adoptscope/internal/httpserver"
+	"github.com/adoptscope/adoptscope/internal/rollup"
 )
 
 func TestIngestSecretAndTokenAreGeneratedOnceAndKept(t *testing.T) {
@@ -66,8 +67,9 @@ func TestIngestSecretAndTokenAreGeneratedOnceAndKept(t *testing.T) {
 }
 
 // TestIngestMountedAndFlushedOnStop guards the wiring: POST /v1/events and
-// GET /metrics on the process's echo, the generated token printed, and
-// Stop flushing what was accepted.
+// GET /metrics on the process's echo, the generated token printed, Stop
+// flushing what was accepted, and the rollup builder, stopped after ingest,
+// building what the flush stored.
 func TestIngestMountedAndFlushedOnStop(t *testing.T) {
 	s := chtest.NewStore(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -75,7 +77,13 @@ func TestIngestMountedAndFlushedOnStop(t *testing.T) {
 	cfg.Ingest.BatchRows = 1000
 	cfg.Ingest.FlushInterval = time.Minute // only Stop flushes
 	var out bytes.Buffer
-	d := &Deps{Cfg: cfg, Log: log, Backend: &Backend{Store: s}, Echo: httpserver.New(log), Stdout: &out}
+	// An interval of an hour: only the final build on Stop builds.
+	builder := rollup.New(s, rollup.Config{Interval: time.Hour}, log)
+	d := &Deps{Cfg: cfg, Log: log, Backend: &Backend{Store: s, Rollups: builder}, Echo: httpserver.New(log), Stdout: &out}
+	rp, err := startRollups(context.Background(), d, Mode{Name: "ingest", Ingest: true})
+	if err != nil || rp == nil {
+		t.Fatalf("startRollups: %v %v", rp, err)
+	}
 	p, err := startIngest(context.Background(), d, Mode{Name: "ingest", Ingest: true})
 	if err != nil || p == nil {
 		t.Fatalf("startIngest: %v %v", p, err)
@@ -120,13 +128,22 @@ func TestIngestMountedAndFlushedOnStop(t *testing.T) {
 	if err := s.Conn.QueryRow(ctx, "SELECT count() FROM events").Scan(&n); err != nil || n != 1 {
 		t.Errorf("events: %d (%v), want 1", n, err)
 	}
+	if err := s.Conn.QueryRow(ctx, "SELECT count() FROM rollup_person_day").Scan(&n); err != nil || n != 0 {
+		t.Errorf("rollup_person_day: %d rows (%v) before the builder stopped, want 0 (its interval is an hour)", n, err)
+	}
+	if err := rp.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Conn.QueryRow(ctx, "SELECT sum(events) FROM rollup_person_day").Scan(&n); err != nil || n != 1 {
+		t.Errorf("rollup_person_day: %d events (%v) after the builder stopped, want 1", n, err)
+	}
 	resp, err := http.Get(srv.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`adoptscope_ingest_events_total{result="accepted"} 1`, `adoptscope_ingest_http_requests_total{code="200"} 1`, "adoptscope_ingest_writes_in_flight 0", "go_goroutines"} {
+	for _, want := range []string{`adoptscope_ingest_events_total{result="accepted"} 1`, `adoptscope_ingest_http_requests_total{code="200"} 1`, "adoptscope_ingest_writes_in_flight 0", "adoptscope_rollup_rows_built_total 1", "go_goroutines"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
