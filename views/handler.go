@@ -36,6 +36,9 @@ type Options struct {
 	IngestStats func() ingest.Snapshot
 	// QueryTimeout bounds each chart's query (default 20 s).
 	QueryTimeout time.Duration
+	// RollupInterval and RollupMaxLag are the rollup builder's schedule,
+	// as the Ingest page explains it (defaults 5 s and 1 min).
+	RollupInterval, RollupMaxLag time.Duration
 }
 
 // Handler serves the dashboard pages.
@@ -51,6 +54,12 @@ func New(o Options) *Handler {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.RollupInterval <= 0 {
+		o.RollupInterval = 5 * time.Second
+	}
+	if o.RollupMaxLag <= 0 {
+		o.RollupMaxLag = time.Minute
 	}
 	if o.Auth == nil {
 		k := make([]byte, 32)

@@ -402,3 +402,42 @@ func TestStaticCaching(t *testing.T) {
 		t.Errorf("status %d, cache %q, type %q", resp.StatusCode, resp.Header.Get("Cache-Control"), resp.Header.Get("Content-Type"))
 	}
 }
+
+// The Ingest page says how many stored events the charts do not show yet.
+func TestIngestPageShowsEventsNotInTheChartsYet(t *testing.T) {
+	app := newTestApp(t, nil, true)
+	_, doc, _ := get(t, nil, app.srv.URL+"/ingest")
+	if got := doc.Find(tid("ingest-pending")).Text(); got != "none" {
+		t.Errorf("after a build: %q", got)
+	}
+	if got := doc.Find(tid("ingest-totals") + " .note").Text(); got != "The charts read rollups built from the stored events every 5s, and within 1m after a burst of ingest." {
+		t.Errorf("schedule note: %q", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 3 {
+		if err := app.store.Conn.Exec(ctx, "INSERT INTO events (event_id, event_time, received_at, assistant, channel, event_type, modality, user_key, country, count, linked, source) SELECT ?, now(), now(), 'chatgpt', 'web', 'message', 'text', 7, 'FR', 1, 0, 'test'", fmt.Sprint("late-", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, doc, _ = get(t, nil, app.srv.URL+"/ingest")
+	if got := doc.Find(tid("ingest-pending")).Text(); !strings.HasPrefix(got, "3 (oldest ") {
+		t.Errorf("3 events not built yet: %q", got)
+	}
+}
+
+func TestScheduleText(t *testing.T) {
+	for _, c := range []struct {
+		interval, maxLag time.Duration
+		want             string
+	}{
+		{5 * time.Second, time.Minute, "every 5s, and within 1m after a burst of ingest"},
+		{1500 * time.Millisecond, 2 * time.Hour, "every 1.5s, and within 2h after a burst of ingest"},
+		{10 * time.Minute, time.Minute, "every 10m"},
+		{90 * time.Second, 90 * time.Second, "every 1m30s"},
+	} {
+		if got := scheduleText(c.interval, c.maxLag); got != c.want {
+			t.Errorf("scheduleText(%s, %s) = %q, want %q", c.interval, c.maxLag, got, c.want)
+		}
+	}
+}

@@ -1,15 +1,24 @@
 package views
 
 import (
+	"fmt"
 	"net/http"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/adoptscope/adoptscope/ingest"
+	"github.com/adoptscope/adoptscope/internal/rollup"
 )
 
 type ingestView struct {
+	// Pending: stored events the charts do not show yet (built behind
+	// ingest); nil on a cluster or when it could not be read.
+	Pending    *rollup.Pending
+	Now        time.Time
+	Schedule   string // when the rollups are built, in words
 	Available  bool
 	S          ingest.Snapshot
 	Accepted   uint64 // in the last hour
@@ -22,7 +31,14 @@ func (h *Handler) showIngestPage(c echo.Context) error {
 	f := ParseFilters(c.QueryParams(), h.today(), launchDate)
 	p := h.page(c, "Ingest", "/ingest", f)
 	p.ShowFilters = false
-	v := ingestView{}
+	v := ingestView{Now: time.Now(), Schedule: scheduleText(h.opts.RollupInterval, h.opts.RollupMaxLag)} // the queue is stamped by the server's clock, not the page's
+	if h.opts.Store != nil && h.opts.Store.Cluster == "" {
+		if pd, err := rollup.PendingOf(c.Request().Context(), h.opts.Store); err == nil {
+			v.Pending = &pd
+		} else {
+			h.opts.Log.Warn("ingest page: rollup status", "error", err)
+		}
+	}
 	if h.opts.IngestStats != nil {
 		v.Available = true
 		v.S = h.opts.IngestStats()
@@ -76,4 +92,30 @@ func rejectsChart(s ingest.Snapshot) Chart {
 		ch.Table.Rows = append(ch.Table.Rows, []string{r, fmtInt(float64(s.RejectsByReason[r]))})
 	}
 	return ch
+}
+
+// pendingText says how far the charts trail the stored events.
+func pendingText(p rollup.Pending, now time.Time) string {
+	if p.Rows == 0 {
+		return "none"
+	}
+	age := max(now.Sub(p.Oldest).Round(time.Second), 0)
+	return fmt.Sprintf("%s (oldest %s ago)", fmtInt(float64(p.Rows)), age)
+}
+
+// scheduleText is the builder's schedule in words: "every 5s, and within
+// 1m after a burst of ingest".
+func scheduleText(interval, maxLag time.Duration) string {
+	short := func(d time.Duration) string {
+		s := d.String()
+		s = strings.TrimSuffix(s, "m0s")
+		if s != d.String() {
+			s += "m"
+		}
+		return strings.Replace(s, "h0m", "h", 1)
+	}
+	if maxLag <= interval {
+		return "every " + short(interval)
+	}
+	return "every " + short(interval) + ", and within " + short(maxLag) + " after a burst of ingest"
 }

@@ -32,7 +32,8 @@ func startWeb(ctx context.Context, d *Deps, mode Mode) (part, error) {
 	d.DashboardAuth = auth
 	// The filter choices follow the ingest registries (empty: the defaults).
 	h := views.New(views.Options{Store: d.Backend.Store, Auth: auth, Log: d.Log, IngestStats: d.IngestSnapshot,
-		Assistants: d.Cfg.Ingest.Assistants, Channels: d.Cfg.Ingest.Channels})
+		Assistants: d.Cfg.Ingest.Assistants, Channels: d.Cfg.Ingest.Channels,
+		RollupInterval: d.Cfg.Ingest.RollupInterval, RollupMaxLag: d.Cfg.Ingest.RollupMaxLag})
 	h.UseExports(ExportHandlers(d))
 	h.Register(d.Echo)
 	if auth.Enabled() {

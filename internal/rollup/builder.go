@@ -587,3 +587,28 @@ func (b *Builder) builtThrough(ctx context.Context, target time.Time) (bool, err
 func (b *Builder) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, b.cfg.QueryTimeout)
 }
+
+// Pending is what the rollups, and so the charts, do not hold yet.
+type Pending struct {
+	Rows   uint64
+	Oldest time.Time // stamp of the oldest such row; zero when Rows is 0
+}
+
+// PendingOf reads what is queued and not built in st's database. On a
+// cluster nothing is ever pending: the views build inside the insert.
+func PendingOf(ctx context.Context, st *store.Store) (Pending, error) {
+	var p Pending
+	if st.Cluster != "" {
+		return p, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err := st.Conn.QueryRow(ctx, "SELECT count(), min(ingested_at) FROM rollup_queue WHERE ingested_at > (SELECT max(window_end) FROM rollup_windows)").Scan(&p.Rows, &p.Oldest)
+	if err != nil {
+		return Pending{}, fmt.Errorf("rollups: read what is not built yet: %w", err)
+	}
+	if p.Rows == 0 {
+		p.Oldest = time.Time{}
+	}
+	return p, nil
+}
