@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/adoptscope/adoptscope/ingest"
+	"github.com/adoptscope/adoptscope/internal/rollup"
 	"github.com/adoptscope/adoptscope/internal/store"
 )
 
@@ -37,7 +38,7 @@ type Options struct {
 	// QueryTimeout bounds each chart's query (default 20 s).
 	QueryTimeout time.Duration
 	// RollupInterval and RollupMaxLag are the rollup builder's schedule,
-	// as the Ingest page explains it (defaults 5 s and 1 min).
+	// as the Ingest page explains it (zero: the builder's defaults).
 	RollupInterval, RollupMaxLag time.Duration
 }
 
@@ -55,12 +56,8 @@ func New(o Options) *Handler {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.RollupInterval <= 0 {
-		o.RollupInterval = 5 * time.Second
-	}
-	if o.RollupMaxLag <= 0 {
-		o.RollupMaxLag = time.Minute
-	}
+	rc := rollup.Config{Interval: o.RollupInterval, MaxLag: o.RollupMaxLag}.WithDefaults()
+	o.RollupInterval, o.RollupMaxLag = rc.Interval, rc.MaxLag
 	if o.Auth == nil {
 		k := make([]byte, 32)
 		_, _ = rand.Read(k)

@@ -12,35 +12,25 @@ import (
 // stops last: its final build comes after ingest and the demo load have
 // flushed what they accepted.
 type rollupsPart struct {
-	b      *rollup.Builder
-	cancel context.CancelFunc
-	done   chan struct{}
+	stop func(context.Context) (rollup.Result, error)
 }
 
 func (p rollupsPart) Stop(ctx context.Context) error {
-	p.cancel()
-	<-p.done // Run returns at once; a build in progress ends with its query
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	if _, err := p.b.CatchUp(ctx); err != nil {
+	if _, err := p.stop(ctx); err != nil {
 		return fmt.Errorf("rollups: final build (the next start builds the rest): %w", err)
 	}
 	return nil
 }
 
 // startRollups runs the builder in the processes that write events. Its
-// context is its own: the process's ends when shutdown begins, before the
-// writers have flushed.
+// loop has its own context: the process's ends when shutdown begins,
+// before the writers have flushed.
 func startRollups(_ context.Context, d *Deps, mode Mode) (part, error) {
 	b := d.Backend.Rollups
 	if !(mode.Ingest || mode.Demo) || b == nil || !b.Enabled() {
 		return nil, nil
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		b.Run(ctx)
-	}()
-	return rollupsPart{b: b, cancel: cancel, done: done}, nil
+	return rollupsPart{stop: b.Behind()}, nil
 }

@@ -42,18 +42,11 @@ func buildRollupsBehind(b *app.Backend, w io.Writer) (finish func(context.Contex
 	if r == nil || !r.Enabled() {
 		return func(context.Context) error { return nil }
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.Run(ctx)
-	}()
+	stop := r.Behind()
 	return func(ctx context.Context) error {
-		cancel()
-		<-done
 		start := time.Now()
 		fmt.Fprint(w, "Building the rollups the charts read... ")
-		res, err := r.CatchUp(ctx)
+		res, err := stop(ctx)
 		if err != nil {
 			fmt.Fprintln(w, "failed")
 			return fmt.Errorf("build the rollups (the next start of adoptscope up builds what is left): %w", err)
