@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/chserver"
@@ -147,6 +149,7 @@ func runBenchIngest(ctx context.Context, args []string, e *env) error {
 			}
 		}()
 	}
+	before, _ := scrapeBatches(ctx, target)
 	res, took, err := benchSend(ctx, target, tok, bodies, *clients)
 	sent := time.Now()
 	close(stopSample)
@@ -154,6 +157,7 @@ func runBenchIngest(ctx context.Context, args []string, e *env) error {
 	if err != nil {
 		return err
 	}
+	after, batchErr := scrapeBatches(ctx, target)
 	rate := float64(*events) / took.Seconds()
 
 	// Every event stored, once; and the rollups built behind ingest: how
@@ -206,6 +210,9 @@ func runBenchIngest(ctx context.Context, args []string, e *env) error {
 	if rollupLag > 0 {
 		fmt.Fprintf(out, "rollups built behind ingest: %d rows in %d windows while sending; caught up %s after the last answer; events/s with the rollups built: %.0f\n",
 			midRows, midWindows, rollupLag.Round(10*time.Millisecond), float64(*events)/(took+rollupLag).Seconds())
+	}
+	if batchErr == nil {
+		fmt.Fprintln(out, after.since(before))
 	}
 	if ingestPID > 0 {
 		fmt.Fprintf(out, "ingest process RSS: max %.0f MiB while sending (peak VmHWM %.0f MiB)\n", float64(rssMax.Load())/1024, float64(procStatusKB(ingestPID, "VmHWM:"))/1024)
@@ -406,6 +413,55 @@ func benchSend(ctx context.Context, url, token string, bodies [][]byte, clients 
 		return res, took, err
 	}
 	return res, took, nil
+}
+
+// batchStats are the ingest histograms' totals, read from /metrics: the
+// batches a run formed are what its rate mostly depends on (each insert
+// and each dedup lookup costs the server a fixed part per batch).
+type batchStats struct {
+	batches, rows, flushSec, lookupSec float64
+}
+
+func (b batchStats) since(a batchStats) string {
+	n := b.batches - a.batches
+	if n <= 0 {
+		return "batches: none"
+	}
+	return fmt.Sprintf("batches: %.0f, %.0f rows on average; per batch: flush %.0f ms, of which dedup lookup %.0f ms",
+		n, (b.rows-a.rows)/n, 1000*(b.flushSec-a.flushSec)/n, 1000*(b.lookupSec-a.lookupSec)/n)
+}
+
+func scrapeBatches(ctx context.Context, base string) (batchStats, error) {
+	var st batchStats
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return st, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return st, err
+	}
+	hist := func(name string) (count, sum float64) {
+		f := fams[name]
+		if f == nil || len(f.GetMetric()) == 0 {
+			return 0, 0
+		}
+		h := f.GetMetric()[0].GetHistogram()
+		return float64(h.GetSampleCount()), h.GetSampleSum()
+	}
+	st.batches, st.rows = hist("adoptscope_ingest_batch_rows")
+	_, st.flushSec = hist("adoptscope_ingest_flush_seconds")
+	_, st.lookupSec = hist("adoptscope_ingest_dedup_lookup_seconds")
+	return st, nil
 }
 
 func waitHealthy(ctx context.Context, base string, d time.Duration) error {
