@@ -74,6 +74,7 @@ func (c *Config) Bind(fs *flag.FlagSet, sections Section) {
 		f.str(&c.ClickHouse.Cluster, "clickhouse-cluster", "ADOPTSCOPE_CLICKHOUSE_CLUSTER", "", "ClickHouse cluster name from remote_servers: DDL runs ON CLUSTER with replicated and distributed tables")
 		f.integer(&c.ClickHouse.MaxOpenConns, "clickhouse-max-conns", "ADOPTSCOPE_CLICKHOUSE_MAX_CONNS", 10, "ClickHouse connection pool size")
 		f.dur(&c.ClickHouse.DialTimeout, "clickhouse-dial-timeout", "ADOPTSCOPE_CLICKHOUSE_DIAL_TIMEOUT", 5*time.Second, "how long to wait for ClickHouse to answer at start")
+		f.str(&c.ClickHouse.Compression, "clickhouse-compression", "ADOPTSCOPE_CLICKHOUSE_COMPRESSION", "auto", "compression of data sent to and from ClickHouse: auto (none for loopback addresses, lz4 otherwise), lz4 or none")
 	}
 	if sections&Tokens != 0 {
 		f.list(&c.IngestTokens, "ingest-tokens", "ADOPTSCOPE_INGEST_TOKENS", "comma-separated bearer tokens that may send events")
@@ -112,6 +113,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ClickHouse.Cluster != "" && !store.ValidIdent(c.ClickHouse.Cluster) {
 		errs = append(errs, fmt.Errorf("--clickhouse-cluster / ADOPTSCOPE_CLICKHOUSE_CLUSTER %q: use letters, digits and underscores", c.ClickHouse.Cluster))
+	}
+	if !store.ValidCompression(c.ClickHouse.Compression) {
+		errs = append(errs, fmt.Errorf("--clickhouse-compression / ADOPTSCOPE_CLICKHOUSE_COMPRESSION %q: want auto, lz4 or none", c.ClickHouse.Compression))
 	}
 	if c.ClickHouse.MaxOpenConns < 0 {
 		errs = append(errs, errors.New("--clickhouse-max-conns / ADOPTSCOPE_CLICKHOUSE_MAX_CONNS must be positive"))

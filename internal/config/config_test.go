@@ -52,6 +52,10 @@ func TestEnvAndFlags(t *testing.T) {
 			func(c Config) bool { return strings.Join(c.IngestTokens, "|") == "a|b|c" }},
 		{"tls from env", map[string]string{"ADOPTSCOPE_CLICKHOUSE_TLS": "true"}, nil,
 			func(c Config) bool { return c.ClickHouse.TLS }},
+		{"compression defaults to auto", nil, nil,
+			func(c Config) bool { return c.ClickHouse.Compression == "auto" }},
+		{"compression from env", map[string]string{"ADOPTSCOPE_CLICKHOUSE_COMPRESSION": "lz4"}, nil,
+			func(c Config) bool { return c.ClickHouse.Compression == "lz4" }},
 		{"bad bool env overridden by flag", map[string]string{"ADOPTSCOPE_CLICKHOUSE_TLS": "maybe"}, []string{"--clickhouse-tls=false"},
 			func(c Config) bool { return !c.ClickHouse.TLS }},
 	}
@@ -81,6 +85,7 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"ADOPTSCOPE_CLICKHOUSE_MAX_CONNS": "ten"}, "ADOPTSCOPE_CLICKHOUSE_MAX_CONNS"},
 		{map[string]string{"ADOPTSCOPE_SHUTDOWN_TIMEOUT": "30"}, "ADOPTSCOPE_SHUTDOWN_TIMEOUT"},
 		{map[string]string{"ADOPTSCOPE_LOG_FORMAT": "xml"}, "ADOPTSCOPE_LOG_FORMAT"},
+		{map[string]string{"ADOPTSCOPE_CLICKHOUSE_COMPRESSION": "gzip"}, "ADOPTSCOPE_CLICKHOUSE_COMPRESSION"},
 	}
 	for _, s := range scenarios {
 		t.Run(s.want, func(t *testing.T) {
