@@ -105,3 +105,47 @@ func TestFlushWritesTheFillingBatchAtOnce(t *testing.T) {
 		t.Errorf("events holds %d rows, want 3", n)
 	}
 }
+
+// A batch that is ready while every write slot is busy keeps taking
+// submissions, and goes as one insert when a slot frees: under load the
+// batches grow instead of queueing up behind each other.
+func TestReadyBatchKeepsFillingWhileWritesAreBusy(t *testing.T) {
+	s := chtest.NewStore(t)
+	p, _ := newServer(t, s, ingest.Config{BatchRows: 1000, FlushInterval: 20 * time.Millisecond, Writes: 1})
+	release := p.HoldWriteSlot()
+	results := make(chan ingest.Result, 3)
+	submit := func(prefix string, n int) {
+		go func() {
+			r, err := p.Submit(context.Background(), inputs(prefix, n))
+			if err != nil {
+				t.Errorf("%s: %v", prefix, err)
+			}
+			results <- r
+		}()
+	}
+	// Each submission arrives after the batch before it was ready (its
+	// flush interval passed) and while the only write slot is taken.
+	submit("a", 10)
+	waitBuffer(t, p, 10)
+	time.Sleep(100 * time.Millisecond)
+	submit("b", 20)
+	waitBuffer(t, p, 30)
+	time.Sleep(100 * time.Millisecond)
+	submit("c", 30)
+	waitBuffer(t, p, 60)
+	time.Sleep(100 * time.Millisecond)
+	release()
+	accepted := 0
+	for i := 0; i < 3; i++ {
+		accepted += (<-results).Accepted
+	}
+	if accepted != 60 {
+		t.Fatalf("accepted %d events, want 60", accepted)
+	}
+	if batches, rows := p.Batches(); batches != 1 || rows != 60 {
+		t.Fatalf("%d batches of %v rows in all, want 1 batch of 60", batches, rows)
+	}
+	if n := query[uint64](t, s, "SELECT count() FROM events"); n != 60 {
+		t.Fatalf("events holds %d rows, want 60", n)
+	}
+}

@@ -259,13 +259,19 @@ func (p *Pipeline) Close(ctx context.Context) error {
 	}
 }
 
-// writer owns the batches. A batch is flushed when it holds BatchRows, when
+// writer owns the batches. A batch is ready when it holds BatchRows, when
 // its first submission has waited FlushInterval, or, once it holds a tenth
 // of BatchRows, as soon as no submission arrived for FlushInterval/20:
 // submitters wait for their commit, so under load the queue goes quiet
 // exactly when every client is waiting, and waiting longer would only
 // delay them. Small batches (light load) still wait the full interval, so
 // ClickHouse does not get a stream of tiny inserts.
+//
+// A ready batch goes as soon as a write slot is free, and keeps taking
+// submissions until then: under load every slot is busy, and what arrives
+// meanwhile joins the waiting batch instead of starting the next one.
+// Bigger batches are cheaper per event for the server (one dedup lookup
+// reads the whole window whatever the batch size; fewer parts to merge).
 func (p *Pipeline) writer() {
 	defer func() {
 		p.flushing.Wait()
@@ -285,33 +291,42 @@ func (p *Pipeline) writer() {
 		batch := []*pending{first}
 		rows := len(first.events)
 		timer.Reset(p.cfg.FlushInterval)
-		open := true
+		open, ready := true, false
 	fill:
-		for rows < p.cfg.BatchRows {
+		for {
+			var queueC <-chan *pending
+			if open && rows < p.cfg.BatchRows {
+				queueC = p.queue
+			}
 			var idleC <-chan time.Time
-			if rows >= early {
+			if !ready && rows >= early {
 				idle.Reset(quiet)
 				idleC = idle.C
 			}
+			var slotC chan<- struct{}
+			if ready || queueC == nil {
+				slotC = p.slots // at most Config.Writes in flight
+			}
 			select {
-			case pd, ok := <-p.queue:
+			case pd, ok := <-queueC:
 				if !ok {
 					open = false
-					break fill
+					continue
 				}
 				batch = append(batch, pd)
 				rows += len(pd.events)
 			case <-timer.C:
-				break fill
+				ready = true
 			case <-idleC:
-				break fill
+				ready = true
 			case <-p.now:
+				ready = true
+			case slotC <- struct{}{}:
 				break fill
 			}
 		}
 		timer.Stop()
 		idle.Stop()
-		p.slots <- struct{}{} // at most Config.Writes in flight
 		p.flushing.Add(1)
 		p.startFlush(batch, rows)
 		if !open {
