@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/adoptscope/adoptscope/internal/auth"
@@ -175,7 +176,10 @@ func (h *Handler) process(ctx context.Context, f Format, body io.Reader) (int, R
 		wait.Stop()
 		return 0, Result{}, ctx.Err()
 	}
-	in, lines, decodeErrs, err := DecodeAll(f, body, h.p.cfg.MaxLine)
+	dec := decodedPool.Get().(*decoded)
+	defer dec.release()
+	in, lines, decodeErrs, err := decodeAll(f, body, h.p.cfg.MaxLine, dec.in, dec.lines)
+	dec.in, dec.lines = in, lines
 	<-h.decoding
 	if err != nil {
 		return 0, Result{}, err
@@ -194,9 +198,39 @@ func (h *Handler) process(ctx context.Context, f Format, body io.Reader) (int, R
 	return status, res, nil
 }
 
+// decoded holds a request's decoded inputs, reused by the next request:
+// growing a fresh slice to 5,000 inputs copied them a dozen times, a tenth
+// of ingest's CPU per event with the garbage collection it caused.
+type decoded struct {
+	in    []Input
+	lines []int
+}
+
+var decodedPool = sync.Pool{New: func() any { return new(decoded) }}
+
+// maxPooledInputs: the slices of a bigger body go to the garbage collector
+// rather than stay in the pool.
+const maxPooledInputs = 20_000
+
+func (d *decoded) release() {
+	if cap(d.in) > maxPooledInputs {
+		return
+	}
+	clear(d.in) // drop the strings
+	d.in, d.lines = d.in[:0], d.lines[:0]
+	decodedPool.Put(d)
+}
+
 // DecodeAll decodes a whole body: the inputs with their lines, and the
 // records that could not be decoded.
 func DecodeAll(f Format, r io.Reader, maxLine int) (inputs []Input, lines []int, decodeErrs []FieldError, err error) {
+	return decodeAll(f, r, maxLine, nil, nil)
+}
+
+// decodeAll is DecodeAll appending to inputs and lines (empty slices
+// whose room is reused).
+func decodeAll(f Format, r io.Reader, maxLine int, inputs []Input, lines []int) ([]Input, []int, []FieldError, error) {
+	var decodeErrs []FieldError
 	d := NewDecoder(f, r, maxLine, false)
 	defer Release(d)
 	var rec Record
