@@ -149,3 +149,39 @@ func TestReadyBatchKeepsFillingWhileWritesAreBusy(t *testing.T) {
 		t.Fatalf("events holds %d rows, want 60", n)
 	}
 }
+
+// A submission gives its inputs back (the HTTP handler's decoded slices go
+// back to their pool) once they are validated, not after the commit it
+// waits for: requests waiting for a batch hold only their events.
+func TestInputsAreGivenBackBeforeTheCommit(t *testing.T) {
+	s := chtest.NewStore(t)
+	p, _ := newServer(t, s, ingest.Config{BatchRows: 1000, FlushInterval: 20 * time.Millisecond, Writes: 1})
+	release := p.HoldWriteSlot()
+	given := make(chan struct{})
+	results := make(chan ingest.Result, 1)
+	go func() {
+		r, err := p.SubmitReleasing(context.Background(), inputs("g", 25), func() { close(given) })
+		if err != nil {
+			t.Error(err)
+		}
+		results <- r
+	}()
+	select {
+	case <-given:
+	case <-time.After(10 * time.Second):
+		release()
+		t.Fatal("the inputs were not given back while the batch waited for a write slot")
+	}
+	select {
+	case r := <-results:
+		t.Fatalf("answered %+v before the batch could be written", r)
+	default:
+	}
+	release()
+	if r := <-results; r.Accepted != 25 {
+		t.Fatalf("%+v, want 25 accepted", r)
+	}
+	if n := query[uint64](t, s, "SELECT count() FROM events"); n != 25 {
+		t.Fatalf("events holds %d rows, want 25", n)
+	}
+}

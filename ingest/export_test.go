@@ -1,6 +1,10 @@
 package ingest
 
-import dto "github.com/prometheus/client_model/go"
+import (
+	"context"
+
+	dto "github.com/prometheus/client_model/go"
+)
 
 // HoldWriteSlot takes one of the pipeline's write slots, as a batch being
 // written would, until release is called.
@@ -16,4 +20,11 @@ func (p *Pipeline) Batches() (batches uint64, rows float64) {
 		panic(err)
 	}
 	return m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
+}
+
+// SubmitReleasing is Submit with the callback the HTTP handler passes to
+// give its decoded inputs back.
+func (p *Pipeline) SubmitReleasing(ctx context.Context, inputs []Input, done func()) (Result, error) {
+	r, _, err := p.submit(ctx, inputs, nil, nil, done)
+	return r, err
 }

@@ -177,17 +177,20 @@ func (h *Handler) process(ctx context.Context, f Format, body io.Reader) (int, R
 		return 0, Result{}, ctx.Err()
 	}
 	dec := decodedPool.Get().(*decoded)
-	defer dec.release()
 	in, lines, decodeErrs, err := decodeAll(f, body, h.p.cfg.MaxLine, dec.in, dec.lines)
 	dec.in, dec.lines = in, lines
 	<-h.decoding
 	if err != nil {
+		dec.release()
 		return 0, Result{}, err
 	}
 	if len(in) == 0 && len(decodeErrs) == 0 {
+		dec.release()
 		return 0, Result{}, fmt.Errorf("no events in the body: %w", ErrMalformed)
 	}
-	res, _, err := h.p.SubmitLines(ctx, in, lines, decodeErrs)
+	// The inputs go back to the pool once validated, before the wait for
+	// the commit.
+	res, _, err := h.p.submit(ctx, in, lines, decodeErrs, dec.release)
 	if err != nil {
 		return 0, Result{}, err
 	}
