@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/adoptscope/adoptscope/internal/store"
 )
@@ -446,9 +447,9 @@ func (p *Pipeline) commit(ctx context.Context, deps []*flushJob, batch []*pendin
 			cols.add(&pd.events[i])
 		}
 	}
-	// n, not cols, is read after the insert: the columns are garbage once
-	// clickhouse-go has copied them into its block, while it sends.
-	n := cols.n
+	// n, not cols, is read after the insert: the scratch columns are
+	// garbage once clickhouse-go has copied them, while it sends.
+	n := cols.len()
 	if n > 0 {
 		if err := p.insert(ctx, cols); err != nil {
 			return 0, "insert", err
@@ -486,71 +487,77 @@ func (p *Pipeline) settings(ctx context.Context) context.Context {
 	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
 }
 
-// columns is a batch in columnar form, appended column by column.
+// columns is a batch to insert: the events, handed to clickhouse-go a
+// chunk of rows at a time through scratch slices reused from chunk to chunk
+// (clickhouse-go copies what it is given). Column slices of the whole batch
+// were a second copy of it (14 MB live at 32 clients); one pass over the
+// batch per column instead read every event twelve times from memory (a
+// batch is ~9 MB), 40 ms more per insert. A chunk is read once and stays
+// in the cache.
 type columns struct {
-	n                                           int
-	id, assistant, channel, etype, mod, country []string
-	source                                      []string
-	t, recv                                     []time.Time
-	user                                        []uint64
-	count                                       []uint32
-	linked                                      []uint8
+	rows []*Event
 }
 
 func newColumns(n int) *columns {
-	if n < 0 {
-		n = 0
-	}
-	return &columns{
-		id: make([]string, 0, n), assistant: make([]string, 0, n), channel: make([]string, 0, n),
-		etype: make([]string, 0, n), mod: make([]string, 0, n), country: make([]string, 0, n),
-		source: make([]string, 0, n), t: make([]time.Time, 0, n), recv: make([]time.Time, 0, n),
-		user: make([]uint64, 0, n), count: make([]uint32, 0, n), linked: make([]uint8, 0, n),
-	}
+	return &columns{rows: make([]*Event, 0, max(n, 0))}
 }
 
-func (c *columns) add(e *Event) {
-	c.n++
-	c.id = append(c.id, e.EventID)
-	c.t = append(c.t, e.Time)
-	c.recv = append(c.recv, e.ReceivedAt)
-	c.assistant = append(c.assistant, e.Assistant)
-	c.channel = append(c.channel, e.Channel)
-	c.etype = append(c.etype, e.EventType)
-	c.mod = append(c.mod, e.Modality)
-	c.user = append(c.user, e.UserKey)
-	c.country = append(c.country, e.Country)
-	c.count = append(c.count, e.Count)
-	var l uint8
-	if e.Linked {
-		l = 1
-	}
-	c.linked = append(c.linked, l)
-	c.source = append(c.source, e.Source)
-}
+func (c *columns) add(e *Event) { c.rows = append(c.rows, e) }
 
-func (c *columns) values() []any {
-	boxes := make(map[string]any)
-	return []any{c.id, c.t, c.recv, boxed(c.assistant, boxes), boxed(c.channel, boxes), boxed(c.etype, boxes),
-		boxed(c.mod, boxes), c.user, boxed(c.country, boxes), c.count, c.linked, boxed(c.source, boxes)}
-}
+func (c *columns) len() int { return len(c.rows) }
 
-// boxed returns ss as interface values, each distinct string boxed once.
-// clickhouse-go appends a LowCardinality column row by row as interface
-// values (reflection): handed a []string it boxes, so allocates, every
-// row; handed shared boxes it allocates nothing. A quarter of ingest's
-// CPU per event went there.
-func boxed(ss []string, boxes map[string]any) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		b, ok := boxes[s]
-		if !ok {
-			b = s
-			boxes[s] = b
+// appendChunk is how many rows go to clickhouse-go per Append.
+const appendChunk = 4096
+
+// appendTo appends every row, column by column in the order of
+// InsertColumns, a chunk at a time.
+func (c *columns) appendTo(b driver.Batch) error {
+	m := min(len(c.rows), appendChunk)
+	var (
+		ids                = make([]string, m)
+		at, recv           = make([]time.Time, m), make([]time.Time, m)
+		asst, chn, et, mod = make([]any, m), make([]any, m), make([]any, m), make([]any, m)
+		country, src       = make([]any, m), make([]any, m)
+		users              = make([]uint64, m)
+		counts             = make([]uint32, m)
+		linked             = make([]uint8, m)
+		boxes              = make(map[string]any)
+	)
+	for lo := 0; lo < len(c.rows); lo += appendChunk {
+		rows := c.rows[lo:min(lo+appendChunk, len(c.rows))]
+		k := len(rows)
+		for j, e := range rows {
+			ids[j], at[j], recv[j] = e.EventID, e.Time, e.ReceivedAt
+			asst[j], chn[j] = lowCard(e.Assistant, boxes), lowCard(e.Channel, boxes)
+			et[j], mod[j] = lowCard(e.EventType, boxes), lowCard(e.Modality, boxes)
+			users[j], country[j], counts[j] = e.UserKey, lowCard(e.Country, boxes), e.Count
+			linked[j] = 0
+			if e.Linked {
+				linked[j] = 1
+			}
+			src[j] = lowCard(e.Source, boxes)
 		}
-		out[i] = b
+		for i, v := range []any{ids[:k], at[:k], recv[:k], asst[:k], chn[:k], et[:k], mod[:k], users[:k], country[:k], counts[:k], linked[:k], src[:k]} {
+			if err := b.Column(i).Append(v); err != nil {
+				return fmt.Errorf("column %d: %w", i, err)
+			}
+		}
 	}
-	return out
+	return nil
+}
+
+// lowCard returns s as an interface value, each distinct string boxed
+// once. clickhouse-go appends a LowCardinality column row by row as
+// interface values (reflection): handed a []string it boxes, so
+// allocates, every row; handed shared boxes it allocates nothing. A
+// quarter of ingest's CPU per event went there.
+func lowCard(s string, boxes map[string]any) any {
+	b, ok := boxes[s]
+	if !ok {
+		b = s
+		boxes[s] = b
+	}
+	return b
 }
 
 // InsertColumns is the column list of every insert into events.
@@ -562,10 +569,8 @@ func (p *Pipeline) insert(ctx context.Context, c *columns) error {
 		return err
 	}
 	defer b.Close()
-	for i, v := range c.values() {
-		if err := b.Column(i).Append(v); err != nil {
-			return fmt.Errorf("column %d: %w", i, err)
-		}
+	if err := c.appendTo(b); err != nil {
+		return err
 	}
 	return b.Send()
 }
@@ -586,10 +591,8 @@ func InsertBatch(ctx context.Context, s *store.Store, table string, events []Eve
 		for i := range events {
 			c.add(&events[i])
 		}
-		for i, v := range c.values() {
-			if err := b.Column(i).Append(v); err != nil {
-				return err
-			}
+		if err := c.appendTo(b); err != nil {
+			return err
 		}
 		return b.Send()
 	}

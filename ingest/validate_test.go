@@ -86,7 +86,7 @@ func TestEachBadFieldIsRejectedAndValidEventsAreStored(t *testing.T) {
 	}
 
 	type row struct {
-		Time                                             time.Time
+		Time, ReceivedAt                                 time.Time
 		Assistant, Channel, EventType, Modality, Country string
 		UserKey                                          uint64
 		Count                                            uint32
@@ -95,12 +95,12 @@ func TestEachBadFieldIsRejectedAndValidEventsAreStored(t *testing.T) {
 	}
 	read := func(id string) row {
 		var v row
-		err := s.Conn.QueryRow(t.Context(), "SELECT event_time, assistant, channel, event_type, modality, country, user_key, count, linked, source FROM events WHERE event_id = ?", id).
-			Scan(&v.Time, &v.Assistant, &v.Channel, &v.EventType, &v.Modality, &v.Country, &v.UserKey, &v.Count, &v.Linked, &v.Source)
+		err := s.Conn.QueryRow(t.Context(), "SELECT event_time, received_at, assistant, channel, event_type, modality, country, user_key, count, linked, source FROM events WHERE event_id = ?", id).
+			Scan(&v.Time, &v.ReceivedAt, &v.Assistant, &v.Channel, &v.EventType, &v.Modality, &v.Country, &v.UserKey, &v.Count, &v.Linked, &v.Source)
 		if err != nil {
 			t.Fatalf("read %s: %v", id, err)
 		}
-		v.Time = v.Time.UTC()
+		v.Time, v.ReceivedAt = v.Time.UTC(), v.ReceivedAt.UTC()
 		return v
 	}
 	key := func(user string) uint64 {
@@ -108,8 +108,9 @@ func TestEachBadFieldIsRejectedAndValidEventsAreStored(t *testing.T) {
 		m.Write([]byte(user))
 		return binary.BigEndian.Uint64(m.Sum(nil))
 	}
-	want1 := row{time.Date(2026, 1, 10, 8, 30, 0, 0, time.UTC), "chatgpt", "whatsapp", "signup", "voice", "FR", key("+33600000001"), 3, 1, "panel"}
-	want2 := row{time.Date(2026, 1, 15, 9, 30, 0, 0, time.UTC), "chatgpt", "whatsapp", "message", "text", "", key("alice"), 1, 0, ""}
+	received := fixedNow.UTC().Truncate(time.Second) // DateTime: seconds
+	want1 := row{time.Date(2026, 1, 10, 8, 30, 0, 0, time.UTC), received, "chatgpt", "whatsapp", "signup", "voice", "FR", key("+33600000001"), 3, 1, "panel"}
+	want2 := row{time.Date(2026, 1, 15, 9, 30, 0, 0, time.UTC), received, "chatgpt", "whatsapp", "message", "text", "", key("alice"), 1, 0, ""}
 	if g := read("ok1"); g != want1 {
 		t.Errorf("ok1 stored as %+v, want %+v", g, want1)
 	}
