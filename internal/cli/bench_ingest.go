@@ -349,8 +349,9 @@ func benchRaw(ctx context.Context, sc store.Config, inputs []ingest.Input, out i
 
 // settle writes the dirty pages of what ran before (the previous phase,
 // the previous run's server and its deleted folder) to disk before a timed
-// phase starts: left to the kernel, that writeback ran during the next
-// phase, and the second of two back-to-back runs measured 5-8 % slower.
+// phase starts, so that the kernel's writeback of them cannot run inside
+// it. Hygiene: runs of two builds in a fixed order favoured the one run
+// first (5-8 %, five pairs of five), but this is not shown to be why.
 func settle() { syscall.Sync() }
 
 type sendResult struct {
