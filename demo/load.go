@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/adoptscope/adoptscope/ingest"
-	"github.com/adoptscope/adoptscope/internal/store"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
 	"github.com/adoptscope/adoptscope/query"
 )
 

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adoptscope/adoptscope/internal/chtest"
-	"github.com/adoptscope/adoptscope/internal/store"
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
 const crashRows = 200000

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/adoptscope/adoptscope/internal/chtest"
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }

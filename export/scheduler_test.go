@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adoptscope/adoptscope/internal/chtest"
-	"github.com/adoptscope/adoptscope/internal/store"
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
 // staticSource serves fixed rows for any query; block, when set, is

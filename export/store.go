@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/adoptscope/adoptscope/internal/store"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
 // ErrNotFound is returned for an export id or name that does not exist.

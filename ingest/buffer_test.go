@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/adoptscope/adoptscope/ingest"
-	"github.com/adoptscope/adoptscope/internal/chtest"
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 )
 
 func inputs(prefix string, n int) []ingest.Input {

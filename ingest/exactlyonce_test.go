@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/adoptscope/adoptscope/ingest"
-	"github.com/adoptscope/adoptscope/internal/chtest"
-	"github.com/adoptscope/adoptscope/internal/store"
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
 // ownTables are ingest's and the rollup builder's bookkeeping; every other

@@ -18,7 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/adoptscope/adoptscope/internal/auth"
+	"github.com/adoptscope/adoptscope/internal/platform/auth"
 )
 
 // Handler serves POST /v1/events. It is a plain http.Handler; the app

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/adoptscope/adoptscope/ingest"
-	"github.com/adoptscope/adoptscope/internal/auth"
-	"github.com/adoptscope/adoptscope/internal/chtest"
+	"github.com/adoptscope/adoptscope/internal/platform/auth"
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 )
 
 // BenchmarkHandler: the whole path of one NDJSON request of 1000 events

@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/adoptscope/adoptscope/ingest"
-	"github.com/adoptscope/adoptscope/internal/auth"
-	"github.com/adoptscope/adoptscope/internal/chtest"
-	"github.com/adoptscope/adoptscope/internal/store"
+	"github.com/adoptscope/adoptscope/internal/platform/auth"
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/adoptscope/adoptscope/ingest"
-	"github.com/adoptscope/adoptscope/internal/chtest"
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 )
 
 func TestRawUserIDIsInNoColumnOfAnyTable(t *testing.T) {

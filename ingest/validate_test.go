@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/adoptscope/adoptscope/ingest"
-	"github.com/adoptscope/adoptscope/internal/chtest"
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 )
 
 var fixedNow = time.Date(2026, 1, 20, 0, 0, 0, 0, time.UTC)

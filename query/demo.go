@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/adoptscope/adoptscope/internal/store"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
 // DemoSource is the source of the synthetic demo events (demo.Source).

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/adoptscope/adoptscope/internal/store"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
 // Daily finals (README.md): each day's exact distinct people for every

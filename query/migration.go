@@ -6,7 +6,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/adoptscope/adoptscope/internal/store"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
 // Migration outcomes.

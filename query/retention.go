@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/adoptscope/adoptscope/internal/store"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
 // RetentionRow: of the CohortSize people first seen on the slice in period

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/adoptscope/adoptscope/internal/store"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
 // SeriesRow is one period of one group. Dims holds the values of the

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adoptscope/adoptscope/internal/chtest"
-	"github.com/adoptscope/adoptscope/internal/store"
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }

@@ -28,7 +28,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
-	"github.com/adoptscope/adoptscope/internal/store"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
 //go:embed migrations/*.sql

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adoptscope/adoptscope/internal/chtest"
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 	"github.com/adoptscope/adoptscope/schema"
 )
 

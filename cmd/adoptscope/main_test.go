@@ -20,7 +20,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
-	"github.com/adoptscope/adoptscope/internal/chserver"
+	"github.com/adoptscope/adoptscope/internal/platform/chserver"
 )
 
 // These tests run the real binary as a user would.

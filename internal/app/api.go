@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/adoptscope/adoptscope/internal/api"
+	"github.com/adoptscope/adoptscope/internal/adapters/queryapi"
 	"github.com/adoptscope/adoptscope/query"
 )
 
@@ -20,7 +20,7 @@ func startAPI(ctx context.Context, d *Deps, mode Mode) (part, error) {
 		return nil, nil
 	}
 	// startWeb runs after this and sets DashboardAuth: read it per request.
-	a := api.New(api.Options{
+	a := queryapi.New(queryapi.Options{
 		Store:       d.Backend.Store,
 		Log:         d.Log,
 		ReadTokens:  d.Cfg.ReadTokens,

@@ -14,9 +14,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/adoptscope/adoptscope/ingest"
+	"github.com/adoptscope/adoptscope/internal/adapters/dashboard"
 	"github.com/adoptscope/adoptscope/internal/config"
-	"github.com/adoptscope/adoptscope/internal/httpserver"
-	"github.com/adoptscope/adoptscope/views"
+	"github.com/adoptscope/adoptscope/internal/platform/httpserver"
 )
 
 // Mode says which parts a process runs.
@@ -37,7 +37,7 @@ type Deps struct {
 	Stdout  io.Writer
 	// DashboardAuth is set by startWeb: the query API may accept a
 	// dashboard session (read it at request time, not at mount time).
-	DashboardAuth *views.Auth
+	DashboardAuth *dashboard.Auth
 	// IngestSnapshot feeds the dashboard's Ingest page: startIngest sets it
 	// to the pipeline's Snapshot; nil when this process does not run ingest.
 	IngestSnapshot func() ingest.Snapshot

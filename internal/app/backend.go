@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/adoptscope/adoptscope/internal/chserver"
 	"github.com/adoptscope/adoptscope/internal/config"
-	"github.com/adoptscope/adoptscope/internal/rollup"
-	"github.com/adoptscope/adoptscope/internal/store"
+	"github.com/adoptscope/adoptscope/internal/platform/chserver"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
+	"github.com/adoptscope/adoptscope/rollup"
 	"github.com/adoptscope/adoptscope/schema"
 )
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/adoptscope/adoptscope/demo"
 	"github.com/adoptscope/adoptscope/ingest"
-	"github.com/adoptscope/adoptscope/internal/store"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
 // demoPart loads the demo data set in the background: the dashboard is up

@@ -18,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/adoptscope/adoptscope/ingest"
-	"github.com/adoptscope/adoptscope/internal/auth"
 	"github.com/adoptscope/adoptscope/internal/config"
+	"github.com/adoptscope/adoptscope/internal/platform/auth"
 )
 
 // ingestPart flushes what was accepted when the process stops.

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adoptscope/adoptscope/internal/chtest"
 	"github.com/adoptscope/adoptscope/internal/config"
-	"github.com/adoptscope/adoptscope/internal/httpserver"
-	"github.com/adoptscope/adoptscope/internal/rollup"
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
+	"github.com/adoptscope/adoptscope/internal/platform/httpserver"
+	"github.com/adoptscope/adoptscope/rollup"
 )
 
 func TestIngestSecretAndTokenAreGeneratedOnceAndKept(t *testing.T) {

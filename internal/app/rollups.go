@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/adoptscope/adoptscope/internal/rollup"
+	"github.com/adoptscope/adoptscope/rollup"
 )
 
 // rollupsPart builds the rollups behind ingest. It starts first so that it

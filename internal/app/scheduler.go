@@ -9,7 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/adoptscope/adoptscope/export"
-	"github.com/adoptscope/adoptscope/internal/api"
+	"github.com/adoptscope/adoptscope/internal/adapters/queryapi"
 )
 
 // exportsRuntime is what a process holds for exports: the runner that
@@ -19,7 +19,7 @@ type exportsRuntime struct {
 	d        *Deps
 	runner   *export.Runner
 	sched    *export.Scheduler
-	handlers *api.ExportHandlers
+	handlers *queryapi.ExportHandlers
 	manual   sync.WaitGroup
 	cancel   context.CancelFunc // interrupts manual runs
 }
@@ -38,7 +38,7 @@ func exportsFor(d *Deps) *exportsRuntime {
 	}}
 	var manualCtx context.Context
 	manualCtx, rt.cancel = context.WithCancel(context.Background())
-	rt.handlers = &api.ExportHandlers{Exports: st, Context: manualCtx, Runner: rt.runner, Root: d.Cfg.ExportsDir(),
+	rt.handlers = &queryapi.ExportHandlers{Exports: st, Context: manualCtx, Runner: rt.runner, Root: d.Cfg.ExportsDir(),
 		NextRun: func(id string) time.Time {
 			if rt.sched == nil {
 				return time.Time{}
@@ -55,13 +55,13 @@ func exportsFor(d *Deps) *exportsRuntime {
 
 // registerExportAPI mounts /api/v1/exports on g with a's access policy
 // (called from startAPI).
-func registerExportAPI(d *Deps, a *api.API, g *echo.Group) {
+func registerExportAPI(d *Deps, a *queryapi.API, g *echo.Group) {
 	a.RegisterExports(g, exportsFor(d).handlers)
 }
 
 // ExportHandlers returns the process's export handlers (the dashboard's
 // Exports page uses the same ones as the API).
-func ExportHandlers(d *Deps) *api.ExportHandlers { return exportsFor(d).handlers }
+func ExportHandlers(d *Deps) *queryapi.ExportHandlers { return exportsFor(d).handlers }
 
 // startScheduler runs the export scheduler when the mode has it. In a mode
 // without it (web), the part still waits at shutdown for manual runs

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adoptscope/adoptscope/internal/chtest"
 	"github.com/adoptscope/adoptscope/internal/config"
-	"github.com/adoptscope/adoptscope/internal/httpserver"
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
+	"github.com/adoptscope/adoptscope/internal/platform/httpserver"
 )
 
 func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }

@@ -5,7 +5,7 @@ import (
 	"net"
 	"path/filepath"
 
-	"github.com/adoptscope/adoptscope/views"
+	"github.com/adoptscope/adoptscope/internal/adapters/dashboard"
 )
 
 // startWeb mounts the dashboard when the mode runs the web side.
@@ -13,25 +13,25 @@ func startWeb(ctx context.Context, d *Deps, mode Mode) (part, error) {
 	if !mode.Web {
 		return nil, nil
 	}
-	users, err := views.LoadUsers(d.Cfg.Users, d.Cfg.UsersFile)
+	users, err := dashboard.LoadUsers(d.Cfg.Users, d.Cfg.UsersFile)
 	if err != nil {
 		return nil, err
 	}
-	key, err := views.LoadOrCreateKey(filepath.Join(d.Cfg.DataDir, "session.key"))
+	key, err := dashboard.LoadOrCreateKey(filepath.Join(d.Cfg.DataDir, "session.key"))
 	if err != nil {
 		return nil, err
 	}
-	anon := views.RoleAdmin
+	anon := dashboard.RoleAdmin
 	if len(users) == 0 && !loopback(d.Cfg.Addr) {
 		// Without accounts, a dashboard reachable from the network is
 		// read-only: nobody unknown may change annotations.
-		anon = views.RoleViewer
+		anon = dashboard.RoleViewer
 		d.Log.Warn("dashboard has no login but listens beyond loopback; set ADOPTSCOPE_USERS to require one", "addr", d.Cfg.Addr)
 	}
-	auth := views.NewAuth(users, key, anon)
+	auth := dashboard.NewAuth(users, key, anon)
 	d.DashboardAuth = auth
 	// The filter choices follow the ingest registries (empty: the defaults).
-	h := views.New(views.Options{Store: d.Backend.Store, Auth: auth, Log: d.Log, IngestStats: d.IngestSnapshot,
+	h := dashboard.New(dashboard.Options{Store: d.Backend.Store, Auth: auth, Log: d.Log, IngestStats: d.IngestSnapshot,
 		Assistants: d.Cfg.Ingest.Assistants, Channels: d.Cfg.Ingest.Channels,
 		RollupInterval: d.Cfg.Ingest.RollupInterval, RollupMaxLag: d.Cfg.Ingest.RollupMaxLag})
 	h.UseExports(ExportHandlers(d))

@@ -17,7 +17,7 @@ import (
 	"github.com/adoptscope/adoptscope/export"
 	"github.com/adoptscope/adoptscope/internal/app"
 	"github.com/adoptscope/adoptscope/internal/config"
-	"github.com/adoptscope/adoptscope/internal/store"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
 	"github.com/adoptscope/adoptscope/query"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/adoptscope/adoptscope/internal/app"
 	"github.com/adoptscope/adoptscope/internal/config"
-	"github.com/adoptscope/adoptscope/internal/store"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
 	"github.com/adoptscope/adoptscope/query"
 )
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/adoptscope/adoptscope/internal/chtest"
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 )
 
 func TestExportCommands(t *testing.T) {

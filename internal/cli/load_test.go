@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adoptscope/adoptscope/internal/chtest"
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 )
 
 func TestLoadFilesTwiceStoresOnce(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/adoptscope/adoptscope/internal/store"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
 // Config is everything a subcommand may need. Subcommands bind the sections

@@ -1,0 +1,121 @@
+package dashboard
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/adoptscope/adoptscope/query"
+)
+
+// annotationsView is the Annotations page: the list, and the form (new, or
+// the annotation being edited).
+type annotationsView struct {
+	List                 []query.Annotation
+	Err                  string
+	Form                 query.Annotation
+	FormErr              string
+	Admin                bool
+	CSRF                 string
+	Kinds                []string
+	Assistants, Channels []string
+}
+
+func (h *Handler) showAnnotationsPage(c echo.Context) error {
+	f := ParseFilters(c.QueryParams(), h.today(), launchDate)
+	v := h.annotationsView(c)
+	if id := c.QueryParam("edit"); id != "" && v.Admin {
+		ctx, cancel := h.queryCtx(c)
+		a, err := query.AnnotationGet(ctx, h.opts.Store, id)
+		cancel()
+		if err != nil {
+			v.FormErr = "Cannot edit: " + err.Error()
+		} else {
+			v.Form = a
+		}
+	}
+	p := h.page(c, "Annotations", "/annotations", f)
+	p.ShowFilters = false
+	return h.render(c, http.StatusOK, p, AnnotationsPage(v))
+}
+
+func (h *Handler) annotationsView(c echo.Context) annotationsView {
+	ctx, cancel := h.queryCtx(c)
+	defer cancel()
+	v := annotationsView{Admin: sessionOf(c.Request().Context()).IsAdmin(), CSRF: csrfOf(c.Request().Context()),
+		Kinds: query.AnnotationKinds, Assistants: h.opts.Assistants, Channels: h.opts.Channels, Form: query.Annotation{Kind: "other"}}
+	list, err := query.AnnotationList(ctx, h.opts.Store, query.AnnotationFilter{})
+	if err != nil {
+		v.Err = h.readableErr(c, "annotations", err).Error()
+	}
+	v.List = list
+	return v
+}
+
+// submitAnnotation creates (no id) or updates (id) an annotation.
+func (h *Handler) submitAnnotation(c echo.Context) error {
+	a := query.Annotation{
+		ID:        strings.TrimSpace(c.FormValue("id")),
+		Start:     strings.TrimSpace(c.FormValue("start")),
+		End:       strings.TrimSpace(c.FormValue("end")),
+		Title:     c.FormValue("title"),
+		Text:      c.FormValue("text"),
+		Link:      strings.TrimSpace(c.FormValue("link")),
+		Assistant: c.FormValue("assistant"),
+		Channel:   c.FormValue("channel"),
+		Kind:      c.FormValue("kind"),
+		RealWorld: c.FormValue("real_world") == "on",
+	}
+	var err error
+	switch {
+	case a.Assistant != "" && !contains(h.opts.Assistants, a.Assistant):
+		err = errors.New("assistant: pick one from the list, or All")
+	case a.Channel != "" && !contains(h.opts.Channels, a.Channel):
+		err = errors.New("channel: pick one from the list, or All")
+	default:
+		ctx, cancel := h.queryCtx(c)
+		_, err = query.AnnotationSave(ctx, h.opts.Store, a)
+		cancel()
+	}
+	if err != nil {
+		v := h.annotationsView(c)
+		v.Form, v.FormErr = a, "Not saved: "+err.Error()
+		p := h.page(c, "Annotations", "/annotations", ParseFilters(nil, h.today(), launchDate))
+		p.ShowFilters = false
+		return h.render(c, http.StatusBadRequest, p, AnnotationsPage(v))
+	}
+	return c.Redirect(http.StatusSeeOther, "/annotations")
+}
+
+func (h *Handler) submitAnnotationDelete(c echo.Context) error {
+	ctx, cancel := h.queryCtx(c)
+	defer cancel()
+	if err := query.AnnotationDelete(ctx, h.opts.Store, c.Param("id")); err != nil {
+		if errors.Is(err, query.ErrAnnotationNotFound) {
+			return h.renderError(c, http.StatusNotFound, "No such annotation (it may have been deleted already).")
+		}
+		return h.renderError(c, http.StatusInternalServerError, "Could not delete: "+h.readableErr(c, "annotations", err).Error())
+	}
+	return c.Redirect(http.StatusSeeOther, "/annotations")
+}
+
+func scopeLabel(a query.Annotation) string {
+	switch {
+	case a.Assistant == "" && a.Channel == "":
+		return "all"
+	case a.Channel == "":
+		return Label(a.Assistant)
+	case a.Assistant == "":
+		return Label(a.Channel)
+	}
+	return Label(a.Assistant) + " on " + Label(a.Channel)
+}
+
+func dateRange(a query.Annotation) string {
+	if a.End == "" || a.End == a.Start {
+		return a.Start
+	}
+	return a.Start + " – " + a.End
+}

@@ -1,0 +1,211 @@
+package dashboard
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/labstack/echo/v4"
+
+	"github.com/adoptscope/adoptscope/demo"
+	"github.com/adoptscope/adoptscope/ingest"
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
+)
+
+// loadDemo loads a small demo data set through the ingest pipeline and
+// returns the (closed) pipeline, whose Snapshot still reports the load.
+func loadDemo(t testing.TB, s *store.Store, people int) *ingest.Pipeline {
+	t.Helper()
+	secret := []byte("test secret for the dashboard tests")
+	p, err := ingest.NewPipeline(s, ingest.Config{Secret: secret}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := demo.Load(ctx, s, p, demo.Config{People: people}, demo.LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	chtest.BuildRollups(t, s)
+	return p
+}
+
+func chromiumPath() string {
+	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// TestBrowser loads every page in headless Chromium on demo data, at 1280
+// and 390 px: no console errors, no request to another host, every chart
+// drawn with a non-zero canvas; screenshots go to $ADOPTSCOPE_ARTIFACTS (or
+// a temporary folder, printed).
+func TestBrowser(t *testing.T) {
+	chrome := chromiumPath()
+	if chrome == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("Chromium is not installed (apt-get install chromium); CI must run the browser test")
+		}
+		t.Skip("Chromium is not installed (apt-get install chromium)")
+	}
+	s := chtest.NewStore(t)
+	p := loadDemo(t, s, 800)
+	h := New(Options{Store: s, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), IngestStats: p.Snapshot})
+	e := echo.New()
+	h.Register(e)
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	base, _ := url.Parse(srv.URL)
+
+	dir := os.Getenv("ADOPTSCOPE_ARTIFACTS")
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "adoptscope-screenshots-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", dir)
+	fmt.Fprintf(os.Stderr, "browser test screenshots: %s\n", dir)
+
+	profile := t.TempDir()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chrome),
+		chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("hide-scrollbars", true), chromedp.UserDataDir(profile),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelA()
+
+	pages := []struct{ name, path string }{
+		{"overview", "/"},
+		{"overview-compare", "/?range=90d&interval=day&compare=previous"},
+		{"compare", "/compare"},
+		{"compare-previous", "/compare?range=90d&interval=week&compare=previous"},
+		{"channel", "/channel"},
+		{"channel-previous", "/channel?range=90d&interval=week&compare=previous"},
+		{"impact", "/impact"},
+		{"retention", "/retention?range=90d"},
+		{"modalities", "/modalities"},
+		{"annotations", "/annotations"},
+		{"ingest", "/ingest"},
+	}
+	for _, width := range []int64{1280, 390} {
+		for _, pg := range pages {
+			t.Run(fmt.Sprintf("%s-%d", pg.name, width), func(t *testing.T) {
+				ctx, cancel := chromedp.NewContext(actx)
+				defer cancel()
+				ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
+				defer cancelT()
+				// Open the tab, switch on the domains whose events are read,
+				// subscribe, then navigate: nothing the page does is missed.
+				if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 900)); err != nil {
+					t.Fatalf("start Chromium: %v", err)
+				}
+				if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := chromedp.Call(ctx, log.Enable, cdp.Empty{}); err != nil {
+					t.Fatal(err)
+				}
+				var mu sync.Mutex
+				var problems []string
+				add := func(s string) { mu.Lock(); problems = append(problems, s); mu.Unlock() }
+				msgs := chromedp.Console(ctx)
+				reqs := chromedp.Events(ctx, network.RequestWillBeSent)
+				go func() {
+					for m, err := range msgs {
+						if err != nil {
+							return
+						}
+						if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException {
+							add(fmt.Sprintf("console %s: %s (%s)", m.Type, m.Text, m.URL))
+						}
+					}
+				}()
+				go func() {
+					for ev, err := range reqs {
+						if err != nil {
+							return
+						}
+						u, perr := url.Parse(ev.Request.URL)
+						if perr == nil && (u.Scheme == "data" || u.Scheme == "blob") {
+							continue
+						}
+						if perr != nil || u.Host != base.Host {
+							add("request to another host: " + ev.Request.URL)
+						}
+					}
+				}()
+				if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+pg.path), chromedp.WaitReady("footer")); err != nil {
+					t.Fatalf("load %s: %v", pg.path, err)
+				}
+				if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelectorAll('.chart[data-chart]').length === document.querySelectorAll('.chart[data-drawn]').length`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+					t.Errorf("charts not drawn: %v", err)
+				}
+				_ = chromedp.Do(ctx, chromedp.Sleep(800*time.Millisecond)) // ECharts animation
+				charts, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('.chart[data-chart]').length`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				drawn, err := chromedp.Run(ctx, chromedp.Evaluate[int](`Array.from(document.querySelectorAll('.chart[data-chart]')).filter(function (el) {
+					var c = el.querySelector('canvas, svg'); if (!c) return false;
+					var r = c.getBoundingClientRect(); return r.width > 0 && r.height > 0; }).length`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				bad, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('[data-testid=chart-error], [data-testid=page-error], [data-testid=kpi-error]')).map(function (e) { return e.textContent; })`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+				if err != nil {
+					t.Fatalf("screenshot: %v", err)
+				}
+				name := filepath.Join(dir, fmt.Sprintf("%s-%d.png", pg.name, width))
+				if err := os.WriteFile(name, png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				for _, p := range problems {
+					t.Error(p)
+				}
+				for _, b := range bad {
+					t.Errorf("error box on the page: %s", b)
+				}
+				if drawn != charts {
+					t.Errorf("%d of %d charts drawn", drawn, charts)
+				}
+				needsCharts := pg.name != "annotations" && pg.name != "ingest"
+				if needsCharts && charts == 0 {
+					t.Error("no chart on the page")
+				}
+			})
+		}
+	}
+}

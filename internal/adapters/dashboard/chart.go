@@ -1,0 +1,406 @@
+package dashboard
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-echarts/go-echarts/v2/charts"
+	"github.com/go-echarts/go-echarts/v2/opts"
+
+	"github.com/adoptscope/adoptscope/query"
+)
+
+// Chart is one chart card: the ECharts options, the same numbers as a
+// table, a CSV link to the query API, or an error or empty state instead.
+type Chart struct {
+	ID    string // DOM id and data-testid suffix; fixed per page
+	Title string
+	Note  string
+	// Options are the ECharts options built with go-echarts; nil with Err
+	// or Empty.
+	Options map[string]any
+	Table   Table
+	CSV     string // download URL
+	Err     string // readable error: the chart failed, the page did not
+	Empty   string // what to do when there is nothing to show
+	Small   bool   // small multiple
+}
+
+// Table is a chart's data as rows of text.
+type Table struct {
+	Head []string
+	Rows [][]string
+}
+
+// emptyHint says what to do when a chart has no data.
+const emptyHint = "No events in this range. Widen the dates or clear filters; to get data, send events to POST /v1/events, load files with `adoptscope load FILE`, or load the synthetic demo with `adoptscope demo`."
+
+// failed is a chart that could not be computed.
+func failed(id, title string, err error) Chart {
+	return Chart{ID: id, Title: title, Err: "This chart could not be loaded: " + err.Error()}
+}
+
+// Series is one named line of a time chart, aligned to the chart's periods.
+type Series struct {
+	Name   string
+	Values []float64
+}
+
+// lineOptions builds a time chart: one line per series over the periods,
+// stacked areas when stacked, the annotations as marker lines (one day) or
+// shaded areas (ranges). percent formats the axis as a share.
+func lineOptions(periods []string, series []Series, stacked, percent bool, anns []query.Annotation, interval string) map[string]any {
+	line := charts.NewLine()
+	line.SetGlobalOptions(
+		charts.WithInitializationOpts(opts.Initialization{Theme: "white"}),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Type: "scroll", Top: "0"}),
+		charts.WithToolboxOpts(toolbox("28")),
+		charts.WithGridOpts(opts.Grid{Left: "8", Right: "40", Top: "56", Bottom: "8", ContainLabel: opts.Bool(true)}),
+		charts.WithXAxisOpts(opts.XAxis{Type: "category"}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "value"}),
+	)
+	line.SetXAxis(periods)
+	for i, s := range series {
+		data := make([]opts.LineData, len(s.Values))
+		for j, v := range s.Values {
+			data[j] = opts.LineData{Value: round(v, percent)}
+		}
+		sopts := []charts.SeriesOpts{charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false)})}
+		if stacked {
+			sopts = append(sopts, charts.WithLineChartOpts(opts.LineChart{Stack: "total", ShowSymbol: opts.Bool(false)}),
+				charts.WithAreaStyleOpts(opts.AreaStyle{Opacity: opts.Float(0.6)}))
+		}
+		line.AddSeries(s.Name, data, sopts...)
+		_ = i
+	}
+	o := generic(line.JSON())
+	colorSeries(o)
+	o["xAxis"] = []any{map[string]any{"type": "category", "data": periods, "boundaryGap": false}}
+	if len(anns) > 0 {
+		addAnnotations(o, periods, anns, interval)
+	}
+	if percent {
+		o["yAxis"] = []any{map[string]any{"type": "value", "max": 100, "axisLabel": map[string]any{"formatter": "{value} %"}}}
+	}
+	return o
+}
+
+// generic turns go-echarts' typed options into plain maps (through their
+// JSON form), so adapters can add what go-echarts has no type for.
+func generic(o map[string]any) map[string]any {
+	b, err := json.Marshal(o)
+	if err != nil {
+		panic(fmt.Sprintf("chart options: %v", err))
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(fmt.Sprintf("chart options: %v", err))
+	}
+	return out
+}
+
+func toMap(x any) (map[string]any, bool) {
+	m, ok := x.(map[string]any)
+	return m, ok
+}
+
+// toolbox is the save-as-PNG button. Charts with a legend along the top put
+// it below the legend (top), where a scrolling legend's pager cannot cover it.
+func toolbox(top string) opts.Toolbox {
+	return opts.Toolbox{Show: opts.Bool(true), Right: "0", Top: top, Feature: &opts.ToolBoxFeature{
+		SaveAsImage: &opts.ToolBoxFeatureSaveAsImage{Show: opts.Bool(true), Type: "png", Title: "Save as PNG"},
+	}}
+}
+
+// addAnnotations puts markLine (one day) and markArea (a range) items on
+// the first series: drawn once, on top. Annotation dates move to the
+// period that contains them, since a category axis only knows its labels.
+func addAnnotations(o map[string]any, periods []string, anns []query.Annotation, interval string) {
+	ss, _ := o["series"].([]any)
+	if len(ss) == 0 || len(periods) == 0 {
+		return
+	}
+	first, ok := toMap(ss[0])
+	if !ok {
+		return
+	}
+	var areas []any
+	// Annotations of the same period share one line and one label.
+	type mark struct{ titles, full []string }
+	marks := map[string]*mark{}
+	var order []string
+	for _, a := range anns {
+		start := periodLabelOf(a.Start, interval)
+		end := periodLabelOf(a.End, interval)
+		if start == "" || end == "" || end < periods[0] || start > periods[len(periods)-1] {
+			continue
+		}
+		full := a.Title
+		if a.Text != "" {
+			full += " — " + a.Text
+		}
+		if end == start {
+			m, ok := marks[start]
+			if !ok {
+				m = &mark{}
+				marks[start] = m
+				order = append(order, start)
+			}
+			m.titles = append(m.titles, a.Title)
+			m.full = append(m.full, full+" ("+a.Start+")")
+			continue
+		}
+		if start < periods[0] {
+			start = periods[0]
+		}
+		if end > periods[len(periods)-1] {
+			end = periods[len(periods)-1]
+		}
+		areas = append(areas, []any{map[string]any{"name": escapeFormatter(a.Title), "xAxis": start}, map[string]any{"xAxis": end}})
+	}
+	var lines []any
+	for _, p := range order {
+		m := marks[p]
+		short := m.titles[0]
+		if len(m.titles) > 1 {
+			short += fmt.Sprintf(" (+%d)", len(m.titles)-1)
+		}
+		lines = append(lines, map[string]any{"name": strings.Join(m.titles, " · "), "xAxis": p,
+			"label":    map[string]any{"formatter": escapeFormatter(short)},
+			"emphasis": map[string]any{"label": map[string]any{"formatter": escapeFormatter(strings.Join(m.full, "\n")), "width": 420, "overflow": "break"}}})
+	}
+	if len(lines) > 0 {
+		first["markLine"] = map[string]any{"symbol": []string{"none", "none"}, "silent": false, "data": lines,
+			"lineStyle": map[string]any{"type": "dashed", "color": "#b45309", "width": 1.5},
+			"label":     map[string]any{"position": "insideEndTop", "color": "#92400e", "fontSize": 11, "width": 180, "overflow": "truncate"}}
+	}
+	if len(areas) > 0 {
+		first["markArea"] = map[string]any{"silent": false, "data": areas,
+			"itemStyle": map[string]any{"color": "rgba(180,83,9,0.07)"},
+			// Range labels show on hover: several ranges would overlap.
+			"label":    map[string]any{"show": false, "color": "#92400e", "fontSize": 11},
+			"emphasis": map[string]any{"label": map[string]any{"show": true, "position": "insideTop"}}}
+	}
+}
+
+// escapeFormatter keeps ECharts from reading {a}, {b}… in user text as
+// template fields.
+func escapeFormatter(s string) string {
+	return strings.NewReplacer("{", "(", "}", ")").Replace(s)
+}
+
+// periodLabel is the label of the period that contains t: the day, the
+// ISO week's Monday, or the first of the month, as YYYY-MM-DD.
+func periodLabel(t time.Time, interval string) string {
+	t = truncDay(t)
+	switch interval {
+	case "week":
+		wd := (int(t.Weekday()) + 6) % 7 // Monday = 0
+		t = t.AddDate(0, 0, -wd)
+	case "month":
+		t = time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+	}
+	return t.Format(dateLayout)
+}
+
+func periodLabelOf(date, interval string) string {
+	t, err := time.Parse(dateLayout, date)
+	if err != nil {
+		return ""
+	}
+	return periodLabel(t, interval)
+}
+
+// sankeyOptions draws flows from one source node to outcomes.
+func sankeyOptions(nodes []string, links []sankeyLink) map[string]any {
+	s := charts.NewSankey()
+	s.SetGlobalOptions(
+		charts.WithInitializationOpts(opts.Initialization{Theme: "white"}),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item"}),
+		charts.WithToolboxOpts(toolbox("0")),
+	)
+	ns := make([]opts.SankeyNode, len(nodes))
+	for i, n := range nodes {
+		ns[i] = opts.SankeyNode{Name: n}
+	}
+	ls := make([]opts.SankeyLink, len(links))
+	for i, l := range links {
+		ls[i] = opts.SankeyLink{Source: l.From, Target: l.To, Value: float32(l.Value)}
+	}
+	s.AddSeries("Migration", ns, ls, charts.WithLabelOpts(opts.Label{Show: opts.Bool(true)}))
+	o := generic(s.JSON())
+	if ss, _ := o["series"].([]any); len(ss) == 1 {
+		if m, ok := toMap(ss[0]); ok {
+			m["emphasis"] = map[string]any{"focus": "adjacency"}
+			m["left"], m["right"], m["top"], m["bottom"] = 8, 8, 36, 8
+			// Outcome labels sit left of their nodes, over the flows, so
+			// they fit on a phone as on a wide screen.
+			if data, ok := m["data"].([]any); ok {
+				for i, d := range data {
+					if n, ok := toMap(d); ok && i > 0 {
+						n["label"] = map[string]any{"position": "left"}
+					}
+				}
+			}
+			m["lineStyle"] = map[string]any{"color": "gradient", "opacity": 0.4}
+			m["label"] = map[string]any{"show": true, "position": "right", "color": "#1f2937", "fontSize": 12}
+			m["nodeGap"] = 12
+		}
+	}
+	o["legend"] = map[string]any{"show": false}
+	return o
+}
+
+type sankeyLink struct {
+	From, To string
+	Value    float64
+}
+
+// heatmapOptions: x categories (weeks since), y categories (cohorts), and
+// cells [x, y, value] with value a percent.
+func heatmapOptions(xs, ys []string, cells [][3]float64) map[string]any {
+	h := charts.NewHeatMap()
+	h.SetGlobalOptions(
+		charts.WithInitializationOpts(opts.Initialization{Theme: "white"}),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true)}),
+		charts.WithToolboxOpts(toolbox("0")),
+		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: xs, Name: "weeks since first seen"}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: ys, Inverse: opts.Bool(true)}),
+		charts.WithVisualMapOpts(opts.VisualMap{Calculable: opts.Bool(true), Min: 0, Max: 100, Orient: "horizontal", Left: "center", Bottom: "0",
+			InRange: &opts.VisualMapInRange{Color: []string{"#eff6ff", "#1d4ed8"}}}),
+		charts.WithGridOpts(opts.Grid{Left: "8", Right: "16", Top: "40", Bottom: "64", ContainLabel: opts.Bool(true)}),
+	)
+	data := make([]opts.HeatMapData, len(cells))
+	for i, c := range cells {
+		data[i] = opts.HeatMapData{Value: [3]any{int(c[0]), int(c[1]), round(c[2], true)}}
+	}
+	h.AddSeries("Active again (%)", data, charts.WithLabelOpts(opts.Label{Show: opts.Bool(len(xs) <= 13 && len(ys) <= 16)}))
+	o := generic(h.JSON())
+	o["legend"] = map[string]any{"show": false}
+	return o
+}
+
+func round(v float64, percent bool) float64 {
+	if percent {
+		return math.Round(v*10) / 10
+	}
+	return math.Round(v*100) / 100
+}
+
+// fmtInt formats a count with thin grouping for tables and tiles.
+func fmtInt(v float64) string {
+	s := strconv.FormatInt(int64(math.Round(v)), 10)
+	neg := false
+	if len(s) > 0 && s[0] == '-' {
+		neg, s = true, s[1:]
+	}
+	var out []byte
+	for i := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	if neg {
+		return "-" + string(out)
+	}
+	return string(out)
+}
+
+func fmtPct(v float64) string { return fmt.Sprintf("%.1f %%", v) }
+
+// seriesTable lays a time chart out as a table: one row per period.
+func seriesTable(periods []string, series []Series, percent bool) Table {
+	t := Table{Head: append([]string{"period"}, names(series)...)}
+	for i, p := range periods {
+		row := []string{p}
+		for _, s := range series {
+			if percent {
+				row = append(row, fmtPct(s.Values[i]))
+			} else {
+				row = append(row, fmtInt(s.Values[i]))
+			}
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
+
+func names(ss []Series) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = s.Name
+	}
+	return out
+}
+
+// fmtRaw is a number for data-value attributes (tests compare it).
+func fmtRaw(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// quietMarks hides the annotation labels of a small chart (they would
+// cover it); hovering a line still shows its text.
+func quietMarks(o map[string]any) {
+	ss, _ := o["series"].([]any)
+	if len(ss) == 0 {
+		return
+	}
+	first, ok := toMap(ss[0])
+	if !ok {
+		return
+	}
+	if ml, ok := toMap(first["markLine"]); ok {
+		ml["label"] = map[string]any{"show": false}
+		for _, d := range asSlice(ml["data"]) {
+			if m, ok := toMap(d); ok {
+				if em, ok := toMap(m["emphasis"]); ok {
+					if l, ok := toMap(em["label"]); ok {
+						l["show"] = true
+						l["position"] = "insideEndTop"
+					}
+				}
+			}
+		}
+	}
+}
+
+func asSlice(x any) []any {
+	s, _ := x.([]any)
+	return s
+}
+
+// seriesColors keep one colour per assistant, channel and modality on
+// every chart, so ChatGPT is the same blue on each page.
+var seriesColors = map[string]string{
+	"ChatGPT": "#10a37f", "Meta AI": "#0866ff", "Copilot": "#f59e0b", "Perplexity": "#7c3aed",
+	"WhatsApp": "#25d366", "iOS": "#6b7280", "Android": "#a4c639", "Web": "#0ea5e9", "Desktop": "#334155",
+	"Messenger": "#a033ff", "Instagram": "#e1306c", "Telegram": "#229ed9", "Phone": "#b45309", "SMS": "#78716c", "API": "#0f766e",
+	"Text": "#94a3b8", "Voice": "#f97316", "Image input": "#0ea5e9", "Image generation": "#d946ef", "File": "#65a30d",
+}
+
+const previousSuffix = " (previous period)"
+
+func colorSeries(o map[string]any) {
+	for _, s := range asSlice(o["series"]) {
+		m, ok := toMap(s)
+		if !ok {
+			continue
+		}
+		name, _ := m["name"].(string)
+		col, ok := seriesColors[strings.TrimSuffix(name, previousSuffix)]
+		if !ok {
+			continue
+		}
+		m["itemStyle"] = map[string]any{"color": col}
+		ls, _ := toMap(m["lineStyle"])
+		if ls == nil {
+			ls = map[string]any{}
+		}
+		ls["color"] = col
+		m["lineStyle"] = ls
+	}
+}

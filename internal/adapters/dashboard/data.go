@@ -1,0 +1,213 @@
+package dashboard
+
+import (
+	"context"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/adoptscope/adoptscope/ingest"
+	"github.com/adoptscope/adoptscope/query"
+)
+
+// launchDate is where "since launch" starts: the first day the product
+// has data for (the demo data set starts here too).
+var launchDate = time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+
+func defaultAssistants() []string { return ingest.DefaultAssistants }
+func defaultChannels() []string   { return ingest.DefaultChannels }
+
+// tidyRow is one row of a series answer: the period, the values of the
+// request's by dimensions in order, the value and (with compare) the
+// previous period's value.
+type tidyRow struct {
+	Period      string
+	Key         []string
+	Value       float64
+	Previous    float64
+	HasPrevious bool
+}
+
+// seriesResult is a series answer laid out for the chart adapters.
+type seriesResult struct {
+	Req     query.SeriesRequest
+	Periods []string // every period of the range, in order
+	Rows    []tidyRow
+}
+
+// seriesParams are the query API parameters of a chart: the filters plus
+// metric, by and whatever the chart adds. The same values make the CSV
+// link, so the download carries the chart's rows.
+func seriesParams(f Filters, metric, by string, extra ...string) url.Values {
+	v := f.APIValues()
+	v.Set("metric", metric)
+	if by != "" {
+		v.Set("by", by)
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		if extra[i+1] == "" {
+			v.Del(extra[i])
+		} else {
+			v.Set(extra[i], extra[i+1])
+		}
+	}
+	return v
+}
+
+// queryAnnotation is an annotation as package query stores it.
+type queryAnnotation = query.Annotation
+
+// series runs a series request given as API parameters, through the same
+// parser as the API. Within one page request, charts that ask the same
+// question (the Overview's WAU tiles and its weekly chart) share one query.
+func (h *Handler) series(ctx context.Context, v url.Values) (seriesResult, error) {
+	req, err := query.ParseSeries(v)
+	if err != nil {
+		return seriesResult{}, err
+	}
+	m, _ := ctx.Value(memoKey{}).(*seriesMemo)
+	if m == nil {
+		return h.runSeries(ctx, req)
+	}
+	key := req.Values().Encode()
+	m.mu.Lock()
+	e, ok := m.calls[key]
+	if !ok {
+		e = &memoCall{done: make(chan struct{})}
+		m.calls[key] = e
+	}
+	m.mu.Unlock()
+	if !ok {
+		e.r, e.err = h.runSeries(ctx, req)
+		close(e.done)
+	}
+	<-e.done
+	return e.r, e.err
+}
+
+type memoKey struct{}
+
+// seriesMemo holds the series answers of one page request.
+type seriesMemo struct {
+	mu    sync.Mutex
+	calls map[string]*memoCall
+}
+
+type memoCall struct {
+	done chan struct{}
+	r    seriesResult
+	err  error
+}
+
+func withSeriesMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, memoKey{}, &seriesMemo{calls: map[string]*memoCall{}})
+}
+
+// pivot turns rows into one Series per distinct value of the key column
+// keyIdx (or per whole key when keyIdx < 0), aligned to the periods.
+// Missing cells are 0. prev adds the previous-period values instead.
+func pivot(r seriesResult, keyIdx int, prev bool, label func(string) string) []Series {
+	idx := map[string]int{}
+	for i, p := range r.Periods {
+		idx[p] = i
+	}
+	byName := map[string]*Series{}
+	var order []string
+	for _, row := range r.Rows {
+		k := strings.Join(row.Key, " / ")
+		if keyIdx >= 0 && keyIdx < len(row.Key) {
+			k = row.Key[keyIdx]
+		}
+		s, ok := byName[k]
+		if !ok {
+			s = &Series{Name: k, Values: make([]float64, len(r.Periods))}
+			byName[k] = s
+			order = append(order, k)
+		}
+		if i, ok := idx[row.Period]; ok {
+			v := row.Value
+			if prev {
+				v = row.Previous
+			}
+			s.Values[i] += v
+		}
+	}
+	sort.Strings(order)
+	out := make([]Series, 0, len(order))
+	for _, k := range order {
+		s := *byName[k]
+		if label != nil {
+			s.Name = label(k)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// filterRows keeps the rows whose key column keyIdx equals v.
+func filterRows(r seriesResult, keyIdx int, v string) seriesResult {
+	out := r
+	out.Rows = nil
+	for _, row := range r.Rows {
+		if keyIdx < len(row.Key) && row.Key[keyIdx] == v {
+			out.Rows = append(out.Rows, row)
+		}
+	}
+	return out
+}
+
+// distinct lists the values of key column keyIdx, sorted.
+func distinct(r seriesResult, keyIdx int) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, row := range r.Rows {
+		if keyIdx < len(row.Key) && !seen[row.Key[keyIdx]] {
+			seen[row.Key[keyIdx]] = true
+			out = append(out, row.Key[keyIdx])
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func parseDay(s string) (time.Time, error) { return time.Parse(dateLayout, s) }
+
+func allZero(ss []Series) bool {
+	for _, s := range ss {
+		for _, v := range s.Values {
+			if v != 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// annotations lists the annotations in the filters' range and scope; a
+// failure costs the markers, never the chart.
+func (h *Handler) annotations(ctx context.Context, f Filters) []query.Annotation {
+	af := query.AnnotationFilter{From: f.FromString(), To: f.ToString()}
+	if len(f.Assistants) == 1 {
+		af.Assistant = f.Assistants[0]
+	}
+	if len(f.Channels) == 1 {
+		af.Channel = f.Channels[0]
+	}
+	list, err := query.AnnotationList(ctx, h.opts.Store, af)
+	if err != nil {
+		h.log.Warn("annotations for charts", "error", err)
+		return nil
+	}
+	return list
+}
+
+// demoShown reports whether demo events are in the range (the badge).
+func (h *Handler) demoShown(ctx context.Context, f Filters) bool {
+	ok, err := query.HasDemoData(ctx, h.opts.Store, f.From, f.To)
+	if err != nil {
+		h.log.Warn("demo badge", "error", err)
+	}
+	return ok
+}

@@ -1,0 +1,261 @@
+package dashboard
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Filters is the state of the filter bar. All of it lives in the URL, so a
+// copied link reproduces the view and the back button works.
+type Filters struct {
+	Range      string // a preset key of Presets, or "custom"
+	From, To   time.Time
+	Interval   string // day, week, month
+	Assistants []string
+	Channels   []string
+	Countries  []string
+	Compare    bool
+	// Errors are the parameters that could not be used, with the reason;
+	// the page shows them and falls back to the default for each.
+	Errors []string
+}
+
+// Preset is a named relative date range.
+type Preset struct {
+	Key, Label string
+	from       func(today time.Time) time.Time
+}
+
+// Presets are the date range choices of the filter bar, in display order.
+var Presets = []Preset{
+	{"7d", "Last 7 days", func(t time.Time) time.Time { return t.AddDate(0, 0, -6) }},
+	{"28d", "Last 28 days", func(t time.Time) time.Time { return t.AddDate(0, 0, -27) }},
+	{"90d", "Last 90 days", func(t time.Time) time.Time { return t.AddDate(0, 0, -89) }},
+	{"12m", "Last 12 months", func(t time.Time) time.Time { return t.AddDate(-1, 0, 1) }},
+	{"all", "Since launch", nil},
+}
+
+// DefaultRange and DefaultInterval are what a bare URL shows: a year by
+// week shows the shape of adoption and every dated event of the story.
+const (
+	DefaultRange    = "12m"
+	DefaultInterval = "week"
+)
+
+// Intervals are the allowed values of interval.
+var Intervals = []string{"day", "week", "month"}
+
+var (
+	slugRe    = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+	countryRe = regexp.MustCompile(`^[A-Z]{2}$`)
+)
+
+const dateLayout = "2006-01-02"
+
+// ParseFilters reads the filter state from URL parameters. launch is the
+// first day with data ("since launch"); today is the last day shown.
+// Unusable values are reported in Errors and replaced by defaults: a page
+// with a typo in its URL still shows something.
+func ParseFilters(q url.Values, today, launch time.Time) Filters {
+	today = truncDay(today)
+	launch = truncDay(launch)
+	f := Filters{Range: DefaultRange, Interval: DefaultInterval}
+	if r := q.Get("range"); r != "" {
+		f.Range = r
+	}
+	if v := q.Get("interval"); v != "" {
+		if contains(Intervals, v) {
+			f.Interval = v
+		} else {
+			f.Errors = append(f.Errors, fmt.Sprintf("interval %q: use day, week or month", v))
+		}
+	}
+	from, to := q.Get("from"), q.Get("to")
+	if (from != "" || to != "") && q.Get("range") == "" {
+		f.Range = "custom"
+	}
+	if f.Range == "custom" {
+		ft, err1 := time.Parse(dateLayout, from)
+		tt, err2 := time.Parse(dateLayout, to)
+		switch {
+		case err1 != nil:
+			f.Errors = append(f.Errors, fmt.Sprintf("from %q: want a date YYYY-MM-DD", from))
+			f.Range = DefaultRange
+		case err2 != nil:
+			f.Errors = append(f.Errors, fmt.Sprintf("to %q: want a date YYYY-MM-DD", to))
+			f.Range = DefaultRange
+		case tt.Before(ft):
+			f.Errors = append(f.Errors, fmt.Sprintf("from %s is after to %s", from, to))
+			f.Range = DefaultRange
+		default:
+			f.From, f.To = ft, tt
+		}
+	}
+	if f.Range != "custom" {
+		p, ok := presetByKey(f.Range)
+		if !ok {
+			f.Errors = append(f.Errors, fmt.Sprintf("range %q: use one of 7d, 28d, 90d, 12m, all, custom", f.Range))
+			f.Range = DefaultRange
+			p, _ = presetByKey(DefaultRange)
+		}
+		f.To = today
+		if p.from == nil {
+			f.From = launch
+		} else {
+			f.From = p.from(today)
+		}
+		if f.From.After(f.To) {
+			f.From = f.To
+		}
+		// A preset starts at the beginning of a period, so the first week
+		// or month on a chart is a whole one, not a dip.
+		if start, err := time.Parse(dateLayout, periodLabel(f.From, f.Interval)); err == nil && p.from != nil {
+			f.From = start
+		}
+	}
+	var errs []string
+	f.Assistants, errs = parseList(q["assistant"], "assistant", slugRe)
+	f.Errors = append(f.Errors, errs...)
+	f.Channels, errs = parseList(q["channel"], "channel", slugRe)
+	f.Errors = append(f.Errors, errs...)
+	f.Countries, errs = parseList(q["country"], "country", countryRe)
+	f.Errors = append(f.Errors, errs...)
+	switch q.Get("compare") {
+	case "", "off", "0", "false":
+	case "previous", "on", "1", "true":
+		f.Compare = true
+	default:
+		f.Errors = append(f.Errors, fmt.Sprintf("compare %q: use previous", q.Get("compare")))
+	}
+	return f
+}
+
+// parseList accepts both repeated parameters (checkboxes) and comma lists
+// (the API's form), drops duplicates and sorts, so equal filters give equal
+// URLs.
+func parseList(vals []string, name string, re *regexp.Regexp) ([]string, []string) {
+	seen := map[string]bool{}
+	var out, errs []string
+	for _, v := range vals {
+		for _, s := range strings.Split(v, ",") {
+			s = strings.TrimSpace(s)
+			if name == "country" {
+				s = strings.ToUpper(s)
+			}
+			if s == "" || seen[s] {
+				continue
+			}
+			if !re.MatchString(s) {
+				errs = append(errs, fmt.Sprintf("%s %q is not a valid value", name, s))
+				continue
+			}
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out, errs
+}
+
+func presetByKey(k string) (Preset, bool) {
+	for _, p := range Presets {
+		if p.Key == k {
+			return p, true
+		}
+	}
+	return Preset{}, false
+}
+
+func contains(xs []string, x string) bool {
+	for _, s := range xs {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+func truncDay(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// Values is the canonical URL form of f: the same filters always give the
+// same query string.
+func (f Filters) Values() url.Values {
+	v := url.Values{}
+	v.Set("range", f.Range)
+	if f.Range == "custom" {
+		v.Set("from", f.From.Format(dateLayout))
+		v.Set("to", f.To.Format(dateLayout))
+	}
+	v.Set("interval", f.Interval)
+	if len(f.Assistants) > 0 {
+		v.Set("assistant", strings.Join(f.Assistants, ","))
+	}
+	if len(f.Channels) > 0 {
+		v.Set("channel", strings.Join(f.Channels, ","))
+	}
+	if len(f.Countries) > 0 {
+		v.Set("country", strings.Join(f.Countries, ","))
+	}
+	if f.Compare {
+		v.Set("compare", "previous")
+	}
+	return v
+}
+
+// APIValues are the query API parameters for the same slice: absolute
+// dates, comma lists.
+func (f Filters) APIValues() url.Values {
+	v := url.Values{}
+	v.Set("from", f.From.Format(dateLayout))
+	v.Set("to", f.To.Format(dateLayout))
+	v.Set("interval", f.Interval)
+	if len(f.Assistants) > 0 {
+		v.Set("assistant", strings.Join(f.Assistants, ","))
+	}
+	if len(f.Channels) > 0 {
+		v.Set("channel", strings.Join(f.Channels, ","))
+	}
+	if len(f.Countries) > 0 {
+		v.Set("country", strings.Join(f.Countries, ","))
+	}
+	return v
+}
+
+// FromString and ToString are the dates as YYYY-MM-DD.
+func (f Filters) FromString() string { return f.From.Format(dateLayout) }
+func (f Filters) ToString() string   { return f.To.Format(dateLayout) }
+
+// Days is the number of days in the range, both ends included.
+func (f Filters) Days() int { return int(f.To.Sub(f.From).Hours()/24) + 1 }
+
+// PreviousRange is the period of equal length just before the range.
+func (f Filters) PreviousRange() (time.Time, time.Time) {
+	n := f.Days()
+	return f.From.AddDate(0, 0, -n), f.From.AddDate(0, 0, -1)
+}
+
+// Has reports whether list holds v (for checked boxes).
+func Has(list []string, v string) bool { return contains(list, v) }
+
+// pageURL is path with f's parameters plus extra ones (page-specific
+// state such as the channel of the Channel page).
+func pageURL(path string, f Filters, extra url.Values) string {
+	v := f.Values()
+	for k, vs := range extra {
+		v[k] = vs
+	}
+	return path + "?" + v.Encode()
+}
+
+// apiURL is the query API URL for CSV download of a chart.
+func apiURL(endpoint string, v url.Values) string {
+	v.Set("format", "csv")
+	return "/api/v1/" + endpoint + "?" + v.Encode()
+}

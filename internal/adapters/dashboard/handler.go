@@ -1,0 +1,204 @@
+// Package views is the dashboard: templ components, chart adapters (query
+// results to ECharts options built with go-echarts) and the echo handlers,
+// one file per page. Every number comes from package query.
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"github.com/adoptscope/adoptscope/ingest"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
+	"github.com/adoptscope/adoptscope/rollup"
+)
+
+// Options configure the dashboard.
+type Options struct {
+	Store *store.Store
+	Auth  *Auth
+	Log   *slog.Logger
+	// Now is the clock (tests); nil means time.Now. "Today" is its UTC date.
+	Now func() time.Time
+	// Assistants and Channels are the filter choices; empty: the ingest
+	// defaults.
+	Assistants, Channels []string
+	// IngestStats returns the ingest snapshot for the Ingest page; nil when
+	// this process does not run ingest.
+	IngestStats func() ingest.Snapshot
+	// QueryTimeout bounds each chart's query (default 20 s).
+	QueryTimeout time.Duration
+	// RollupInterval and RollupMaxLag are the rollup builder's schedule,
+	// as the Ingest page explains it (zero: the builder's defaults).
+	RollupInterval, RollupMaxLag time.Duration
+}
+
+// Handler serves the dashboard pages.
+type Handler struct {
+	opts Options
+	log  *slog.Logger
+}
+
+// New returns the dashboard handler.
+func New(o Options) *Handler {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	rc := rollup.Config{Interval: o.RollupInterval, MaxLag: o.RollupMaxLag}.WithDefaults()
+	o.RollupInterval, o.RollupMaxLag = rc.Interval, rc.MaxLag
+	if o.Auth == nil {
+		k := make([]byte, 32)
+		_, _ = rand.Read(k)
+		o.Auth = NewAuth(nil, k, RoleAdmin)
+	}
+	if len(o.Assistants) == 0 {
+		o.Assistants = defaultAssistants()
+	}
+	if len(o.Channels) == 0 {
+		o.Channels = defaultChannels()
+	}
+	if o.QueryTimeout == 0 {
+		o.QueryTimeout = 20 * time.Second
+	}
+	return &Handler{opts: o, log: o.Log}
+}
+
+// Register mounts the dashboard on e: static files, login, and the pages
+// behind the session and CSRF checks.
+func (h *Handler) Register(e *echo.Echo) {
+	e.GET("/static/:hash/:name", serveStatic)
+	g := e.Group("", h.secure)
+	g.GET("/login", h.showLoginPage)
+	g.POST("/login", h.submitLogin)
+	g.POST("/logout", h.submitLogout)
+	pages := g.Group("", h.requireSession)
+	h.routes(pages)
+}
+
+// routes lists every dashboard page. Add a page here (one line) and in
+// the nav of layout.templ.
+func (h *Handler) routes(g *echo.Group) {
+	g.GET("/", h.showOverviewPage)
+	g.GET("/compare", h.showComparePage)
+	g.GET("/channel", h.showChannelPage)
+	g.GET("/impact", h.showImpactPage)
+	g.GET("/retention", h.showRetentionPage)
+	g.GET("/modalities", h.showModalitiesPage)
+	g.GET("/annotations", h.showAnnotationsPage)
+	g.POST("/annotations", h.submitAnnotation, h.requireAdmin)
+	g.POST("/annotations/:id/delete", h.submitAnnotationDelete, h.requireAdmin)
+	g.GET("/ingest", h.showIngestPage)
+	h.exportRoutes(g)
+}
+
+// secure sets the security headers of dashboard responses, with a fresh
+// CSP nonce for each, and checks the CSRF token of every form post.
+func (h *Handler) secure(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		nb := make([]byte, 16)
+		_, _ = rand.Read(nb)
+		nonce := base64.RawStdEncoding.EncodeToString(nb)
+		hd := c.Response().Header()
+		// ECharts draws on canvas and needs no eval. Its tooltips set
+		// inline style attributes, hence style-src 'unsafe-inline' (styles
+		// cannot run code); scripts only from this origin or with the nonce.
+		hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'nonce-"+nonce+"'; "+
+			"style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; "+
+			"base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("Cache-Control", "no-store")
+		ctx := withSeriesMemo(templ.WithNonce(r.Context(), nonce))
+		ctx = context.WithValue(ctx, csrfKey, h.opts.Auth.csrfToken(c.Response(), r))
+		c.SetRequest(r.WithContext(ctx))
+		if r.Method == http.MethodPost && !h.opts.Auth.validCSRF(c.Request()) {
+			return h.renderError(c, http.StatusForbidden, "The form has expired or did not come from this site. Reload the page and try again.")
+		}
+		return next(c)
+	}
+}
+
+func (h *Handler) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		s, ok := h.opts.Auth.SessionFromRequest(c.Request())
+		if !ok {
+			return c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
+		}
+		c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), sessionKey, s)))
+		return next(c)
+	}
+}
+
+func (h *Handler) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !sessionOf(c.Request().Context()).IsAdmin() {
+			return h.renderError(c, http.StatusForbidden, "Only an admin may change annotations.")
+		}
+		return next(c)
+	}
+}
+
+// page fills the layout data common to every page.
+func (h *Handler) page(c echo.Context, title, path string, f Filters) Page {
+	ctx := c.Request().Context()
+	return Page{
+		Title: title, Path: path, Filters: f, ShowFilters: true,
+		Session: sessionOf(ctx), AuthEnabled: h.opts.Auth.Enabled(), CSRF: csrfOf(ctx),
+		Assistants: h.opts.Assistants, Channels: h.opts.Channels,
+	}
+}
+
+// render writes a page rendered into a buffer first, so that a render
+// error becomes a proper error page rather than half a page.
+func (h *Handler) render(c echo.Context, status int, p Page, body templ.Component) error {
+	var buf bytes.Buffer
+	ctx := templ.WithChildren(c.Request().Context(), body)
+	if err := Layout(p).Render(ctx, &buf); err != nil {
+		h.log.Error("render page", "path", c.Request().URL.Path, "error", err)
+		return h.renderError(c, http.StatusInternalServerError, "The page could not be rendered. The error is in the server log.")
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// renderError shows a readable message in the layout, never a stack trace.
+func (h *Handler) renderError(c echo.Context, status int, msg string) error {
+	p := Page{Title: http.StatusText(status), CSRF: csrfOf(c.Request().Context()), AuthEnabled: h.opts.Auth.Enabled(),
+		Session: sessionOf(c.Request().Context())}
+	var buf bytes.Buffer
+	ctx := templ.WithChildren(c.Request().Context(), ErrorBox(msg))
+	if err := Layout(p).Render(ctx, &buf); err != nil {
+		return c.String(status, msg)
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+func (h *Handler) today() time.Time { return truncDay(h.opts.Now()) }
+
+// queryCtx bounds one chart's work.
+func (h *Handler) queryCtx(c echo.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.Request().Context(), h.opts.QueryTimeout)
+}
+
+// readableErr turns a query failure into a message for the page; the
+// details go to the log.
+func (h *Handler) readableErr(c echo.Context, chart string, err error) error {
+	h.log.Warn("chart failed", "path", c.Request().URL.Path, "chart", chart, "error", err)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return errors.New("the query took too long; narrow the date range or the filters")
+	}
+	return err
+}

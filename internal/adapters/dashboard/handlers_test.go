@@ -1,0 +1,443 @@
+package dashboard
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/labstack/echo/v4"
+
+	"github.com/adoptscope/adoptscope/internal/adapters/queryapi"
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
+	"github.com/adoptscope/adoptscope/query"
+)
+
+func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
+
+// testNow is "now" for every test: the data set ends the day before.
+var testNow = time.Date(2026, 2, 11, 12, 0, 0, 0, time.UTC)
+
+type ev struct {
+	day       time.Time
+	assistant string
+	channel   string
+	user      uint64
+	modality  string
+	linked    bool
+	source    string
+}
+
+func day(s string) time.Time {
+	t, err := time.Parse(dateLayout, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// smallDataSet: ChatGPT on WhatsApp until 2026-01-14, then some of its
+// people on ChatGPT iOS and Meta AI on WhatsApp; steady users besides.
+func smallDataSet() []ev {
+	var out []ev
+	each := func(from, to string, fn func(d time.Time)) {
+		for d := day(from); !d.After(day(to)); d = d.AddDate(0, 0, 1) {
+			fn(d)
+		}
+	}
+	each("2026-01-01", "2026-01-14", func(d time.Time) {
+		for u := uint64(1); u <= 10; u++ {
+			m := "text"
+			if u%3 == 0 {
+				m = "voice"
+			}
+			out = append(out, ev{d, "chatgpt", "whatsapp", u, m, u <= 5, "panel"})
+		}
+	})
+	each("2026-01-15", "2026-02-10", func(d time.Time) {
+		for u := uint64(1); u <= 4; u++ {
+			out = append(out, ev{d, "chatgpt", "ios", u, "text", true, "panel"})
+		}
+		for u := uint64(5); u <= 7; u++ {
+			out = append(out, ev{d, "meta_ai", "whatsapp", u, "image", false, "demo"})
+		}
+	})
+	each("2026-01-01", "2026-02-10", func(d time.Time) {
+		for u := uint64(20); u < 20+uint64(d.Day()%5)+3; u++ {
+			out = append(out, ev{d, "chatgpt", "ios", u, "text", false, "panel"})
+		}
+		for u := uint64(30); u < 35; u++ {
+			if d.Weekday() != time.Sunday {
+				out = append(out, ev{d, "meta_ai", "whatsapp", u, "text", false, "demo"})
+			}
+		}
+	})
+	return out
+}
+
+func insertEvents(t testing.TB, s *store.Store, evs []ev) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, err := s.Conn.PrepareBatch(ctx, "INSERT INTO events (event_id, event_time, received_at, assistant, channel, event_type, modality, user_key, country, count, linked, source)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range evs {
+		var linked uint8
+		if e.linked {
+			linked = 1
+		}
+		ts := e.day.Add(time.Duration(10+i%8) * time.Hour)
+		if err := b.Append(fmt.Sprintf("e%d", i), ts, ts, e.assistant, e.channel, "message", e.modality, e.user, "BR", uint32(2), linked, e.source); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	chtest.BuildRollups(t, s)
+}
+
+type testApp struct {
+	srv   *httptest.Server
+	store *store.Store
+	h     *Handler
+}
+
+func newTestApp(t testing.TB, users []User, withData bool) *testApp {
+	t.Helper()
+	s := chtest.NewStore(t)
+	if withData {
+		insertEvents(t, s, smallDataSet())
+	}
+	key := make([]byte, 32)
+	h := New(Options{Store: s, Auth: NewAuth(users, key, RoleAdmin), Now: func() time.Time { return testNow },
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	e := echo.New()
+	h.Register(e)
+	queryapi.New(queryapi.Options{Store: s, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Loopback: true}).Register(e.Group("/api/v1"))
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return &testApp{srv: srv, store: s, h: h}
+}
+
+func get(t testing.TB, c *http.Client, u string) (*http.Response, *goquery.Document, string) {
+	t.Helper()
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, doc, string(body)
+}
+
+func tid(id string) string { return `[data-testid="` + id + `"]` }
+
+// TestPages: every page answers 200 with the filters from the URL applied,
+// a chart or an empty state per card, no error box.
+func TestPages(t *testing.T) {
+	app := newTestApp(t, nil, true)
+	q := "range=custom&from=2026-01-05&to=2026-02-08&interval=week&assistant=chatgpt,meta_ai&channel=whatsapp&channel=ios&country=br"
+	scenarios := []struct {
+		path   string
+		charts []string // data-testid of chart cards that must hold a drawn chart
+	}{
+		{"/", []string{"chart-active-users", "chart-channel-mix"}},
+		{"/compare", []string{"chart-channel-ios", "chart-channel-whatsapp", "chart-compare-table"}},
+		{"/channel?focus=whatsapp", []string{"chart-channel-share", "chart-platform-dependency"}},
+		{"/impact?date=2026-01-15&source_assistant=chatgpt&source_channel=whatsapp", []string{"chart-before-after", "chart-migration-sankey", "chart-migration-table"}},
+		{"/retention", []string{"chart-retention"}},
+		{"/modalities", []string{"chart-modality-whatsapp", "chart-modality-ios"}},
+		{"/annotations", nil},
+		{"/ingest", nil},
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.path, func(t *testing.T) {
+			u := app.srv.URL + sc.path
+			if strings.Contains(u, "?") {
+				u += "&" + q
+			} else {
+				u += "?" + q
+			}
+			resp, doc, body := get(t, nil, u)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe-eval") || !strings.Contains(csp, "'nonce-") {
+				t.Errorf("CSP %q", csp)
+			}
+			if n := doc.Find(tid("chart-error")).Length(); n > 0 {
+				t.Errorf("%d error boxes: %s", n, doc.Find(tid("chart-error")).First().Text())
+			}
+			for _, c := range sc.charts {
+				card := doc.Find(tid(c))
+				if card.Length() != 1 {
+					t.Errorf("chart card %s: found %d", c, card.Length())
+					continue
+				}
+				if card.Find(".chart[data-chart]").Length() == 0 && card.Find("table").Length() == 0 {
+					t.Errorf("chart card %s has neither chart nor table: %s", c, card.Text())
+				}
+				if csv, ok := card.Find(`a[download]`).Attr("href"); ok && !strings.HasPrefix(csv, "/api/v1/") {
+					t.Errorf("%s CSV link %q", c, csv)
+				}
+			}
+			if doc.Find(tid("filters")).Length() == 1 {
+				if v, _ := doc.Find(tid("filter-from")).Attr("value"); v != "2026-01-05" {
+					t.Errorf("from = %q", v)
+				}
+				if v, _ := doc.Find(tid("filter-to")).Attr("value"); v != "2026-02-08" {
+					t.Errorf("to = %q", v)
+				}
+				if v := doc.Find(tid("filter-interval")+" option[selected]").AttrOr("value", ""); v != "week" {
+					t.Errorf("interval = %q", v)
+				}
+				for _, want := range []string{"chatgpt", "meta_ai"} {
+					if doc.Find(`input[name=assistant][value=`+want+`][checked]`).Length() != 1 {
+						t.Errorf("assistant %s not checked", want)
+					}
+				}
+				if doc.Find(`input[name=assistant][value=copilot][checked]`).Length() != 0 {
+					t.Error("copilot checked")
+				}
+				if v, _ := doc.Find(tid("filter-country")).Attr("value"); v != "BR" {
+					t.Errorf("country = %q", v)
+				}
+			}
+			// Every CSV link carries the filters of the page.
+			if doc.Find(tid("filters")).Length() == 0 {
+				return
+			}
+			doc.Find(`a[download]`).Each(func(_ int, a *goquery.Selection) {
+				href := a.AttrOr("href", "")
+				if !strings.Contains(href, "series") {
+					return
+				}
+				u, _ := url.Parse(href)
+				if u.Query().Get("from") != "2026-01-05" || u.Query().Get("country") != "BR" || u.Query().Get("format") != "csv" {
+					t.Errorf("CSV link without the filters: %s", href)
+				}
+			})
+		})
+	}
+}
+
+// TestOverviewKPIs: the tiles hold the means of the query API's numbers for
+// the same filters, and DAU equals a count made in the test from the data.
+func TestOverviewKPIs(t *testing.T) {
+	app := newTestApp(t, nil, true)
+	from, to := "2026-01-10", "2026-01-20"
+	_, doc, _ := get(t, nil, app.srv.URL+"/?from="+from+"&to="+to+"&interval=day&assistant=chatgpt")
+	tiles := doc.Find(tid("kpis") + " .tile")
+	if tiles.Length() != 1 {
+		t.Fatalf("want one tile (chatgpt), got %d", tiles.Length())
+	}
+	tile := doc.Find(tid("kpi-chatgpt"))
+	val := func(id string) float64 {
+		s, _ := tile.Find(tid(id)).Attr("data-value")
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			t.Fatalf("%s data-value %q", id, s)
+		}
+		return f
+	}
+	// Independent: distinct chatgpt people per day from the data set.
+	perDay := map[string]map[uint64]bool{}
+	for _, e := range smallDataSet() {
+		d := e.day.Format(dateLayout)
+		if e.assistant == "chatgpt" && d >= from && d <= to {
+			if perDay[d] == nil {
+				perDay[d] = map[uint64]bool{}
+			}
+			perDay[d][e.user] = true
+		}
+	}
+	sum := 0
+	for _, m := range perDay {
+		sum += len(m)
+	}
+	wantDAU := math.Round(float64(sum) / 11)
+	if got := val("kpi-dau"); got != wantDAU {
+		t.Errorf("DAU %v, want %v", got, wantDAU)
+	}
+	// DAU, WAU and MAU: the means of the query API's day, week and month
+	// series for the same filters (GET /api/v1/series, JSON).
+	for _, c := range []struct {
+		id, interval string
+		periods      int
+	}{{"kpi-dau", "day", 11}, {"kpi-wau", "week", 3}, {"kpi-mau", "month", 1}} {
+		q := url.Values{"metric": {"active_users"}, "interval": {c.interval}, "from": {from}, "to": {to}, "by": {"assistant"}, "assistant": {"chatgpt"}}
+		resp, err := http.Get(app.srv.URL + "/api/v1/series?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Rows []struct {
+				Period string  `json:"period"`
+				Value  float64 `json:"value"`
+			} `json:"rows"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("query API: %d %v", resp.StatusCode, err)
+		}
+		resp.Body.Close()
+		s := 0.0
+		for _, r := range body.Rows {
+			s += r.Value
+		}
+		want := math.Round(s / float64(c.periods))
+		if got := val(c.id); got != want {
+			t.Errorf("%s = %v, want %v (query API rows %d)", c.id, got, want, len(body.Rows))
+		}
+	}
+	// The chart's CSV link answers with the query API's CSV.
+	href := doc.Find(tid("csv-active-users")).AttrOr("href", "")
+	resp, err := http.Get(app.srv.URL + href)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csvBody, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(csvBody), "period,assistant,value") {
+		t.Errorf("CSV link %s: %d %.80s", href, resp.StatusCode, csvBody)
+	}
+}
+
+// TestAnnotationEscaped: a title that is HTML shows as text, on the list
+// and in the chart options.
+func TestAnnotationEscaped(t *testing.T) {
+	app := newTestApp(t, nil, true)
+	const evil = `<script>alert(1)</script>`
+	if _, err := query.AnnotationSave(context.Background(), app.store, query.Annotation{Start: "2026-01-15", Title: evil, Text: `"><img src=x onerror=alert(2)>`, Kind: "shutdown"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/annotations", "/?from=2026-01-01&to=2026-02-10", "/impact"} {
+		_, doc, body := get(t, nil, app.srv.URL+path)
+		if strings.Contains(body, evil) || strings.Contains(body, "<img src=x") {
+			t.Errorf("%s: the title reached the page as markup", path)
+		}
+		if path == "/annotations" {
+			if got := doc.Find(tid("annotation-title")).First().Text(); got != evil {
+				t.Errorf("title shown as %q", got)
+			}
+		}
+	}
+}
+
+// TestChartFailureIsolated: with the store gone every chart shows a
+// readable error box and the page still renders.
+func TestChartFailureIsolated(t *testing.T) {
+	app := newTestApp(t, nil, false)
+	ctx := context.Background()
+	if err := app.store.Conn.Exec(ctx, "DROP DATABASE "+app.store.Database); err != nil {
+		t.Fatal(err)
+	}
+	resp, doc, body := get(t, nil, app.srv.URL+"/compare")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if doc.Find(tid("chart-error")).Length() == 0 {
+		t.Errorf("no error box: %s", body)
+	}
+	if strings.Contains(body, "goroutine ") || strings.Contains(body, ".go:") {
+		t.Error("stack trace on the page")
+	}
+	if doc.Find(tid("filters")).Length() != 1 {
+		t.Error("the rest of the page did not render")
+	}
+}
+
+func TestEmptyState(t *testing.T) {
+	app := newTestApp(t, nil, false)
+	_, doc, _ := get(t, nil, app.srv.URL+"/")
+	if doc.Find(tid("chart-empty")).Length() == 0 {
+		t.Error("no empty state")
+	}
+	if doc.Find(tid("demo-badge")).Length() != 0 {
+		t.Error("demo badge without demo data")
+	}
+}
+
+func TestDemoBadge(t *testing.T) {
+	app := newTestApp(t, nil, true)
+	_, doc, _ := get(t, nil, app.srv.URL+"/?from=2026-01-01&to=2026-02-10")
+	if doc.Find(tid("demo-badge")).Length() != 1 {
+		t.Error("no demo badge with demo events in range")
+	}
+	_, doc, _ = get(t, nil, app.srv.URL+"/?from=2025-01-01&to=2025-02-10")
+	if doc.Find(tid("demo-badge")).Length() != 0 {
+		t.Error("demo badge for a range without demo events")
+	}
+}
+
+func TestStaticCaching(t *testing.T) {
+	app := newTestApp(t, nil, false)
+	resp, err := http.Get(app.srv.URL + StaticURL("echarts.min.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") || !strings.Contains(resp.Header.Get("Content-Type"), "javascript") {
+		t.Errorf("status %d, cache %q, type %q", resp.StatusCode, resp.Header.Get("Cache-Control"), resp.Header.Get("Content-Type"))
+	}
+}
+
+// The Ingest page says how many stored events the charts do not show yet.
+func TestIngestPageShowsEventsNotInTheChartsYet(t *testing.T) {
+	app := newTestApp(t, nil, true)
+	_, doc, _ := get(t, nil, app.srv.URL+"/ingest")
+	if got := doc.Find(tid("ingest-pending")).Text(); got != "none" {
+		t.Errorf("after a build: %q", got)
+	}
+	if got := doc.Find(tid("ingest-totals") + " .note").Text(); got != "The charts read rollups built from the stored events every 5s, and within 1m after a burst of ingest." {
+		t.Errorf("schedule note: %q", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 3 {
+		if err := app.store.Conn.Exec(ctx, "INSERT INTO events (event_id, event_time, received_at, assistant, channel, event_type, modality, user_key, country, count, linked, source) SELECT ?, now(), now(), 'chatgpt', 'web', 'message', 'text', 7, 'FR', 1, 0, 'test'", fmt.Sprint("late-", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, doc, _ = get(t, nil, app.srv.URL+"/ingest")
+	if got := doc.Find(tid("ingest-pending")).Text(); !strings.HasPrefix(got, "3 (oldest ") {
+		t.Errorf("3 events not built yet: %q", got)
+	}
+}
+
+func TestScheduleText(t *testing.T) {
+	for _, c := range []struct {
+		interval, maxLag time.Duration
+		want             string
+	}{
+		{5 * time.Second, time.Minute, "every 5s, and within 1m after a burst of ingest"},
+		{1500 * time.Millisecond, 2 * time.Hour, "every 1.5s, and within 2h after a burst of ingest"},
+		{10 * time.Minute, time.Minute, "every 10m"},
+		{90 * time.Second, 90 * time.Second, "every 1m30s"},
+	} {
+		if got := scheduleText(c.interval, c.maxLag); got != c.want {
+			t.Errorf("scheduleText(%s, %s) = %q, want %q", c.interval, c.maxLag, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,337 @@
+// Package api serves the query API under /api/v1/.
+package queryapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/adoptscope/adoptscope/internal/platform/auth"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
+	"github.com/adoptscope/adoptscope/query"
+)
+
+// Options configure the query API.
+type Options struct {
+	Store *store.Store
+	Log   *slog.Logger
+	// ReadTokens may read; AdminTokens may read and write (annotations,
+	// export definitions).
+	ReadTokens, AdminTokens []string
+	// Session, when set, reports the role ("viewer" or "admin") of a
+	// logged-in dashboard session, so that the dashboard's own pages can
+	// read the API. It is called per request.
+	Session func(r *http.Request) (role string, ok bool)
+	// DashboardUsers, when set, reports whether dashboard accounts exist.
+	// Called per request.
+	DashboardUsers func() bool
+	// Loopback is true when the server listens on loopback only; with no
+	// token and no dashboard account configured, admin calls are then
+	// open too (a single-user install on a laptop).
+	Loopback bool
+}
+
+// API holds the query API's handlers and access policy.
+type API struct {
+	opts   Options
+	read   auth.Tokens // read + admin tokens
+	admin  auth.Tokens
+	noAuth bool // no token configured
+}
+
+// New builds the API.
+func New(opts Options) *API {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	return &API{
+		opts:   opts,
+		read:   auth.NewTokens(opts.ReadTokens, opts.AdminTokens),
+		admin:  auth.NewTokens(opts.AdminTokens),
+		noAuth: len(opts.ReadTokens)+len(opts.AdminTokens) == 0,
+	}
+}
+
+// open reports whether nothing at all is configured to check against.
+func (a *API) open() bool {
+	return a.noAuth && (a.opts.DashboardUsers == nil || !a.opts.DashboardUsers())
+}
+
+// CanRead reports whether r may read: a read or admin bearer token, a
+// dashboard session, or nothing configured at all (reads are then open; the
+// server binds loopback by default).
+func (a *API) CanRead(r *http.Request) bool {
+	if a.read.Allows(auth.BearerToken(r)) {
+		return true
+	}
+	if a.opts.Session != nil {
+		if role, ok := a.opts.Session(r); ok && role != "" {
+			return true
+		}
+	}
+	return a.open()
+}
+
+// CanAdmin reports whether r may write: an admin bearer token, an admin
+// dashboard session, or nothing configured on a loopback-only server.
+func (a *API) CanAdmin(r *http.Request) bool {
+	if a.admin.Allows(auth.BearerToken(r)) {
+		return true
+	}
+	if a.opts.Session != nil {
+		if role, ok := a.opts.Session(r); ok && role == "admin" {
+			return true
+		}
+	}
+	return a.open() && a.opts.Loopback
+}
+
+// RequireRead is middleware that answers 401 unless CanRead.
+func (a *API) RequireRead(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !a.CanRead(c.Request()) {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="adoptscope"`)
+			return echo.NewHTTPError(http.StatusUnauthorized, "missing or unknown token: send Authorization: Bearer <token> with a token from ADOPTSCOPE_READ_TOKENS or ADOPTSCOPE_ADMIN_TOKENS")
+		}
+		return next(c)
+	}
+}
+
+// RequireAdmin is middleware that answers 401 unless CanAdmin.
+func (a *API) RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !a.CanAdmin(c.Request()) {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="adoptscope"`)
+			return echo.NewHTTPError(http.StatusUnauthorized, "this needs Authorization: Bearer <token> with a token from ADOPTSCOPE_ADMIN_TOKENS")
+		}
+		return next(c)
+	}
+}
+
+// Register mounts the query endpoints on g (the /api/v1 group).
+func (a *API) Register(g *echo.Group) {
+	g.GET("/series", a.getSeries, a.RequireRead)
+	g.GET("/migration", a.getMigration, a.RequireRead)
+	g.GET("/retention", a.getRetention, a.RequireRead)
+	g.GET("/metrics", a.getMetrics, a.RequireRead)
+}
+
+// format reads the format parameter: json (default) or csv.
+func format(v url.Values) (string, error) {
+	switch f := v.Get("format"); f {
+	case "", "json":
+		return "json", nil
+	case "csv":
+		return "csv", nil
+	default:
+		return "", &query.ParamError{Param: "format", Value: f, Allowed: "want json or csv"}
+	}
+}
+
+// fail maps an error to the HTTP answer: invalid parameters are 400 with a
+// message naming the parameter, a query over its time budget is 504, the
+// rest is 500 (logged, never shown).
+func (a *API) fail(c echo.Context, err error) error {
+	var pe *query.ParamError
+	switch {
+	case errors.As(err, &pe):
+		return echo.NewHTTPError(http.StatusBadRequest, pe.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		a.opts.Log.Warn("query timed out", "path", c.Request().URL.Path, "query", c.Request().URL.RawQuery)
+		return echo.NewHTTPError(http.StatusGatewayTimeout, "the query took too long: narrow the date range or the groups")
+	case errors.Is(err, context.Canceled):
+		return echo.NewHTTPError(499, "request cancelled")
+	}
+	return fmt.Errorf("%s?%s: %w", c.Request().URL.Path, c.Request().URL.RawQuery, err)
+}
+
+// params parses the query string strictly: a malformed one (a ';', a bad
+// escape) is a 400 rather than a silently dropped parameter.
+func params(c echo.Context) (url.Values, error) {
+	v, err := url.ParseQuery(c.Request().URL.RawQuery)
+	if err != nil {
+		return nil, &query.ParamError{Param: "query string", Value: c.Request().URL.RawQuery,
+			Allowed: "malformed (" + err.Error() + "): separate parameters with '&' and percent-encode values"}
+	}
+	return v, nil
+}
+
+func (a *API) getSeries(c echo.Context) error {
+	v, err := params(c)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	f, err := format(v)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	req, err := query.ParseSeries(v)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	ctx := c.Request().Context()
+	if f == "csv" {
+		name := fmt.Sprintf("%s-%s-%s-%s.csv", req.Metric, req.Interval, req.From.Format(query.DateLayout), req.To.Format(query.DateLayout))
+		w := newLazyCSV(c, name)
+		if err := query.WriteSeriesCSV(ctx, a.opts.Store, req, w); err != nil {
+			return a.streamFailed(c, w, err)
+		}
+		return w.finish()
+	}
+	res, err := query.Series(ctx, a.opts.Store, req)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	var buf bytes.Buffer
+	if err := query.WriteSeriesJSON(&buf, res); err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSONCharsetUTF8, buf.Bytes())
+}
+
+func (a *API) getMigration(c echo.Context) error {
+	v, err := params(c)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	f, err := format(v)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	req, err := query.ParseMigration(v)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	res, err := query.Migration(c.Request().Context(), a.opts.Store, req)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	var buf bytes.Buffer
+	if f == "csv" {
+		if err := query.WriteMigrationCSV(&buf, res); err != nil {
+			return err
+		}
+		setCSV(c, fmt.Sprintf("migration-%s-%s-%s.csv", req.Assistant, req.Channel, req.Date.Format(query.DateLayout)))
+		return c.Blob(http.StatusOK, csvType, buf.Bytes())
+	}
+	if err := query.WriteMigrationJSON(&buf, res); err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSONCharsetUTF8, buf.Bytes())
+}
+
+func (a *API) getRetention(c echo.Context) error {
+	v, err := params(c)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	f, err := format(v)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	req, err := query.ParseRetention(v)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	res, err := query.Retention(c.Request().Context(), a.opts.Store, req)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	var buf bytes.Buffer
+	if f == "csv" {
+		if err := query.WriteRetentionCSV(&buf, res); err != nil {
+			return err
+		}
+		setCSV(c, fmt.Sprintf("retention-%s-%s-%s.csv", req.Interval, req.From.Format(query.DateLayout), req.To.Format(query.DateLayout)))
+		return c.Blob(http.StatusOK, csvType, buf.Bytes())
+	}
+	if err := query.WriteRetentionJSON(&buf, res); err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSONCharsetUTF8, buf.Bytes())
+}
+
+// getMetrics lists the metrics and dimensions, for clients that build
+// requests.
+func (a *API) getMetrics(c echo.Context) error {
+	type metric struct {
+		Name        string `json:"name"`
+		Title       string `json:"title"`
+		Unit        string `json:"unit"`
+		Description string `json:"description"`
+		Approximate bool   `json:"approximate"`
+	}
+	var ms []metric
+	for _, n := range query.MetricNames() {
+		d, _ := query.Definition(query.Metric(n))
+		ms = append(ms, metric{n, d.Title, d.Unit, d.Description, d.Approximate})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"metrics": ms, "dimensions": query.Dims, "intervals": query.Intervals})
+}
+
+const csvType = "text/csv; charset=utf-8"
+
+func setCSV(c echo.Context, filename string) {
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, csvType)
+	h.Set(echo.HeaderContentDisposition, `attachment; filename="`+filename+`"`)
+}
+
+// lazyCSV holds the first part of a streamed answer back, so that an error
+// early in the query (the usual case) still becomes a proper error status;
+// past that, rows stream to the client.
+type lazyCSV struct {
+	c         echo.Context
+	name      string
+	buf       bytes.Buffer
+	committed bool
+}
+
+const lazyLimit = 256 << 10
+
+func newLazyCSV(c echo.Context, name string) *lazyCSV { return &lazyCSV{c: c, name: name} }
+
+func (w *lazyCSV) Write(p []byte) (int, error) {
+	if w.committed {
+		return w.c.Response().Write(p)
+	}
+	w.buf.Write(p)
+	if w.buf.Len() >= lazyLimit {
+		w.commit()
+		_, err := w.c.Response().Write(w.buf.Bytes())
+		w.buf.Reset()
+		return len(p), err
+	}
+	return len(p), nil
+}
+
+func (w *lazyCSV) commit() {
+	setCSV(w.c, w.name)
+	w.c.Response().WriteHeader(http.StatusOK)
+	w.committed = true
+}
+
+func (w *lazyCSV) finish() error {
+	if !w.committed {
+		w.commit()
+	}
+	_, err := w.c.Response().Write(w.buf.Bytes())
+	w.buf.Reset()
+	return err
+}
+
+// streamFailed reports an error of a streamed answer: a proper status when
+// nothing was sent yet, else a log line (the client sees a cut answer).
+func (a *API) streamFailed(c echo.Context, w *lazyCSV, err error) error {
+	if !w.committed {
+		return a.fail(c, err)
+	}
+	a.opts.Log.Error("CSV stream failed after the first rows", "path", c.Request().URL.Path, "error", err)
+	return nil
+}

@@ -1,0 +1,292 @@
+package queryapi
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
+	"github.com/adoptscope/adoptscope/internal/platform/httpserver"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// queryServer is the query API on a fresh database with a small data set.
+func queryServer(t *testing.T, opts Options) (http.Handler, *store.Store) {
+	t.Helper()
+	s := chtest.NewStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, err := s.Conn.PrepareBatch(ctx, "INSERT INTO events (event_id, event_time, received_at, assistant, channel, event_type, modality, user_key, country, count, linked, source)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, cs, ks, ms := []string{"chatgpt", "meta_ai", "copilot"}, []string{"whatsapp", "ios", "web"}, []string{"EG", "FR"}, []string{"text", "voice"}
+	start := time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC)
+	n := 0
+	for u := uint64(1); u <= 60; u++ {
+		for day := 0; day < 80; day++ {
+			if (u*31+uint64(day)*17)%5 > 1 {
+				continue
+			}
+			for k := uint64(0); k < 1+(u+uint64(day))%3; k++ {
+				at := start.AddDate(0, 0, day).Add(time.Duration((u*3600+k*977)%86400) * time.Second)
+				n++
+				if err := b.Append(fmt.Sprintf("a%d", n), at, at, as[(u+k*uint64(day%2))%3], cs[(u/3+uint64(day/40))%3], "message", ms[k%2],
+					u*104729, ks[u%2], uint32(1+k), uint8(u%5/4), "test"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	chtest.BuildRollups(t, s)
+	e := httpserver.New(quiet())
+	opts.Store, opts.Log = s, quiet()
+	New(opts).Register(e.Group("/api/v1"))
+	return e, s
+}
+
+func apiGet(h http.Handler, target, token string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, target, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestInjectionAttemptsAre400(t *testing.T) {
+	h, s := queryServer(t, Options{})
+	bad := []string{
+		"chatgpt' OR 1=1 --", "x;DROP TABLE events", "user_key", "1) OR (1=1", `"; SELECT 1`, "chatgpt\x00", "../../etc",
+		"whatsapp' UNION SELECT user_key FROM events --", "%27",
+	}
+	params := map[string][]string{
+		"/api/v1/series":    {"metric", "interval", "from", "to", "by", "assistant", "channel", "country", "modality", "event_type", "compare", "tz", "share_of", "exact", "format"},
+		"/api/v1/migration": {"assistant", "channel", "date", "before_days", "after_days", "format"},
+		"/api/v1/retention": {"interval", "from", "to", "assistant", "channel", "country", "modality", "event_type", "format"},
+	}
+	valid := map[string]url.Values{
+		"/api/v1/series":    {"metric": {"share"}, "from": {"2026-01-01"}, "to": {"2026-01-31"}, "by": {"assistant"}},
+		"/api/v1/migration": {"assistant": {"chatgpt"}, "channel": {"whatsapp"}, "date": {"2026-01-15"}},
+		"/api/v1/retention": {"from": {"2026-01-05"}, "to": {"2026-02-01"}},
+	}
+	n := 0
+	for path, names := range params {
+		for _, p := range names {
+			for _, b := range bad {
+				if b == "user_key" && p != "by" && p != "share_of" && p != "metric" && p != "interval" && p != "format" {
+					continue // a plain value that matches nothing: 200 with zeros is right
+				}
+				v := url.Values{}
+				for k, vals := range valid[path] {
+					v[k] = vals
+				}
+				v.Set(p, b)
+				rec := apiGet(h, path+"?"+v.Encode(), "")
+				n++
+				if rec.Code != http.StatusBadRequest {
+					t.Errorf("%s %s=%q: status %d, want 400 (%s)", path, p, b, rec.Code, rec.Body.String())
+					continue
+				}
+				var body struct{ Error string }
+				if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || !strings.Contains(body.Error, p) {
+					t.Errorf("%s %s=%q: error %q should name the parameter", path, p, b, rec.Body.String())
+				}
+			}
+		}
+	}
+	// Named cases of the issue, with messages that list allowed values.
+	for target, want := range map[string]string{
+		"/api/v1/series?metric=x;DROP%20TABLE":              "malformed",
+		"/api/v1/series?metric=x%3BDROP%20TABLE":            "active_users, events, modality_mix, new_users, share, stickiness",
+		"/api/v1/series?by=user_key":                        "assistant,channel,country,modality,event_type",
+		"/api/v1/series?interval=hour":                      "day, week, month",
+		"/api/v1/series?from=2026-13-01":                    "YYYY-MM-DD",
+		"/api/v1/series?assistant=chatgpt'%20OR%201=1%20--": "assistant",
+	} {
+		rec := apiGet(h, target, "")
+		if rec.Code != 400 || !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("%s: %d %s, want 400 naming %q", target, rec.Code, rec.Body.String(), want)
+		}
+	}
+	// Nothing changed: the events are all still there.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var count uint64
+	if err := s.Conn.QueryRow(ctx, "SELECT count() FROM events").Scan(&count); err != nil || count == 0 {
+		t.Fatalf("events after the attempts: %d, %v", count, err)
+	}
+	t.Logf("%d injection attempts answered 400", n)
+}
+
+func TestJSONAndCSVCarryTheSameNumbers(t *testing.T) {
+	h, _ := queryServer(t, Options{})
+	for _, q := range []string{
+		"metric=active_users&interval=day&from=2026-01-01&to=2026-01-31&by=assistant,channel&compare=previous",
+		"metric=share&interval=week&from=2026-01-05&to=2026-02-15&by=assistant,channel&share_of=channel",
+		"metric=stickiness&interval=month&from=2025-12-01&to=2026-02-28&by=country",
+		"metric=modality_mix&interval=week&from=2025-12-01&to=2026-02-15&country=EG",
+		"metric=new_users&interval=day&from=2025-12-01&to=2025-12-20&tz=Europe/Paris&compare=previous",
+		"metric=events&interval=month&from=2025-12-01&to=2026-02-28",
+	} {
+		jr := apiGet(h, "/api/v1/series?"+q, "")
+		cr := apiGet(h, "/api/v1/series?"+q+"&format=csv", "")
+		if jr.Code != 200 || cr.Code != 200 {
+			t.Fatalf("%s: status %d / %d: %s %s", q, jr.Code, cr.Code, jr.Body.String(), cr.Body.String())
+		}
+		if ct := cr.Header().Get("Content-Type"); ct != "text/csv; charset=utf-8" {
+			t.Errorf("CSV Content-Type %q", ct)
+		}
+		var body struct {
+			By   []string
+			Rows []map[string]json.RawMessage
+		}
+		if err := json.Unmarshal(jr.Body.Bytes(), &body); err != nil {
+			t.Fatal(err)
+		}
+		recs, err := csv.NewReader(strings.NewReader(cr.Body.String())).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		header := recs[0]
+		if len(recs)-1 != len(body.Rows) || len(body.Rows) == 0 {
+			t.Fatalf("%s: %d CSV rows, %d JSON rows", q, len(recs)-1, len(body.Rows))
+		}
+		nonzero := 0
+		for i, row := range body.Rows {
+			for j, col := range header {
+				raw := string(row[col])
+				var js string
+				switch {
+				case raw == "null":
+					js = ""
+				case strings.HasPrefix(raw, `"`):
+					_ = json.Unmarshal(row[col], &js)
+				default:
+					js = raw
+				}
+				if js != recs[i+1][j] {
+					t.Errorf("%s row %d column %s: JSON %s, CSV %q", q, i, col, raw, recs[i+1][j])
+				}
+				if col == "value" && js != "0" {
+					nonzero++
+				}
+			}
+		}
+		if nonzero == 0 {
+			t.Errorf("%s: every value is 0; the data set does not exercise it", q)
+		}
+	}
+	for _, q := range []string{
+		"/api/v1/migration?assistant=chatgpt&channel=whatsapp&date=2026-01-15&before_days=28&after_days=28",
+		"/api/v1/retention?interval=week&from=2025-12-01&to=2026-02-15",
+	} {
+		jr := apiGet(h, q, "")
+		cr := apiGet(h, q+"&format=csv", "")
+		if jr.Code != 200 || cr.Code != 200 {
+			t.Fatalf("%s: %d %d %s", q, jr.Code, cr.Code, jr.Body.String())
+		}
+		recs, err := csv.NewReader(strings.NewReader(cr.Body.String())).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]json.RawMessage
+		if err := json.Unmarshal(jr.Body.Bytes(), &body); err != nil {
+			t.Fatal(err)
+		}
+		var rows []map[string]any
+		key := "rows"
+		if strings.Contains(q, "migration") {
+			key = "outcomes"
+		}
+		if err := json.Unmarshal(body[key], &rows); err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != len(recs)-1 {
+			t.Fatalf("%s: %d JSON rows, %d CSV rows", q, len(rows), len(recs)-1)
+		}
+		for i, row := range rows {
+			for j, col := range recs[0] {
+				var want string
+				switch col {
+				case "cohort", "linked":
+					if key == "outcomes" {
+						want = string(body[col])
+						break
+					}
+					fallthrough
+				default:
+					if v, ok := row[col]; ok {
+						want = fmt.Sprint(v)
+					}
+				}
+				if want != recs[i+1][j] {
+					t.Errorf("%s row %d %s: JSON %q CSV %q", q, i, col, want, recs[i+1][j])
+				}
+			}
+		}
+	}
+}
+
+func TestReadAndAdminAccess(t *testing.T) {
+	const target = "/api/v1/series?metric=events&from=2026-01-01&to=2026-01-02"
+	t.Run("open when nothing is configured", func(t *testing.T) {
+		h, _ := queryServer(t, Options{})
+		if rec := apiGet(h, target, ""); rec.Code != 200 {
+			t.Errorf("status %d, want 200", rec.Code)
+		}
+	})
+	t.Run("tokens", func(t *testing.T) {
+		sessionRole := ""
+		h, _ := queryServer(t, Options{ReadTokens: []string{"r1"}, AdminTokens: []string{"a1"},
+			Session:        func(r *http.Request) (string, bool) { return sessionRole, sessionRole != "" },
+			DashboardUsers: func() bool { return true }})
+		for _, c := range []struct {
+			token, role string
+			want        int
+		}{{"", "", 401}, {"wrong", "", 401}, {"r1", "", 200}, {"a1", "", 200}, {"", "viewer", 200}} {
+			sessionRole = c.role
+			if rec := apiGet(h, target, c.token); rec.Code != c.want {
+				t.Errorf("token %q session %q: status %d, want %d", c.token, c.role, rec.Code, c.want)
+			}
+		}
+	})
+	t.Run("admin", func(t *testing.T) {
+		a := New(Options{ReadTokens: []string{"r1"}, AdminTokens: []string{"a1"}})
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer r1")
+		if a.CanAdmin(r) || !a.CanRead(r) {
+			t.Error("a read token must read and not write")
+		}
+		r.Header.Set("Authorization", "Bearer a1")
+		if !a.CanAdmin(r) || !a.CanRead(r) {
+			t.Error("an admin token must read and write")
+		}
+		open := New(Options{Loopback: true})
+		if !open.CanAdmin(httptest.NewRequest("GET", "/", nil)) {
+			t.Error("nothing configured on loopback: admin is open")
+		}
+		if New(Options{}).CanAdmin(httptest.NewRequest("GET", "/", nil)) {
+			t.Error("nothing configured beyond loopback: admin must stay closed")
+		}
+		users := New(Options{DashboardUsers: func() bool { return true }, Loopback: true})
+		if users.CanRead(httptest.NewRequest("GET", "/", nil)) {
+			t.Error("with dashboard accounts, an anonymous request must not read")
+		}
+	})
+}

@@ -1,0 +1,130 @@
+package queryapi
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/adoptscope/adoptscope/export"
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
+	"github.com/adoptscope/adoptscope/internal/platform/httpserver"
+)
+
+func exportServer(t *testing.T) (*echo.Echo, *ExportHandlers) {
+	t.Helper()
+	s := chtest.NewStore(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e := httpserver.New(log)
+	a := New(Options{Store: s, Log: log, ReadTokens: []string{readToken}, AdminTokens: []string{adminToken}})
+	st := export.NewStore(s)
+	root := t.TempDir()
+	h := &ExportHandlers{Exports: st, Root: root,
+		Runner: &export.Runner{Store: st, Source: export.QuerySource{S: s}, Root: root, Claimer: "test", Log: log,
+			Webhook: export.WebhookPolicy{Attempts: 2, Backoff: time.Millisecond}}}
+	a.RegisterExports(e.Group("/api/v1"), h)
+	return e, h
+}
+
+func TestExportsAPI(t *testing.T) {
+	e, _ := exportServer(t)
+	body := map[string]any{"name": "weekly_dau", "query": map[string]any{"metric": "active_users", "by": []string{"assistant", "channel"}},
+		"range": "last_28_days", "schedule": "0 6 * * MON", "timezone": "Europe/Paris", "webhook_url": "http://127.0.0.1:9/hook"}
+
+	for _, c := range []struct {
+		name, token string
+		body        any
+		want        int
+	}{
+		{"no token", "", body, http.StatusUnauthorized},
+		{"read token cannot create", readToken, body, http.StatusUnauthorized},
+		{"path in name", adminToken, map[string]any{"name": "../../etc/x", "schedule": "* * * * *"}, http.StatusBadRequest},
+		{"slash in name", adminToken, map[string]any{"name": "a/b", "schedule": "* * * * *"}, http.StatusBadRequest},
+		{"bad schedule", adminToken, map[string]any{"name": "x", "schedule": "every day"}, http.StatusBadRequest},
+		{"bad zone", adminToken, map[string]any{"name": "x", "schedule": "* * * * *", "timezone": "Paris"}, http.StatusBadRequest},
+		{"injection in query", adminToken, map[string]any{"name": "x", "schedule": "* * * * *", "query": "assistant=chatgpt'+OR+1=1+--"}, http.StatusBadRequest},
+		{"unknown field", adminToken, map[string]any{"name": "x", "schedule": "* * * * *", "cron": "x"}, http.StatusBadRequest},
+		{"created", adminToken, body, http.StatusCreated},
+		{"duplicate", adminToken, body, http.StatusConflict},
+	} {
+		rec := call(t, e, http.MethodPost, "/api/v1/exports", c.token, c.body)
+		if rec.Code != c.want {
+			t.Errorf("%s: status %d, want %d: %s", c.name, rec.Code, c.want, rec.Body)
+		}
+		if c.name == "created" {
+			var got map[string]any
+			json.Unmarshal(rec.Body.Bytes(), &got)
+			if got["webhook_secret"] == "" || got["webhook_secret"] == nil {
+				t.Errorf("create answer lacks the webhook secret: %s", rec.Body)
+			}
+			if got["schedule_words"] != "Mondays at 06:00 Europe/Paris" {
+				t.Errorf("schedule_words %v", got["schedule_words"])
+			}
+		}
+	}
+
+	rec := call(t, e, http.MethodGet, "/api/v1/exports", readToken, nil)
+	var list struct{ Exports []ExportView }
+	if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil || rec.Code != 200 || len(list.Exports) != 1 {
+		t.Fatalf("list: %d %s", rec.Code, rec.Body)
+	}
+	if strings.Contains(rec.Body.String(), "webhook_secret") {
+		t.Error("list shows the webhook secret")
+	}
+	ex := list.Exports[0]
+	if ex.Query != "by=assistant%2Cchannel&metric=active_users" || ex.NextRun == nil || ex.NextRun.Weekday() != time.Monday {
+		t.Errorf("export %+v", ex)
+	}
+	id := ex.ID
+
+	if rec := call(t, e, http.MethodPost, "/api/v1/exports/"+id+"/run", readToken, nil); rec.Code != http.StatusUnauthorized {
+		t.Errorf("run now with read token: %d", rec.Code)
+	}
+	rec = call(t, e, http.MethodPost, "/api/v1/exports/"+id+"/run", adminToken, nil)
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("run now: %d %s", rec.Code, rec.Body)
+	}
+	var runs struct{ Runs []RunView }
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rec = call(t, e, http.MethodGet, "/api/v1/exports/"+id+"/runs", readToken, nil)
+		json.Unmarshal(rec.Body.Bytes(), &runs)
+		if len(runs.Runs) == 1 && runs.Runs[0].Status != export.StatusRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run did not finish: %s", rec.Body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	r := runs.Runs[0]
+	// The webhook points at a closed port: the file is written and kept,
+	// the run is failed with the delivery error.
+	if r.Status != export.StatusFailed || !strings.Contains(r.Error, "webhook") || r.Download == "" || r.Trigger != "manual" {
+		t.Fatalf("run %+v", r)
+	}
+	rec = call(t, e, http.MethodGet, r.Download, readToken, nil)
+	if rec.Code != 200 || !strings.HasPrefix(rec.Body.String(), "period,assistant,channel,value") || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/csv") {
+		t.Errorf("download: %d %q %s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+	}
+	for _, bad := range []string{"..%2F..%2Fetc%2Fpasswd", "weekly_dau_x.csv", "other_2026-01-01_2026-01-02.csv"} {
+		if rec := call(t, e, http.MethodGet, "/api/v1/exports/"+id+"/files/"+bad, readToken, nil); rec.Code != http.StatusNotFound {
+			t.Errorf("download %s: %d", bad, rec.Code)
+		}
+	}
+
+	if rec := call(t, e, http.MethodDelete, "/api/v1/exports/"+id, readToken, nil); rec.Code != http.StatusUnauthorized {
+		t.Errorf("delete with read token: %d", rec.Code)
+	}
+	if rec := call(t, e, http.MethodDelete, "/api/v1/exports/"+id, adminToken, nil); rec.Code != http.StatusNoContent {
+		t.Errorf("delete: %d %s", rec.Code, rec.Body)
+	}
+	if rec := call(t, e, http.MethodGet, "/api/v1/exports/"+id+"/runs", readToken, nil); rec.Code != http.StatusNotFound {
+		t.Errorf("runs of a deleted export: %d", rec.Code)
+	}
+}
