@@ -86,8 +86,8 @@ test-cluster: deps
 	@dpkg -s zookeeper >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zookeeper; \
 		else echo "missing package: zookeeper"; echo "run:  sudo apt-get update && sudo apt-get install -y zookeeper"; exit 1; fi; }
-	$(GO) vet -tags cluster ./internal/chcluster/
-	$(GO) test -tags cluster -count=1 -timeout 10m ./internal/chcluster/
+	$(GO) vet -tags cluster ./internal/platform/chcluster/
+	$(GO) test -tags cluster -count=1 -timeout 10m ./internal/platform/chcluster/
 
 clean:
 	rm -rf bin

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/ingest"
 )
 
@@ -64,10 +65,10 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("people %d: want 1 to 50000000", c.People))
 	}
 	if !c.From.IsZero() && !c.To.IsZero() && c.To.Before(c.From) {
-		errs = append(errs, fmt.Errorf("to %s is before from %s", c.To.Format(time.DateOnly), c.From.Format(time.DateOnly)))
+		errs = append(errs, fmt.Errorf("to %s is before from %s", c.To.Format(catalog.DateLayout), c.From.Format(catalog.DateLayout)))
 	}
 	if !c.From.IsZero() && c.From.Before(date("2015-01-01")) {
-		errs = append(errs, fmt.Errorf("from %s: ingest refuses events before 2015-01-01", c.From.Format(time.DateOnly)))
+		errs = append(errs, fmt.Errorf("from %s: ingest refuses events before 2015-01-01", c.From.Format(catalog.DateLayout)))
 	}
 	return errors.Join(errs...)
 }

@@ -7,17 +7,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
-	"github.com/adoptscope/adoptscope/query"
 )
 
 // Annotations are the dated notes the demo pre-loads: the real-world dates
 // of the story as real, the scenario's own dates as synthetic. Their ids are
 // fixed, so loading again rewrites them instead of adding copies.
-func Annotations() []query.Annotation {
-	d := func(t time.Time) string { return t.Format(time.DateOnly) }
-	return []query.Annotation{
+func Annotations() []annotation.Annotation {
+	d := func(t time.Time) string { return t.Format(catalog.DateLayout) }
+	return []annotation.Annotation{
 		{ID: "demo-chatgpt-whatsapp-launch", Start: d(ChatGPTWhatsAppLaunch), Kind: "launch", RealWorld: true,
 			Assistant: "chatgpt", Channel: "whatsapp", Title: "ChatGPT launches on WhatsApp",
 			Text: "OpenAI opens ChatGPT inside WhatsApp through a dedicated phone number."},
@@ -95,8 +96,10 @@ func Load(ctx context.Context, s *store.Store, p *ingest.Pipeline, cfg Config, o
 	if err != nil {
 		return Progress{}, err
 	}
+	// The demo's scopes are in the default registry, as its events are.
+	notes := annotation.New(s, catalog.Registry{})
 	for _, a := range Annotations() {
-		if _, err := query.AnnotationSave(ctx, s, a); err != nil {
+		if _, err := notes.Save(ctx, a); err != nil {
 			return Progress{}, fmt.Errorf("demo annotation %s: %w", a.ID, err)
 		}
 	}

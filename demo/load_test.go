@@ -9,13 +9,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 	"github.com/adoptscope/adoptscope/query"
+	"github.com/adoptscope/adoptscope/rollup"
+	"github.com/adoptscope/adoptscope/schema"
 )
 
-func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
+func TestMain(m *testing.M) {
+	os.Exit(chtest.Main(m, chtest.Schema{Migrate: schema.Migrate, BuildRollups: rollup.BuildAll}))
+}
 
 func newPipeline(t *testing.T, s *store.Store) *ingest.Pipeline {
 	t.Helper()
@@ -124,7 +130,7 @@ func TestLoadThroughIngest(t *testing.T) {
 	})
 
 	t.Run("annotations loaded", func(t *testing.T) {
-		list, err := query.AnnotationList(ctx, s, query.AnnotationFilter{})
+		list, err := annotation.New(s, catalog.Registry{}).List(ctx, annotation.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +170,7 @@ func TestLoadThroughIngest(t *testing.T) {
 		if int64(n) != want {
 			t.Errorf("%d events after loading thrice, want %d", n, want)
 		}
-		list, err := query.AnnotationList(ctx, s, query.AnnotationFilter{})
+		list, err := annotation.New(s, catalog.Registry{}).List(ctx, annotation.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,10 +5,14 @@
 // in time order, and never holds more than one day of events in memory.
 package demo
 
-import "time"
+import (
+	"time"
+
+	"github.com/adoptscope/adoptscope/catalog"
+)
 
 func date(s string) time.Time {
-	t, err := time.Parse(time.DateOnly, s)
+	t, err := time.Parse(catalog.DateLayout, s)
 	if err != nil {
 		panic(err)
 	}

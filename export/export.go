@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/query"
 )
 
@@ -157,8 +158,8 @@ func (e Export) Params(from, to time.Time) url.Values {
 	if q == nil {
 		q = url.Values{}
 	}
-	q.Set("from", from.Format("2006-01-02"))
-	q.Set("to", to.Format("2006-01-02"))
+	q.Set("from", from.Format(catalog.DateLayout))
+	q.Set("to", to.Format(catalog.DateLayout))
 	return q
 }
 
@@ -178,7 +179,7 @@ func (e Export) Dir(root string) (string, error) {
 
 // FileName is the file a run over [from, to] writes.
 func (e Export) FileName(from, to time.Time, synthetic bool) string {
-	n := e.Name + "_" + from.Format("2006-01-02") + "_" + to.Format("2006-01-02")
+	n := e.Name + "_" + from.Format(catalog.DateLayout) + "_" + to.Format(catalog.DateLayout)
 	if synthetic {
 		n += "_synthetic"
 	}

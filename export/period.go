@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/adoptscope/adoptscope/catalog"
 )
 
 // Range is a date range relative to the day a run is scheduled for.
@@ -48,7 +50,7 @@ func (r Range) Period(at time.Time, loc *time.Location) (from, to time.Time, err
 	case r == "month_to_date":
 		return time.Date(yesterday.Year(), yesterday.Month(), 1, 0, 0, 0, 0, time.UTC), yesterday, nil
 	case strings.HasPrefix(string(r), "since:"):
-		d, perr := time.Parse("2006-01-02", strings.TrimPrefix(string(r), "since:"))
+		d, perr := time.Parse(catalog.DateLayout, strings.TrimPrefix(string(r), "since:"))
 		if perr != nil {
 			return from, to, fmt.Errorf("range %q: want since:YYYY-MM-DD, for example since:2026-01-01", r)
 		}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/adoptscope/adoptscope/catalog"
 )
 
 // Source runs an export's query. The query package provides the real one
@@ -77,7 +79,7 @@ func (r *Runner) RunAs(ctx context.Context, runID string, e Export, scheduledAt 
 	}
 	from, to, err := e.Range.Period(run.ScheduledAt, loc)
 	if err == nil {
-		run.PeriodFrom, run.PeriodTo = from.Format("2006-01-02"), to.Format("2006-01-02")
+		run.PeriodFrom, run.PeriodTo = from.Format(catalog.DateLayout), to.Format(catalog.DateLayout)
 	}
 	if serr := r.Store.SaveRun(recCtx, run); serr != nil {
 		return run, serr

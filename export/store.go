@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
@@ -217,7 +218,7 @@ func (st *Store) SaveRun(ctx context.Context, r Run) error {
 // dateOrZero parses a YYYY-MM-DD date as midnight UTC (trap 3: a Date
 // column stores the calendar date of the value it is given).
 func dateOrZero(s string) time.Time {
-	t, err := time.Parse("2006-01-02", s)
+	t, err := time.Parse(catalog.DateLayout, s)
 	if err != nil {
 		return time.Unix(0, 0).UTC()
 	}

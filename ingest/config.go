@@ -4,17 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/adoptscope/adoptscope/catalog"
 )
 
-// Default registries and limits. The registries are configurable
-// (ADOPTSCOPE_ASSISTANTS, ADOPTSCOPE_CHANNELS, ADOPTSCOPE_EVENT_TYPES).
-var (
-	DefaultAssistants = []string{"chatgpt", "meta_ai", "copilot", "perplexity"}
-	DefaultChannels   = []string{"whatsapp", "ios", "android", "web", "desktop", "messenger", "instagram", "telegram", "phone", "sms", "api"}
-	DefaultEventTypes = []string{"message", "session_start", "signup", "account_linked"}
-	Modalities        = []string{"text", "voice", "image", "image_generation", "file"}
-)
-
+// Default limits. The default registries are the catalog's
+// (catalog.DefaultAssistants, ...).
 const (
 	DefaultBatchRows     = 100_000
 	DefaultFlushInterval = 200 * time.Millisecond
@@ -28,7 +23,8 @@ const (
 type Config struct {
 	// Secret keys the user id hash. Required: the app loads or generates it.
 	Secret []byte
-	// Registries of allowed slugs; empty means the defaults.
+	// Registries of allowed slugs (ADOPTSCOPE_ASSISTANTS, ...); empty means
+	// the catalog's defaults.
 	Assistants []string
 	Channels   []string
 	EventTypes []string
@@ -56,13 +52,13 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if len(c.Assistants) == 0 {
-		c.Assistants = DefaultAssistants
+		c.Assistants = catalog.DefaultAssistants
 	}
 	if len(c.Channels) == 0 {
-		c.Channels = DefaultChannels
+		c.Channels = catalog.DefaultChannels
 	}
 	if len(c.EventTypes) == 0 {
-		c.EventTypes = DefaultEventTypes
+		c.EventTypes = catalog.DefaultEventTypes
 	}
 	if c.BatchRows <= 0 {
 		c.BatchRows = DefaultBatchRows
@@ -103,27 +99,15 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("ingest: the user key secret must be at least 16 bytes (ADOPTSCOPE_USER_KEY_SECRET)"))
 	}
 	for _, l := range []struct {
-		name, env string
-		v         []string
-	}{{"assistant", "ADOPTSCOPE_ASSISTANTS", c.Assistants}, {"channel", "ADOPTSCOPE_CHANNELS", c.Channels}, {"event type", "ADOPTSCOPE_EVENT_TYPES", c.EventTypes}} {
+		kind catalog.Kind
+		env  string
+		v    []string
+	}{{catalog.Assistant, "ADOPTSCOPE_ASSISTANTS", c.Assistants}, {catalog.Channel, "ADOPTSCOPE_CHANNELS", c.Channels}, {catalog.EventType, "ADOPTSCOPE_EVENT_TYPES", c.EventTypes}} {
 		for _, s := range l.v {
-			if !isSlug(s) {
-				errs = append(errs, fmt.Errorf("ingest: %s %q in %s is not a slug (lower-case letters, digits, underscores, 1-64 bytes)", l.name, s, l.env))
+			if err := catalog.CheckSlug(l.kind, s); err != nil {
+				errs = append(errs, fmt.Errorf("ingest: %s: %w", l.env, err))
 			}
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func isSlug(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
 }

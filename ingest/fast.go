@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"golang.org/x/text/language"
+
+	"github.com/adoptscope/adoptscope/catalog"
 )
 
 // intern maps every value a slug field can validly hold (registries,
@@ -12,7 +14,7 @@ import (
 // string(bytes) does not allocate.
 var intern = func() map[string]string {
 	m := map[string]string{}
-	for _, l := range [][]string{DefaultAssistants, DefaultChannels, DefaultEventTypes, Modalities} {
+	for _, l := range [][]string{catalog.DefaultAssistants, catalog.DefaultChannels, catalog.DefaultEventTypes, catalog.Modalities} {
 		for _, s := range l {
 			m[s] = s
 		}

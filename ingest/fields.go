@@ -2,12 +2,13 @@ package ingest
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/text/language"
+
+	"github.com/adoptscope/adoptscope/catalog"
 )
 
 // FieldError says why one event was rejected. Line is 1-based: the NDJSON
@@ -29,25 +30,10 @@ func (e FieldError) Reason() string {
 }
 
 var (
-	minTime     = time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxFuture   = 24 * time.Hour
-	maxCount    = 1_000_000
-	modalitySet = setOf(Modalities)
+	minTime   = time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxFuture = 24 * time.Hour
+	maxCount  = 1_000_000
 )
-
-func setOf(l []string) map[string]struct{} {
-	m := make(map[string]struct{}, len(l))
-	for _, s := range l {
-		m[s] = struct{}{}
-	}
-	return m
-}
-
-func known(l []string) string {
-	c := append([]string(nil), l...)
-	sort.Strings(c)
-	return strings.Join(c, ", ")
-}
 
 // setJSON sets one member of a JSON event on in. Unknown keys are ignored;
 // null is the same as absent; wrong JSON types are errors, never coerced.
@@ -188,19 +174,21 @@ func redact(msg, userID string) string {
 	return strings.ReplaceAll(msg, userID, "<user_id>")
 }
 
-// registries are the configured slugs, with the lists for error messages.
-type registries struct {
-	assistants, channels, eventTypes           map[string]struct{}
-	knownAssistants, knownChannels, knownTypes string
-	knownModalities                            string
-}
+// registries are the configured slugs: catalog.Registry.Check is the one
+// rule, and its message (not a slug, or unknown with the known values) is
+// the field's error.
+type registries struct{ catalog.Registry }
 
 func newRegistries(c Config) registries {
-	return registries{
-		assistants: setOf(c.Assistants), channels: setOf(c.Channels), eventTypes: setOf(c.EventTypes),
-		knownAssistants: known(c.Assistants), knownChannels: known(c.Channels), knownTypes: known(c.EventTypes),
-		knownModalities: known(Modalities),
+	return registries{catalog.Registry{Assistants: c.Assistants, Channels: c.Channels, EventTypes: c.EventTypes}}
+}
+
+// check is Registry.Check as a field error.
+func (r *registries) check(field string, kind catalog.Kind, v string) *FieldError {
+	if err := r.Check(kind, v); err != nil {
+		return &FieldError{Field: field, Error: err.Error()}
 	}
+	return nil
 }
 
 // validate checks in and fills ev; it returns the first problem found.
@@ -222,14 +210,14 @@ func (r *registries) validate(in *Input, now time.Time, ev *Event) *FieldError {
 	if in.Assistant == "" {
 		return &FieldError{Field: "assistant", Error: "required"}
 	}
-	if _, ok := r.assistants[in.Assistant]; !ok {
-		return &FieldError{Field: "assistant", Error: fmt.Sprintf("unknown assistant %q (known: %s)", in.Assistant, r.knownAssistants)}
+	if fe := r.check("assistant", catalog.Assistant, in.Assistant); fe != nil {
+		return fe
 	}
 	if in.Channel == "" {
 		return &FieldError{Field: "channel", Error: "required"}
 	}
-	if _, ok := r.channels[in.Channel]; !ok {
-		return &FieldError{Field: "channel", Error: fmt.Sprintf("unknown channel %q (known: %s)", in.Channel, r.knownChannels)}
+	if fe := r.check("channel", catalog.Channel, in.Channel); fe != nil {
+		return fe
 	}
 	switch {
 	case in.UserID == "":
@@ -240,14 +228,14 @@ func (r *registries) validate(in *Input, now time.Time, ev *Event) *FieldError {
 	et := in.EventType
 	if et == "" {
 		et = "message"
-	} else if _, ok := r.eventTypes[et]; !ok {
-		return &FieldError{Field: "event_type", Error: fmt.Sprintf("unknown event type %q (known: %s)", et, r.knownTypes)}
+	} else if fe := r.check("event_type", catalog.EventType, et); fe != nil {
+		return fe
 	}
 	mod := in.Modality
 	if mod == "" {
 		mod = "text"
-	} else if _, ok := modalitySet[mod]; !ok {
-		return &FieldError{Field: "modality", Error: fmt.Sprintf("unknown modality %q (known: %s)", mod, r.knownModalities)}
+	} else if fe := r.check("modality", catalog.Modality, mod); fe != nil {
+		return fe
 	}
 	if in.Country != "" && !isCountry(in.Country) {
 		return &FieldError{Field: "country", Error: fmt.Sprintf("%q is not an ISO 3166-1 alpha-2 code in upper case (for example FR)", in.Country)}
@@ -269,10 +257,11 @@ func (r *registries) validate(in *Input, now time.Time, ev *Event) *FieldError {
 	return nil
 }
 
-// isCountry accepts assigned ISO 3166-1 alpha-2 codes (per CLDR via
-// x/text), upper case; deprecated aliases such as UK are refused.
+// isCountry accepts codes of the catalog's form that are assigned ISO
+// 3166-1 alpha-2 codes (per CLDR via x/text); deprecated aliases such as
+// UK are refused.
 func isCountry(s string) bool {
-	if len(s) != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z' {
+	if !catalog.IsCountry(s) {
 		return false
 	}
 	r, err := language.ParseRegion(s)

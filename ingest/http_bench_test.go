@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/adoptscope/adoptscope/ingest"
+	"github.com/adoptscope/adoptscope/internal/adapters/ingestapi"
 	"github.com/adoptscope/adoptscope/internal/platform/auth"
 	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 )
@@ -25,7 +26,7 @@ func BenchmarkHandler(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer p.Close(b.Context())
-	h := ingest.NewHandler(p, auth.NewTokens([]string{token}), quiet())
+	h := ingestapi.New(p, auth.NewTokens([]string{token}), quiet())
 	var seq atomic.Int64
 	b.SetParallelism(4)
 	b.ReportAllocs()

@@ -16,12 +16,17 @@ import (
 	"time"
 
 	"github.com/adoptscope/adoptscope/ingest"
+	"github.com/adoptscope/adoptscope/internal/adapters/ingestapi"
 	"github.com/adoptscope/adoptscope/internal/platform/auth"
 	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
+	"github.com/adoptscope/adoptscope/rollup"
+	"github.com/adoptscope/adoptscope/schema"
 )
 
-func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
+func TestMain(m *testing.M) {
+	os.Exit(chtest.Main(m, chtest.Schema{Migrate: schema.Migrate, BuildRollups: rollup.BuildAll}))
+}
 
 const token = "test-token-0123456789"
 
@@ -47,7 +52,7 @@ func newServer(t *testing.T, s *store.Store, cfg ingest.Config) (*ingest.Pipelin
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(ingest.NewHandler(p, auth.NewTokens([]string{token}), quiet()))
+	srv := httptest.NewServer(ingestapi.New(p, auth.NewTokens([]string{token}), quiet()))
 	t.Cleanup(func() {
 		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

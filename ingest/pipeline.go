@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -64,7 +65,9 @@ type Pipeline struct {
 
 	// Writes in flight (Config.Writes at most): the writer forms the next
 	// batch, and looks its ids up, while earlier batches are written.
-	slots    chan struct{}
+	slots chan struct{}
+	// decoding bounds the bodies SubmitBody decodes at once.
+	decoding chan struct{}
 	flushing sync.WaitGroup
 	// inFlight maps the event ids of batches not yet finished to their
 	// flush: a later batch must not write them too (its lookup in
@@ -100,6 +103,7 @@ func NewPipeline(s *store.Store, cfg Config, log *slog.Logger) (*Pipeline, error
 		now:      make(chan struct{}, 1),
 		stats:    newStats(),
 		slots:    make(chan struct{}, cfg.Writes),
+		decoding: make(chan struct{}, max(4, 2*runtime.GOMAXPROCS(0))),
 		inFlight: map[string]*flushJob{},
 	}
 	secret := append([]byte(nil), cfg.Secret...)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
@@ -55,7 +56,7 @@ func (q *sqlText) String() string { return q.b.String() }
 
 // date binds a date as text: binding a time.Time against a Date column
 // compares wrongly on 18.16.
-func date(t time.Time) string { return t.Format(DateLayout) }
+func date(t time.Time) string { return t.Format(catalog.DateLayout) }
 
 // queryTimeout bounds every query the package runs, on the client and, via
 // max_execution_time in the SQL, on the server (a cancelled context does not

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
@@ -25,7 +26,7 @@ func HasDemoData(ctx context.Context, s *store.Store, from, to time.Time) (bool,
 	row := s.Conn.QueryRow(ctx, `SELECT count() FROM (SELECT 1 FROM events
 		WHERE event_time >= toDateTime(?, 'UTC') AND event_time < toDateTime(?, 'UTC') + 86400 AND source = ? LIMIT 1)
 		SETTINGS max_execution_time = 5`,
-		from.Format(time.DateOnly)+" 00:00:00", to.Format(time.DateOnly)+" 00:00:00", DemoSource)
+		from.Format(catalog.DateLayout)+" 00:00:00", to.Format(catalog.DateLayout)+" 00:00:00", DemoSource)
 	var n uint64
 	if err := row.Scan(&n); err != nil {
 		return false, fmt.Errorf("look for demo events: %w", err)

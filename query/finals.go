@@ -1,12 +1,7 @@
 package query
 
 import (
-	"context"
-	"fmt"
-	"strconv"
 	"time"
-
-	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
 // Daily finals (README.md): each day's exact distinct people for every
@@ -103,67 +98,4 @@ func finalsUsersSQL(g uint8, from, to time.Time, by []Dim, f Filters, val string
 	q.add(" GROUP BY p" + withComma(dimAliases(by)))
 	q.add(") GROUP BY p" + withComma(dimAliases(by)))
 	return q
-}
-
-// Finalize computes the finals of up to maxDays days before today (UTC)
-// whose finals are missing or out of date, newest first, and returns how
-// many it did. Today keeps changing and comes from the states. The
-// web process runs it in the background; the query benchmark runs it after
-// loading. On a cluster it does nothing (the states answer).
-func Finalize(ctx context.Context, s *store.Store, maxDays int) (int, error) {
-	if s.Cluster != "" || maxDays <= 0 {
-		return 0, nil
-	}
-	// The sums are read first: the person-days they count are already
-	// stored (the sums' view is fed by the person-day table), so finals
-	// computed afterwards cover at least what their version says.
-	q := &sqlText{}
-	q.add("SELECT toString(day), events FROM (SELECT day, sum(events) AS events FROM rollup_version_day GROUP BY day) "+
-		"WHERE day < toDate(?) AND (day, events) NOT IN (SELECT day, version FROM rollup_users_final WHERE grain = 0) ORDER BY day DESC LIMIT ?"+settingsClause,
-		date(now().UTC()), maxDays)
-	rows, cancel, err := run(ctx, s, q)
-	if err != nil {
-		return 0, err
-	}
-	var days, versions []string
-	for rows.Next() {
-		var d string
-		var v uint64
-		if err := rows.Scan(&d, &v); err != nil {
-			rows.Close()
-			cancel()
-			return 0, fmt.Errorf("query: finalize: %w", err)
-		}
-		days, versions = append(days, d), append(versions, strconv.FormatUint(v, 10))
-	}
-	rows.Close()
-	cancel()
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	const batch = 16
-	for i := 0; i < len(days); i += batch {
-		end := min(i+batch, len(days))
-		ds, vs := days[i:end], versions[i:end]
-		q := &sqlText{}
-		q.add("INSERT INTO rollup_users_final (day, grain, assistant, channel, country, users, version) " +
-			"SELECT day, g, if(bitAnd(g, 1) = 1, CAST(assistant AS String), '') AS fa, " +
-			"if(bitAnd(g, 2) = 2, CAST(channel AS String), '') AS fc, if(bitAnd(g, 4) = 4, CAST(country AS String), '') AS fk, " +
-			"uniqExact(user_key), toUInt64(transform(toString(day), ")
-		q.add("?, ?, '0')) FROM rollup_person_day ARRAY JOIN range(8) AS g WHERE day IN (", ds, vs)
-		for j, d := range ds {
-			if j > 0 {
-				q.add(", ")
-			}
-			q.add("toDate(?)", d)
-		}
-		q.add(") GROUP BY day, g, fa, fc, fk" + settingsClause)
-		ictx, icancel := context.WithTimeout(ctx, queryTimeout)
-		err := s.Conn.Exec(ictx, q.String(), q.args...)
-		icancel()
-		if err != nil {
-			return i, fmt.Errorf("query: finalize %s..%s: %w", ds[len(ds)-1], ds[0], err)
-		}
-	}
-	return len(days), nil
 }

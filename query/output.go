@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
@@ -46,7 +47,7 @@ func SeriesCSVHeader(m SeriesMeta) []string {
 // that cannot be computed (previous is 0) is an empty field.
 func SeriesCSVRecord(m SeriesMeta, row SeriesRow) []string {
 	rec := make([]string, 0, len(row.Dims)+4)
-	rec = append(rec, row.Period.Format(DateLayout))
+	rec = append(rec, row.Period.Format(catalog.DateLayout))
 	rec = append(rec, row.Dims...)
 	rec = append(rec, FormatNumber(row.Value))
 	if m.Compare {
@@ -118,7 +119,7 @@ func WriteSeriesJSON(w io.Writer, res SeriesResult) error {
 		Compare     bool     `json:"compare"`
 		Approximate bool     `json:"approximate"`
 		Source      string   `json:"source"`
-	}{m.Metric, m.Interval, m.From.Format(DateLayout), m.To.Format(DateLayout), by, tz, m.Compare, m.Approximate, m.Source})
+	}{m.Metric, m.Interval, m.From.Format(catalog.DateLayout), m.To.Format(catalog.DateLayout), by, tz, m.Compare, m.Approximate, m.Source})
 	if err != nil {
 		return err
 	}
@@ -128,7 +129,7 @@ func WriteSeriesJSON(w io.Writer, res SeriesResult) error {
 		if i > 0 {
 			bw.WriteByte(',')
 		}
-		bw.WriteString(`{"period":"` + row.Period.Format(DateLayout) + `"`)
+		bw.WriteString(`{"period":"` + row.Period.Format(catalog.DateLayout) + `"`)
 		for j, d := range by {
 			bw.WriteString(`,"` + d + `":`)
 			b, _ := json.Marshal(row.Dims[j])
@@ -179,7 +180,7 @@ func WriteMigrationJSON(w io.Writer, res MigrationResult) error {
 		Cohort     uint64                 `json:"cohort"`
 		Linked     uint64                 `json:"linked"`
 		Outcomes   []migrationOutcomeJSON `json:"outcomes"`
-	}{res.Assistant, res.Channel, res.Date.Format(DateLayout), res.BeforeDays, res.AfterDays, res.Cohort, res.Linked, nil}
+	}{res.Assistant, res.Channel, res.Date.Format(catalog.DateLayout), res.BeforeDays, res.AfterDays, res.Cohort, res.Linked, nil}
 	for _, o := range res.Outcomes {
 		out.Outcomes = append(out.Outcomes, migrationOutcomeJSON(o))
 	}
@@ -190,7 +191,7 @@ func WriteMigrationJSON(w io.Writer, res MigrationResult) error {
 var RetentionCSVHeader = []string{"cohort", "period", "offset", "cohort_size", "users", "rate_pct"}
 
 func retentionRecord(row RetentionRow) []string {
-	return []string{row.Cohort.Format(DateLayout), row.Period.Format(DateLayout), strconv.Itoa(row.Offset),
+	return []string{row.Cohort.Format(catalog.DateLayout), row.Period.Format(catalog.DateLayout), strconv.Itoa(row.Offset),
 		strconv.FormatUint(row.CohortSize, 10), strconv.FormatUint(row.Users, 10), FormatNumber(row.RatePct)}
 }
 
@@ -208,13 +209,13 @@ func WriteRetentionCSV(w io.Writer, res RetentionResult) error {
 // WriteRetentionJSON writes res in the API's JSON shape.
 func WriteRetentionJSON(w io.Writer, res RetentionResult) error {
 	var buf bytes.Buffer
-	fmt.Fprintf(&buf, `{"interval":%q,"from":%q,"to":%q,"rows":[`, res.Interval, res.From.Format(DateLayout), res.To.Format(DateLayout))
+	fmt.Fprintf(&buf, `{"interval":%q,"from":%q,"to":%q,"rows":[`, res.Interval, res.From.Format(catalog.DateLayout), res.To.Format(catalog.DateLayout))
 	for i, row := range res.Rows {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
 		fmt.Fprintf(&buf, `{"cohort":%q,"period":%q,"offset":%d,"cohort_size":%d,"users":%d,"rate_pct":%s}`,
-			row.Cohort.Format(DateLayout), row.Period.Format(DateLayout), row.Offset, row.CohortSize, row.Users, FormatNumber(row.RatePct))
+			row.Cohort.Format(catalog.DateLayout), row.Period.Format(catalog.DateLayout), row.Offset, row.CohortSize, row.Users, FormatNumber(row.RatePct))
 	}
 	buf.WriteString("]}\n")
 	_, err := w.Write(buf.Bytes())
@@ -253,5 +254,5 @@ func ExportCSV(ctx context.Context, s *store.Store, endpoint string, params url.
 		}
 		return WriteRetentionCSV(w, res)
 	}
-	return &ParamError{"endpoint", endpoint, "want series, migration or retention"}
+	return &ParamError{Param: "endpoint", Value: endpoint, Allowed: "want series, migration or retention"}
 }

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/adoptscope/adoptscope/catalog"
 )
 
 // Dim is a dimension rows can be grouped by and filtered on.
@@ -43,9 +45,6 @@ const (
 
 // Intervals lists the allowed intervals.
 var Intervals = []Interval{Day, Week, Month}
-
-// DateLayout is the format of every date parameter and period label.
-const DateLayout = "2006-01-02"
 
 // Limits on the size of a request, so no URL can ask for an unbounded scan
 // or answer.
@@ -142,9 +141,18 @@ type ParamError struct {
 	Param   string
 	Value   string
 	Allowed string // the allowed values or the expected form
+	// Err, when set, is the catalog rule that refused Value: its message
+	// is the answer, the same as ingest and the dashboard give.
+	Err error
 }
 
+// HTTPStatus makes every adapter answer a bad parameter 400.
+func (e *ParamError) HTTPStatus() int { return 400 }
+
 func (e *ParamError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
 	if e.Value == "" {
 		return fmt.Sprintf("parameter %s is required: %s", e.Param, e.Allowed)
 	}
@@ -155,10 +163,25 @@ func (e *ParamError) Error() string {
 	return fmt.Sprintf("parameter %s=%q is invalid: %s", e.Param, v, e.Allowed)
 }
 
-// valueRe is the form of every dimension value: the ingest stores short
-// slugs and country codes. Anything else cannot match stored data, and
-// holding values to it keeps odd bytes out of queries and logs.
-var valueRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+func (e *ParamError) Unwrap() error { return e.Err }
+
+// checkValue holds a dimension value to the catalog's rule: a slug, or a
+// country code. Anything else cannot match stored data, and holding values
+// to it keeps odd bytes out of queries and logs. Any slug is accepted, not
+// only the configured ones: stored data may hold slugs since removed from
+// the registry.
+func checkValue(d Dim, s string) error {
+	var err error
+	if d == DimCountry {
+		err = catalog.CheckCountry(s)
+	} else {
+		err = catalog.CheckSlug(catalog.Kind(d), s)
+	}
+	if err != nil {
+		return &ParamError{Param: string(d), Value: s, Err: err}
+	}
+	return nil
+}
 
 // tzRe is the form of an IANA zone name.
 var tzRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$`)
@@ -179,7 +202,7 @@ func ParseSeries(v url.Values) (SeriesRequest, error) {
 	}
 	def, ok := metrics[Metric(m)]
 	if !ok {
-		return r, &ParamError{"metric", m, "want one of " + joinNames(MetricNames())}
+		return r, &ParamError{Param: "metric", Value: m, Allowed: "want one of " + joinNames(MetricNames())}
 	}
 	r.Metric = def.Name
 	iv, err := parseInterval(v, "interval", Intervals)
@@ -204,7 +227,7 @@ func ParseSeries(v url.Values) (SeriesRequest, error) {
 	case "previous", "true":
 		r.Compare = true
 	default:
-		return r, &ParamError{"compare", c, "want previous or none"}
+		return r, &ParamError{Param: "compare", Value: c, Allowed: "want previous or none"}
 	}
 	if r.TZ, err = parseTZ(v); err != nil {
 		return r, err
@@ -214,11 +237,11 @@ func ParseSeries(v url.Values) (SeriesRequest, error) {
 	}
 	for _, d := range r.ShareOf {
 		if !hasDim(r.By, d) {
-			return r, &ParamError{"share_of", string(d), "each share_of dimension must also be in by (by=" + joinDims(r.By) + ")"}
+			return r, &ParamError{Param: "share_of", Value: string(d), Allowed: "each share_of dimension must also be in by (by=" + joinDims(r.By) + ")"}
 		}
 	}
 	if len(r.ShareOf) > 0 && r.Metric != Share {
-		return r, &ParamError{"share_of", joinDims(r.ShareOf), "only metric=share takes share_of"}
+		return r, &ParamError{Param: "share_of", Value: joinDims(r.ShareOf), Allowed: "only metric=share takes share_of"}
 	}
 	if r.Exact, err = parseBool(v, "exact"); err != nil {
 		return r, err
@@ -236,20 +259,20 @@ func ParseMigration(v url.Values) (MigrationRequest, error) {
 	}{{"assistant", &r.Assistant}, {"channel", &r.Channel}} {
 		s := one(v, p.name)
 		if s == "" {
-			return r, &ParamError{p.name, "", "one value, for example assistant=chatgpt&channel=whatsapp"}
+			return r, &ParamError{Param: p.name, Value: "", Allowed: "one value, for example assistant=chatgpt&channel=whatsapp"}
 		}
-		if !valueRe.MatchString(s) {
-			return r, &ParamError{p.name, s, "one value of letters, digits, '_', '.' or '-' (up to 64)"}
+		if err := checkValue(Dim(p.name), s); err != nil {
+			return r, err
 		}
 		*p.dst = s
 	}
 	d := one(v, "date")
 	if d == "" {
-		return r, &ParamError{"date", "", "a date YYYY-MM-DD (the first day after the change)"}
+		return r, &ParamError{Param: "date", Value: "", Allowed: "a date YYYY-MM-DD (the first day after the change)"}
 	}
-	t, err := time.Parse(DateLayout, d)
+	t, err := time.Parse(catalog.DateLayout, d)
 	if err != nil {
-		return r, &ParamError{"date", d, "want a date YYYY-MM-DD"}
+		return r, &ParamError{Param: "date", Value: d, Allowed: "want a date YYYY-MM-DD"}
 	}
 	r.Date = t
 	if r.BeforeDays, err = parseInt(v, "before_days", 28, 1, MaxWindowDays); err != nil {
@@ -281,7 +304,7 @@ func ParseRetention(v url.Values) (RetentionRequest, error) {
 	}
 	for _, d := range []Dim{DimModality, DimEventType} {
 		if len(v[string(d)]) > 0 {
-			return r, &ParamError{string(d), strings.Join(v[string(d)], ","), "retention slices by assistant, channel and country only"}
+			return r, &ParamError{Param: string(d), Value: strings.Join(v[string(d)], ","), Allowed: "retention slices by assistant, channel and country only"}
 		}
 	}
 	return r, nil
@@ -307,31 +330,31 @@ func parseInterval(v url.Values, name string, allowed []Interval) (Interval, err
 	for i, iv := range allowed {
 		names[i] = string(iv)
 	}
-	return "", &ParamError{name, s, "want one of " + joinNames(names)}
+	return "", &ParamError{Param: name, Value: s, Allowed: "want one of " + joinNames(names)}
 }
 
 func parseRange(v url.Values, defaultDays int) (from, to time.Time, err error) {
 	today := now().UTC().Truncate(24 * time.Hour)
 	to = today
 	if s := one(v, "to"); s != "" {
-		if to, err = time.Parse(DateLayout, s); err != nil {
-			return from, to, &ParamError{"to", s, "want a date YYYY-MM-DD (inclusive)"}
+		if to, err = time.Parse(catalog.DateLayout, s); err != nil {
+			return from, to, &ParamError{Param: "to", Value: s, Allowed: "want a date YYYY-MM-DD (inclusive)"}
 		}
 	}
 	from = to.AddDate(0, 0, -(defaultDays - 1))
 	if s := one(v, "from"); s != "" {
-		if from, err = time.Parse(DateLayout, s); err != nil {
-			return from, to, &ParamError{"from", s, "want a date YYYY-MM-DD (inclusive)"}
+		if from, err = time.Parse(catalog.DateLayout, s); err != nil {
+			return from, to, &ParamError{Param: "from", Value: s, Allowed: "want a date YYYY-MM-DD (inclusive)"}
 		}
 	}
 	if from.After(to) {
-		return from, to, &ParamError{"from", from.Format(DateLayout), "must not be after to=" + to.Format(DateLayout)}
+		return from, to, &ParamError{Param: "from", Value: from.Format(catalog.DateLayout), Allowed: "must not be after to=" + to.Format(catalog.DateLayout)}
 	}
 	if to.Sub(from) > MaxRangeDays*24*time.Hour {
-		return from, to, &ParamError{"from", from.Format(DateLayout), fmt.Sprintf("the range from..to may span at most %d days", MaxRangeDays)}
+		return from, to, &ParamError{Param: "from", Value: from.Format(catalog.DateLayout), Allowed: fmt.Sprintf("the range from..to may span at most %d days", MaxRangeDays)}
 	}
 	if from.Year() < 2000 || to.Year() > 2100 {
-		return from, to, &ParamError{"from", from.Format(DateLayout), "dates must lie between 2000-01-01 and 2100-12-31"}
+		return from, to, &ParamError{Param: "from", Value: from.Format(catalog.DateLayout), Allowed: "dates must lie between 2000-01-01 and 2100-12-31"}
 	}
 	return from, to, nil
 }
@@ -352,13 +375,13 @@ func parseDims(v url.Values, name string) ([]Dim, error) {
 			if string(d) == part {
 				found = true
 				if hasDim(out, d) {
-					return nil, &ParamError{name, s, "dimension " + part + " is listed twice"}
+					return nil, &ParamError{Param: name, Value: s, Allowed: "dimension " + part + " is listed twice"}
 				}
 				out = append(out, d)
 			}
 		}
 		if !found {
-			return nil, &ParamError{name, part, "want a comma list of " + joinDims(Dims)}
+			return nil, &ParamError{Param: name, Value: part, Allowed: "want a comma list of " + joinDims(Dims)}
 		}
 	}
 	return out, nil
@@ -377,13 +400,13 @@ func parseFilters(v url.Values, allowed []Dim) (Filters, error) {
 			if part == "" {
 				continue
 			}
-			if !valueRe.MatchString(part) {
-				return f, &ParamError{string(d), part, "want a comma list of values made of letters, digits, '_', '.' or '-' (up to 64 each)"}
+			if err := checkValue(d, part); err != nil {
+				return f, err
 			}
 			vals = append(vals, part)
 		}
 		if len(vals) > MaxFilterItems {
-			return f, &ParamError{string(d), s, fmt.Sprintf("at most %d values", MaxFilterItems)}
+			return f, &ParamError{Param: string(d), Value: s, Allowed: fmt.Sprintf("at most %d values", MaxFilterItems)}
 		}
 		f.set(d, vals)
 	}
@@ -396,10 +419,10 @@ func parseTZ(v url.Values) (string, error) {
 		return "", nil
 	}
 	if !tzRe.MatchString(s) {
-		return "", &ParamError{"tz", s, "want an IANA time zone such as Europe/Paris, or UTC"}
+		return "", &ParamError{Param: "tz", Value: s, Allowed: "want an IANA time zone such as Europe/Paris, or UTC"}
 	}
 	if _, err := time.LoadLocation(s); err != nil || strings.EqualFold(s, "local") {
-		return "", &ParamError{"tz", s, "unknown time zone: want an IANA name such as Europe/Paris, or UTC"}
+		return "", &ParamError{Param: "tz", Value: s, Allowed: "unknown time zone: want an IANA name such as Europe/Paris, or UTC"}
 	}
 	return s, nil
 }
@@ -411,7 +434,7 @@ func parseBool(v url.Values, name string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(s)
 	if err != nil {
-		return false, &ParamError{name, s, "want true or false"}
+		return false, &ParamError{Param: name, Value: s, Allowed: "want true or false"}
 	}
 	return b, nil
 }
@@ -423,7 +446,7 @@ func parseInt(v url.Values, name string, def, lo, hi int) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < lo || n > hi {
-		return 0, &ParamError{name, s, fmt.Sprintf("want a whole number from %d to %d", lo, hi)}
+		return 0, &ParamError{Param: name, Value: s, Allowed: fmt.Sprintf("want a whole number from %d to %d", lo, hi)}
 	}
 	return n, nil
 }
@@ -453,8 +476,8 @@ func (r SeriesRequest) Values() url.Values {
 	v := url.Values{}
 	v.Set("metric", string(r.Metric))
 	v.Set("interval", string(r.Interval))
-	v.Set("from", r.From.Format(DateLayout))
-	v.Set("to", r.To.Format(DateLayout))
+	v.Set("from", r.From.Format(catalog.DateLayout))
+	v.Set("to", r.To.Format(catalog.DateLayout))
 	if len(r.By) > 0 {
 		v.Set("by", joinDims(r.By))
 	}

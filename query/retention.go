@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
@@ -36,7 +37,7 @@ type RetentionResult struct {
 func Retention(ctx context.Context, s *store.Store, r RetentionRequest) (RetentionResult, error) {
 	res := RetentionResult{Interval: r.Interval, From: r.From, To: r.To, Filters: r.Filters}
 	if r.Interval != Week && r.Interval != Month {
-		return res, &ParamError{"interval", string(r.Interval), "want week or month"}
+		return res, &ParamError{Param: "interval", Value: string(r.Interval), Allowed: "want week or month"}
 	}
 	p := func(day string) string { return periodOf(r.Interval, day) }
 	q := &sqlText{}
@@ -78,10 +79,10 @@ func Retention(ctx context.Context, s *store.Store, r RetentionRequest) (Retenti
 	}
 	periods := periodsOf(r.Interval, r.From, r.To)
 	for i, c := range periods {
-		cl := c.Format(DateLayout)
+		cl := c.Format(catalog.DateLayout)
 		size := counts[[2]string{cl, cl}]
 		for j := i; j < len(periods); j++ {
-			n := counts[[2]string{cl, periods[j].Format(DateLayout)}]
+			n := counts[[2]string{cl, periods[j].Format(catalog.DateLayout)}]
 			row := RetentionRow{Cohort: c, Period: periods[j], Offset: j - i, CohortSize: size, Users: n}
 			if size > 0 {
 				row.RatePct = round(float64(n)/float64(size)*100, 2)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
@@ -328,7 +329,7 @@ func Series(ctx context.Context, s *store.Store, r SeriesRequest) (SeriesResult,
 func StreamSeries(ctx context.Context, s *store.Store, r SeriesRequest, fn func(SeriesRow) error) (SeriesMeta, error) {
 	def, ok := metrics[r.Metric]
 	if !ok {
-		return SeriesMeta{}, &ParamError{"metric", string(r.Metric), "want one of " + joinNames(MetricNames())}
+		return SeriesMeta{}, &ParamError{Param: "metric", Value: string(r.Metric), Allowed: "want one of " + joinNames(MetricNames())}
 	}
 	if r.Interval == "" {
 		r.Interval = Day
@@ -510,7 +511,7 @@ func (pr *periodReader) advance() bool {
 // read returns the values of period p by group key; rows of earlier
 // periods (there should be none) are skipped.
 func (pr *periodReader) read(p time.Time) (map[string][2]float64, error) {
-	label := p.Format(DateLayout)
+	label := p.Format(catalog.DateLayout)
 	out := map[string][2]float64{}
 	for pr.advance() {
 		if pr.p > label {

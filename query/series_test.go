@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/adoptscope/adoptscope/query"
+	"github.com/adoptscope/adoptscope/rollup"
 )
 
 // The expected answers below are computed from the events in plain loops,
@@ -263,7 +264,7 @@ func TestSeriesGolden(t *testing.T) {
 	n := 0
 	for _, finalized := range []bool{false, true} {
 		if finalized {
-			days, err := query.Finalize(ctx, s, 10000)
+			days, err := rollup.Finalize(ctx, s, 10000)
 			if err != nil || days < 80 {
 				t.Fatalf("finalize: %d days, %v", days, err)
 			}
@@ -484,7 +485,7 @@ func TestFinalsFollowLateEvents(t *testing.T) {
 	evs := goldenEvents()
 	insert(t, s, evs)
 	ctx := context.Background()
-	if _, err := query.Finalize(ctx, s, 10000); err != nil {
+	if _, err := rollup.Finalize(ctx, s, 10000); err != nil {
 		t.Fatal(err)
 	}
 	var late []ev
@@ -517,7 +518,7 @@ func TestFinalsFollowLateEvents(t *testing.T) {
 		}
 	}
 	check("stale")
-	n, err := query.Finalize(ctx, s, 10000)
+	n, err := rollup.Finalize(ctx, s, 10000)
 	if err != nil || n != 1 {
 		t.Fatalf("refinalize: %d days, %v; want 1 day (2026-01-14)", n, err)
 	}

@@ -10,9 +10,13 @@ import (
 
 	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
+	"github.com/adoptscope/adoptscope/rollup"
+	"github.com/adoptscope/adoptscope/schema"
 )
 
-func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
+func TestMain(m *testing.M) {
+	os.Exit(chtest.Main(m, chtest.Schema{Migrate: schema.Migrate, BuildRollups: rollup.BuildAll}))
+}
 
 // ev is one hand-built event; tests insert it straight into events and
 // compute the expected answers from the same slice in plain loops.

@@ -13,9 +13,12 @@ import (
 	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 	. "github.com/adoptscope/adoptscope/rollup"
+	"github.com/adoptscope/adoptscope/schema"
 )
 
-func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
+func TestMain(m *testing.M) {
+	os.Exit(chtest.Main(m, chtest.Schema{Migrate: schema.Migrate, BuildRollups: BuildAll}))
+}
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 

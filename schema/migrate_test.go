@@ -11,7 +11,7 @@ import (
 	"github.com/adoptscope/adoptscope/schema"
 )
 
-func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(chtest.Main(m, chtest.Schema{Migrate: schema.Migrate})) }
 
 // expectedTables is written out by hand, apart from the migrations, so that a
 // migration that silently changes an engine or a sorting key fails here.

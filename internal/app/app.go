@@ -1,5 +1,7 @@
-// Package app assembles the long-running processes (up, ingest, web) from
-// the packages that do the work, and takes them down in order.
+// Package app is the composition root: it builds every service of a
+// process once, as a field of App, mounts the routes of the adapters that
+// the mode runs, starts the background parts in order and stops them in
+// the reverse order.
 package app
 
 import (
@@ -11,10 +13,11 @@ import (
 	"net"
 	"net/http"
 
-	"github.com/labstack/echo/v4"
-
+	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/export"
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/adapters/dashboard"
+	"github.com/adoptscope/adoptscope/internal/adapters/queryapi"
 	"github.com/adoptscope/adoptscope/internal/config"
 	"github.com/adoptscope/adoptscope/internal/platform/httpserver"
 )
@@ -28,29 +31,61 @@ type Mode struct {
 	Demo      bool // load the demo data set per cfg.Demo
 }
 
-// Deps is what the parts of a process share.
-type Deps struct {
+// App is one process: its configuration, its backend, and each service it
+// runs, built once (nil when the mode does not run it).
+type App struct {
 	Cfg     config.Config
 	Log     *slog.Logger
-	Backend *Backend
-	Echo    *echo.Echo
 	Stdout  io.Writer
-	// DashboardAuth is set by startWeb: the query API may accept a
-	// dashboard session (read it at request time, not at mount time).
-	DashboardAuth *dashboard.Auth
-	// IngestSnapshot feeds the dashboard's Ingest page: startIngest sets it
-	// to the pipeline's Snapshot; nil when this process does not run ingest.
-	IngestSnapshot func() ingest.Snapshot
+	Backend *Backend
+	Server  *httpserver.Server
+
+	// Ingest is the pipeline behind POST /v1/events (mode Ingest).
+	Ingest *ingest.Pipeline
+	// Exports is the export service the query API, the dashboard and the
+	// scheduler share (modes Web and Scheduler).
+	Exports *export.Service
+	// Auth holds the dashboard accounts and sessions; the query API accepts
+	// a dashboard session too (mode Web).
+	Auth *dashboard.Auth
+	// Annotations is the annotation service the query API and the
+	// dashboard share (mode Web).
+	Annotations *annotation.Service
+	API         *queryapi.API
+	Dashboard   *dashboard.Handler
+
+	// parts stop in the reverse of their start order.
+	parts []part
 	// listening is closed once the server listens; url is set before.
 	listening chan struct{}
 	url       string
 }
 
-// part is one component of a running process: it mounts its routes, starts
-// its background work, and stops after the HTTP server has stopped
-// accepting requests (for ingest: flush what was accepted).
+// part is one component of a running process that has background work: it
+// stops after the HTTP server has stopped accepting requests (for ingest:
+// flush what was accepted).
 type part interface {
 	Stop(ctx context.Context) error
+}
+
+// New builds the services of mode on an open backend and mounts their
+// routes; nothing listens yet. On error, what was started is stopped.
+func New(ctx context.Context, cfg config.Config, mode Mode, b *Backend, log *slog.Logger, stdout io.Writer) (*App, error) {
+	a := &App{Cfg: cfg, Log: log, Stdout: stdout, Backend: b, Server: httpserver.New(log), listening: make(chan struct{})}
+	a.Server.Echo.GET("/healthz", healthHandler(b))
+	// The order matters: the rollup builder stops last (its final build
+	// comes after ingest and the demo load have flushed), the query API
+	// needs the dashboard's sessions, the scheduler and the demo load start
+	// once everything they report to exists.
+	for _, start := range []func(context.Context, Mode) error{
+		a.startRollups, a.startIngest, a.startExports, a.startWeb, a.startScheduler, a.startDemo,
+	} {
+		if err := start(ctx, mode); err != nil {
+			a.stop()
+			return nil, err
+		}
+	}
+	return a, nil
 }
 
 // Run serves until ctx ends, then shuts down: stop accepting requests,
@@ -61,47 +96,37 @@ func Run(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, st
 		return err
 	}
 	defer b.Close()
-
-	d := &Deps{Cfg: cfg, Log: log, Backend: b, Echo: httpserver.New(log), Stdout: stdout, listening: make(chan struct{})}
-	d.Echo.GET("/healthz", healthHandler(b))
-
-	var parts []part
-	for _, start := range []func(context.Context, *Deps, Mode) (part, error){
-		startRollups, startIngest, startAPI, startWeb, startScheduler, startDemo,
-	} {
-		p, err := start(ctx, d, mode)
-		if err != nil {
-			stopAll(log, parts)
-			return err
-		}
-		if p != nil {
-			parts = append(parts, p)
-		}
+	a, err := New(ctx, cfg, mode, b, log, stdout)
+	if err != nil {
+		return err
 	}
-
-	ready := func(a net.Addr) {
-		url := "http://" + displayAddr(a)
+	ready := func(addr net.Addr) {
+		url := "http://" + displayAddr(addr)
 		log.Info("AdoptScope is running", "mode", mode.Name, "url", url)
 		fmt.Fprintf(stdout, "\nAdoptScope is running: %s/\n", url)
-		d.url = url
-		close(d.listening)
+		a.url = url
+		close(a.listening)
 	}
-	serveErr := httpserver.Serve(ctx, d.Echo, cfg.Addr, cfg.ShutdownTimeout, ready)
+	serveErr := a.Server.Serve(ctx, cfg.Addr, cfg.ShutdownTimeout, ready)
 	log.Info("stopped accepting requests; shutting down")
-	stopAll(log, parts)
+	a.stop()
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return fmt.Errorf("HTTP server on %s: %w", cfg.Addr, serveErr)
 	}
 	return nil
 }
 
-// stopAll stops parts in reverse start order.
-func stopAll(log *slog.Logger, parts []part) {
-	for i := len(parts) - 1; i >= 0; i-- {
-		if err := parts[i].Stop(context.Background()); err != nil {
-			log.Error("stop failed", "part", fmt.Sprintf("%T", parts[i]), "error", err)
+// started records a part with background work, to be stopped in reverse.
+func (a *App) started(p part) { a.parts = append(a.parts, p) }
+
+// stop stops the parts in reverse start order.
+func (a *App) stop() {
+	for i := len(a.parts) - 1; i >= 0; i-- {
+		if err := a.parts[i].Stop(context.Background()); err != nil {
+			a.Log.Error("stop failed", "part", fmt.Sprintf("%T", a.parts[i]), "error", err)
 		}
 	}
+	a.parts = nil
 }
 
 func displayAddr(a net.Addr) string {

@@ -2,18 +2,15 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	"github.com/adoptscope/adoptscope/internal/config"
-	"github.com/adoptscope/adoptscope/internal/platform/chserver"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 	"github.com/adoptscope/adoptscope/rollup"
-	"github.com/adoptscope/adoptscope/schema"
 )
 
-// Backend is an open store, with the managed server and data folder lock
-// when the process owns them.
+// Backend is an open, migrated database, with the managed server and data
+// folder lock when the process owns them.
 type Backend struct {
 	Store   *store.Store
 	Schema  int
@@ -21,52 +18,35 @@ type Backend struct {
 	// Rollups builds the rollups behind ingest (a no-op on a cluster):
 	// writers call CatchUp before they report data as ready to chart.
 	Rollups *rollup.Builder
-	server  *chserver.Server
-	lock    *chserver.Lock
+	// server is set when the backend owns its server (OpenBackend): Close
+	// stops it and releases the lock.
+	server *Server
 }
 
 // OpenBackend locks the data folder, starts the managed ClickHouse when no
-// address is configured, connects and migrates.
+// address is configured, connects to the configured database and migrates
+// it.
 func OpenBackend(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Backend, error) {
-	b := &Backend{}
-	lock, err := chserver.LockDir(cfg.DataDir)
+	srv, err := OpenServer(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	b.lock = lock
-	if cfg.ClickHouse.Addr == "" {
-		srv, err := chserver.Start(ctx, chserver.Options{Dir: cfg.ClickHouseDir(), Logger: log})
-		if err != nil {
-			b.Close()
-			return nil, err
-		}
-		b.server = srv
-		b.Managed = true
-		cfg.ClickHouse.Addr = srv.TCPAddr
-	}
-	s, err := store.Open(ctx, cfg.ClickHouse, log)
+	b, err := srv.OpenDatabase(ctx, cfg.ClickHouse.Database, log)
 	if err != nil {
-		b.Close()
+		srv.Close()
 		return nil, err
 	}
-	b.Store = s
-	v, err := schema.Migrate(ctx, s, log)
-	if err != nil {
-		b.Close()
-		return nil, fmt.Errorf("migrate schema: %w", err)
-	}
-	b.Schema = v
-	b.Rollups = rollup.New(s, rollup.Config{Interval: cfg.Ingest.RollupInterval, MaxLag: cfg.Ingest.RollupMaxLag}, log)
+	b.server = srv
 	return b, nil
 }
 
-// Close closes the store, stops the managed server and releases the lock.
+// Close closes the store, and stops the managed server and releases the
+// lock when the backend owns them.
 func (b *Backend) Close() {
 	if b.Store != nil {
 		b.Store.Close()
 	}
 	if b.server != nil {
-		b.server.Stop()
+		b.server.Close()
 	}
-	b.lock.Unlock()
 }

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"github.com/adoptscope/adoptscope/catalog"
+
 	"context"
 	"fmt"
 	"io"
@@ -35,28 +37,28 @@ func (p demoPart) Stop(ctx context.Context) error {
 // twice); auto when the store holds no events other than demo ones, which
 // covers the first start, an interrupted load, and a later start that adds
 // the days since the last one.
-func startDemo(ctx context.Context, d *Deps, mode Mode) (part, error) {
+func (d *App) startDemo(ctx context.Context, mode Mode) error {
 	if !mode.Demo || d.Cfg.Demo == "off" {
-		return nil, nil
+		return nil
 	}
 	s := d.Backend.Store
 	if d.Cfg.Demo != "on" {
 		other, err := hasNonDemoEvents(ctx, s)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if other {
 			d.Log.Info("demo data not loaded: the store holds other events (ADOPTSCOPE_DEMO=on loads it anyway)")
-			return nil, nil
+			return nil
 		}
 	}
 	icfg, err := IngestConfig(d.Cfg)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	p, err := ingest.NewPipeline(s, icfg, d.Log)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -86,7 +88,8 @@ func startDemo(ctx context.Context, d *Deps, mode Mode) (part, error) {
 		case <-lctx.Done():
 		}
 	}()
-	return demoPart{cancel: cancel, done: done}, nil
+	d.started(demoPart{cancel: cancel, done: done})
+	return nil
 }
 
 // LoadDemo runs demo.Load with progress lines on w about every two seconds
@@ -94,7 +97,7 @@ func startDemo(ctx context.Context, d *Deps, mode Mode) (part, error) {
 func LoadDemo(ctx context.Context, s *store.Store, p *ingest.Pipeline, cfg demo.Config, resume bool, w io.Writer, log *slog.Logger) (demo.Progress, error) {
 	cfg = cfg.WithDefaults()
 	fmt.Fprintf(w, "Loading the synthetic demo data set (%d people, %s to %s, seed %d) through ingest...\n",
-		cfg.People, cfg.From.Format(time.DateOnly), cfg.To.Format(time.DateOnly), cfg.Seed)
+		cfg.People, cfg.From.Format(catalog.DateLayout), cfg.To.Format(catalog.DateLayout), cfg.Seed)
 	var last time.Time
 	res, err := demo.Load(ctx, s, p, cfg, demo.LoadOptions{
 		Resume: resume,
@@ -104,7 +107,7 @@ func LoadDemo(ctx context.Context, s *store.Store, p *ingest.Pipeline, cfg demo.
 			}
 			last = time.Now()
 			fmt.Fprintf(w, "  demo: day %d/%d (%s), %d events stored, %.0f events/s\n",
-				pr.DayIndex, pr.Days, pr.Day.Format(time.DateOnly), pr.Accepted+pr.Duplicates, pr.Rate())
+				pr.DayIndex, pr.Days, pr.Day.Format(catalog.DateLayout), pr.Accepted+pr.Duplicates, pr.Rate())
 		},
 	})
 	if err != nil {

@@ -3,11 +3,7 @@ package app
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/adoptscope/adoptscope/ingest"
+	"github.com/adoptscope/adoptscope/internal/adapters/ingestapi"
 	"github.com/adoptscope/adoptscope/internal/config"
 	"github.com/adoptscope/adoptscope/internal/platform/auth"
 )
@@ -35,35 +32,35 @@ func (ip ingestPart) Stop(ctx context.Context) error {
 }
 
 // startIngest mounts POST /v1/events and /metrics when the mode runs ingest.
-func startIngest(ctx context.Context, d *Deps, mode Mode) (part, error) {
+func (d *App) startIngest(ctx context.Context, mode Mode) error {
 	if !mode.Ingest {
-		return nil, nil
+		return nil
 	}
 	icfg, err := IngestConfig(d.Cfg)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	tokens, generated, err := IngestTokens(d.Cfg)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	p, err := ingest.NewPipeline(d.Backend.Store, icfg, d.Log)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if generated != "" {
 		fmt.Fprintf(d.Stdout, "Ingest token (kept in %s): %s\n  curl -H 'Authorization: Bearer %s' -H 'Content-Type: application/x-ndjson' --data-binary @events.ndjson http://%s/v1/events\n",
 			filepath.Join(d.Cfg.DataDir, "ingest-token"), generated, generated, d.Cfg.Addr)
 	}
-	d.IngestSnapshot = p.Snapshot
-	h := ingest.NewHandler(p, auth.NewTokens(tokens), d.Log)
-	d.Echo.POST("/v1/events", echo.WrapHandler(h))
+	d.Ingest = p
+	h := ingestapi.New(p, auth.NewTokens(tokens), d.Log)
+	d.Server.Echo.POST("/v1/events", echo.WrapHandler(h))
 	reg := p.Metrics().Registry
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if d.Backend.Rollups != nil {
 		d.Backend.Rollups.Register(reg)
 	}
-	d.Echo.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	d.Server.Echo.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	go func() {
 		// Shutdown begins: answer the requests in flight now, not at the
 		// end of the flush interval.
@@ -75,7 +72,8 @@ func startIngest(ctx context.Context, d *Deps, mode Mode) (part, error) {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	return ingestPart{p: p, timeout: timeout}, nil
+	d.started(ingestPart{p: p, timeout: timeout})
+	return nil
 }
 
 // IngestConfig builds the pipeline configuration from the bound config,
@@ -131,36 +129,14 @@ func IngestTokens(cfg config.Config) (tokens []string, generated string, err err
 
 // loadOrCreate reads a secret file, or creates it (0600) with 32 random
 // bytes in hex. Creation is exclusive, so two processes starting at once
-// end up with the same value.
+// end up with the same value (auth.LoadOrCreateSecret).
 func loadOrCreate(path string) (string, bool, error) {
-	if b, err := os.ReadFile(path); err == nil {
-		s := strings.TrimSpace(string(b))
-		if len(s) < 16 {
-			return "", false, fmt.Errorf("%s holds fewer than 16 characters; delete it to generate a new one", path)
-		}
-		return s, false, nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", false, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return "", false, err
-	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return "", false, err
-	}
-	s := hex.EncodeToString(raw)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		time.Sleep(50 * time.Millisecond)
-		return loadOrCreate(path)
-	}
+	v, created, err := auth.LoadOrCreateSecret(path, auth.HexSecret(32))
 	if err != nil {
 		return "", false, err
 	}
-	if _, err := f.WriteString(s + "\n"); err != nil {
-		f.Close()
-		return "", false, err
+	if len(v) < 16 {
+		return "", false, fmt.Errorf("%s holds fewer than 16 characters; delete it to generate a new one", path)
 	}
-	return s, true, f.Close()
+	return string(v), created, nil
 }

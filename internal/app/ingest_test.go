@@ -79,23 +79,23 @@ func TestIngestMountedAndFlushedOnStop(t *testing.T) {
 	var out bytes.Buffer
 	// An interval of an hour: only the final build on Stop builds.
 	builder := rollup.New(s, rollup.Config{Interval: time.Hour}, log)
-	d := &Deps{Cfg: cfg, Log: log, Backend: &Backend{Store: s, Rollups: builder}, Echo: httpserver.New(log), Stdout: &out}
-	rp, err := startRollups(context.Background(), d, Mode{Name: "ingest", Ingest: true})
-	if err != nil || rp == nil {
-		t.Fatalf("startRollups: %v %v", rp, err)
+	d := &App{Cfg: cfg, Log: log, Backend: &Backend{Store: s, Rollups: builder}, Server: httpserver.New(log), Stdout: &out}
+	if err := d.startRollups(context.Background(), Mode{Name: "ingest", Ingest: true}); err != nil || len(d.parts) != 1 {
+		t.Fatalf("startRollups: %v %v", d.parts, err)
 	}
-	p, err := startIngest(context.Background(), d, Mode{Name: "ingest", Ingest: true})
-	if err != nil || p == nil {
-		t.Fatalf("startIngest: %v %v", p, err)
+	rp := d.parts[0]
+	if err := d.startIngest(context.Background(), Mode{Name: "ingest", Ingest: true}); err != nil || len(d.parts) != 2 {
+		t.Fatalf("startIngest: %v %v", d.parts, err)
 	}
+	p := d.parts[1]
 	tok, err := os.ReadFile(filepath.Join(cfg.DataDir, "ingest-token"))
 	if err != nil || !strings.Contains(out.String(), strings.TrimSpace(string(tok))) {
 		t.Fatalf("generated token not printed: %q (%v)", out.String(), err)
 	}
-	if d.IngestSnapshot == nil {
-		t.Error("IngestSnapshot not set for the dashboard")
+	if d.Ingest == nil {
+		t.Fatal("the pipeline is not kept for the dashboard")
 	}
-	srv := httptest.NewServer(d.Echo)
+	srv := httptest.NewServer(d.Server.Echo)
 	defer srv.Close()
 
 	done := make(chan int, 1)
@@ -113,7 +113,7 @@ func TestIngestMountedAndFlushedOnStop(t *testing.T) {
 		done <- resp.StatusCode
 	}()
 	// The request waits for its commit; Stop flushes it.
-	for d.IngestSnapshot().BufferRows != 1 {
+	for d.Ingest.Snapshot().BufferRows != 1 {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if err := p.Stop(context.Background()); err != nil {

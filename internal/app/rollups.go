@@ -27,10 +27,11 @@ func (p rollupsPart) Stop(ctx context.Context) error {
 // startRollups runs the builder in the processes that write events. Its
 // loop has its own context: the process's ends when shutdown begins,
 // before the writers have flushed.
-func startRollups(_ context.Context, d *Deps, mode Mode) (part, error) {
-	b := d.Backend.Rollups
+func (a *App) startRollups(_ context.Context, mode Mode) error {
+	b := a.Backend.Rollups
 	if !(mode.Ingest || mode.Demo) || b == nil || !b.Enabled() {
-		return nil, nil
+		return nil
 	}
-	return rollupsPart{stop: b.Behind()}, nil
+	a.started(rollupsPart{stop: b.Behind()})
+	return nil
 }

@@ -11,9 +11,13 @@ import (
 	"github.com/adoptscope/adoptscope/internal/config"
 	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 	"github.com/adoptscope/adoptscope/internal/platform/httpserver"
+	"github.com/adoptscope/adoptscope/rollup"
+	"github.com/adoptscope/adoptscope/schema"
 )
 
-func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
+func TestMain(m *testing.M) {
+	os.Exit(chtest.Main(m, chtest.Schema{Migrate: schema.Migrate, BuildRollups: rollup.BuildAll}))
+}
 
 // TestExportRoutesMounted guards the wiring: in a web process the export
 // API and the Exports page are mounted, and the scheduler part starts and
@@ -23,21 +27,16 @@ func TestExportRoutesMounted(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), ShutdownTimeout: 5 * time.Second}
 	cfg.Exports.CatchUp = true
-	d := &Deps{Cfg: cfg, Log: log, Backend: &Backend{Store: s}, Echo: httpserver.New(log), Stdout: io.Discard}
+	d := &App{Cfg: cfg, Log: log, Backend: &Backend{Store: s}, Server: httpserver.New(log), Stdout: io.Discard}
 	mode := Mode{Name: "up", Web: true, Scheduler: true}
-	var parts []part
-	for _, start := range []func(context.Context, *Deps, Mode) (part, error){startAPI, startWeb, startScheduler} {
-		p, err := start(context.Background(), d, mode)
-		if err != nil {
+	for _, start := range []func(context.Context, Mode) error{d.startExports, d.startWeb, d.startScheduler} {
+		if err := start(context.Background(), mode); err != nil {
 			t.Fatal(err)
 		}
-		if p != nil {
-			parts = append(parts, p)
-		}
 	}
-	defer stopAll(log, parts)
+	defer d.stop()
 	have := map[string]bool{}
-	for _, r := range d.Echo.Routes() {
+	for _, r := range d.Server.Echo.Routes() {
 		have[r.Method+" "+r.Path] = true
 	}
 	for _, want := range []string{
@@ -48,7 +47,7 @@ func TestExportRoutesMounted(t *testing.T) {
 			t.Errorf("route %s is not mounted", want)
 		}
 	}
-	if exportsFor(d).sched == nil {
+	if !d.Exports.Scheduling() {
 		t.Error("scheduler not started in a mode with Scheduler")
 	}
 }

@@ -3,45 +3,85 @@ package app
 import (
 	"context"
 	"net"
+	"net/http"
 	"path/filepath"
 
+	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/adapters/dashboard"
+	"github.com/adoptscope/adoptscope/internal/adapters/queryapi"
+	"github.com/adoptscope/adoptscope/internal/platform/auth"
+	"github.com/adoptscope/adoptscope/rollup"
 )
 
-// startWeb mounts the dashboard when the mode runs the web side.
-func startWeb(ctx context.Context, d *Deps, mode Mode) (part, error) {
+// startWeb mounts the dashboard and the query API (/api/v1/series,
+// /migration, /retention, /metrics, /exports, /annotations) when the mode
+// runs the web side, and keeps the daily finals the charts read up to date
+// in the background. API reads take a read or admin token or a logged-in
+// dashboard session; with no token and no dashboard account configured they
+// are open (the server binds loopback by default).
+func (a *App) startWeb(_ context.Context, mode Mode) error {
 	if !mode.Web {
-		return nil, nil
+		return nil
 	}
-	users, err := dashboard.LoadUsers(d.Cfg.Users, d.Cfg.UsersFile)
+	users, err := auth.LoadUsers(a.Cfg.Users, a.Cfg.UsersFile)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	key, err := dashboard.LoadOrCreateKey(filepath.Join(d.Cfg.DataDir, "session.key"))
+	key, err := dashboard.LoadOrCreateKey(filepath.Join(a.Cfg.DataDir, "session.key"))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	anon := dashboard.RoleAdmin
-	if len(users) == 0 && !loopback(d.Cfg.Addr) {
+	anon := auth.RoleAdmin
+	if len(users) == 0 && !loopback(a.Cfg.Addr) {
 		// Without accounts, a dashboard reachable from the network is
 		// read-only: nobody unknown may change annotations.
-		anon = dashboard.RoleViewer
-		d.Log.Warn("dashboard has no login but listens beyond loopback; set ADOPTSCOPE_USERS to require one", "addr", d.Cfg.Addr)
+		anon = auth.RoleViewer
+		a.Log.Warn("dashboard has no login but listens beyond loopback; set ADOPTSCOPE_USERS to require one", "addr", a.Cfg.Addr)
 	}
-	auth := dashboard.NewAuth(users, key, anon)
-	d.DashboardAuth = auth
+	a.Auth = dashboard.NewAuth(users, key, anon)
+
+	a.API = queryapi.New(queryapi.Options{
+		Store:       a.Backend.Store,
+		Log:         a.Log,
+		ReadTokens:  a.Cfg.ReadTokens,
+		AdminTokens: a.Cfg.AdminTokens,
+		Session: func(r *http.Request) (string, bool) {
+			if !a.Auth.Enabled() {
+				return "", false // an anonymous visitor is not a session
+			}
+			s, ok := a.Auth.SessionFromRequest(r)
+			return s.Role, ok
+		},
+		DashboardUsers: a.Auth.Enabled,
+		Loopback:       loopback(a.Cfg.Addr),
+	})
+	// Annotation scopes are checked against the configured registries
+	// (empty: the catalog's defaults), by the API, the dashboard's form
+	// and the CLI alike.
+	a.Annotations = annotation.New(a.Backend.Store, a.Cfg.Registry())
+	g := a.Server.Echo.Group("/api/v1")
+	a.API.Register(g)
+	a.API.RegisterExports(g, a.Exports)
+	a.API.Annotations(a.Annotations).Register(g)
+
 	// The filter choices follow the ingest registries (empty: the defaults).
-	h := dashboard.New(dashboard.Options{Store: d.Backend.Store, Auth: auth, Log: d.Log, IngestStats: d.IngestSnapshot,
-		Assistants: d.Cfg.Ingest.Assistants, Channels: d.Cfg.Ingest.Channels,
-		RollupInterval: d.Cfg.Ingest.RollupInterval, RollupMaxLag: d.Cfg.Ingest.RollupMaxLag})
-	h.UseExports(ExportHandlers(d))
-	h.Register(d.Echo)
-	if auth.Enabled() {
-		d.Log.Info("dashboard login required", "users", len(users))
-	} else {
-		d.Log.Info("dashboard without login", "anonymous_role", anon)
+	var snapshot func() ingest.Snapshot
+	if a.Ingest != nil {
+		snapshot = a.Ingest.Snapshot
 	}
-	return nil, nil
+	a.Dashboard = dashboard.New(dashboard.Options{Store: a.Backend.Store, Auth: a.Auth, Log: a.Log, IngestStats: snapshot,
+		Exports: a.Exports, Annotations: a.Annotations, Assistants: a.Cfg.Ingest.Assistants, Channels: a.Cfg.Ingest.Channels,
+		RollupInterval: a.Cfg.Ingest.RollupInterval, RollupMaxLag: a.Cfg.Ingest.RollupMaxLag})
+	a.Dashboard.Register(a.Server.Echo)
+	a.Server.PageError = a.Dashboard.ErrorPage
+	if a.Auth.Enabled() {
+		a.Log.Info("dashboard login required", "users", len(users))
+	} else {
+		a.Log.Info("dashboard without login", "anonymous_role", anon)
+	}
+	a.started(rollup.StartFinalizer(a.Backend.Store, rollup.DefaultFinalizeEvery, a.Log))
+	return nil
 }
 
 // loopback reports whether addr only listens on the local machine.

@@ -11,15 +11,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/adoptscope/adoptscope/ingest"
+	"github.com/adoptscope/adoptscope/annotation"
 	"github.com/adoptscope/adoptscope/internal/app"
 	"github.com/adoptscope/adoptscope/internal/config"
-	"github.com/adoptscope/adoptscope/query"
 )
 
 const annotateSummary = "manage annotations (dated notes on the charts): annotate add|list|delete"
@@ -27,10 +25,9 @@ const annotateSummary = "manage annotations (dated notes on the charts): annotat
 // annotationClient is where annotate reads and writes: the HTTP API of a
 // running instance (--api), or the store itself.
 type annotationClient interface {
-	save(ctx context.Context, a query.Annotation) (query.Annotation, error)
-	list(ctx context.Context, f query.AnnotationFilter) ([]query.Annotation, error)
+	save(ctx context.Context, a annotation.Annotation) (annotation.Annotation, error)
+	list(ctx context.Context, f annotation.Filter) ([]annotation.Annotation, error)
 	remove(ctx context.Context, id string) error
-	close()
 }
 
 func runAnnotate(ctx context.Context, args []string, e *env) error {
@@ -42,8 +39,10 @@ func runAnnotate(ctx context.Context, args []string, e *env) error {
   delete  ID
 
 With --api URL (ADOPTSCOPE_API_URL) the command talks to a running instance with
---token (ADOPTSCOPE_TOKEN; an admin token for add and delete). Without it, it opens
-the store itself (the data folder must not be in use, or ADOPTSCOPE_CLICKHOUSE_ADDR set).
+--token (ADOPTSCOPE_TOKEN; an admin token for add and delete), which checks the
+annotation against its own registries. Without it, it opens the store itself (the
+data folder must not be in use, or ADOPTSCOPE_CLICKHOUSE_ADDR set) and checks the
+scope against --assistants and --channels (ADOPTSCOPE_ASSISTANTS, ADOPTSCOPE_CHANNELS).
 Run 'adoptscope annotate SUBCOMMAND --help' for the flags.`)
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
@@ -57,11 +56,11 @@ Run 'adoptscope annotate SUBCOMMAND --help' for the flags.`)
 	}
 	var cfg config.Config
 	fs := newFlagSet("annotate "+sub, annotateSummary, e)
-	cfg.Bind(fs, config.Data|config.ClickHouse|config.Logging)
+	cfg.Bind(fs, config.Data|config.ClickHouse|config.Logging|config.Registries)
 	apiURL := fs.String("api", os.Getenv("ADOPTSCOPE_API_URL"), "base URL of a running instance, for example http://127.0.0.1:8080 [$ADOPTSCOPE_API_URL]; empty: open the store directly")
 	token := fs.String("token", os.Getenv("ADOPTSCOPE_TOKEN"), "bearer token for --api (admin token to add or delete) [$ADOPTSCOPE_TOKEN]")
-	var a query.Annotation
-	var f query.AnnotationFilter
+	var a annotation.Annotation
+	var f annotation.Filter
 	format := "table"
 	switch sub {
 	case "add":
@@ -73,7 +72,7 @@ Run 'adoptscope annotate SUBCOMMAND --help' for the flags.`)
 		fs.StringVar(&a.Link, "link", "", "http(s) link to a source")
 		fs.StringVar(&a.Assistant, "assistant", "", "scope: one assistant (default: all)")
 		fs.StringVar(&a.Channel, "channel", "", "scope: one channel (default: all)")
-		fs.StringVar(&a.Kind, "kind", "other", "kind: "+strings.Join(query.AnnotationKinds, ", "))
+		fs.StringVar(&a.Kind, "kind", "other", "kind: "+strings.Join(annotation.Kinds, ", "))
 		fs.BoolVar(&a.RealWorld, "real-world", false, "a real-world fact (default: synthetic)")
 	case "list":
 		fs.StringVar(&f.From, "from", "", "only annotations that end on or after this date")
@@ -97,44 +96,38 @@ Run 'adoptscope annotate SUBCOMMAND --help' for the flags.`)
 	case fs.NArg() > 0:
 		return fmt.Errorf("annotate %s: unexpected arguments %s", sub, strings.Join(fs.Args(), " "))
 	}
-	if err := config.CheckEnv(fs); err != nil {
+	if err := checkConfig(fs, &cfg); err != nil {
 		return err
 	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	if sub == "add" {
-		if err := query.AnnotationValidate(&a); err != nil {
-			return fmt.Errorf("annotate add: %w", err)
+	// Against the store, the annotation package's rules (the scope against
+	// the configured registries) refuse bad input before the store is
+	// opened, with the message the API and the dashboard give. Through
+	// --api the instance applies the same rules with its own registries.
+	if *apiURL == "" {
+		var err error
+		switch sub {
+		case "add":
+			err = annotation.Validate(&a, cfg.Registry())
+		case "list":
+			err = annotation.CheckFilter(f, cfg.Registry())
 		}
-		for _, s := range []struct {
-			name, v string
-			known   []string
-		}{{"assistant", a.Assistant, ingest.DefaultAssistants}, {"channel", a.Channel, ingest.DefaultChannels}} {
-			if s.v != "" && !slices.Contains(s.known, s.v) && *apiURL == "" {
-				fmt.Fprintf(e.stderr, "note: %s %q is not in the default registry (%s)\n", s.name, s.v, strings.Join(s.known, ", "))
-			}
+		if err != nil {
+			return fmt.Errorf("annotate %s: %w", sub, err)
 		}
 	}
 	if format != "table" && format != "csv" && format != "json" {
 		return fmt.Errorf("--format %q: want table, csv or json", format)
 	}
 
-	var c annotationClient
-	if *apiURL != "" {
-		ac, err := newAPIClient(*apiURL, *token, 30*time.Second)
-		if err != nil {
-			return err
-		}
-		c = &httpAnnotations{ac}
-	} else {
-		b, err := app.OpenBackend(ctx, &cfg, logger(cfg, io.Discard))
-		if err != nil {
-			return fmt.Errorf("%w (or talk to the running instance with --api http://HOST:PORT)", err)
-		}
-		c = storeAnnotations{b}
+	c, done, err := openClient(ctx, &cfg, *apiURL, *token, 30*time.Second,
+		func(ac apiClient) annotationClient { return &httpAnnotations{ac} },
+		func(b *app.Backend) annotationClient {
+			return storeAnnotations{annotation.New(b.Store, cfg.Registry())}
+		})
+	if err != nil {
+		return err
 	}
-	defer c.close()
+	defer done()
 
 	switch sub {
 	case "add":
@@ -158,20 +151,20 @@ Run 'adoptscope annotate SUBCOMMAND --help' for the flags.`)
 	return nil
 }
 
-func writeAnnotations(w io.Writer, list []query.Annotation, format string) error {
+func writeAnnotations(w io.Writer, list []annotation.Annotation, format string) error {
 	switch format {
 	case "json":
 		if list == nil {
-			list = []query.Annotation{}
+			list = []annotation.Annotation{}
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{"annotations": list})
 	case "csv":
 		cw := csv.NewWriter(w)
-		_ = cw.Write(query.AnnotationCSVHeader)
+		_ = cw.Write(annotation.CSVHeader)
 		for _, a := range list {
-			_ = cw.Write(query.AnnotationCSVRecord(a))
+			_ = cw.Write(annotation.CSVRecord(a))
 		}
 		cw.Flush()
 		return cw.Error()
@@ -202,31 +195,29 @@ func writeAnnotations(w io.Writer, list []query.Annotation, format string) error
 	return tw.Flush()
 }
 
-type storeAnnotations struct{ b *app.Backend }
+type storeAnnotations struct{ svc *annotation.Service }
 
-func (s storeAnnotations) save(ctx context.Context, a query.Annotation) (query.Annotation, error) {
-	return query.AnnotationSave(ctx, s.b.Store, a)
+func (s storeAnnotations) save(ctx context.Context, a annotation.Annotation) (annotation.Annotation, error) {
+	return s.svc.Save(ctx, a)
 }
 
-func (s storeAnnotations) list(ctx context.Context, f query.AnnotationFilter) ([]query.Annotation, error) {
-	return query.AnnotationList(ctx, s.b.Store, f)
+func (s storeAnnotations) list(ctx context.Context, f annotation.Filter) ([]annotation.Annotation, error) {
+	return s.svc.List(ctx, f)
 }
 
 func (s storeAnnotations) remove(ctx context.Context, id string) error {
-	return query.AnnotationDelete(ctx, s.b.Store, id)
+	return s.svc.Delete(ctx, id)
 }
-
-func (s storeAnnotations) close() { s.b.Close() }
 
 type httpAnnotations struct{ apiClient }
 
-func (h *httpAnnotations) save(ctx context.Context, a query.Annotation) (query.Annotation, error) {
-	var out query.Annotation
+func (h *httpAnnotations) save(ctx context.Context, a annotation.Annotation) (annotation.Annotation, error) {
+	var out annotation.Annotation
 	err := h.do(ctx, http.MethodPost, "/api/v1/annotations", a, &out)
 	return out, err
 }
 
-func (h *httpAnnotations) list(ctx context.Context, f query.AnnotationFilter) ([]query.Annotation, error) {
+func (h *httpAnnotations) list(ctx context.Context, f annotation.Filter) ([]annotation.Annotation, error) {
 	q := url.Values{}
 	for k, v := range map[string]string{"from": f.From, "to": f.To, "assistant": f.Assistant, "channel": f.Channel} {
 		if v != "" {
@@ -234,7 +225,7 @@ func (h *httpAnnotations) list(ctx context.Context, f query.AnnotationFilter) ([
 		}
 	}
 	var out struct {
-		Annotations []query.Annotation `json:"annotations"`
+		Annotations []annotation.Annotation `json:"annotations"`
 	}
 	path := "/api/v1/annotations"
 	if len(q) > 0 {
@@ -247,5 +238,3 @@ func (h *httpAnnotations) list(ctx context.Context, f query.AnnotationFilter) ([
 func (h *httpAnnotations) remove(ctx context.Context, id string) error {
 	return h.do(ctx, http.MethodDelete, "/api/v1/annotations/"+url.PathEscape(id), nil, nil)
 }
-
-func (h *httpAnnotations) close() {}

@@ -8,16 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime/debug"
 	"sort"
 	"strings"
 
 	"github.com/adoptscope/adoptscope/internal/app"
 	"github.com/adoptscope/adoptscope/internal/config"
 )
-
-// Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3".
-var Version = "dev"
 
 type command struct {
 	summary string
@@ -101,6 +97,12 @@ func parse(fs *flag.FlagSet, args []string, cfg *config.Config) error {
 	if fs.NArg() > 0 && fs.Name() != "load" {
 		return fmt.Errorf("%s: unexpected arguments %s", fs.Name(), strings.Join(fs.Args(), " "))
 	}
+	return checkConfig(fs, cfg)
+}
+
+// checkConfig refuses unknown ADOPTSCOPE_* variables and an invalid
+// configuration, once the flags are parsed.
+func checkConfig(fs *flag.FlagSet, cfg *config.Config) error {
 	if err := config.CheckEnv(fs); err != nil {
 		return err
 	}
@@ -127,61 +129,6 @@ func logger(cfg config.Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-func serveCommand(mode app.Mode) func(context.Context, []string, *env) error {
-	return func(ctx context.Context, args []string, e *env) error {
-		var cfg config.Config
-		fs := newFlagSet(mode.Name, commands()[mode.Name].summary, e)
-		sections := config.HTTP | config.Data | config.ClickHouse | config.Tokens | config.Demo | config.Logging
-		if mode.Ingest {
-			sections |= config.Ingest
-		}
-		cfg.Bind(fs, sections)
-		if err := parse(fs, args, &cfg); err != nil {
-			return err
-		}
-		log := logger(cfg, e.stderr)
-		slog.SetDefault(log)
-		return app.Run(ctx, cfg, mode, log, e.stdout)
-	}
-}
-
-func runMigrate(ctx context.Context, args []string, e *env) error {
-	var cfg config.Config
-	fs := newFlagSet("migrate", commands()["migrate"].summary, e)
-	cfg.Bind(fs, config.Data|config.ClickHouse|config.Logging)
-	if err := parse(fs, args, &cfg); err != nil {
-		return err
-	}
-	log := logger(cfg, e.stderr)
-	b, err := app.OpenBackend(ctx, &cfg, log)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	fmt.Fprintf(e.stdout, "schema version %d on ClickHouse %s (%s, database %s)\n", b.Schema, b.Store.Version, b.Store.Addr, b.Store.Database)
-	return nil
-}
-
-func runVersion(_ context.Context, args []string, e *env) error {
-	fs := newFlagSet("version", commands()["version"].summary, e)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
-		}
-		return err
-	}
-	v := Version
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " (" + s.Value[:12] + ")"
-			}
-		}
-	}
-	fmt.Fprintf(e.stdout, "adoptscope %s\n", v)
-	return nil
 }
 
 // ExitCode maps an error to the process exit status.

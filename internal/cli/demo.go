@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/demo"
 	"github.com/adoptscope/adoptscope/internal/app"
 	"github.com/adoptscope/adoptscope/internal/config"
@@ -19,7 +20,7 @@ func runDemo(ctx context.Context, args []string, e *env) error {
 	cfg.Bind(fs, config.Data|config.ClickHouse|config.Ingest|config.Logging)
 	people := fs.Int("people", demo.DefaultPeople, "people in the synthetic panel (about 450 events per person over the default range)")
 	days := fs.Int("days", 0, "number of days ending --to (overrides --from)")
-	from := fs.String("from", demo.DefaultFrom.Format(time.DateOnly), "first day, YYYY-MM-DD")
+	from := fs.String("from", demo.DefaultFrom.Format(catalog.DateLayout), "first day, YYYY-MM-DD")
 	to := fs.String("to", "", "last day, YYYY-MM-DD (default today, UTC)")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed gives the same data")
 	pplxEnd := fs.String("perplexity-whatsapp-end", "", "what-if: end Perplexity's WhatsApp channel on this day, YYYY-MM-DD (default: it continues)")
@@ -41,12 +42,12 @@ func runDemo(ctx context.Context, args []string, e *env) error {
 		return nil
 	}
 	log := logger(cfg, e.stderr)
-	b, p, err := openPipeline(ctx, &cfg, log)
+	b, p, err := app.OpenWriter(ctx, &cfg, log)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	finish := buildRollupsBehind(b, e.stdout)
+	finish := b.BuildBehind(e.stdout)
 	_, lerr := app.LoadDemo(ctx, b.Store, p, dc, *resume, e.stdout, log)
 	cctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -66,7 +67,7 @@ func demoConfig(people, days int, from, to string, seed uint64, pplxEnd string) 
 		if v == "" {
 			return time.Time{}
 		}
-		t, err := time.Parse(time.DateOnly, v)
+		t, err := time.Parse(catalog.DateLayout, v)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--%s %q: want a date YYYY-MM-DD", flag, v))
 		}

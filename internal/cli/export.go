@@ -95,10 +95,7 @@ Run 'adoptscope export SUBCOMMAND --help' for the flags.`)
 	case fs.NArg() > 0:
 		return fmt.Errorf("export %s: unexpected arguments %s", sub, strings.Join(fs.Args(), " "))
 	}
-	if err := config.CheckEnv(fs); err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
+	if err := checkConfig(fs, &cfg); err != nil {
 		return err
 	}
 	if format != "table" && format != "json" {
@@ -111,23 +108,15 @@ Run 'adoptscope export SUBCOMMAND --help' for the flags.`)
 		}
 	}
 
-	var c exportClient
-	if *apiURL != "" {
-		ac, err := newAPIClient(*apiURL, *token, 60*time.Second)
-		if err != nil {
-			return err
-		}
-		c = &httpExports{ac}
-	} else {
-		b, err := app.OpenBackend(ctx, &cfg, logger(cfg, io.Discard))
-		if err != nil {
-			return fmt.Errorf("%w (or talk to the running instance with --api http://HOST:PORT)", err)
-		}
-		defer b.Close()
-		st := export.NewStore(b.Store)
-		c = &storeExports{st: st, runner: &export.Runner{Store: st, Source: export.QuerySource{S: b.Store},
-			Root: cfg.ExportsDir(), Claimer: export.ClaimerID(), Log: logger(cfg, e.stderr)}}
+	c, done, err := openClient(ctx, &cfg, *apiURL, *token, 60*time.Second,
+		func(ac apiClient) exportClient { return &httpExports{ac} },
+		func(b *app.Backend) exportClient {
+			return &storeExports{export.NewService(b.Store, cfg.ExportsDir(), logger(cfg, e.stderr))}
+		})
+	if err != nil {
+		return err
 	}
+	defer done()
 
 	switch sub {
 	case "add":
@@ -175,13 +164,8 @@ func rangeNames() []string {
 	return out
 }
 
-// exportRow is one line of `export list`.
-type exportRow struct {
-	export.Export
-	ScheduleWords string      `json:"schedule_words"`
-	NextRun       *time.Time  `json:"next_run"`
-	LastRun       *export.Run `json:"last_run"`
-}
+// exportRow is one line of `export list`: the export as the API shows it.
+type exportRow = export.View
 
 func writeExports(w io.Writer, list []exportRow, format string) error {
 	if format == "json" {
@@ -216,50 +200,30 @@ type exportClient interface {
 	remove(ctx context.Context, name string) error
 }
 
-type storeExports struct {
-	st     *export.Store
-	runner *export.Runner
-}
+// storeExports works on the store through the same service as the API.
+type storeExports struct{ x *export.Service }
 
 func (s *storeExports) add(ctx context.Context, x export.Export) (export.Export, error) {
-	err := s.st.Create(ctx, &x)
+	err := s.x.Create(ctx, &x)
 	return x, err
 }
 
-func (s *storeExports) list(ctx context.Context) ([]exportRow, error) {
-	es, err := s.st.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []exportRow
-	for _, x := range es {
-		row := exportRow{Export: x, ScheduleWords: x.Sched().Describe()}
-		row.WebhookSecret = ""
-		if n := x.Sched().Next(time.Now()); !n.IsZero() {
-			row.NextRun = &n
-		}
-		if runs, err := s.st.Runs(ctx, x.ID, 1); err == nil && len(runs) > 0 {
-			row.LastRun = &runs[0]
-		}
-		out = append(out, row)
-	}
-	return out, nil
-}
+func (s *storeExports) list(ctx context.Context) ([]exportRow, error) { return s.x.Overview(ctx) }
 
 func (s *storeExports) run(ctx context.Context, name string) (export.Run, error) {
-	x, err := s.st.ByName(ctx, name)
+	x, err := s.x.Store.ByName(ctx, name)
 	if err != nil {
 		return export.Run{}, err
 	}
-	return s.runner.Run(ctx, x, time.Now().UTC(), 1, "manual")
+	return s.x.RunNow(ctx, x)
 }
 
 func (s *storeExports) remove(ctx context.Context, name string) error {
-	x, err := s.st.ByName(ctx, name)
+	x, err := s.x.Store.ByName(ctx, name)
 	if err != nil {
 		return err
 	}
-	return s.st.Delete(ctx, x.ID)
+	return s.x.Delete(ctx, x)
 }
 
 type httpExports struct{ apiClient }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/adoptscope/adoptscope/ingest"
+	"github.com/adoptscope/adoptscope/internal/app"
 	"github.com/adoptscope/adoptscope/internal/config"
 )
 
@@ -55,12 +56,12 @@ func runLoad(ctx context.Context, args []string, e *env) error {
 		}
 	}
 	log := logger(cfg, e.stderr)
-	b, p, err := openPipeline(ctx, &cfg, log)
+	b, p, err := app.OpenWriter(ctx, &cfg, log)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	finish := buildRollupsBehind(b, e.stdout)
+	finish := b.BuildBehind(e.stdout)
 	closed := false
 	defer func() {
 		if closed {

@@ -47,6 +47,11 @@ const (
 	Demo
 	Logging
 	Ingest
+	// Registries: the assistants, channels and event types values are
+	// checked against. Bound with Ingest and HTTP too: every serving
+	// process checks values against them (ingest, the dashboard, the
+	// annotation API).
+	Registries
 )
 
 // Bind registers the flags of the given sections on fs, with defaults taken
@@ -86,6 +91,9 @@ func (c *Config) Bind(fs *flag.FlagSet, sections Section) {
 	if sections&Ingest != 0 {
 		c.bindIngest(f)
 	}
+	if sections&(Registries|Ingest|HTTP) != 0 {
+		c.bindRegistries(f)
+	}
 	if sections&Demo != 0 {
 		f.str(&c.Demo, "demo", "ADOPTSCOPE_DEMO", "auto", "demo data: auto (load when the store is empty), on (always load), off")
 	}
@@ -122,6 +130,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Ingest.bound {
 		errs = append(errs, c.validateIngest()...)
+	}
+	if c.Ingest.registriesBound {
+		errs = append(errs, c.validateRegistries()...)
 	}
 	switch c.Demo {
 	case "", "auto", "on", "off":

@@ -3,7 +3,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/adoptscope/adoptscope/catalog"
 )
 
 // IngestConfig tunes the ingest API and `adoptscope load`.
@@ -20,11 +23,14 @@ type IngestConfig struct {
 	// ingest this often (charts trail ingest by about this much).
 	RollupInterval time.Duration
 	RollupMaxLag   time.Duration // ...deferred while inserts run, up to this lag
-	Assistants     []string      // empty: the built-in registry
-	Channels       []string
-	EventTypes     []string
+	// Assistants, Channels and EventTypes are the registries (the
+	// Registries section); empty: the catalog's defaults.
+	Assistants []string
+	Channels   []string
+	EventTypes []string
 
-	bound bool // the Ingest section was bound: validate it
+	bound           bool // the Ingest section was bound: validate it
+	registriesBound bool // the Registries were bound: validate them
 }
 
 func (c *Config) bindIngest(f binder) {
@@ -40,9 +46,51 @@ func (c *Config) bindIngest(f binder) {
 	f.dur(&in.DedupWindow, "ingest-dedup-window", "ADOPTSCOPE_INGEST_DEDUP_WINDOW", 7*24*time.Hour, "an event_id already stored this recently is counted as a duplicate and not written again")
 	f.dur(&in.RollupInterval, "rollup-interval", "ADOPTSCOPE_ROLLUP_INTERVAL", 5*time.Second, "on a single server, build the rollups the charts read from the events stored since the last build this often: charts trail ingest by about this much (on a cluster they are built inside the insert)")
 	f.dur(&in.RollupMaxLag, "rollup-max-lag", "ADOPTSCOPE_ROLLUP_MAX_LAG", time.Minute, "while inserts into events are running, leave the rollups to be built until the oldest unbuilt event is this old: a burst of ingest gets the CPU and is built after it, in larger, cheaper windows (at most --rollup-interval: never defer)")
-	f.list(&in.Assistants, "assistants", "ADOPTSCOPE_ASSISTANTS", "comma-separated assistant slugs ingest accepts (default chatgpt,meta_ai,copilot,perplexity)")
-	f.list(&in.Channels, "channels", "ADOPTSCOPE_CHANNELS", "comma-separated channel slugs ingest accepts (default whatsapp,ios,android,web,desktop,messenger,instagram,telegram,phone,sms,api)")
-	f.list(&in.EventTypes, "event-types", "ADOPTSCOPE_EVENT_TYPES", "comma-separated event type slugs ingest accepts (default message,session_start,signup,account_linked)")
+}
+
+// registryFlags are the flags and variables of the registries, in the
+// order of registryLists.
+var registryFlags = []struct {
+	kind            catalog.Kind
+	noun, flag, env string
+}{
+	{catalog.Assistant, "assistant", "assistants", "ADOPTSCOPE_ASSISTANTS"},
+	{catalog.Channel, "channel", "channels", "ADOPTSCOPE_CHANNELS"},
+	{catalog.EventType, "event type", "event-types", "ADOPTSCOPE_EVENT_TYPES"},
+}
+
+func (c *Config) registryLists() []*[]string {
+	return []*[]string{&c.Ingest.Assistants, &c.Ingest.Channels, &c.Ingest.EventTypes}
+}
+
+func (c *Config) bindRegistries(f binder) {
+	c.Ingest.registriesBound = true
+	lists := c.registryLists()
+	for i, l := range registryFlags {
+		def := strings.Join(catalog.Registry{}.Values(l.kind), ",")
+		f.list(lists[i], l.flag, l.env, "comma-separated "+l.noun+" slugs ingest accepts (default "+def+")")
+	}
+}
+
+// Registry is the configured registries; empty lists are the catalog's
+// defaults.
+func (c *Config) Registry() catalog.Registry {
+	return catalog.Registry{Assistants: c.Ingest.Assistants, Channels: c.Ingest.Channels, EventTypes: c.Ingest.EventTypes}
+}
+
+// validateRegistries holds every registry entry to the slug rule, naming
+// the flag and variable to fix.
+func (c *Config) validateRegistries() []error {
+	var errs []error
+	lists := c.registryLists()
+	for i, l := range registryFlags {
+		for _, s := range *lists[i] {
+			if err := catalog.CheckSlug(l.kind, s); err != nil {
+				errs = append(errs, fmt.Errorf("--%s / %s: %w", l.flag, l.env, err))
+			}
+		}
+	}
+	return errs
 }
 
 func (c *Config) validateIngest() []error {

@@ -1,21 +1,23 @@
 package dashboard
 
 import (
+	"github.com/adoptscope/adoptscope/internal/platform/httperr"
+
 	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/adoptscope/adoptscope/query"
+	"github.com/adoptscope/adoptscope/annotation"
 )
 
 // annotationsView is the Annotations page: the list, and the form (new, or
 // the annotation being edited).
 type annotationsView struct {
-	List                 []query.Annotation
+	List                 []annotation.Annotation
 	Err                  string
-	Form                 query.Annotation
+	Form                 annotation.Annotation
 	FormErr              string
 	Admin                bool
 	CSRF                 string
@@ -28,7 +30,7 @@ func (h *Handler) showAnnotationsPage(c echo.Context) error {
 	v := h.annotationsView(c)
 	if id := c.QueryParam("edit"); id != "" && v.Admin {
 		ctx, cancel := h.queryCtx(c)
-		a, err := query.AnnotationGet(ctx, h.opts.Store, id)
+		a, err := h.opts.Annotations.Get(ctx, id)
 		cancel()
 		if err != nil {
 			v.FormErr = "Cannot edit: " + err.Error()
@@ -45,8 +47,8 @@ func (h *Handler) annotationsView(c echo.Context) annotationsView {
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
 	v := annotationsView{Admin: sessionOf(c.Request().Context()).IsAdmin(), CSRF: csrfOf(c.Request().Context()),
-		Kinds: query.AnnotationKinds, Assistants: h.opts.Assistants, Channels: h.opts.Channels, Form: query.Annotation{Kind: "other"}}
-	list, err := query.AnnotationList(ctx, h.opts.Store, query.AnnotationFilter{})
+		Kinds: annotation.Kinds, Assistants: h.opts.Assistants, Channels: h.opts.Channels, Form: annotation.Annotation{Kind: "other"}}
+	list, err := h.opts.Annotations.List(ctx, annotation.Filter{})
 	if err != nil {
 		v.Err = h.readableErr(c, "annotations", err).Error()
 	}
@@ -56,7 +58,7 @@ func (h *Handler) annotationsView(c echo.Context) annotationsView {
 
 // submitAnnotation creates (no id) or updates (id) an annotation.
 func (h *Handler) submitAnnotation(c echo.Context) error {
-	a := query.Annotation{
+	a := annotation.Annotation{
 		ID:        strings.TrimSpace(c.FormValue("id")),
 		Start:     strings.TrimSpace(c.FormValue("start")),
 		End:       strings.TrimSpace(c.FormValue("end")),
@@ -68,17 +70,12 @@ func (h *Handler) submitAnnotation(c echo.Context) error {
 		Kind:      c.FormValue("kind"),
 		RealWorld: c.FormValue("real_world") == "on",
 	}
-	var err error
-	switch {
-	case a.Assistant != "" && !contains(h.opts.Assistants, a.Assistant):
-		err = errors.New("assistant: pick one from the list, or All")
-	case a.Channel != "" && !contains(h.opts.Channels, a.Channel):
-		err = errors.New("channel: pick one from the list, or All")
-	default:
-		ctx, cancel := h.queryCtx(c)
-		_, err = query.AnnotationSave(ctx, h.opts.Store, a)
-		cancel()
-	}
+	// The service checks everything, the scope against the registry
+	// included: the API and the CLI refuse the same input with the same
+	// message.
+	ctx, cancel := h.queryCtx(c)
+	_, err := h.opts.Annotations.Save(ctx, a)
+	cancel()
 	if err != nil {
 		v := h.annotationsView(c)
 		v.Form, v.FormErr = a, "Not saved: "+err.Error()
@@ -92,16 +89,16 @@ func (h *Handler) submitAnnotation(c echo.Context) error {
 func (h *Handler) submitAnnotationDelete(c echo.Context) error {
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
-	if err := query.AnnotationDelete(ctx, h.opts.Store, c.Param("id")); err != nil {
-		if errors.Is(err, query.ErrAnnotationNotFound) {
-			return h.renderError(c, http.StatusNotFound, "No such annotation (it may have been deleted already).")
+	if err := h.opts.Annotations.Delete(ctx, c.Param("id")); err != nil {
+		if errors.Is(err, annotation.ErrNotFound) {
+			return httperr.New(http.StatusNotFound, "No such annotation (it may have been deleted already).")
 		}
-		return h.renderError(c, http.StatusInternalServerError, "Could not delete: "+h.readableErr(c, "annotations", err).Error())
+		return httperr.New(http.StatusInternalServerError, "Could not delete: "+h.readableErr(c, "annotations", err).Error())
 	}
 	return c.Redirect(http.StatusSeeOther, "/annotations")
 }
 
-func scopeLabel(a query.Annotation) string {
+func scopeLabel(a annotation.Annotation) string {
 	switch {
 	case a.Assistant == "" && a.Channel == "":
 		return "all"
@@ -113,7 +110,7 @@ func scopeLabel(a query.Annotation) string {
 	return Label(a.Assistant) + " on " + Label(a.Channel)
 }
 
-func dateRange(a query.Annotation) string {
+func dateRange(a annotation.Annotation) string {
 	if a.End == "" || a.End == a.Start {
 		return a.Start
 	}

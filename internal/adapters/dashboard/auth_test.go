@@ -8,17 +8,20 @@ import (
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
+
+	"github.com/adoptscope/adoptscope/catalog"
+	"github.com/adoptscope/adoptscope/internal/platform/auth"
 )
 
-func testUsers(t *testing.T) []User {
+func testUsers(t *testing.T) []auth.User {
 	t.Helper()
-	var out []User
-	for _, u := range []struct{ name, role, pw string }{{"ana", RoleAdmin, "admin-pass"}, {"vic", RoleViewer, "viewer-pass"}} {
-		h, err := HashPassword(u.pw)
+	var out []auth.User
+	for _, u := range []struct{ name, role, pw string }{{"ana", auth.RoleAdmin, "admin-pass"}, {"vic", auth.RoleViewer, "viewer-pass"}} {
+		h, err := auth.HashPassword(u.pw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		us, err := ParseUsers(u.name+":"+u.role+":"+h, "test")
+		us, err := auth.ParseUsers(u.name+":"+u.role+":"+h, "test")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,7 +178,7 @@ func TestParseFilters(t *testing.T) {
 		}
 	}
 	f("", func(x Filters) string {
-		if x.Range != "12m" || x.Interval != "week" || x.To.Format(dateLayout) != "2026-02-11" || x.From.Weekday() != 1 {
+		if x.Range != "12m" || x.Interval != "week" || x.To.Format(catalog.DateLayout) != "2026-02-11" || x.From.Weekday() != 1 {
 			return "default " + x.FromString() + " " + x.ToString()
 		}
 		return ""

@@ -9,6 +9,9 @@ import (
 	"sync"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/catalog"
 )
 
 type channelView struct {
@@ -47,37 +50,25 @@ func (h *Handler) showChannelPage(c echo.Context) error {
 	return h.render(c, http.StatusOK, p, ChannelPage(v))
 }
 
-func (h *Handler) channelShareChart(ctx context.Context, c echo.Context, f Filters, channel string, anns []queryAnnotation) Chart {
-	id, title := "channel-share", "Share of "+Label(channel)+" users by assistant"
-	v := seriesParams(f, "share", "assistant", "channel", channel, "compare", compareParam(f))
-	ch := Chart{ID: id, Title: title, CSV: apiURL("series", v), Note: "Each assistant's active users on " + Label(channel) + " as a percentage of all the channel's active users in the period."}
-	r, err := h.series(ctx, v)
-	if err != nil {
-		return failed(id, title, h.readableErr(c, id, err))
-	}
-	ss := pivot(r, 0, false, Label)
-	if allZero(ss) {
-		ch.Empty = "No events on " + Label(channel) + " in this range. " + emptyHint
-		return ch
-	}
-	all := withPrevious(f, r, 0, ss)
-	ch.Options = lineOptions(r.Periods, all, false, true, anns, f.Interval)
-	if f.Compare {
-		dashPrevious(ch.Options, len(ss))
-	}
-	ch.Table = seriesTable(r.Periods, all, true)
-	return ch
+func (h *Handler) channelShareChart(ctx context.Context, c echo.Context, f Filters, channel string, anns []annotation.Annotation) Chart {
+	return h.drawLine(ctx, c, f, anns, lineCard{
+		id: "channel-share", title: "Share of " + Label(channel) + " users by assistant",
+		note:    "Each assistant's active users on " + Label(channel) + " as a percentage of all the channel's active users in the period.",
+		params:  seriesParams(f, "share", "assistant", "channel", channel, "compare", compareParam(f)),
+		percent: true, previous: true,
+		empty: "No events on " + Label(channel) + " in this range. " + emptyHint,
+	})
 }
 
 // dependencyChart: for each assistant, the percentage of its active users
 // who were active on a third-party channel (WhatsApp, Messenger,
 // Instagram, Telegram) in the period: third-party users ÷ all users, two
 // series queries with the same filters.
-func (h *Handler) dependencyChart(ctx context.Context, c echo.Context, f Filters, anns []queryAnnotation) Chart {
+func (h *Handler) dependencyChart(ctx context.Context, c echo.Context, f Filters, anns []annotation.Annotation) Chart {
 	const id, title = "platform-dependency", "Platform dependency: share of each assistant's users on third-party channels"
 	var third []string
 	for _, ch := range h.opts.Channels {
-		if thirdParty[ch] && (len(f.Channels) == 0 || contains(f.Channels, ch)) {
+		if catalog.ThirdParty(ch) && (len(f.Channels) == 0 || contains(f.Channels, ch)) {
 			third = append(third, ch)
 		}
 	}

@@ -11,7 +11,8 @@ import (
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
 
-	"github.com/adoptscope/adoptscope/query"
+	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/catalog"
 )
 
 // Chart is one chart card: the ECharts options, the same numbers as a
@@ -53,7 +54,7 @@ type Series struct {
 // lineOptions builds a time chart: one line per series over the periods,
 // stacked areas when stacked, the annotations as marker lines (one day) or
 // shaded areas (ranges). percent formats the axis as a share.
-func lineOptions(periods []string, series []Series, stacked, percent bool, anns []query.Annotation, interval string) map[string]any {
+func lineOptions(periods []string, series []Series, stacked, percent bool, anns []annotation.Annotation, interval string) map[string]any {
 	line := charts.NewLine()
 	line.SetGlobalOptions(
 		charts.WithInitializationOpts(opts.Initialization{Theme: "white"}),
@@ -120,7 +121,7 @@ func toolbox(top string) opts.Toolbox {
 // addAnnotations puts markLine (one day) and markArea (a range) items on
 // the first series: drawn once, on top. Annotation dates move to the
 // period that contains them, since a category axis only knows its labels.
-func addAnnotations(o map[string]any, periods []string, anns []query.Annotation, interval string) {
+func addAnnotations(o map[string]any, periods []string, anns []annotation.Annotation, interval string) {
 	ss, _ := o["series"].([]any)
 	if len(ss) == 0 || len(periods) == 0 {
 		return
@@ -205,11 +206,11 @@ func periodLabel(t time.Time, interval string) string {
 	case "month":
 		t = time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 	}
-	return t.Format(dateLayout)
+	return t.Format(catalog.DateLayout)
 }
 
 func periodLabelOf(date, interval string) string {
-	t, err := time.Parse(dateLayout, date)
+	t, err := time.Parse(catalog.DateLayout, date)
 	if err != nil {
 		return ""
 	}

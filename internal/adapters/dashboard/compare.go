@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/adoptscope/adoptscope/annotation"
 )
 
 type compareView struct {
@@ -36,7 +38,7 @@ func (h *Handler) showComparePage(c echo.Context) error {
 	return h.render(c, http.StatusOK, p, ComparePage(v))
 }
 
-func (h *Handler) compareMultiples(ctx context.Context, c echo.Context, f Filters, anns []queryAnnotation) ([]Chart, string) {
+func (h *Handler) compareMultiples(ctx context.Context, c echo.Context, f Filters, anns []annotation.Annotation) ([]Chart, string) {
 	v := seriesParams(f, "active_users", "channel,assistant", "compare", compareParam(f))
 	r, err := h.series(ctx, v)
 	if err != nil {

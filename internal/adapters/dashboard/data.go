@@ -2,22 +2,24 @@ package dashboard
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/adoptscope/adoptscope/ingest"
+	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/query"
 )
 
-// launchDate is where "since launch" starts: the first day the product
-// has data for (the demo data set starts here too).
-var launchDate = time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+// launchDate is where "since launch" starts (catalog.DefaultLaunch, until
+// it is read from the store's first event).
+var launchDate = catalog.DefaultLaunch
 
-func defaultAssistants() []string { return ingest.DefaultAssistants }
-func defaultChannels() []string   { return ingest.DefaultChannels }
+func defaultAssistants() []string { return catalog.DefaultAssistants }
+func defaultChannels() []string   { return catalog.DefaultChannels }
 
 // tidyRow is one row of a series answer: the period, the values of the
 // request's by dimensions in order, the value and (with compare) the
@@ -55,9 +57,6 @@ func seriesParams(f Filters, metric, by string, extra ...string) url.Values {
 	}
 	return v
 }
-
-// queryAnnotation is an annotation as package query stores it.
-type queryAnnotation = query.Annotation
 
 // series runs a series request given as API parameters, through the same
 // parser as the API. Within one page request, charts that ask the same
@@ -172,7 +171,7 @@ func distinct(r seriesResult, keyIdx int) []string {
 	return out
 }
 
-func parseDay(s string) (time.Time, error) { return time.Parse(dateLayout, s) }
+func parseDay(s string) (time.Time, error) { return time.Parse(catalog.DateLayout, s) }
 
 func allZero(ss []Series) bool {
 	for _, s := range ss {
@@ -187,15 +186,19 @@ func allZero(ss []Series) bool {
 
 // annotations lists the annotations in the filters' range and scope; a
 // failure costs the markers, never the chart.
-func (h *Handler) annotations(ctx context.Context, f Filters) []query.Annotation {
-	af := query.AnnotationFilter{From: f.FromString(), To: f.ToString()}
+func (h *Handler) annotations(ctx context.Context, f Filters) []annotation.Annotation {
+	af := annotation.Filter{From: f.FromString(), To: f.ToString()}
 	if len(f.Assistants) == 1 {
 		af.Assistant = f.Assistants[0]
 	}
 	if len(f.Channels) == 1 {
 		af.Channel = f.Channels[0]
 	}
-	list, err := query.AnnotationList(ctx, h.opts.Store, af)
+	list, err := h.opts.Annotations.List(ctx, af)
+	var invalid *annotation.InvalidError
+	if errors.As(err, &invalid) {
+		return nil // a scope outside the registry: no events, nothing to mark
+	}
 	if err != nil {
 		h.log.Warn("annotations for charts", "error", err)
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/query"
 )
 
@@ -20,7 +21,7 @@ func (h *Handler) runSeries(ctx context.Context, req query.SeriesRequest) (serie
 		out.Periods = append(out.Periods, p)
 	}
 	for i, r := range res.Rows {
-		p := r.Period.UTC().Format(dateLayout)
+		p := r.Period.UTC().Format(catalog.DateLayout)
 		t := tidyRow{Period: p, Key: r.Dims, Value: r.Value}
 		if r.Previous != nil {
 			t.Previous, t.HasPrevious = *r.Previous, true
@@ -37,8 +38,8 @@ func (h *Handler) runSeries(ctx context.Context, req query.SeriesRequest) (serie
 
 // periodsOf lists the labels of every period that overlaps [from, to].
 func periodsOf(from, to interface{ Format(string) string }, interval string) []string {
-	f, err1 := parseDay(from.Format(dateLayout))
-	t, err2 := parseDay(to.Format(dateLayout))
+	f, err1 := parseDay(from.Format(catalog.DateLayout))
+	t, err2 := parseDay(to.Format(catalog.DateLayout))
 	if err1 != nil || err2 != nil {
 		return nil
 	}
@@ -89,7 +90,7 @@ func (h *Handler) runRetention(ctx context.Context, req query.RetentionRequest) 
 	var out []retentionCohort
 	idx := map[string]int{}
 	for _, r := range res.Rows {
-		k := r.Cohort.UTC().Format(dateLayout)
+		k := r.Cohort.UTC().Format(catalog.DateLayout)
 		i, ok := idx[k]
 		if !ok {
 			i = len(out)

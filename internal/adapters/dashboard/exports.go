@@ -1,39 +1,26 @@
 package dashboard
 
 import (
+	"github.com/adoptscope/adoptscope/catalog"
+
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/adoptscope/adoptscope/export"
-	"github.com/adoptscope/adoptscope/internal/adapters/queryapi"
+	"github.com/adoptscope/adoptscope/internal/platform/httperr"
 )
 
 // The Exports page: the list of scheduled exports (schedule in words, next
 // run, last status), each export's run history with download links for the
 // files still kept, run now, delete, and the create form that "Schedule
 // this as CSV" on a chart opens prefilled.
-
-var exportBackends sync.Map // *Handler -> *queryapi.ExportHandlers
-
-// UseExports gives the dashboard the process's export handlers (the same
-// ones that serve /api/v1/exports). Without it the page says exports are
-// not available in this process.
-func (h *Handler) UseExports(x *queryapi.ExportHandlers) { exportBackends.Store(h, x) }
-
-func (h *Handler) exportsBackend() *queryapi.ExportHandlers {
-	if x, ok := exportBackends.Load(h); ok {
-		return x.(*queryapi.ExportHandlers)
-	}
-	return nil
-}
 
 // exportRoutes mounts the Exports page (called from routes).
 func (h *Handler) exportRoutes(g *echo.Group) {
@@ -47,15 +34,22 @@ func (h *Handler) exportRoutes(g *echo.Group) {
 }
 
 type exportsView struct {
-	List    []queryapi.ExportView
+	List    []export.View
 	Err     string
 	Admin   bool
 	CSRF    string
 	Notice  string
-	Current *queryapi.ExportView
-	Runs    []queryapi.RunView
+	Current *export.View
+	Runs    []runRow
 	Form    exportForm
 	FormErr string
+}
+
+// runRow is a run with the dashboard's download link while its file is
+// kept.
+type runRow struct {
+	export.Run
+	Download string
 }
 
 // exportForm is the create form's fields.
@@ -82,7 +76,7 @@ func (h *Handler) baseExportsView(c echo.Context) exportsView {
 
 func (h *Handler) showExportsPage(c echo.Context) error {
 	v := h.baseExportsView(c)
-	x := h.exportsBackend()
+	x := h.opts.Exports
 	if x == nil {
 		v.Err = "Exports are not available in this process."
 		return h.render(c, http.StatusOK, h.exportsPage(c, "Exports"), ExportsPage(v))
@@ -101,19 +95,23 @@ func (h *Handler) showExportsPage(c echo.Context) error {
 	return h.render(c, http.StatusOK, h.exportsPage(c, "Exports"), ExportsPage(v))
 }
 
-func (h *Handler) currentExport(c echo.Context) (*queryapi.ExportHandlers, export.Export, error) {
-	x := h.exportsBackend()
+// errNoExports is the answer of the export pages in a process without
+// exports.
+var errNoExports = httperr.New(http.StatusNotFound, "Exports are not available in this process.")
+
+func (h *Handler) currentExport(c echo.Context) (*export.Service, export.Export, error) {
+	x := h.opts.Exports
 	if x == nil {
-		return nil, export.Export{}, h.renderError(c, http.StatusNotFound, "Exports are not available in this process.")
+		return nil, export.Export{}, errNoExports
 	}
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
-	e, err := x.Exports.Get(ctx, c.Param("id"))
+	e, err := x.Store.Get(ctx, c.Param("id"))
 	if errors.Is(err, export.ErrNotFound) {
-		return nil, e, h.renderError(c, http.StatusNotFound, "No such export (it may have been deleted).")
+		return nil, e, httperr.New(http.StatusNotFound, "No such export (it may have been deleted).")
 	}
 	if err != nil {
-		return nil, e, h.renderError(c, http.StatusInternalServerError, h.readableErr(c, "exports", err).Error())
+		return nil, e, err
 	}
 	return x, e, nil
 }
@@ -126,18 +124,20 @@ func (h *Handler) showExportPage(c echo.Context) error {
 	v := h.baseExportsView(c)
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
-	runs, rerr := x.History(ctx, e, 100)
+	history, rerr := x.History(ctx, e, 100)
 	if rerr != nil {
 		v.Err = h.readableErr(c, "export history", rerr).Error()
 	}
-	for i := range runs {
-		if runs[i].Download != "" {
-			runs[i].Download = "/exports/" + url.PathEscape(e.ID) + "/files/" + url.PathEscape(runs[i].File)
+	runs := make([]runRow, len(history))
+	for i, r := range history {
+		runs[i].Run = r
+		if r.Kept {
+			runs[i].Download = "/exports/" + url.PathEscape(e.ID) + "/files/" + url.PathEscape(r.File)
 		}
 	}
 	var last *export.Run
-	if len(runs) > 0 {
-		last = &runs[0].Run
+	if len(history) > 0 {
+		last = &history[0]
 	}
 	cur := x.View(e, last)
 	v.Current, v.Runs = &cur, runs
@@ -155,7 +155,14 @@ func (h *Handler) downloadExportFile(c echo.Context) error {
 	if x == nil {
 		return err
 	}
-	return queryapi.ServeExportFile(c, x.Root, e, c.Param("file"))
+	f, st, err := x.OpenKept(e, c.Param("file"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="`+st.Name()+`"`)
+	http.ServeContent(c.Response(), c.Request(), st.Name(), st.ModTime(), f)
+	return nil
 }
 
 func (h *Handler) submitExportRun(c echo.Context) error {
@@ -174,8 +181,8 @@ func (h *Handler) submitExportDelete(c echo.Context) error {
 	}
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
-	if err := x.Exports.Delete(ctx, e.ID); err != nil {
-		return h.renderError(c, http.StatusInternalServerError, "Could not delete: "+h.readableErr(c, "exports", err).Error())
+	if err := x.Delete(ctx, e); err != nil {
+		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/exports?done=deleted")
 }
@@ -196,15 +203,15 @@ func ScheduleURL(csvURL, title string) string {
 	}
 	q := u.Query()
 	rng := "last_28_days"
-	if f, err1 := time.Parse("2006-01-02", q.Get("from")); err1 == nil {
-		if t, err2 := time.Parse("2006-01-02", q.Get("to")); err2 == nil {
+	if f, err1 := time.Parse(catalog.DateLayout, q.Get("from")); err1 == nil {
+		if t, err2 := time.Parse(catalog.DateLayout, q.Get("to")); err2 == nil {
 			switch days := int(t.Sub(f).Hours()/24) + 1; {
 			case days <= 7:
 				rng = "last_7_days"
 			case days <= 28:
 				rng = "last_28_days"
 			default:
-				rng = "since:" + f.Format("2006-01-02")
+				rng = "since:" + f.Format(catalog.DateLayout)
 			}
 		}
 	}
@@ -252,9 +259,9 @@ func suggestExportName(query string) string {
 }
 
 func (h *Handler) submitExport(c echo.Context) error {
-	x := h.exportsBackend()
+	x := h.opts.Exports
 	if x == nil {
-		return h.renderError(c, http.StatusNotFound, "Exports are not available in this process.")
+		return errNoExports
 	}
 	keep, _ := strconv.Atoi(c.FormValue("keep"))
 	f := exportForm{Name: strings.TrimSpace(c.FormValue("name")), Kind: c.FormValue("kind"), Query: c.FormValue("query"),
@@ -267,13 +274,13 @@ func (h *Handler) submitExport(c echo.Context) error {
 		SkipEmpty: f.SkipEmpty, Keep: f.Keep}
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
-	err := e.Normalize()
-	if err == nil {
-		err = x.Exports.Create(ctx, &e)
-	}
-	if err != nil {
+	if err := x.Create(ctx, &e); err != nil {
+		_, msg, unexpected := httperr.Describe(err)
+		if unexpected {
+			return err
+		}
 		v := h.baseExportsView(c)
-		v.Form, v.FormErr = f, "Not saved: "+err.Error()
+		v.Form, v.FormErr = f, "Not saved: "+msg
 		return h.render(c, http.StatusBadRequest, h.exportsPage(c, "New export"), ExportFormPage(v))
 	}
 	if e.WebhookSecret != "" {

@@ -13,7 +13,7 @@ import (
 	"fmt"
 	"net/url"
 
-	"github.com/adoptscope/adoptscope/internal/adapters/queryapi"
+	"github.com/adoptscope/adoptscope/export"
 )
 
 func exportNotice(v exportsView) templ.Component {
@@ -305,7 +305,7 @@ func ExportsPage(v exportsView) templ.Component {
 	})
 }
 
-func exportActions(x queryapi.ExportView, csrf string) templ.Component {
+func exportActions(x export.View, csrf string) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {

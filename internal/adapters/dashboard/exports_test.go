@@ -10,20 +10,17 @@ import (
 	"time"
 
 	"github.com/adoptscope/adoptscope/export"
-	"github.com/adoptscope/adoptscope/internal/adapters/queryapi"
 )
 
 // TestExportsPage: "Schedule this as CSV" on a chart opens the form
 // prefilled with the chart's query; creating lists the export with its
 // schedule in words; run now fills the history with a download link.
 func TestExportsPage(t *testing.T) {
-	app := newTestApp(t, nil, true)
-	base := app.srv.URL
-	st := export.NewStore(app.store)
 	root := t.TempDir()
-	x := &queryapi.ExportHandlers{Exports: st, Root: root, Runner: &export.Runner{Store: st, Source: export.QuerySource{S: app.store},
-		Root: root, Claimer: "test", Log: slog.New(slog.NewTextHandler(io.Discard, nil))}}
-	app.h.UseExports(x)
+	app := newTestAppWith(t, nil, true, func(o *Options) {
+		o.Exports = export.NewService(o.Store, root, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	})
+	base := app.srv.URL
 	c := newClient(t)
 
 	_, doc, _ := get(t, c, base+"/?range=custom&from=2026-01-05&to=2026-02-01&assistant=chatgpt")

@@ -3,10 +3,11 @@ package dashboard
 import (
 	"fmt"
 	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/adoptscope/adoptscope/catalog"
 )
 
 // Filters is the state of the filter bar. All of it lives in the URL, so a
@@ -49,13 +50,6 @@ const (
 // Intervals are the allowed values of interval.
 var Intervals = []string{"day", "week", "month"}
 
-var (
-	slugRe    = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
-	countryRe = regexp.MustCompile(`^[A-Z]{2}$`)
-)
-
-const dateLayout = "2006-01-02"
-
 // ParseFilters reads the filter state from URL parameters. launch is the
 // first day with data ("since launch"); today is the last day shown.
 // Unusable values are reported in Errors and replaced by defaults: a page
@@ -79,8 +73,8 @@ func ParseFilters(q url.Values, today, launch time.Time) Filters {
 		f.Range = "custom"
 	}
 	if f.Range == "custom" {
-		ft, err1 := time.Parse(dateLayout, from)
-		tt, err2 := time.Parse(dateLayout, to)
+		ft, err1 := time.Parse(catalog.DateLayout, from)
+		tt, err2 := time.Parse(catalog.DateLayout, to)
 		switch {
 		case err1 != nil:
 			f.Errors = append(f.Errors, fmt.Sprintf("from %q: want a date YYYY-MM-DD", from))
@@ -113,16 +107,19 @@ func ParseFilters(q url.Values, today, launch time.Time) Filters {
 		}
 		// A preset starts at the beginning of a period, so the first week
 		// or month on a chart is a whole one, not a dip.
-		if start, err := time.Parse(dateLayout, periodLabel(f.From, f.Interval)); err == nil && p.from != nil {
+		if start, err := time.Parse(catalog.DateLayout, periodLabel(f.From, f.Interval)); err == nil && p.from != nil {
 			f.From = start
 		}
 	}
 	var errs []string
-	f.Assistants, errs = parseList(q["assistant"], "assistant", slugRe)
+	slug := func(kind catalog.Kind) func(string) error {
+		return func(s string) error { return catalog.CheckSlug(kind, s) }
+	}
+	f.Assistants, errs = parseList(q["assistant"], "assistant", slug(catalog.Assistant))
 	f.Errors = append(f.Errors, errs...)
-	f.Channels, errs = parseList(q["channel"], "channel", slugRe)
+	f.Channels, errs = parseList(q["channel"], "channel", slug(catalog.Channel))
 	f.Errors = append(f.Errors, errs...)
-	f.Countries, errs = parseList(q["country"], "country", countryRe)
+	f.Countries, errs = parseList(q["country"], "country", catalog.CheckCountry)
 	f.Errors = append(f.Errors, errs...)
 	switch q.Get("compare") {
 	case "", "off", "0", "false":
@@ -136,8 +133,9 @@ func ParseFilters(q url.Values, today, launch time.Time) Filters {
 
 // parseList accepts both repeated parameters (checkboxes) and comma lists
 // (the API's form), drops duplicates and sorts, so equal filters give equal
-// URLs.
-func parseList(vals []string, name string, re *regexp.Regexp) ([]string, []string) {
+// URLs. check is the catalog's rule for the values; its message is the
+// error shown.
+func parseList(vals []string, name string, check func(string) error) ([]string, []string) {
 	seen := map[string]bool{}
 	var out, errs []string
 	for _, v := range vals {
@@ -149,8 +147,8 @@ func parseList(vals []string, name string, re *regexp.Regexp) ([]string, []strin
 			if s == "" || seen[s] {
 				continue
 			}
-			if !re.MatchString(s) {
-				errs = append(errs, fmt.Sprintf("%s %q is not a valid value", name, s))
+			if err := check(s); err != nil {
+				errs = append(errs, err.Error())
 				continue
 			}
 			seen[s] = true
@@ -184,24 +182,30 @@ func truncDay(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
+// sliceValues are the parameters the page URL and the API share: the
+// interval and each non-empty list as one comma list.
+func (f Filters) sliceValues() url.Values {
+	v := url.Values{}
+	v.Set("interval", f.Interval)
+	for _, l := range []struct {
+		name string
+		vals []string
+	}{{"assistant", f.Assistants}, {"channel", f.Channels}, {"country", f.Countries}} {
+		if len(l.vals) > 0 {
+			v.Set(l.name, strings.Join(l.vals, ","))
+		}
+	}
+	return v
+}
+
 // Values is the canonical URL form of f: the same filters always give the
 // same query string.
 func (f Filters) Values() url.Values {
-	v := url.Values{}
+	v := f.sliceValues()
 	v.Set("range", f.Range)
 	if f.Range == "custom" {
-		v.Set("from", f.From.Format(dateLayout))
-		v.Set("to", f.To.Format(dateLayout))
-	}
-	v.Set("interval", f.Interval)
-	if len(f.Assistants) > 0 {
-		v.Set("assistant", strings.Join(f.Assistants, ","))
-	}
-	if len(f.Channels) > 0 {
-		v.Set("channel", strings.Join(f.Channels, ","))
-	}
-	if len(f.Countries) > 0 {
-		v.Set("country", strings.Join(f.Countries, ","))
+		v.Set("from", f.FromString())
+		v.Set("to", f.ToString())
 	}
 	if f.Compare {
 		v.Set("compare", "previous")
@@ -212,25 +216,15 @@ func (f Filters) Values() url.Values {
 // APIValues are the query API parameters for the same slice: absolute
 // dates, comma lists.
 func (f Filters) APIValues() url.Values {
-	v := url.Values{}
-	v.Set("from", f.From.Format(dateLayout))
-	v.Set("to", f.To.Format(dateLayout))
-	v.Set("interval", f.Interval)
-	if len(f.Assistants) > 0 {
-		v.Set("assistant", strings.Join(f.Assistants, ","))
-	}
-	if len(f.Channels) > 0 {
-		v.Set("channel", strings.Join(f.Channels, ","))
-	}
-	if len(f.Countries) > 0 {
-		v.Set("country", strings.Join(f.Countries, ","))
-	}
+	v := f.sliceValues()
+	v.Set("from", f.FromString())
+	v.Set("to", f.ToString())
 	return v
 }
 
 // FromString and ToString are the dates as YYYY-MM-DD.
-func (f Filters) FromString() string { return f.From.Format(dateLayout) }
-func (f Filters) ToString() string   { return f.To.Format(dateLayout) }
+func (f Filters) FromString() string { return f.From.Format(catalog.DateLayout) }
+func (f Filters) ToString() string   { return f.To.Format(catalog.DateLayout) }
 
 // Days is the number of days in the range, both ends included.
 func (f Filters) Days() int { return int(f.To.Sub(f.From).Hours()/24) + 1 }

@@ -4,6 +4,11 @@
 package dashboard
 
 import (
+	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/catalog"
+
+	"github.com/adoptscope/adoptscope/internal/platform/auth"
+
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -17,7 +22,9 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/adoptscope/adoptscope/export"
 	"github.com/adoptscope/adoptscope/ingest"
+	"github.com/adoptscope/adoptscope/internal/platform/httperr"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 	"github.com/adoptscope/adoptscope/rollup"
 )
@@ -37,6 +44,12 @@ type Options struct {
 	IngestStats func() ingest.Snapshot
 	// QueryTimeout bounds each chart's query (default 20 s).
 	QueryTimeout time.Duration
+	// Annotations are the annotations of the store, scopes checked against
+	// the registries (nil: built from Store, Assistants and Channels).
+	Annotations *annotation.Service
+	// Exports serves the Exports page (nil: this process has no exports;
+	// the page says so).
+	Exports *export.Service
 	// RollupInterval and RollupMaxLag are the rollup builder's schedule,
 	// as the Ingest page explains it (zero: the builder's defaults).
 	RollupInterval, RollupMaxLag time.Duration
@@ -61,13 +74,16 @@ func New(o Options) *Handler {
 	if o.Auth == nil {
 		k := make([]byte, 32)
 		_, _ = rand.Read(k)
-		o.Auth = NewAuth(nil, k, RoleAdmin)
+		o.Auth = NewAuth(nil, k, auth.RoleAdmin)
 	}
 	if len(o.Assistants) == 0 {
 		o.Assistants = defaultAssistants()
 	}
 	if len(o.Channels) == 0 {
 		o.Channels = defaultChannels()
+	}
+	if o.Annotations == nil {
+		o.Annotations = annotation.New(o.Store, catalog.Registry{Assistants: o.Assistants, Channels: o.Channels})
 	}
 	if o.QueryTimeout == 0 {
 		o.QueryTimeout = 20 * time.Second
@@ -126,7 +142,7 @@ func (h *Handler) secure(next echo.HandlerFunc) echo.HandlerFunc {
 		ctx = context.WithValue(ctx, csrfKey, h.opts.Auth.csrfToken(c.Response(), r))
 		c.SetRequest(r.WithContext(ctx))
 		if r.Method == http.MethodPost && !h.opts.Auth.validCSRF(c.Request()) {
-			return h.renderError(c, http.StatusForbidden, "The form has expired or did not come from this site. Reload the page and try again.")
+			return httperr.New(http.StatusForbidden, "The form has expired or did not come from this site. Reload the page and try again.")
 		}
 		return next(c)
 	}
@@ -146,7 +162,7 @@ func (h *Handler) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 func (h *Handler) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if !sessionOf(c.Request().Context()).IsAdmin() {
-			return h.renderError(c, http.StatusForbidden, "Only an admin may change annotations.")
+			return httperr.New(http.StatusForbidden, "Only an admin may do this: sign in with an admin account.")
 		}
 		return next(c)
 	}
@@ -169,13 +185,16 @@ func (h *Handler) render(c echo.Context, status int, p Page, body templ.Componen
 	ctx := templ.WithChildren(c.Request().Context(), body)
 	if err := Layout(p).Render(ctx, &buf); err != nil {
 		h.log.Error("render page", "path", c.Request().URL.Path, "error", err)
-		return h.renderError(c, http.StatusInternalServerError, "The page could not be rendered. The error is in the server log.")
+		return httperr.Wrap(http.StatusInternalServerError, "The page could not be rendered. The error is in the server log.", err)
 	}
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
-// renderError shows a readable message in the layout, never a stack trace.
-func (h *Handler) renderError(c echo.Context, status int, msg string) error {
+// ErrorPage shows the message of a failed page in the layout, never a
+// stack trace: the server's error handler calls it for every dashboard
+// path (httpserver.Server.PageError), with the status and message of
+// httperr.Describe.
+func (h *Handler) ErrorPage(c echo.Context, status int, msg string) error {
 	p := Page{Title: http.StatusText(status), CSRF: csrfOf(c.Request().Context()), AuthEnabled: h.opts.Auth.Enabled(),
 		Session: sessionOf(c.Request().Context())}
 	var buf bytes.Buffer
@@ -193,12 +212,13 @@ func (h *Handler) queryCtx(c echo.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(c.Request().Context(), h.opts.QueryTimeout)
 }
 
-// readableErr turns a query failure into a message for the page; the
+// readableErr turns a query failure into the message of its chart's box:
+// the same message the query API gives for it (httperr.Describe); the
 // details go to the log.
 func (h *Handler) readableErr(c echo.Context, chart string, err error) error {
 	h.log.Warn("chart failed", "path", c.Request().URL.Path, "chart", chart, "error", err)
-	if errors.Is(err, context.DeadlineExceeded) {
-		return errors.New("the query took too long; narrow the date range or the filters")
+	if _, msg, unexpected := httperr.Describe(err); !unexpected {
+		return errors.New(msg)
 	}
 	return err
 }

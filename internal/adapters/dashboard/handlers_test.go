@@ -1,6 +1,8 @@
 package dashboard
 
 import (
+	"github.com/adoptscope/adoptscope/internal/platform/auth"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,15 +19,20 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
-	"github.com/labstack/echo/v4"
 
+	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/internal/adapters/queryapi"
 	"github.com/adoptscope/adoptscope/internal/platform/chtest"
+	"github.com/adoptscope/adoptscope/internal/platform/httpserver"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
-	"github.com/adoptscope/adoptscope/query"
+	"github.com/adoptscope/adoptscope/rollup"
+	"github.com/adoptscope/adoptscope/schema"
 )
 
-func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
+func TestMain(m *testing.M) {
+	os.Exit(chtest.Main(m, chtest.Schema{Migrate: schema.Migrate, BuildRollups: rollup.BuildAll}))
+}
 
 // testNow is "now" for every test: the data set ends the day before.
 var testNow = time.Date(2026, 2, 11, 12, 0, 0, 0, time.UTC)
@@ -41,7 +48,7 @@ type ev struct {
 }
 
 func day(s string) time.Time {
-	t, err := time.Parse(dateLayout, s)
+	t, err := time.Parse(catalog.DateLayout, s)
 	if err != nil {
 		panic(err)
 	}
@@ -117,18 +124,30 @@ type testApp struct {
 	h     *Handler
 }
 
-func newTestApp(t testing.TB, users []User, withData bool) *testApp {
+func newTestApp(t testing.TB, users []auth.User, withData bool) *testApp {
+	return newTestAppWith(t, users, withData, nil)
+}
+
+// newTestAppWith is newTestApp with the dashboard's options adjusted by
+// opt (nil: none) before it is built.
+func newTestAppWith(t testing.TB, users []auth.User, withData bool, opt func(*Options)) *testApp {
 	t.Helper()
 	s := chtest.NewStore(t)
 	if withData {
 		insertEvents(t, s, smallDataSet())
 	}
 	key := make([]byte, 32)
-	h := New(Options{Store: s, Auth: NewAuth(users, key, RoleAdmin), Now: func() time.Time { return testNow },
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	e := echo.New()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	o := Options{Store: s, Auth: NewAuth(users, key, auth.RoleAdmin), Now: func() time.Time { return testNow }, Log: log}
+	if opt != nil {
+		opt(&o)
+	}
+	h := New(o)
+	srv0 := httpserver.New(log)
+	srv0.PageError = h.ErrorPage
+	e := srv0.Echo
 	h.Register(e)
-	queryapi.New(queryapi.Options{Store: s, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Loopback: true}).Register(e.Group("/api/v1"))
+	queryapi.New(queryapi.Options{Store: s, Log: log, Loopback: true}).Register(e.Group("/api/v1"))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &testApp{srv: srv, store: s, h: h}
@@ -265,7 +284,7 @@ func TestOverviewKPIs(t *testing.T) {
 	// Independent: distinct chatgpt people per day from the data set.
 	perDay := map[string]map[uint64]bool{}
 	for _, e := range smallDataSet() {
-		d := e.day.Format(dateLayout)
+		d := e.day.Format(catalog.DateLayout)
 		if e.assistant == "chatgpt" && d >= from && d <= to {
 			if perDay[d] == nil {
 				perDay[d] = map[uint64]bool{}
@@ -329,7 +348,7 @@ func TestOverviewKPIs(t *testing.T) {
 func TestAnnotationEscaped(t *testing.T) {
 	app := newTestApp(t, nil, true)
 	const evil = `<script>alert(1)</script>`
-	if _, err := query.AnnotationSave(context.Background(), app.store, query.Annotation{Start: "2026-01-15", Title: evil, Text: `"><img src=x onerror=alert(2)>`, Kind: "shutdown"}); err != nil {
+	if _, err := annotation.New(app.store, catalog.Registry{}).Save(context.Background(), annotation.Annotation{Start: "2026-01-15", Title: evil, Text: `"><img src=x onerror=alert(2)>`, Kind: "shutdown"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, path := range []string{"/annotations", "/?from=2026-01-01&to=2026-02-10", "/impact"} {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/query"
 )
 
@@ -27,7 +29,7 @@ type migrationResult struct {
 }
 
 type impactView struct {
-	Annotations []queryAnnotation
+	Annotations []annotation.Annotation
 	AnnotID     string
 	Date        string
 	Assistant   string
@@ -53,22 +55,22 @@ func (h *Handler) showImpactPage(c echo.Context) error {
 	v := impactView{Assistant: c.QueryParam("source_assistant"), Channel: c.QueryParam("source_channel"),
 		Date: c.QueryParam("date"), AnnotID: c.QueryParam("annotation"), Before: 28, After: 28,
 		Assistants: h.opts.Assistants, Channels: h.opts.Channels}
-	list, err := query.AnnotationList(ctx, h.opts.Store, query.AnnotationFilter{})
+	list, err := h.opts.Annotations.List(ctx, annotation.Filter{})
 	if err != nil {
 		p.Notices = append(p.Notices, "Annotations could not be loaded: "+err.Error())
 	}
 	v.Annotations = list
-	var chosen *queryAnnotation
+	var chosen *annotation.Annotation
 	for i := range list {
 		if list[i].ID == v.AnnotID {
 			chosen = &list[i]
 		}
 	}
 	if chosen == nil && v.Date == "" {
-		// Default: the latest shutdown (the first by title on that day),
-		// else the latest annotation.
+		// Default: the latest of the catalog's kind (a shutdown; the first
+		// by title on that day), else the latest annotation.
 		for i := range list {
-			if list[i].Kind == "shutdown" && (chosen == nil || list[i].Start > chosen.Start) {
+			if list[i].Kind == catalog.ImpactKind && (chosen == nil || list[i].Start > chosen.Start) {
 				chosen = &list[i]
 			}
 		}
@@ -86,13 +88,13 @@ func (h *Handler) showImpactPage(c echo.Context) error {
 		}
 	}
 	if v.Date == "" {
-		v.Date = h.today().AddDate(0, 0, -28).Format(dateLayout)
+		v.Date = h.today().AddDate(0, 0, -28).Format(catalog.DateLayout)
 	}
 	if v.Assistant == "" {
-		v.Assistant = "chatgpt"
+		v.Assistant = catalog.ImpactAssistant
 	}
 	if v.Channel == "" {
-		v.Channel = "whatsapp"
+		v.Channel = catalog.ImpactChannel
 	}
 	for _, x := range []struct {
 		name string
@@ -107,7 +109,7 @@ func (h *Handler) showImpactPage(c echo.Context) error {
 			*x.dst = n
 		}
 	}
-	d, err := time.Parse(dateLayout, v.Date)
+	d, err := time.Parse(catalog.DateLayout, v.Date)
 	if err != nil {
 		p.Notices = append(p.Notices, fmt.Sprintf("date %q: want YYYY-MM-DD", v.Date))
 		return h.render(c, http.StatusOK, p, ImpactPage(v))
@@ -129,7 +131,7 @@ func (h *Handler) showImpactPage(c echo.Context) error {
 // beforeAfterChart: daily active users of the source, of the same
 // assistant on its other channels, and of the other assistants on the
 // same channel, from before_days before the date to after_days after.
-func (h *Handler) beforeAfterChart(ctx context.Context, c echo.Context, v impactView, d time.Time, chosen *queryAnnotation) Chart {
+func (h *Handler) beforeAfterChart(ctx context.Context, c echo.Context, v impactView, d time.Time, chosen *annotation.Annotation) Chart {
 	const id = "before-after"
 	title := "Before and after " + v.Date + ": " + Label(v.Assistant) + " on " + Label(v.Channel) + " and its neighbours"
 	f := Filters{From: d.AddDate(0, 0, -v.Before), To: d.AddDate(0, 0, v.After-1), Interval: "day"}
@@ -156,11 +158,11 @@ func (h *Handler) beforeAfterChart(ctx context.Context, c echo.Context, v impact
 		ch.Empty = "No events for " + Label(v.Assistant) + " or " + Label(v.Channel) + " around " + v.Date + ". " + emptyHint
 		return ch
 	}
-	mark := queryAnnotation{Start: v.Date, End: v.Date, Title: v.Date}
+	mark := annotation.Annotation{Start: v.Date, End: v.Date, Title: v.Date}
 	if chosen != nil {
 		mark.Title, mark.Text = chosen.Title, chosen.Text
 	}
-	ch.Options = lineOptions(r.Periods, ss, false, false, []queryAnnotation{mark}, "day")
+	ch.Options = lineOptions(r.Periods, ss, false, false, []annotation.Annotation{mark}, "day")
 	ch.Table = seriesTable(r.Periods, ss, false)
 	return ch
 }

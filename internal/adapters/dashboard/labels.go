@@ -1,18 +1,21 @@
 package dashboard
 
-import "strings"
+import (
+	"strings"
 
-var labels = map[string]string{
-	"chatgpt": "ChatGPT", "meta_ai": "Meta AI", "copilot": "Copilot", "perplexity": "Perplexity",
-	"whatsapp": "WhatsApp", "ios": "iOS", "android": "Android", "web": "Web", "desktop": "Desktop",
-	"messenger": "Messenger", "instagram": "Instagram", "telegram": "Telegram", "phone": "Phone",
-	"sms": "SMS", "api": "API", "text": "Text", "voice": "Voice", "image": "Image input",
-	"image_generation": "Image generation", "file": "File", "stayed": "Stayed", "inactive": "Inactive",
-}
+	"github.com/adoptscope/adoptscope/catalog"
+)
 
-// Label is the display name of a slug (assistant, channel, modality).
+// outcomeLabels name the migration outcomes that are not a place.
+var outcomeLabels = map[string]string{"stayed": "Stayed", "inactive": "Inactive"}
+
+// Label is the display name of a slug (assistant, channel, modality): the
+// catalog's proper name when it has one, else the slug made readable.
 func Label(slug string) string {
-	if l, ok := labels[slug]; ok {
+	if l, ok := catalog.Name(slug); ok {
+		return l
+	}
+	if l, ok := outcomeLabels[slug]; ok {
 		return l
 	}
 	if slug == "" {
@@ -22,7 +25,3 @@ func Label(slug string) string {
 }
 
 func joinComma(xs []string) string { return strings.Join(xs, ",") }
-
-// thirdParty are the channels an assistant does not control: the
-// platform-dependency view of the Channel page adds them up.
-var thirdParty = map[string]bool{"whatsapp": true, "messenger": true, "instagram": true, "telegram": true}

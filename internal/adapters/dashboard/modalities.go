@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/adoptscope/adoptscope/annotation"
 )
 
 type modalitiesView struct {
@@ -26,7 +28,7 @@ func (h *Handler) showModalitiesPage(c echo.Context) error {
 	return h.render(c, http.StatusOK, p, ModalitiesPage(v))
 }
 
-func (h *Handler) modalityCharts(ctx context.Context, c echo.Context, f Filters, anns []queryAnnotation) ([]Chart, string) {
+func (h *Handler) modalityCharts(ctx context.Context, c echo.Context, f Filters, anns []annotation.Annotation) ([]Chart, string) {
 	v := seriesParams(f, "modality_mix", "channel,modality")
 	r, err := h.series(ctx, v)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/adoptscope/adoptscope/annotation"
 )
 
 type overviewView struct {
@@ -100,44 +102,20 @@ func meanBy(r seriesResult, prev bool) map[string]float64 {
 	return out
 }
 
-func (h *Handler) activeUsersChart(ctx context.Context, c echo.Context, f Filters, anns []queryAnnotation) Chart {
-	const id, title = "active-users", "Active users by assistant"
-	v := seriesParams(f, "active_users", "assistant", "compare", compareParam(f))
-	ch := Chart{ID: id, Title: title, CSV: apiURL("series", v), Note: intervalNote(f)}
-	r, err := h.series(ctx, v)
-	if err != nil {
-		return failed(id, title, h.readableErr(c, id, err))
-	}
-	ss := pivot(r, 0, false, Label)
-	if allZero(ss) {
-		ch.Empty = emptyHint
-		return ch
-	}
-	all := withPrevious(f, r, 0, ss)
-	ch.Options = lineOptions(r.Periods, all, false, false, anns, f.Interval)
-	if f.Compare {
-		dashPrevious(ch.Options, len(ss))
-	}
-	ch.Table = seriesTable(r.Periods, all, false)
-	return ch
+func (h *Handler) activeUsersChart(ctx context.Context, c echo.Context, f Filters, anns []annotation.Annotation) Chart {
+	return h.drawLine(ctx, c, f, anns, lineCard{
+		id: "active-users", title: "Active users by assistant", note: intervalNote(f),
+		params:   seriesParams(f, "active_users", "assistant", "compare", compareParam(f)),
+		previous: true, empty: emptyHint,
+	})
 }
 
-func (h *Handler) channelMixChart(ctx context.Context, c echo.Context, f Filters, anns []queryAnnotation) Chart {
-	const id, title = "channel-mix", "Channel mix (active users by channel)"
-	v := seriesParams(f, "active_users", "channel")
-	ch := Chart{ID: id, Title: title, CSV: apiURL("series", v), Note: "Stacked: a person active on two channels counts on both. " + assistantsNote(f)}
-	r, err := h.series(ctx, v)
-	if err != nil {
-		return failed(id, title, h.readableErr(c, id, err))
-	}
-	ss := pivot(r, 0, false, Label)
-	if allZero(ss) {
-		ch.Empty = emptyHint
-		return ch
-	}
-	ch.Options = lineOptions(r.Periods, ss, true, false, anns, f.Interval)
-	ch.Table = seriesTable(r.Periods, ss, false)
-	return ch
+func (h *Handler) channelMixChart(ctx context.Context, c echo.Context, f Filters, anns []annotation.Annotation) Chart {
+	return h.drawLine(ctx, c, f, anns, lineCard{
+		id: "channel-mix", title: "Channel mix (active users by channel)",
+		note:   "Stacked: a person active on two channels counts on both. " + assistantsNote(f),
+		params: seriesParams(f, "active_users", "channel"), stacked: true, empty: emptyHint,
+	})
 }
 
 func compareParam(f Filters) string {

@@ -1,6 +1,8 @@
 package queryapi
 
 import (
+	"github.com/adoptscope/adoptscope/internal/platform/httperr"
+
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -11,29 +13,24 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/adoptscope/adoptscope/internal/platform/store"
-	"github.com/adoptscope/adoptscope/query"
+	"github.com/adoptscope/adoptscope/annotation"
 )
 
 // AnnotationHandlers serve /api/v1/annotations: GET lists (JSON, or CSV
 // with format=csv), POST creates or updates, DELETE /annotations/:id
 // removes. Writes need an admin token.
 type AnnotationHandlers struct {
-	Store *store.Store
-	Log   *slog.Logger
+	// Service validates (scopes against its registry), stores and reads.
+	Service *annotation.Service
+	Log     *slog.Logger
 	// CanRead and CanWrite decide access for a request.
 	CanRead, CanWrite func(r *http.Request) bool
-	// Assistants and Channels are the registries scopes are checked
-	// against; empty: any slug.
-	Assistants, Channels []string
 }
 
-// Annotations returns the annotation handlers under this API's access
-// policy: reads as CanRead, writes as CanAdmin. Scopes are checked against
-// the assistants and channels registries (empty: any slug).
-func (a *API) Annotations(assistants, channels []string) *AnnotationHandlers {
-	return &AnnotationHandlers{Store: a.opts.Store, Log: a.opts.Log, CanRead: a.CanRead, CanWrite: a.CanAdmin,
-		Assistants: assistants, Channels: channels}
+// Annotations returns the annotation handlers of svc under this API's
+// access policy: reads as CanRead, writes as CanAdmin.
+func (a *API) Annotations(svc *annotation.Service) *AnnotationHandlers {
+	return &AnnotationHandlers{Service: svc, Log: a.opts.Log, CanRead: a.CanRead, CanWrite: a.CanAdmin}
 }
 
 // Register mounts the routes on g (the /api/v1 group).
@@ -48,14 +45,14 @@ const maxAnnotationBody = 64 << 10
 
 func (h *AnnotationHandlers) requireRead(c echo.Context) error {
 	if h.CanRead != nil && !h.CanRead(c.Request()) {
-		return echo.NewHTTPError(http.StatusUnauthorized, "missing or unknown token: send Authorization: Bearer <token> with a token from ADOPTSCOPE_READ_TOKENS or ADOPTSCOPE_ADMIN_TOKENS")
+		return httperr.New(http.StatusUnauthorized, "missing or unknown token: send Authorization: Bearer <token> with a token from ADOPTSCOPE_READ_TOKENS or ADOPTSCOPE_ADMIN_TOKENS")
 	}
 	return nil
 }
 
 func (h *AnnotationHandlers) requireWrite(c echo.Context) error {
 	if h.CanWrite == nil || !h.CanWrite(c.Request()) {
-		return echo.NewHTTPError(http.StatusUnauthorized, "writing annotations needs Authorization: Bearer <token> with a token from ADOPTSCOPE_ADMIN_TOKENS")
+		return httperr.New(http.StatusUnauthorized, "writing annotations needs Authorization: Bearer <token> with a token from ADOPTSCOPE_ADMIN_TOKENS")
 	}
 	return nil
 }
@@ -69,25 +66,17 @@ func (h *AnnotationHandlers) listAnnotations(c echo.Context) error {
 		switch k {
 		case "from", "to", "assistant", "channel", "format":
 		default:
-			return echo.NewHTTPError(http.StatusBadRequest, "unknown parameter "+annotationQuote(k)+" (known: from, to, assistant, channel, format)")
+			return httperr.New(http.StatusBadRequest, "unknown parameter "+annotationQuote(k)+" (known: from, to, assistant, channel, format)")
 		}
 	}
-	f := query.AnnotationFilter{From: q.Get("from"), To: q.Get("to"), Assistant: q.Get("assistant"), Channel: q.Get("channel")}
-	if err := h.checkScope(f.Assistant, f.Channel); err != nil {
-		return err
-	}
+	f := annotation.Filter{From: q.Get("from"), To: q.Get("to"), Assistant: q.Get("assistant"), Channel: q.Get("channel")}
 	format := q.Get("format")
 	if format != "" && format != "json" && format != "csv" {
-		return echo.NewHTTPError(http.StatusBadRequest, "format "+annotationQuote(format)+": want json or csv")
+		return httperr.New(http.StatusBadRequest, "format "+annotationQuote(format)+": want json or csv")
 	}
-	for _, p := range []struct{ name, v string }{{"from", f.From}, {"to", f.To}} {
-		if p.v != "" && !annotationIsDate(p.v) {
-			return echo.NewHTTPError(http.StatusBadRequest, p.name+" "+annotationQuote(p.v)+": want a date YYYY-MM-DD")
-		}
-	}
-	list, err := query.AnnotationList(c.Request().Context(), h.Store, f)
+	list, err := h.Service.List(c.Request().Context(), f)
 	if err != nil {
-		return err
+		return refused(err)
 	}
 	if format == "csv" {
 		res := c.Response()
@@ -95,15 +84,15 @@ func (h *AnnotationHandlers) listAnnotations(c echo.Context) error {
 		res.Header().Set("Content-Disposition", `attachment; filename="annotations.csv"`)
 		res.WriteHeader(http.StatusOK)
 		w := csv.NewWriter(res)
-		_ = w.Write(query.AnnotationCSVHeader)
+		_ = w.Write(annotation.CSVHeader)
 		for _, a := range list {
-			_ = w.Write(query.AnnotationCSVRecord(a))
+			_ = w.Write(annotation.CSVRecord(a))
 		}
 		w.Flush()
 		return w.Error()
 	}
 	if list == nil {
-		list = []query.Annotation{}
+		list = []annotation.Annotation{}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"annotations": list})
 }
@@ -112,9 +101,9 @@ func (h *AnnotationHandlers) showAnnotation(c echo.Context) error {
 	if err := h.requireRead(c); err != nil {
 		return err
 	}
-	a, err := query.AnnotationGet(c.Request().Context(), h.Store, c.Param("id"))
-	if errors.Is(err, query.ErrAnnotationNotFound) {
-		return echo.NewHTTPError(http.StatusNotFound, "no annotation with id "+annotationQuote(c.Param("id")))
+	a, err := h.Service.Get(c.Request().Context(), c.Param("id"))
+	if errors.Is(err, annotation.ErrNotFound) {
+		return httperr.New(http.StatusNotFound, "no annotation with id "+annotationQuote(c.Param("id")))
 	}
 	if err != nil {
 		return err
@@ -142,34 +131,28 @@ func (h *AnnotationHandlers) saveAnnotation(c echo.Context) error {
 	}
 	ct := c.Request().Header.Get(echo.HeaderContentType)
 	if ct != "" && !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
-		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "send the annotation as application/json")
+		return httperr.New(http.StatusUnsupportedMediaType, "send the annotation as application/json")
 	}
 	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxAnnotationBody+1))
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "read body: "+err.Error())
+		return httperr.New(http.StatusBadRequest, "read body: "+err.Error())
 	}
 	if len(body) > maxAnnotationBody {
-		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "annotation body over 64 KiB")
+		return httperr.New(http.StatusRequestEntityTooLarge, "annotation body over 64 KiB")
 	}
 	var b annotationBody
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	if err := dec.Decode(&b); err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "body: want a JSON object with start, title and optional end, text, link, assistant, channel, kind, real_world: "+err.Error())
-	}
-	if err := h.checkScope(b.Assistant, b.Channel); err != nil {
-		return err
+		return httperr.New(http.StatusBadRequest, "body: want a JSON object with start, title and optional end, text, link, assistant, channel, kind, real_world: "+err.Error())
 	}
 	a := b.toAnnotation()
-	if err := query.AnnotationValidate(&a); err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
-	}
 	status := http.StatusCreated
 	if a.ID != "" {
 		status = http.StatusOK
 	}
-	saved, err := query.AnnotationSave(c.Request().Context(), h.Store, a)
+	saved, err := h.Service.Save(c.Request().Context(), a)
 	if err != nil {
-		return err
+		return refused(err)
 	}
 	if h.Log != nil {
 		h.Log.Info("annotation saved", "id", saved.ID, "start", saved.Start)
@@ -177,8 +160,8 @@ func (h *AnnotationHandlers) saveAnnotation(c echo.Context) error {
 	return c.JSON(status, saved)
 }
 
-func (b annotationBody) toAnnotation() query.Annotation {
-	return query.Annotation{ID: b.ID, Start: b.Start, End: b.End, Title: b.Title, Text: b.Text, Link: b.Link,
+func (b annotationBody) toAnnotation() annotation.Annotation {
+	return annotation.Annotation{ID: b.ID, Start: b.Start, End: b.End, Title: b.Title, Text: b.Text, Link: b.Link,
 		Assistant: b.Assistant, Channel: b.Channel, Kind: b.Kind, RealWorld: b.RealWorld}
 }
 
@@ -186,9 +169,9 @@ func (h *AnnotationHandlers) deleteAnnotation(c echo.Context) error {
 	if err := h.requireWrite(c); err != nil {
 		return err
 	}
-	err := query.AnnotationDelete(c.Request().Context(), h.Store, c.Param("id"))
-	if errors.Is(err, query.ErrAnnotationNotFound) {
-		return echo.NewHTTPError(http.StatusNotFound, "no annotation with id "+annotationQuote(c.Param("id")))
+	err := h.Service.Delete(c.Request().Context(), c.Param("id"))
+	if errors.Is(err, annotation.ErrNotFound) {
+		return httperr.New(http.StatusNotFound, "no annotation with id "+annotationQuote(c.Param("id")))
 	}
 	if err != nil {
 		return err
@@ -199,28 +182,15 @@ func (h *AnnotationHandlers) deleteAnnotation(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (h *AnnotationHandlers) checkScope(assistant, channel string) error {
-	for _, s := range []struct {
-		name, v string
-		known   []string
-	}{{"assistant", assistant, h.Assistants}, {"channel", channel, h.Channels}} {
-		if s.v == "" || len(s.known) == 0 {
-			continue
-		}
-		ok := false
-		for _, k := range s.known {
-			ok = ok || k == s.v
-		}
-		if !ok {
-			return echo.NewHTTPError(http.StatusBadRequest, s.name+" "+annotationQuote(s.v)+": want one of "+strings.Join(s.known, ", ")+", or empty for all")
-		}
+// refused answers an annotation or filter that breaks a rule 400 with the
+// service's message (the one the page and the CLI show); other errors go
+// to the server's error handler.
+func refused(err error) error {
+	var invalid *annotation.InvalidError
+	if errors.As(err, &invalid) {
+		return httperr.New(http.StatusBadRequest, invalid.Error())
 	}
-	return nil
-}
-
-func annotationIsDate(s string) bool {
-	a := query.Annotation{Start: s, Title: "x"}
-	return query.AnnotationValidate(&a) == nil
+	return err
 }
 
 func annotationQuote(s string) string {

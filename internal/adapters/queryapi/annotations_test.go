@@ -17,13 +17,18 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 	"github.com/adoptscope/adoptscope/internal/platform/httpserver"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
-	"github.com/adoptscope/adoptscope/query"
+	"github.com/adoptscope/adoptscope/rollup"
+	"github.com/adoptscope/adoptscope/schema"
 )
 
-func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
+func TestMain(m *testing.M) {
+	os.Exit(chtest.Main(m, chtest.Schema{Migrate: schema.Migrate, BuildRollups: rollup.BuildAll}))
+}
 
 const (
 	readToken  = "read-token-1234567890"
@@ -34,9 +39,10 @@ func annotationServer(t *testing.T) (*echo.Echo, *store.Store) {
 	t.Helper()
 	s := chtest.NewStore(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e := httpserver.New(log)
+	e := httpserver.New(log).Echo
 	a := New(Options{Store: s, Log: log, ReadTokens: []string{readToken}, AdminTokens: []string{adminToken}, Loopback: true})
-	a.Annotations([]string{"chatgpt", "meta_ai"}, []string{"whatsapp", "ios"}).Register(e.Group("/api/v1"))
+	reg := catalog.Registry{Assistants: []string{"chatgpt", "meta_ai"}, Channels: []string{"whatsapp", "ios"}}
+	a.Annotations(annotation.New(s, reg)).Register(e.Group("/api/v1"))
 	return e, s
 }
 
@@ -77,7 +83,7 @@ func TestAnnotationCRUD(t *testing.T) {
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("POST: %d %s", rec.Code, rec.Body)
 	}
-	var created query.Annotation
+	var created annotation.Annotation
 	if err := json.Unmarshal(rec.Body.Bytes(), &created); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +96,7 @@ func TestAnnotationCRUD(t *testing.T) {
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("POST range: %d %s", rec.Code, rec.Body)
 	}
-	var ranged query.Annotation
+	var ranged annotation.Annotation
 	_ = json.Unmarshal(rec.Body.Bytes(), &ranged)
 	if ranged.Kind != "other" {
 		t.Errorf("default kind %q, want other", ranged.Kind)
@@ -102,7 +108,7 @@ func TestAnnotationCRUD(t *testing.T) {
 		if rec.Code != 200 {
 			t.Fatalf("GET %s: %d %s", params, rec.Code, rec.Body)
 		}
-		var out struct{ Annotations []query.Annotation }
+		var out struct{ Annotations []annotation.Annotation }
 		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +147,7 @@ func TestAnnotationCRUD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 3 || strings.Join(recs[0], ",") != strings.Join(query.AnnotationCSVHeader, ",") {
+	if len(recs) != 3 || strings.Join(recs[0], ",") != strings.Join(annotation.CSVHeader, ",") {
 		t.Fatalf("CSV rows %q", recs)
 	}
 	if recs[2][3] != xss || recs[2][0] != created.ID {
@@ -156,7 +162,7 @@ func TestAnnotationCRUD(t *testing.T) {
 		t.Fatalf("update: %d %s", rec.Code, rec.Body)
 	}
 	rec = call(t, e, "GET", "/api/v1/annotations/"+created.ID, readToken, nil)
-	var got query.Annotation
+	var got annotation.Annotation
 	_ = json.Unmarshal(rec.Body.Bytes(), &got)
 	if got.Title != "ChatGPT leaves WhatsApp" || !got.CreatedAt.Equal(created.CreatedAt) {
 		t.Errorf("after update %+v, want the new title and created_at %s", got, created.CreatedAt)
@@ -212,7 +218,7 @@ func TestAnnotationBadInput(t *testing.T) {
 		}
 	}
 	// Nothing was written by any of them.
-	list, err := query.AnnotationList(context.Background(), s, query.AnnotationFilter{})
+	list, err := annotation.New(s, catalog.Registry{}).List(context.Background(), annotation.Filter{})
 	if err != nil || len(list) != 0 {
 		t.Errorf("after bad input: %d annotations, %v", len(list), err)
 	}

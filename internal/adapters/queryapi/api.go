@@ -4,15 +4,17 @@ package queryapi
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/internal/platform/auth"
+	"github.com/adoptscope/adoptscope/internal/platform/httperr"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 	"github.com/adoptscope/adoptscope/query"
 )
@@ -96,8 +98,8 @@ func (a *API) CanAdmin(r *http.Request) bool {
 func (a *API) RequireRead(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if !a.CanRead(c.Request()) {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="adoptscope"`)
-			return echo.NewHTTPError(http.StatusUnauthorized, "missing or unknown token: send Authorization: Bearer <token> with a token from ADOPTSCOPE_READ_TOKENS or ADOPTSCOPE_ADMIN_TOKENS")
+			return &httperr.Error{Status: http.StatusUnauthorized, Challenge: `Bearer realm="adoptscope"`,
+				Message: "missing or unknown token: send Authorization: Bearer <token> with a token from ADOPTSCOPE_READ_TOKENS or ADOPTSCOPE_ADMIN_TOKENS"}
 		}
 		return next(c)
 	}
@@ -107,8 +109,8 @@ func (a *API) RequireRead(next echo.HandlerFunc) echo.HandlerFunc {
 func (a *API) RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if !a.CanAdmin(c.Request()) {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="adoptscope"`)
-			return echo.NewHTTPError(http.StatusUnauthorized, "this needs Authorization: Bearer <token> with a token from ADOPTSCOPE_ADMIN_TOKENS")
+			return &httperr.Error{Status: http.StatusUnauthorized, Challenge: `Bearer realm="adoptscope"`,
+				Message: "this needs Authorization: Bearer <token> with a token from ADOPTSCOPE_ADMIN_TOKENS"}
 		}
 		return next(c)
 	}
@@ -134,23 +136,6 @@ func format(v url.Values) (string, error) {
 	}
 }
 
-// fail maps an error to the HTTP answer: invalid parameters are 400 with a
-// message naming the parameter, a query over its time budget is 504, the
-// rest is 500 (logged, never shown).
-func (a *API) fail(c echo.Context, err error) error {
-	var pe *query.ParamError
-	switch {
-	case errors.As(err, &pe):
-		return echo.NewHTTPError(http.StatusBadRequest, pe.Error())
-	case errors.Is(err, context.DeadlineExceeded):
-		a.opts.Log.Warn("query timed out", "path", c.Request().URL.Path, "query", c.Request().URL.RawQuery)
-		return echo.NewHTTPError(http.StatusGatewayTimeout, "the query took too long: narrow the date range or the groups")
-	case errors.Is(err, context.Canceled):
-		return echo.NewHTTPError(499, "request cancelled")
-	}
-	return fmt.Errorf("%s?%s: %w", c.Request().URL.Path, c.Request().URL.RawQuery, err)
-}
-
 // params parses the query string strictly: a malformed one (a ';', a bad
 // escape) is a 400 rather than a silently dropped parameter.
 func params(c echo.Context) (url.Values, error) {
@@ -165,19 +150,19 @@ func params(c echo.Context) (url.Values, error) {
 func (a *API) getSeries(c echo.Context) error {
 	v, err := params(c)
 	if err != nil {
-		return a.fail(c, err)
+		return err
 	}
 	f, err := format(v)
 	if err != nil {
-		return a.fail(c, err)
+		return err
 	}
 	req, err := query.ParseSeries(v)
 	if err != nil {
-		return a.fail(c, err)
+		return err
 	}
 	ctx := c.Request().Context()
 	if f == "csv" {
-		name := fmt.Sprintf("%s-%s-%s-%s.csv", req.Metric, req.Interval, req.From.Format(query.DateLayout), req.To.Format(query.DateLayout))
+		name := fmt.Sprintf("%s-%s-%s-%s.csv", req.Metric, req.Interval, req.From.Format(catalog.DateLayout), req.To.Format(catalog.DateLayout))
 		w := newLazyCSV(c, name)
 		if err := query.WriteSeriesCSV(ctx, a.opts.Store, req, w); err != nil {
 			return a.streamFailed(c, w, err)
@@ -186,7 +171,7 @@ func (a *API) getSeries(c echo.Context) error {
 	}
 	res, err := query.Series(ctx, a.opts.Store, req)
 	if err != nil {
-		return a.fail(c, err)
+		return err
 	}
 	var buf bytes.Buffer
 	if err := query.WriteSeriesJSON(&buf, res); err != nil {
@@ -196,62 +181,57 @@ func (a *API) getSeries(c echo.Context) error {
 }
 
 func (a *API) getMigration(c echo.Context) error {
-	v, err := params(c)
-	if err != nil {
-		return a.fail(c, err)
-	}
-	f, err := format(v)
-	if err != nil {
-		return a.fail(c, err)
-	}
-	req, err := query.ParseMigration(v)
-	if err != nil {
-		return a.fail(c, err)
-	}
-	res, err := query.Migration(c.Request().Context(), a.opts.Store, req)
-	if err != nil {
-		return a.fail(c, err)
-	}
-	var buf bytes.Buffer
-	if f == "csv" {
-		if err := query.WriteMigrationCSV(&buf, res); err != nil {
-			return err
-		}
-		setCSV(c, fmt.Sprintf("migration-%s-%s-%s.csv", req.Assistant, req.Channel, req.Date.Format(query.DateLayout)))
-		return c.Blob(http.StatusOK, csvType, buf.Bytes())
-	}
-	if err := query.WriteMigrationJSON(&buf, res); err != nil {
-		return err
-	}
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSONCharsetUTF8, buf.Bytes())
+	return answer(c, query.ParseMigration,
+		func(ctx context.Context, req query.MigrationRequest) (query.MigrationResult, error) {
+			return query.Migration(ctx, a.opts.Store, req)
+		},
+		query.WriteMigrationJSON, query.WriteMigrationCSV,
+		func(req query.MigrationRequest) string {
+			return fmt.Sprintf("migration-%s-%s-%s.csv", req.Assistant, req.Channel, req.Date.Format(catalog.DateLayout))
+		})
 }
 
 func (a *API) getRetention(c echo.Context) error {
+	return answer(c, query.ParseRetention,
+		func(ctx context.Context, req query.RetentionRequest) (query.RetentionResult, error) {
+			return query.Retention(ctx, a.opts.Store, req)
+		},
+		query.WriteRetentionJSON, query.WriteRetentionCSV,
+		func(req query.RetentionRequest) string {
+			return fmt.Sprintf("retention-%s-%s-%s.csv", req.Interval, req.From.Format(catalog.DateLayout), req.To.Format(catalog.DateLayout))
+		})
+}
+
+// answer serves an endpoint whose whole result is built before it is
+// written: parse the parameters, run the query, write JSON or CSV (named
+// by csvName).
+func answer[Req, Res any](c echo.Context, parse func(url.Values) (Req, error), run func(context.Context, Req) (Res, error),
+	writeJSON, writeCSV func(io.Writer, Res) error, csvName func(Req) string) error {
 	v, err := params(c)
 	if err != nil {
-		return a.fail(c, err)
+		return err
 	}
 	f, err := format(v)
 	if err != nil {
-		return a.fail(c, err)
+		return err
 	}
-	req, err := query.ParseRetention(v)
+	req, err := parse(v)
 	if err != nil {
-		return a.fail(c, err)
+		return err
 	}
-	res, err := query.Retention(c.Request().Context(), a.opts.Store, req)
+	res, err := run(c.Request().Context(), req)
 	if err != nil {
-		return a.fail(c, err)
+		return err
 	}
 	var buf bytes.Buffer
 	if f == "csv" {
-		if err := query.WriteRetentionCSV(&buf, res); err != nil {
+		if err := writeCSV(&buf, res); err != nil {
 			return err
 		}
-		setCSV(c, fmt.Sprintf("retention-%s-%s-%s.csv", req.Interval, req.From.Format(query.DateLayout), req.To.Format(query.DateLayout)))
+		setCSV(c, csvName(req))
 		return c.Blob(http.StatusOK, csvType, buf.Bytes())
 	}
-	if err := query.WriteRetentionJSON(&buf, res); err != nil {
+	if err := writeJSON(&buf, res); err != nil {
 		return err
 	}
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSONCharsetUTF8, buf.Bytes())
@@ -330,7 +310,7 @@ func (w *lazyCSV) finish() error {
 // nothing was sent yet, else a log line (the client sees a cut answer).
 func (a *API) streamFailed(c echo.Context, w *lazyCSV, err error) error {
 	if !w.committed {
-		return a.fail(c, err)
+		return err
 	}
 	a.opts.Log.Error("CSV stream failed after the first rows", "path", c.Request().URL.Path, "error", err)
 	return nil

@@ -53,7 +53,7 @@ func queryServer(t *testing.T, opts Options) (http.Handler, *store.Store) {
 		t.Fatal(err)
 	}
 	chtest.BuildRollups(t, s)
-	e := httpserver.New(quiet())
+	e := httpserver.New(quiet()).Echo
 	opts.Store, opts.Log = s, quiet()
 	New(opts).Register(e.Group("/api/v1"))
 	return e, s

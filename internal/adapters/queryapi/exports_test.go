@@ -1,6 +1,7 @@
 package queryapi
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -16,19 +17,17 @@ import (
 	"github.com/adoptscope/adoptscope/internal/platform/httpserver"
 )
 
-func exportServer(t *testing.T) (*echo.Echo, *ExportHandlers) {
+func exportServer(t *testing.T) (*echo.Echo, *export.Service) {
 	t.Helper()
 	s := chtest.NewStore(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e := httpserver.New(log)
+	e := httpserver.New(log).Echo
 	a := New(Options{Store: s, Log: log, ReadTokens: []string{readToken}, AdminTokens: []string{adminToken}})
-	st := export.NewStore(s)
-	root := t.TempDir()
-	h := &ExportHandlers{Exports: st, Root: root,
-		Runner: &export.Runner{Store: st, Source: export.QuerySource{S: s}, Root: root, Claimer: "test", Log: log,
-			Webhook: export.WebhookPolicy{Attempts: 2, Backoff: time.Millisecond}}}
-	a.RegisterExports(e.Group("/api/v1"), h)
-	return e, h
+	x := export.NewService(s, t.TempDir(), log)
+	x.Runner.Webhook = export.WebhookPolicy{Attempts: 2, Backoff: time.Millisecond}
+	t.Cleanup(func() { _ = x.Stop(context.Background()) })
+	a.RegisterExports(e.Group("/api/v1"), x)
+	return e, x
 }
 
 func TestExportsAPI(t *testing.T) {
@@ -69,7 +68,7 @@ func TestExportsAPI(t *testing.T) {
 	}
 
 	rec := call(t, e, http.MethodGet, "/api/v1/exports", readToken, nil)
-	var list struct{ Exports []ExportView }
+	var list struct{ Exports []export.View }
 	if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil || rec.Code != 200 || len(list.Exports) != 1 {
 		t.Fatalf("list: %d %s", rec.Code, rec.Body)
 	}
@@ -89,7 +88,7 @@ func TestExportsAPI(t *testing.T) {
 	if rec.Code != http.StatusAccepted {
 		t.Fatalf("run now: %d %s", rec.Code, rec.Body)
 	}
-	var runs struct{ Runs []RunView }
+	var runs struct{ Runs []runView }
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		rec = call(t, e, http.MethodGet, "/api/v1/exports/"+id+"/runs", readToken, nil)

@@ -1,4 +1,7 @@
-// Package auth checks bearer tokens against the configured lists.
+// Package auth holds what proves who a caller is: bearer tokens checked
+// against the configured lists, the dashboard's accounts (users file,
+// password hashes), signed session cookies and CSRF tokens, and the secret
+// files (keys, generated tokens) that two processes may create at once.
 package auth
 
 import (

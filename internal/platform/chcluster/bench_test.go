@@ -19,7 +19,7 @@ import (
 // way Distributed does, one insert per shard into its local table, in
 // parallel). Rows per second are reported per batch of 100,000 events.
 //
-//	go test -tags cluster -run '^$' -bench ClusterInsert -benchtime 5x ./internal/chcluster/
+//	go test -tags cluster -run '^$' -bench ClusterInsert -benchtime 5x ./internal/platform/chcluster/
 func BenchmarkClusterInsert(b *testing.B) {
 	s := chcluster.NewStore(b)
 	c := chcluster.Shared(b)

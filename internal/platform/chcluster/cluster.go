@@ -317,7 +317,7 @@ func (c *Cluster) waitReady(ctx context.Context, nd *Node, timeout time.Duration
 func (c *Cluster) query(ctx context.Context, nd *Node, q string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	s, err := store.Open(ctx, store.Config{Addr: nd.Addr(), Database: "default", User: "default", DialTimeout: 2 * time.Second, MaxOpenConns: 1}, quiet())
+	s, err := store.Open(ctx, store.Config{Addr: nd.Addr(), Database: "default", User: "default", DialTimeout: 2 * time.Second, MaxOpenConns: 1}, c.log)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,7 @@
 //go:build cluster
 
 // Cluster tests: a real ZooKeeper and 2 shards × 2 replicas of ClickHouse.
-// Run with `make test-cluster` (go test -tags cluster ./internal/chcluster/).
+// Run with `make test-cluster` (go test -tags cluster ./internal/platform/chcluster/).
 package chcluster_test
 
 import (
@@ -16,13 +16,12 @@ import (
 	"github.com/adoptscope/adoptscope/internal/platform/chcluster"
 	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
+	"github.com/adoptscope/adoptscope/rollup"
 	"github.com/adoptscope/adoptscope/schema"
 )
 
 func TestMain(m *testing.M) {
-	code := chtest.Main(m)
-	chcluster.StopShared()
-	os.Exit(code)
+	os.Exit(chcluster.Main(m, chtest.Schema{Migrate: schema.Migrate, BuildRollups: rollup.BuildAll}))
 }
 
 type tableInfo struct{ engine, engineFull, sortingKey string }

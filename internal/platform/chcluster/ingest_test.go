@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/platform/chcluster"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
@@ -30,9 +31,9 @@ func otherInstanceNode(c *chcluster.Cluster) int {
 // days, from users people.
 func syntheticInputs(seed int64, n, people, days int, now time.Time) []ingest.Input {
 	r := rand.New(rand.NewSource(seed))
-	as := ingest.DefaultAssistants
+	as := catalog.DefaultAssistants
 	cs := []string{"whatsapp", "ios", "android", "web", "messenger"}
-	mods := ingest.Modalities
+	mods := catalog.Modalities
 	countries := []string{"EG", "BR", "IN", "US", ""}
 	out := make([]ingest.Input, n)
 	for i := range out {

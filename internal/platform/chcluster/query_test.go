@@ -11,11 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/platform/chcluster"
 	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 	"github.com/adoptscope/adoptscope/query"
+	"github.com/adoptscope/adoptscope/rollup"
 )
 
 // equivalenceRequests is every metric over every interval, with and
@@ -112,7 +115,7 @@ func TestSingleServerAndClusterAgree(t *testing.T) {
 	// The single server's daily finals (exact daily users stored per day,
 	// not used on a cluster) must not change any answer either.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	n, err := query.Finalize(ctx, single, 400)
+	n, err := rollup.Finalize(ctx, single, 400)
 	cancel()
 	if err != nil {
 		t.Fatalf("finalize on the single server: %v", err)
@@ -185,28 +188,28 @@ func TestAnnotationsAcrossInstances(t *testing.T) {
 	ctx := context.Background()
 	var ids []string
 	for i := 0; i < 6; i++ {
-		a, err := query.AnnotationSave(ctx, s, query.Annotation{Start: fmt.Sprintf("2026-01-%02d", 10+i), Title: fmt.Sprintf("note %d", i), Kind: "launch"})
+		a, err := annotation.New(s, catalog.Registry{}).Save(ctx, annotation.Annotation{Start: fmt.Sprintf("2026-01-%02d", 10+i), Title: fmt.Sprintf("note %d", i), Kind: "launch"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, a.ID)
 	}
-	list, err := query.AnnotationList(ctx, other, query.AnnotationFilter{})
+	list, err := annotation.New(other, catalog.Registry{}).List(ctx, annotation.Filter{})
 	if err != nil || len(list) != len(ids) {
 		t.Fatalf("listed through %s: %d annotations, %v; want %d", c.Nodes[otherInstanceNode(c)].Name(), len(list), err, len(ids))
 	}
-	a, err := query.AnnotationGet(ctx, other, ids[2])
+	a, err := annotation.New(other, catalog.Registry{}).Get(ctx, ids[2])
 	if err != nil {
 		t.Fatal(err)
 	}
 	a.Title = "edited elsewhere"
-	if _, err := query.AnnotationSave(ctx, other, a); err != nil {
+	if _, err := annotation.New(other, catalog.Registry{}).Save(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if err := query.AnnotationDelete(ctx, other, ids[4]); err != nil {
+	if err := annotation.New(other, catalog.Registry{}).Delete(ctx, ids[4]); err != nil {
 		t.Fatal(err)
 	}
-	list, err = query.AnnotationList(ctx, s, query.AnnotationFilter{})
+	list, err = annotation.New(s, catalog.Registry{}).List(ctx, annotation.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

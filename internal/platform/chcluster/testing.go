@@ -2,19 +2,12 @@ package chcluster
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
-	"io"
-	"log/slog"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/adoptscope/adoptscope/internal/platform/chserver"
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
-	"github.com/adoptscope/adoptscope/schema"
 )
 
 var (
@@ -23,21 +16,18 @@ var (
 	sharedMu  sync.Once
 )
 
-// Main runs a package's cluster tests with one cluster (2 shards × 2
-// replicas) started on first use and removed afterwards. Call it from
-// TestMain: os.Exit(chcluster.Main(m)).
-func Main(m *testing.M) int {
-	code := m.Run()
-	StopShared()
-	return code
-}
-
-// StopShared stops the shared cluster, for a TestMain that also uses
-// chtest.Main: code := chtest.Main(m); chcluster.StopShared().
-func StopShared() {
+// Main runs a package's cluster tests with sc as the product's schema and
+// one cluster (2 shards × 2 replicas) started on first use and removed
+// afterwards. It is chtest.Main as well, so the same tests may compare with
+// a single server (chtest.NewStore). Call it from TestMain:
+//
+//	os.Exit(chcluster.Main(m, chtest.Schema{Migrate: schema.Migrate, BuildRollups: rollup.BuildAll}))
+func Main(m *testing.M, sc chtest.Schema) int {
+	code := chtest.Main(m, sc)
 	if shared != nil {
 		shared.Stop()
 	}
+	return code
 }
 
 // Shared returns the package's cluster, starting it on first use. Without
@@ -47,26 +37,22 @@ func Shared(t testing.TB) *Cluster {
 	sharedMu.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		shared, sharedErr = Start(ctx, Options{Logger: quiet()})
+		shared, sharedErr = Start(ctx, Options{Logger: chtest.Logger()})
 	})
 	if sharedErr != nil {
-		if (errors.Is(sharedErr, chserver.ErrNotInstalled) || errors.Is(sharedErr, ErrJavaMissing)) && os.Getenv("CI") == "" {
-			t.Skipf("cluster cannot start here: %v", sharedErr)
-		}
-		t.Fatalf("start cluster: %v", sharedErr)
+		chtest.SkipOrFail(t, "cluster", sharedErr, ErrJavaMissing)
 	}
 	return shared
 }
 
 // NewStore creates a new database on every node of the shared cluster,
-// migrates it through node 0 and returns a store connected through node 0.
-// The database is dropped on the whole cluster when the test ends.
+// migrates it through node 0 with the Migrate given to Main and returns a
+// store connected through node 0. The database is dropped on the whole
+// cluster when the test ends.
 func NewStore(t testing.TB) *store.Store {
 	t.Helper()
 	s := NewEmptyStore(t)
-	if _, err := schema.Migrate(context.Background(), s, quiet()); err != nil {
-		t.Fatalf("migrate on the cluster: %v", err)
-	}
+	chtest.Migrate(t, s)
 	return s
 }
 
@@ -74,13 +60,8 @@ func NewStore(t testing.TB) *store.Store {
 func NewEmptyStore(t testing.TB) *store.Store {
 	t.Helper()
 	c := Shared(t)
-	db := "test_" + randomSuffix()
-	s := OpenStore(t, 0, db)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		_ = s.Conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db+" ON CLUSTER "+c.Name)
-	})
+	s := OpenStore(t, 0, chtest.DatabaseName())
+	chtest.DropOnCleanup(t, s, c.Name) // runs before OpenStore's Close
 	return s
 }
 
@@ -91,25 +72,10 @@ func OpenStore(t testing.TB, i int, db string) *store.Store {
 	c := Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := store.Open(ctx, c.Config(i, db), quiet())
+	s, err := store.Open(ctx, c.Config(i, db), chtest.Logger())
 	if err != nil {
 		t.Fatalf("open store on node %s: %v", c.Nodes[i].Name(), err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-func randomSuffix() string {
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b)
-}
-
-func quiet() *slog.Logger {
-	if os.Getenv("ADOPTSCOPE_TEST_LOG") != "" {
-		return slog.Default()
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }

@@ -13,15 +13,28 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/adoptscope/adoptscope/internal/platform/httperr"
 )
 
-// New returns an echo instance with recovery, request logging, security
-// headers and JSON errors for the APIs.
-func New(log *slog.Logger) *echo.Echo {
+// Server is the echo instance every adapter mounts its routes on, with
+// the one error handler they share.
+type Server struct {
+	Echo *echo.Echo
+	// PageError renders the error of a dashboard page (any path outside
+	// the APIs) in the page layout; nil: plain text.
+	PageError func(c echo.Context, status int, msg string) error
+	log       *slog.Logger
+}
+
+// New returns a server with recovery, request logging, security headers
+// and one error handler: JSON errors for the APIs, error pages elsewhere.
+func New(log *slog.Logger) *Server {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	e.HTTPErrorHandler = errorHandler(log)
+	s := &Server{Echo: e, log: log}
+	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 			log.Error("panic in handler", "path", c.Request().URL.Path, "error", err, "stack", string(stack))
@@ -30,7 +43,7 @@ func New(log *slog.Logger) *echo.Echo {
 	}))
 	e.Use(securityHeaders)
 	e.Use(requestLog(log))
-	return e
+	return s
 }
 
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
@@ -65,52 +78,63 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 	}
 }
 
-// ErrorBody is the JSON shape of every API error.
-type ErrorBody struct {
-	Error string `json:"error"`
+// IsAPI reports whether path is answered in JSON (the ingest API, the
+// query API, the health check) rather than as a page.
+func IsAPI(path string) bool {
+	return strings.HasPrefix(path, "/v1/") || strings.HasPrefix(path, "/api/") || path == "/healthz"
 }
 
-func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
-	return func(err error, c echo.Context) {
-		if c.Response().Committed {
-			return
-		}
-		code := http.StatusInternalServerError
-		msg := "internal error"
-		var he *echo.HTTPError
-		if errors.As(err, &he) {
-			code = he.Code
-			if m, ok := he.Message.(string); ok {
-				msg = m
-			} else {
-				msg = http.StatusText(code)
-			}
-		} else {
-			log.Error("request failed", "path", c.Request().URL.Path, "error", err)
-		}
-		if c.Request().Method == http.MethodHead {
-			_ = c.NoContent(code)
-			return
-		}
-		path := c.Request().URL.Path
-		if strings.HasPrefix(path, "/v1/") || strings.HasPrefix(path, "/api/") || path == "/healthz" {
-			_ = c.JSON(code, ErrorBody{Error: msg})
-			return
-		}
-		_ = c.String(code, msg)
+// handleError answers every error a handler returns: the status and message
+// come from httperr.Describe (echo's own errors, such as an unknown route,
+// keep their status); only the presentation differs between the APIs and
+// the dashboard.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
 	}
+	var ee *echo.HTTPError
+	if errors.As(err, &ee) {
+		msg, ok := ee.Message.(string)
+		if !ok {
+			msg = http.StatusText(ee.Code)
+		}
+		err = httperr.Wrap(ee.Code, msg, err)
+	}
+	status, msg, unexpected := httperr.Describe(err)
+	req := c.Request()
+	switch {
+	case unexpected:
+		s.log.Error("request failed", "method", req.Method, "path", req.URL.Path, "error", err)
+	case status == http.StatusGatewayTimeout:
+		s.log.Warn("query timed out", "path", req.URL.Path, "query", req.URL.RawQuery)
+	}
+	httperr.SetHeaders(c.Response().Header(), err)
+	if req.Method == http.MethodHead {
+		_ = c.NoContent(status)
+		return
+	}
+	if IsAPI(req.URL.Path) {
+		_ = c.JSONBlob(status, httperr.JSON(msg))
+		return
+	}
+	if s.PageError != nil {
+		if perr := s.PageError(c, status, msg); perr == nil {
+			return
+		}
+	}
+	_ = c.String(status, msg)
 }
 
 // Serve listens on addr, calls ready with the bound address, and serves
 // until ctx ends; then it stops accepting and gives in-flight requests up to
 // grace to finish.
-func Serve(ctx context.Context, e *echo.Echo, addr string, grace time.Duration, ready func(net.Addr)) error {
+func (s *Server) Serve(ctx context.Context, addr string, grace time.Duration, ready func(net.Addr)) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           e,
+		Handler:           s.Echo,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}

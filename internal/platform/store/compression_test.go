@@ -12,7 +12,7 @@ import (
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
-func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(chtest.Main(m, chtest.Schema{})) }
 
 func TestEffectiveCompression(t *testing.T) {
 	for _, c := range []struct {

@@ -1,4 +1,4 @@
-package cli
+package app
 
 import (
 	"context"
@@ -8,19 +8,19 @@ import (
 	"time"
 
 	"github.com/adoptscope/adoptscope/ingest"
-	"github.com/adoptscope/adoptscope/internal/app"
 	"github.com/adoptscope/adoptscope/internal/config"
 )
 
-// openPipeline opens the store (starting the managed server when no address
+// OpenWriter opens the store (starting the managed server when no address
 // is configured) and an ingest pipeline on it, for the commands that write
-// events without the HTTP API: load and demo. The caller closes both.
-func openPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app.Backend, *ingest.Pipeline, error) {
-	b, err := app.OpenBackend(ctx, cfg, log)
+// events without the HTTP API: load, demo and the benchmarks. The caller
+// closes both.
+func OpenWriter(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Backend, *ingest.Pipeline, error) {
+	b, err := OpenBackend(ctx, cfg, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	icfg, err := app.IngestConfig(*cfg)
+	icfg, err := IngestConfig(*cfg)
 	if err != nil {
 		b.Close()
 		return nil, nil, err
@@ -33,11 +33,11 @@ func openPipeline(ctx context.Context, cfg *config.Config, log *slog.Logger) (*a
 	return b, p, nil
 }
 
-// buildRollupsBehind runs the rollup builder while a command writes events,
-// so that a long load does not leave all of the building to the end. The
+// BuildBehind runs the rollup builder while a command writes events, so
+// that a long load does not leave all of the building to the end. The
 // returned finish, called after the pipeline has flushed, stops it and
 // builds the rest, saying so on w.
-func buildRollupsBehind(b *app.Backend, w io.Writer) (finish func(context.Context) error) {
+func (b *Backend) BuildBehind(w io.Writer) (finish func(context.Context) error) {
 	r := b.Rollups
 	if r == nil || !r.Enabled() {
 		return func(context.Context) error { return nil }

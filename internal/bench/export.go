@@ -1,19 +1,21 @@
-package cli
+package bench
 
 import (
 	"context"
-	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/export"
 	"github.com/adoptscope/adoptscope/internal/app"
 	"github.com/adoptscope/adoptscope/internal/config"
@@ -21,50 +23,54 @@ import (
 	"github.com/adoptscope/adoptscope/query"
 )
 
-func init() {
-	benchmarks["export"] = command{
-		"write 1 and 10 million rows through the export pipeline (ClickHouse stream -> CSV file); rows/s and peak memory",
-		runBenchExport,
-	}
+// The sources of the rows the export benchmark writes.
+const (
+	SourceClickHouse = "clickhouse" // streamed from the server, shaped like a series answer
+	SourceMemory     = "memory"     // made in Go: the file writer alone
+)
+
+// ExportOptions are the settings of the export benchmark; the flags of
+// `adoptscope bench export` fill them, and its errors name those flags.
+type ExportOptions struct {
+	// Config opens the backend as the app does (for SourceClickHouse
+	// only); its database should be the benchmark's own.
+	Config config.Config
+	Log    *slog.Logger
+	Rows   []int64 // row counts to export, one file each
+	Source string  // SourceClickHouse or SourceMemory
+	Dir    string  // folder for the files; empty: a temporary folder, removed afterwards
 }
 
-func runBenchExport(ctx context.Context, args []string, e *env) error {
-	var cfg config.Config
-	fs := newFlagSet("bench export", benchmarks["export"].summary, e)
-	cfg.Bind(fs, config.Data|config.ClickHouse|config.Logging)
-	sizes := fs.String("rows", "1000000,10000000", "comma-separated row counts to export")
-	source := fs.String("source", "clickhouse", "clickhouse: rows streamed from the server (native protocol), shaped like a series answer; memory: rows made in Go (the file writer alone)")
-	dir := fs.String("dir", "", "folder for the files (default: a temporary folder, removed afterwards)")
-	if err := parse(fs, args, &cfg); err != nil {
+func (o ExportOptions) validate() error {
+	if o.Source != SourceClickHouse && o.Source != SourceMemory {
+		return fmt.Errorf("--source %q: want clickhouse or memory", o.Source)
+	}
+	for _, n := range o.Rows {
+		if n <= 0 {
+			return fmt.Errorf("--rows %d: want positive numbers", n)
+		}
+	}
+	return nil
+}
+
+// Export writes each row count through the export pipeline into a CSV file
+// and writes rows/s and peak memory to w.
+func Export(ctx context.Context, o ExportOptions, w io.Writer) error {
+	if err := o.validate(); err != nil {
 		return err
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if !set["clickhouse-database"] && cfg.ClickHouse.Database == "adoptscope" {
-		cfg.ClickHouse.Database = "adoptscope_bench"
-	}
-	var ns []int64
-	for _, s := range strings.Split(*sizes, ",") {
-		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-		if err != nil || n <= 0 {
-			return fmt.Errorf("--rows %q: want comma-separated positive numbers", *sizes)
-		}
-		ns = append(ns, n)
-	}
-	if *source != "clickhouse" && *source != "memory" {
-		return fmt.Errorf("--source %q: want clickhouse or memory", *source)
-	}
 	var s *store.Store
-	if *source == "clickhouse" {
-		b, err := app.OpenBackend(ctx, &cfg, logger(cfg, e.stderr))
+	if o.Source == SourceClickHouse {
+		cfg := o.Config
+		b, err := app.OpenBackend(ctx, &cfg, o.Log)
 		if err != nil {
 			return err
 		}
 		defer b.Close()
 		s = b.Store
-		fmt.Fprintf(e.stdout, "ClickHouse %s at %s\n", s.Version, s.Addr)
+		fmt.Fprintf(w, "ClickHouse %s at %s\n", s.Version, s.Addr)
 	}
-	root := *dir
+	root := o.Dir
 	if root == "" {
 		tmp, err := os.MkdirTemp("", "adoptscope-bench-export-")
 		if err != nil {
@@ -73,41 +79,59 @@ func runBenchExport(ctx context.Context, args []string, e *env) error {
 		defer os.RemoveAll(tmp)
 		root = tmp
 	}
-	fmt.Fprintf(e.stdout, "GOMAXPROCS %d, source %s, files in %s\n", runtime.GOMAXPROCS(0), *source, root)
-	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "GOMAXPROCS %d, source %s, files in %s\n", runtime.GOMAXPROCS(0), o.Source, root)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "rows\tseconds\trows/s\tfile MiB\tpeak heap MiB\tpeak Go sys MiB\t")
-	for _, n := range ns {
-		var t export.Table
+	for _, n := range o.Rows {
+		var t export.Table = &memBenchTable{n: n}
 		if s != nil {
 			t = &chBenchTable{ctx: ctx, s: s, n: n}
-		} else {
-			t = &memBenchTable{n: n}
 		}
-		runtime.GC()
-		debug.FreeOSMemory()
-		peak := sampleMemory()
-		start := time.Now()
-		rows, bytes, _, err := export.WriteFile(root, fmt.Sprintf("bench_%d.csv", n), t, export.FileOptions{Delimiter: ','}, false)
-		took := time.Since(start)
-		heap, sys := peak()
+		r, err := exportOnce(root, t, n)
 		if err != nil {
-			return fmt.Errorf("bench export %d rows: %w", n, err)
+			return err
 		}
-		if rows != n {
-			return fmt.Errorf("bench export: wrote %d rows, want %d", rows, n)
-		}
-		fmt.Fprintf(tw, "%d\t%.2f\t%.0f\t%.1f\t%.1f\t%.1f\t\n", n, took.Seconds(), float64(n)/took.Seconds(),
-			float64(bytes)/(1<<20), float64(heap)/(1<<20), float64(sys)/(1<<20))
-		os.Remove(root + "/" + fmt.Sprintf("bench_%d.csv", n))
+		fmt.Fprintf(tw, "%d\t%.2f\t%.0f\t%.1f\t%.1f\t%.1f\t\n", n, r.took.Seconds(), float64(n)/r.took.Seconds(),
+			float64(r.bytes)/(1<<20), float64(r.heap)/(1<<20), float64(r.sys)/(1<<20))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if hwm := peakRSS(); hwm > 0 {
-		fmt.Fprintf(e.stdout, "process peak RSS (VmHWM, whole run): %.1f MiB\n", float64(hwm)/(1<<20))
+	if hwm := procStatusKB(os.Getpid(), "VmHWM:"); hwm > 0 {
+		fmt.Fprintf(w, "process peak RSS (VmHWM, whole run): %.1f MiB\n", float64(hwm<<10)/(1<<20))
 	}
-	fmt.Fprintln(e.stdout, "target: at least 500,000 rows/s written, under 100 MiB peak")
+	fmt.Fprintln(w, "target: at least 500,000 rows/s written, under 100 MiB peak")
 	return nil
+}
+
+// exportRun is what writing one file measured.
+type exportRun struct {
+	took      time.Duration
+	bytes     int64
+	heap, sys uint64
+}
+
+// exportOnce writes the n rows of t into a file in root, from a freshly
+// collected heap, and removes the file.
+func exportOnce(root string, t export.Table, n int64) (exportRun, error) {
+	var r exportRun
+	name := fmt.Sprintf("bench_%d.csv", n)
+	runtime.GC()
+	debug.FreeOSMemory()
+	peak := sampleMemory()
+	start := time.Now()
+	rows, bytes, _, err := export.WriteFile(root, name, t, export.FileOptions{Delimiter: ','}, false)
+	r.took = time.Since(start)
+	r.heap, r.sys = peak()
+	if err != nil {
+		return r, fmt.Errorf("bench export %d rows: %w", n, err)
+	}
+	if rows != n {
+		return r, fmt.Errorf("bench export: wrote %d rows, want %d", rows, n)
+	}
+	r.bytes = bytes
+	os.Remove(filepath.Join(root, name))
+	return r, nil
 }
 
 // sampleMemory samples the Go heap in use and the memory the Go runtime
@@ -133,24 +157,6 @@ func sampleMemory() func() (heap, sys uint64) {
 		wg.Wait()
 		return peakHeap, peakSys
 	}
-}
-
-// peakRSS reads VmHWM from /proc (0 where there is none).
-func peakRSS() uint64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			f := strings.Fields(line)
-			if len(f) >= 2 {
-				kb, _ := strconv.ParseUint(f[1], 10, 64)
-				return kb << 10
-			}
-		}
-	}
-	return 0
 }
 
 var (
@@ -194,7 +200,7 @@ func (t *chBenchTable) Each(fn func([]string) error) error {
 			return err
 		}
 		if !period.Equal(lastDay) {
-			lastDay, day = period, period.Format(query.DateLayout)
+			lastDay, day = period, period.Format(catalog.DateLayout)
 		}
 		rec[0], rec[1], rec[2], rec[3], rec[4] = day, exportBenchAssistants[a], exportBenchChannels[c], exportBenchCountries[k], query.FormatNumber(v)
 		if err := fn(rec); err != nil {
@@ -217,7 +223,7 @@ func (t *memBenchTable) Each(fn func([]string) error) error {
 	day := ""
 	for i := int64(0); i < t.n; i++ {
 		if i%2000 == 0 {
-			day = base.AddDate(0, 0, int(i/2000)).Format(query.DateLayout)
+			day = base.AddDate(0, 0, int(i/2000)).Format(catalog.DateLayout)
 		}
 		rec[0], rec[1], rec[2], rec[3], rec[4] = day, exportBenchAssistants[i%4], exportBenchChannels[(i/4)%5], exportBenchCountries[(i/20)%10], strconv.FormatInt((i*7919)%100000, 10)
 		if err := fn(rec); err != nil {

@@ -1,0 +1,161 @@
+// Package ingestapi is the HTTP adapter of ingest: POST /v1/events. It
+// checks the token, the media type and the encoding, honours an
+// Idempotency-Key, and hands the body to the pipeline, which answers only
+// once its events are committed.
+package ingestapi
+
+import (
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/adoptscope/adoptscope/ingest"
+	"github.com/adoptscope/adoptscope/internal/platform/auth"
+	"github.com/adoptscope/adoptscope/internal/platform/httperr"
+)
+
+// Handler serves POST /v1/events. It is a plain http.Handler; the app
+// mounts it on echo.
+type Handler struct {
+	p      *ingest.Pipeline
+	tokens auth.Tokens
+	log    *slog.Logger
+}
+
+// New returns the ingest endpoint; tokens are the accepted bearer tokens
+// (never empty: the app generates one when none is configured).
+func New(p *ingest.Pipeline, tokens auth.Tokens, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Handler{p: p, tokens: tokens, log: log}
+}
+
+func (h *Handler) answer(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+	h.p.Metrics().Requests.WithLabelValues(strconv.Itoa(status)).Inc()
+}
+
+func (h *Handler) fail(w http.ResponseWriter, err error) {
+	status := httperr.Write(w, err)
+	h.p.Metrics().Requests.WithLabelValues(strconv.Itoa(status)).Inc()
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h.serve(w, r); err != nil {
+		h.fail(w, err)
+	}
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		return httperr.New(http.StatusMethodNotAllowed, "use POST")
+	}
+	tok := auth.BearerToken(r)
+	if !h.tokens.Allows(tok) {
+		e := httperr.New(http.StatusUnauthorized, "unknown bearer token: use one of ADOPTSCOPE_INGEST_TOKENS")
+		if tok == "" {
+			e.Message = "missing bearer token: send 'Authorization: Bearer <token>' with a token from ADOPTSCOPE_INGEST_TOKENS"
+		}
+		e.Challenge = `Bearer realm="adoptscope ingest"`
+		return e
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	format, ok := ingest.FormatOfMediaType(mt)
+	if err != nil || !ok {
+		return httperr.New(http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q: send application/x-ndjson, application/json or text/csv", r.Header.Get("Content-Type")))
+	}
+	limits := h.p.Config()
+	var body io.Reader = r.Body
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(ingest.LimitReader(r.Body, limits.MaxBody))
+		if err != nil {
+			return httperr.New(http.StatusBadRequest, "Content-Encoding gzip: the body is not gzip data")
+		}
+		defer zr.Close()
+		body = zr
+	default:
+		return httperr.New(http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Encoding %q: send gzip or nothing", enc))
+	}
+
+	key := r.Header.Get("Idempotency-Key")
+	var scope string
+	if key != "" {
+		if len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
+			return httperr.New(http.StatusBadRequest, "Idempotency-Key: 1-255 printable ASCII characters")
+		}
+		sum := sha256.Sum256([]byte(tok))
+		scope = hex.EncodeToString(sum[:8])
+		prev, err := h.p.LookupIdempotent(r.Context(), scope, key)
+		if err != nil {
+			return unavailable(fmt.Errorf("%w: idempotency lookup: %v", ingest.ErrUnavailable, err))
+		}
+		if prev != nil {
+			w.Header().Set("Idempotent-Replayed", "true")
+			h.answer(w, prev.Status, prev.Body)
+			return nil
+		}
+	}
+
+	res, err := h.p.SubmitBody(r.Context(), format, body)
+	if err != nil {
+		return h.submitError(err, limits)
+	}
+	status := http.StatusOK
+	if res.Accepted == 0 && res.Duplicates == 0 {
+		status = http.StatusBadRequest
+	}
+	b, _ := json.Marshal(res)
+	b = append(b, '\n')
+	if key != "" {
+		if err := h.p.StoreIdempotent(r.Context(), scope, key, ingest.Idempotent{Status: status, Body: b}); err != nil {
+			// The events are committed; a retry with this key would be
+			// answered from the event_id dedup instead (as duplicates).
+			h.log.Warn("ingest: could not store the idempotent answer", "error", err)
+		}
+	}
+	h.answer(w, status, b)
+	return nil
+}
+
+// submitError gives a refused body its status and the advice a sender
+// needs: what was kept (nothing) and whether to retry.
+func (h *Handler) submitError(err error, limits ingest.Config) error {
+	switch {
+	case errors.Is(err, ingest.ErrTooLarge):
+		return httperr.Wrap(http.StatusRequestEntityTooLarge, fmt.Sprintf("%v: nothing from this request was written (limits: %d bytes per body after decompression, %d per line)", err, limits.MaxBody, limits.MaxLine), err)
+	case errors.Is(err, ingest.ErrMalformed):
+		return httperr.Wrap(http.StatusBadRequest, err.Error(), err)
+	case errors.Is(err, ingest.ErrBusy), errors.Is(err, ingest.ErrUnavailable), errors.Is(err, ingest.ErrClosed):
+		return unavailable(err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return httperr.Wrap(http.StatusServiceUnavailable, "request ended before its events were committed; they are not acknowledged: retry", err)
+	}
+	h.log.Error("ingest request failed", "error", err)
+	return httperr.Wrap(http.StatusBadRequest, "reading the body: "+err.Error(), err)
+}
+
+func unavailable(err error) error {
+	e := httperr.Wrap(http.StatusServiceUnavailable, "the ingest buffer is full: nothing from this request was acknowledged, retry after a second", err)
+	e.RetryAfter = 1
+	if !errors.Is(err, ingest.ErrBusy) {
+		e.RetryAfter = 5
+		e.Message = "events not stored (" + err.Error() + "): nothing from this request was acknowledged, retry later"
+	}
+	return e
+}

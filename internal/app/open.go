@@ -1,0 +1,77 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/adoptscope/adoptscope/internal/config"
+	"github.com/adoptscope/adoptscope/internal/platform/chserver"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
+	"github.com/adoptscope/adoptscope/rollup"
+	"github.com/adoptscope/adoptscope/schema"
+)
+
+// Server is a ClickHouse server to open several databases on, for the tools
+// that work in scratch databases of their own (the ingest benchmark) rather
+// than in the configured one: OpenBackend opens exactly one.
+type Server struct {
+	Addr    string
+	Managed bool // started by this process, in the data folder
+	cfg     config.Config
+	server  *chserver.Server
+	lock    *chserver.Lock
+}
+
+// OpenServer locks the data folder and starts the managed ClickHouse in it
+// when no address is configured, as OpenBackend does, and sets
+// cfg.ClickHouse.Addr to the server's; it opens no database.
+func OpenServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, error) {
+	lock, err := chserver.LockDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{lock: lock}
+	if cfg.ClickHouse.Addr == "" {
+		srv, err := chserver.Start(ctx, chserver.Options{Dir: cfg.ClickHouseDir(), Logger: log})
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.server = srv
+		s.Managed = true
+		cfg.ClickHouse.Addr = srv.TCPAddr
+	}
+	s.Addr = cfg.ClickHouse.Addr
+	s.cfg = *cfg
+	return s, nil
+}
+
+// OpenDatabase connects to database db of the server and migrates it, as
+// OpenBackend does for the configured database. Closing the backend leaves
+// the server running.
+func (s *Server) OpenDatabase(ctx context.Context, db string, log *slog.Logger) (*Backend, error) {
+	sc := s.cfg.ClickHouse
+	sc.Database = db
+	st, err := store.Open(ctx, sc, log)
+	if err != nil {
+		return nil, err
+	}
+	b := &Backend{Store: st, Managed: s.Managed}
+	v, err := schema.Migrate(ctx, st, log)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("migrate schema: %w", err)
+	}
+	b.Schema = v
+	b.Rollups = rollup.New(st, rollup.Config{Interval: s.cfg.Ingest.RollupInterval, MaxLag: s.cfg.Ingest.RollupMaxLag}, log)
+	return b, nil
+}
+
+// Close stops the managed server and releases the lock.
+func (s *Server) Close() {
+	if s.server != nil {
+		s.server.Stop()
+	}
+	s.lock.Unlock()
+}

@@ -1,0 +1,340 @@
+package app_test
+
+// One test per fact of the catalog ("one rule per fact", ARCHITECTURE.md):
+// the same value is sent to every adapter of one running process (ingest,
+// the query API, the dashboard) and to the CLI, and each must accept it or
+// refuse it with the same message, the catalog's. The composition root is
+// the one place that may drive every adapter at once; the package's
+// TestMain (scheduler_test.go) provides the ClickHouse server.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/adoptscope/adoptscope/catalog"
+	"github.com/adoptscope/adoptscope/internal/app"
+	"github.com/adoptscope/adoptscope/internal/cli"
+	"github.com/adoptscope/adoptscope/internal/config"
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
+)
+
+const rulesIngestToken = "rules-ingest-token-0123456789"
+
+// rulesProduct is one running `adoptscope up` (without demo data) on a test
+// database, with 2g_network added to the channel registry, and the CLI
+// pointed at the same database.
+type rulesProduct struct {
+	base     string   // http://127.0.0.1:PORT
+	channels string   // the configured channel registry, as the flag's value
+	cliArgs  []string // the store flags of a CLI command
+	reg      catalog.Registry
+	client   *http.Client // with a cookie jar, for the dashboard's forms
+}
+
+func startRulesProduct(t *testing.T) *rulesProduct {
+	t.Helper()
+	s := chtest.NewStore(t)
+	srv := chtest.Server(t)
+	channels := strings.Join(append(append([]string(nil), catalog.DefaultChannels...), "2g_network"), ",")
+	var cfg config.Config
+	fs := flagSet()
+	cfg.Bind(fs, config.HTTP|config.Data|config.ClickHouse|config.Tokens|config.Demo|config.Logging|config.Ingest)
+	if err := fs.Parse([]string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--clickhouse-addr", srv.TCPAddr,
+		"--clickhouse-database", s.Database, "--ingest-tokens", rulesIngestToken, "--demo", "off",
+		"--ingest-flush-interval", "10ms", "--channels", channels}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	go func() { done <- app.Run(ctx, cfg, app.Mode{Name: "up", Ingest: true, Web: true}, log, out) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	const ready = "AdoptScope is running: "
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(out.String(), ready) {
+		select {
+		case err := <-done:
+			t.Fatalf("run ended before listening: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not listening after 60 s:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	line := out.String()[strings.Index(out.String(), ready)+len(ready):]
+	base := strings.TrimSuffix(strings.TrimSpace(strings.SplitN(line, "\n", 2)[0]), "/")
+	jar, _ := cookiejar.New(nil)
+	return &rulesProduct{
+		base: base, channels: channels, reg: cfg.Registry(),
+		cliArgs: []string{"--data-dir", filepath.Join(t.TempDir(), "cli"), "--clickhouse-addr", srv.TCPAddr,
+			"--clickhouse-database", s.Database, "--log-level", "error", "--channels", channels},
+		client: &http.Client{Jar: jar, Timeout: 60 * time.Second},
+	}
+}
+
+// ingest posts one event with channel and returns the status and the
+// error of its field, if any.
+func (p *rulesProduct) ingest(t *testing.T, id, channel string) (int, string) {
+	t.Helper()
+	ev, _ := json.Marshal(map[string]any{"event_id": id, "time": time.Now().UTC().Add(-time.Hour).Format(time.RFC3339),
+		"assistant": "chatgpt", "channel": channel, "user_id": "u-" + id})
+	req, _ := http.NewRequest(http.MethodPost, p.base+"/v1/events", bytes.NewReader(ev))
+	req.Header.Set("Authorization", "Bearer "+rulesIngestToken)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := p.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body struct {
+		Accepted int
+		Errors   []struct{ Field, Error string }
+	}
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		t.Fatalf("ingest answer: %v", err)
+	}
+	if len(body.Errors) > 0 {
+		if body.Errors[0].Field != "channel" {
+			t.Errorf("ingest refused field %q, want channel", body.Errors[0].Field)
+		}
+		return res.StatusCode, body.Errors[0].Error
+	}
+	if body.Accepted != 1 {
+		t.Errorf("ingest accepted %d events, want 1", body.Accepted)
+	}
+	return res.StatusCode, ""
+}
+
+// api sends a request to the query API and returns the status and the
+// error message of the answer, if any.
+func (p *rulesProduct) api(t *testing.T, method, path string, body any) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, p.base+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := p.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var e struct{ Error string }
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode/100 != 2 {
+		if err := json.Unmarshal(b, &e); err != nil {
+			t.Errorf("%s %s: %d %s is not a JSON error", method, path, res.StatusCode, b)
+		}
+	}
+	return res.StatusCode, e.Error
+}
+
+// page gets a dashboard page and returns its status and document.
+func (p *rulesProduct) page(t *testing.T, path string) (int, *goquery.Document) {
+	t.Helper()
+	res, err := p.client.Get(p.base + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	doc, err := goquery.NewDocumentFromReader(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, doc
+}
+
+// filterErrors are the filter bar's notices of a dashboard page, without
+// the "Ignored: " the page puts before each.
+func (p *rulesProduct) filterErrors(t *testing.T, query string) []string {
+	t.Helper()
+	code, doc := p.page(t, "/?"+query)
+	if code != http.StatusOK {
+		t.Errorf("dashboard /?%s: %d", query, code)
+	}
+	var out []string
+	doc.Find(`[data-testid=filter-error]`).Each(func(_ int, s *goquery.Selection) {
+		out = append(out, strings.TrimPrefix(strings.TrimSpace(s.Text()), "Ignored: "))
+	})
+	return out
+}
+
+// submitAnnotation posts the dashboard's annotation form and returns the
+// status and the form's error, without the page's "Not saved: ".
+func (p *rulesProduct) submitAnnotation(t *testing.T, channel string) (int, string) {
+	t.Helper()
+	_, doc := p.page(t, "/annotations")
+	csrf := doc.Find(`form[data-testid=annotation-form] input[name=_csrf]`).AttrOr("value", "")
+	if csrf == "" {
+		t.Fatal("no annotation form on the Annotations page")
+	}
+	res, err := p.client.PostForm(p.base+"/annotations", url.Values{"_csrf": {csrf}, "start": {"2026-01-15"},
+		"title": {"from the page"}, "kind": {"shutdown"}, "channel": {channel}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	doc, err = goquery.NewDocumentFromReader(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := strings.TrimSpace(doc.Find(`[data-testid=form-error]`).Text())
+	return res.StatusCode, strings.TrimPrefix(msg, "Not saved: ")
+}
+
+// annotate runs `adoptscope annotate add` against the store.
+func (p *rulesProduct) annotate(t *testing.T, channel string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	args := append([]string{"annotate", "add"}, p.cliArgs...)
+	args = append(args, "--start", "2026-01-15", "--title", "from the CLI", "--channel", channel)
+	err := cli.Run(context.Background(), args, &out, &errOut)
+	return out.String() + errOut.String(), err
+}
+
+// TestSlugRuleIsOneRule: a channel that is not a slug (2G-Network) is
+// refused by ingest, the query API, the dashboard's filters and the CLI with
+// catalog.CheckSlug's message; one that is (2g_network, configured) is
+// accepted by all four. Before the catalog, ingest took 2g_network and the
+// dashboard refused it.
+func TestSlugRuleIsOneRule(t *testing.T) {
+	p := startRulesProduct(t)
+	const bad, good = "2G-Network", "2g_network"
+	want := catalog.CheckSlug(catalog.Channel, bad).Error()
+
+	if code, msg := p.ingest(t, "bad-slug", bad); code != http.StatusBadRequest || msg != want {
+		t.Errorf("ingest %s: %d %q, want 400 %q", bad, code, msg, want)
+	}
+	if code, msg := p.api(t, http.MethodGet, "/api/v1/series?channel="+bad, nil); code != http.StatusBadRequest || msg != want {
+		t.Errorf("query API %s: %d %q, want 400 %q", bad, code, msg, want)
+	}
+	if errs := p.filterErrors(t, "channel="+bad); len(errs) != 1 || errs[0] != want {
+		t.Errorf("dashboard filter %s: errors %q, want [%q]", bad, errs, want)
+	}
+	if out, err := p.annotate(t, bad); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("CLI --channel %s: %v (%s), want an error with %q", bad, err, out, want)
+	}
+
+	if code, msg := p.ingest(t, "good-slug", good); code != http.StatusOK || msg != "" {
+		t.Errorf("ingest %s: %d %q, want 200", good, code, msg)
+	}
+	if code, msg := p.api(t, http.MethodGet, "/api/v1/series?channel="+good, nil); code != http.StatusOK {
+		t.Errorf("query API %s: %d %q, want 200", good, code, msg)
+	}
+	if errs := p.filterErrors(t, "channel="+good); len(errs) != 0 {
+		t.Errorf("dashboard filter %s: errors %q, want none", good, errs)
+	}
+	if out, err := p.annotate(t, good); err != nil || !strings.Contains(out, "saved annotation") {
+		t.Errorf("CLI --channel %s: %v (%s), want it saved", good, err, out)
+	}
+}
+
+// TestAnnotationScopeIsOneRule: an annotation scoped to a channel outside
+// the configured registry (fax, a slug) is refused by the annotation API,
+// the dashboard's form and the CLI with catalog.Registry.Check's message,
+// the one ingest gives for an event on that channel. Before, the API and
+// the page refused it with two different messages and the CLI only warned,
+// against the default registry.
+func TestAnnotationScopeIsOneRule(t *testing.T) {
+	p := startRulesProduct(t)
+	const unknown = "fax"
+	want := p.reg.Check(catalog.Channel, unknown).Error()
+	if !strings.HasPrefix(want, fmt.Sprintf("unknown channel %q", unknown)) {
+		t.Fatalf("the registry's message %q", want)
+	}
+
+	if code, msg := p.ingest(t, "unknown-channel", unknown); code != http.StatusBadRequest || msg != want {
+		t.Errorf("ingest %s: %d %q, want 400 %q", unknown, code, msg, want)
+	}
+	body := map[string]any{"start": "2026-01-15", "title": "from the API", "channel": unknown}
+	if code, msg := p.api(t, http.MethodPost, "/api/v1/annotations", body); code != http.StatusBadRequest || msg != want {
+		t.Errorf("annotation API %s: %d %q, want 400 %q", unknown, code, msg, want)
+	}
+	if code, msg := p.submitAnnotation(t, unknown); code != http.StatusBadRequest || msg != want {
+		t.Errorf("annotation page %s: %d %q, want 400 %q", unknown, code, msg, want)
+	}
+	if out, err := p.annotate(t, unknown); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("CLI --channel %s: %v (%s), want an error with %q", unknown, err, out, want)
+	}
+
+	// The configured channel is a scope for all three.
+	if code, msg := p.api(t, http.MethodPost, "/api/v1/annotations", map[string]any{"start": "2026-01-15", "title": "from the API", "channel": "2g_network"}); code != http.StatusCreated {
+		t.Errorf("annotation API 2g_network: %d %q, want 201", code, msg)
+	}
+	if code, msg := p.submitAnnotation(t, "2g_network"); code != http.StatusOK || msg != "" {
+		t.Errorf("annotation page 2g_network: %d %q, want the list again", code, msg)
+	}
+	if out, err := p.annotate(t, "2g_network"); err != nil {
+		t.Errorf("CLI --channel 2g_network: %v (%s)", err, out)
+	}
+	res, err := p.client.Get(p.base + "/api/v1/annotations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var list struct{ Annotations []struct{ Channel string } }
+	if err := json.NewDecoder(res.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range list.Annotations {
+		if a.Channel != "2g_network" {
+			t.Errorf("an annotation on %q was stored", a.Channel)
+		}
+	}
+	if len(list.Annotations) != 3 {
+		t.Errorf("%d annotations stored, want the 3 on 2g_network", len(list.Annotations))
+	}
+}
+
+func flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// syncBuffer is the process's stdout, read while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,231 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/adoptscope/adoptscope/internal/app"
+	"github.com/adoptscope/adoptscope/internal/config"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
+	"github.com/adoptscope/adoptscope/query"
+	"github.com/adoptscope/adoptscope/rollup"
+)
+
+// QueryOptions are the settings of the query benchmark; the flags of
+// `adoptscope bench query` fill them, and its errors name those flags.
+type QueryOptions struct {
+	// Config opens the backend as the app does; its database should be
+	// the benchmark's own (the CLI makes it adoptscope_bench).
+	Config   config.Config
+	Log      *slog.Logger
+	Events   int64  // synthetic events to load
+	Runs     int    // timed runs of each query, after one warm-up run
+	Reuse    bool   // time the events already loaded when there are enough
+	Optimize bool   // merge the rollup parts after loading
+	Seed     uint64 // seed of the generator
+}
+
+func (o QueryOptions) validate() error {
+	if o.Events <= 0 || o.Runs <= 0 {
+		return fmt.Errorf("bench query: --events and --runs must be positive")
+	}
+	return nil
+}
+
+// Query loads synthetic events (or reuses them) and writes the p50/p95 of
+// the five product queries to w.
+func Query(ctx context.Context, o QueryOptions, w io.Writer) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	cfg := o.Config
+	b, err := app.OpenBackend(ctx, &cfg, o.Log)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	s := b.Store
+	fmt.Fprintf(w, "ClickHouse %s at %s, database %s\n", s.Version, s.Addr, s.Database)
+	if err := prepareEvents(ctx, b, o, w); err != nil {
+		return err
+	}
+	if err := finalizeDays(ctx, s, w); err != nil {
+		return err
+	}
+	if err := printSizes(ctx, s, w); err != nil {
+		return err
+	}
+	return timeQueries(ctx, s, o.Runs, w)
+}
+
+// prepareEvents loads the events into an empty database, or with o.Reuse
+// keeps the ones it already holds; it refuses to add to a database that
+// holds events.
+func prepareEvents(ctx context.Context, b *app.Backend, o QueryOptions, w io.Writer) error {
+	s := b.Store
+	have, err := countEvents(ctx, s)
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.Reuse && have >= uint64(o.Events):
+		fmt.Fprintf(w, "reusing %d events already loaded\n", have)
+		return nil
+	case have > 0:
+		return fmt.Errorf("bench query: database %s already holds %d events: pass --reuse to time them, or choose another --clickhouse-database", s.Database, have)
+	}
+	finish := b.BuildBehind(w)
+	if err := loadEvents(ctx, s, o.Events, o.Seed, w); err != nil {
+		return err
+	}
+	if err := finish(ctx); err != nil {
+		return err
+	}
+	if o.Optimize {
+		return optimizeRollups(ctx, s, w)
+	}
+	return nil
+}
+
+func countEvents(ctx context.Context, s *store.Store) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var n uint64
+	err := s.Conn.QueryRow(ctx, "SELECT count() FROM events").Scan(&n)
+	return n, err
+}
+
+// optimizeRollups merges the rollup parts, as background merges would over
+// time.
+func optimizeRollups(ctx context.Context, s *store.Store, w io.Writer) error {
+	start := time.Now()
+	for _, t := range []string{"rollup_users_day", "rollup_users_week", "rollup_users_month", "rollup_events_day", "rollup_person_day"} {
+		octx, cancel := context.WithTimeout(ctx, 2*time.Hour)
+		err := s.Conn.Exec(octx, "OPTIMIZE TABLE "+t+" FINAL")
+		cancel()
+		if err != nil {
+			return fmt.Errorf("optimize %s: %w", t, err)
+		}
+	}
+	fmt.Fprintf(w, "merged rollup parts in %s\n", time.Since(start).Round(time.Second))
+	return nil
+}
+
+// finalizeDays does now what the web process does in the background, so
+// that the timings show the steady state.
+func finalizeDays(ctx context.Context, s *store.Store, w io.Writer) error {
+	start := time.Now()
+	nd, err := rollup.Finalize(ctx, s, 100000)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "finalized daily active users of %d days in %s\n", nd, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func printSizes(ctx context.Context, s *store.Store, w io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	rows, err := s.Conn.Query(ctx, "SELECT table, sum(rows), sum(bytes), count() FROM system.parts WHERE database = ? AND active GROUP BY table ORDER BY table", s.Database)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "table\trows\tMB on disk\tparts\t")
+	for rows.Next() {
+		var t string
+		var n, b, p uint64
+		if err := rows.Scan(&t, &n, &b, &p); err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%d\t\n", t, n, float64(b)/1e6, p)
+	}
+	tw.Flush()
+	return rows.Err()
+}
+
+// benchQuery is one timed question.
+type benchQuery struct {
+	name string
+	run  func(context.Context, *store.Store) (int, error)
+}
+
+// benchQueries are the five questions of the issue, as the dashboard and
+// the API ask them (through query/, so the rollup choice is the product's).
+func benchQueries() []benchQuery {
+	series := func(v map[string]string) func(context.Context, *store.Store) (int, error) {
+		return func(ctx context.Context, s *store.Store) (int, error) {
+			vals := map[string][]string{}
+			for k, x := range v {
+				vals[k] = []string{x}
+			}
+			req, err := query.ParseSeries(vals)
+			if err != nil {
+				return 0, err
+			}
+			res, err := query.Series(ctx, s, req)
+			return len(res.Rows), err
+		}
+	}
+	return []benchQuery{
+		{"365 days of DAU by assistant x channel", series(map[string]string{"metric": "active_users", "interval": "day", "from": "2025-03-01", "to": "2026-02-28", "by": "assistant,channel"})},
+		{"12 weeks of WAU", series(map[string]string{"metric": "active_users", "interval": "week", "from": "2025-12-01", "to": "2026-02-22"})},
+		{"daily share of each assistant on WhatsApp, 365 days", series(map[string]string{"metric": "share", "interval": "day", "from": "2025-03-01", "to": "2026-02-28", "by": "assistant", "channel": "whatsapp"})},
+		{"migration ChatGPT/WhatsApp around 2026-01-15 (28/28 days)", func(ctx context.Context, s *store.Store) (int, error) {
+			res, err := query.Migration(ctx, s, query.MigrationRequest{Assistant: "chatgpt", Channel: "whatsapp", Date: benchShutdown, BeforeDays: 28, AfterDays: 28})
+			return len(res.Outcomes), err
+		}},
+		{"12-week retention by first-seen week", func(ctx context.Context, s *store.Store) (int, error) {
+			res, err := query.Retention(ctx, s, query.RetentionRequest{Interval: query.Week,
+				From: time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 2, 22, 0, 0, 0, 0, time.UTC)})
+			return len(res.Rows), err
+		}},
+	}
+}
+
+func timeQueries(ctx context.Context, s *store.Store, runs int, w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "query\trows\tp50\tp95\tmax\n")
+	for _, q := range benchQueries() {
+		n, ds, err := timeQuery(ctx, s, q, runs)
+		if err != nil {
+			return fmt.Errorf("%s: %w", q.name, err)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", q.name, n, pct(ds, 50), pct(ds, 95), ds[len(ds)-1].Round(time.Millisecond))
+	}
+	return tw.Flush()
+}
+
+// timeQuery runs q once to warm up, then runs times; it returns the rows of
+// the answer and the sorted durations.
+func timeQuery(ctx context.Context, s *store.Store, q benchQuery, runs int) (int, []time.Duration, error) {
+	n, err := q.run(ctx, s)
+	if err != nil {
+		return 0, nil, err
+	}
+	ds := make([]time.Duration, 0, runs)
+	for i := 0; i < runs; i++ {
+		start := time.Now()
+		if _, err := q.run(ctx, s); err != nil {
+			return 0, nil, err
+		}
+		ds = append(ds, time.Since(start))
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return n, ds, nil
+}
+
+// pct is the nearest-rank percentile of sorted durations.
+func pct(ds []time.Duration, p int) time.Duration {
+	i := (p*len(ds)+99)/100 - 1
+	if i < 0 {
+		i = 0
+	}
+	return ds[i].Round(time.Millisecond)
+}
