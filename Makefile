@@ -8,7 +8,8 @@ APT_PKGS      ?= clickhouse-server
 TEST_APT_PKGS ?= $(APT_PKGS) chromium
 PKGS      := ./...
 
-.PHONY: run build test test-unit test-cluster fuzz lint generate check-generated deps test-deps clean help
+.PHONY: run build test test-unit test-cluster test-compat fuzz lint generate check-generated deps test-deps clean help
+.PHONY: test-api
 
 help:
 	@echo "make run      install what is missing, build, start everything (managed ClickHouse + demo data)"
@@ -88,6 +89,46 @@ test-cluster: deps
 		else echo "missing package: zookeeper"; echo "run:  sudo apt-get update && sudo apt-get install -y zookeeper"; exit 1; fi; }
 	$(GO) vet -tags cluster ./internal/platform/chcluster/
 	$(GO) test -tags cluster -count=1 -timeout 10m ./internal/platform/chcluster/
+
+## test-compat: the product's SQL on ClickHouse 26.9 (chDB, pinned in
+## compat/requirements.txt, installed into $(COMPAT_VENV)) against 18.16 on
+## the same fixture events; see compat/README.md.
+COMPAT_VENV ?= build/compat-venv
+test-compat: deps
+	@if ! cmp -s compat/requirements.txt $(COMPAT_VENV)/requirements.installed; then \
+		echo "installing chDB into $(COMPAT_VENV) (compat/requirements.txt)"; \
+		rm -rf $(COMPAT_VENV); \
+		python3 -m venv $(COMPAT_VENV) 2>/dev/null || { \
+			if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null && rm -rf $(COMPAT_VENV) && python3 -m venv $(COMPAT_VENV); \
+			else echo "python3 -m venv failed; run:  sudo apt-get install -y python3-venv"; exit 1; fi; } || exit 1; \
+		$(COMPAT_VENV)/bin/pip install --quiet --disable-pip-version-check -r compat/requirements.txt || exit 1; \
+		cp compat/requirements.txt $(COMPAT_VENV)/requirements.installed; \
+	fi
+	$(GO) vet -tags compat ./compat/
+	ADOPTSCOPE_COMPAT_PYTHON=$(abspath $(COMPAT_VENV))/bin/python $(GO) test -tags compat -count=1 -timeout 15m -v ./compat/
+
+## test-api: schemathesis (pinned, from PyPI, in a venv under bin/) fuzzes a
+## live instance (`up` on a temporary data folder, managed ClickHouse) from
+## its own /api/v1/openapi.json: API_FUZZ_CASES cases per operation; it
+## fails on a 5xx, an answer the description contradicts (status, content
+## type, body schema, headers) or a request that takes over 30 s.
+SCHEMATHESIS_VERSION ?= 4.32.5
+API_FUZZ_CASES       ?= 30
+API_FUZZ_ADDR        ?= 127.0.0.1:18089
+API_FUZZ_VENV        := bin/venv-schemathesis
+test-api: deps build
+	@if ! $(API_FUZZ_VENV)/bin/schemathesis --version 2>/dev/null | grep -q ' $(SCHEMATHESIS_VERSION)$$'; then \
+		python3 -m venv $(API_FUZZ_VENV) && $(API_FUZZ_VENV)/bin/pip install -q schemathesis==$(SCHEMATHESIS_VERSION); fi
+	@dir=$$(mktemp -d); tok=api-fuzz-token-$$(date +%s%N); \
+	ADOPTSCOPE_DATA_DIR=$$dir ADOPTSCOPE_ADDR=$(API_FUZZ_ADDR) ADOPTSCOPE_DEMO=off ADOPTSCOPE_CLICKHOUSE_ADDR= \
+	  ADOPTSCOPE_INGEST_TOKENS=$$tok ADOPTSCOPE_ADMIN_TOKENS=$$tok ADOPTSCOPE_LOG_LEVEL=warn ./$(BIN) up >$$dir/up.log 2>&1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -rf $$dir' EXIT; \
+	python3 .ci/wait-healthy.py http://$(API_FUZZ_ADDR)/healthz || { echo "the instance did not start:"; cat $$dir/up.log; exit 1; }; \
+	$(API_FUZZ_VENV)/bin/schemathesis run http://$(API_FUZZ_ADDR)/api/v1/openapi.json --url http://$(API_FUZZ_ADDR) \
+	  -H "Authorization: Bearer $$tok" --max-examples $(API_FUZZ_CASES) --request-timeout 30 --seed 1 --no-color \
+	  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
+	  --suppress-health-check all --warnings off; rc=$$?; \
+	if [ $$rc != 0 ]; then echo "--- instance log (tail)"; tail -40 $$dir/up.log; fi; exit $$rc
 
 clean:
 	rm -rf bin

@@ -20,8 +20,9 @@ import (
 	"github.com/adoptscope/adoptscope/catalog"
 )
 
-// Kinds are the allowed values of Annotation.Kind.
-var Kinds = []string{"launch", "feature", "policy", "shutdown", "other"}
+// Kinds are the allowed values of Annotation.Kind. "detected" marks a
+// level change found in the data (detected.go), suggested or accepted.
+var Kinds = []string{"launch", "feature", "policy", "shutdown", "other", KindDetected}
 
 // Annotation is a dated note drawn on time charts. Title and Text are user
 // input: stored as given, escaped wherever they are shown.

@@ -126,3 +126,35 @@ func TestFacts(t *testing.T) {
 		t.Errorf("the Impact defaults %s on %s are not in the default registry", ImpactAssistant, ImpactChannel)
 	}
 }
+
+func TestOwners(t *testing.T) {
+	o := DefaultOwners()
+	for _, tc := range []struct {
+		assistant, channel string
+		controls           bool
+	}{
+		{"meta_ai", "whatsapp", true}, {"meta_ai", "instagram", true}, {"meta_ai", "telegram", false}, {"meta_ai", "ios", true},
+		{"chatgpt", "whatsapp", false}, {"chatgpt", "web", true}, {"copilot", "messenger", false}, {"grok", "whatsapp", false}, {"grok", "web", true},
+	} {
+		if got := o.Controls(tc.assistant, tc.channel); got != tc.controls {
+			t.Errorf("Controls(%s, %s) = %v, want %v", tc.assistant, tc.channel, got, tc.controls)
+		}
+	}
+	if o.Maker("meta_ai") != "Meta" || o.Maker("chatgpt") != "OpenAI" || o.Owner("whatsapp") != "Meta" || o.Owner("web") != "" {
+		t.Errorf("default owners %+v", o)
+	}
+	reg := Registry{Assistants: []string{"chatgpt", "grok"}, Channels: []string{"web", "x"}}
+	c, err := ParseOwners("xAI=grok,x; OpenAI=chatgpt", reg)
+	if err != nil || !c.Controls("grok", "x") || c.Controls("chatgpt", "x") {
+		t.Errorf("configured owners %+v, %v", c, err)
+	}
+	if _, err := ParseOwners("xAI=grok,fax", reg); err == nil || !strings.Contains(err.Error(), `"fax" is neither`) {
+		t.Errorf("unknown slug: %v", err)
+	}
+	if _, err := ParseOwners("no equals sign", reg); err == nil {
+		t.Error("malformed spec accepted")
+	}
+	if d, err := ParseOwners("", reg); err != nil || d.Maker("chatgpt") != "OpenAI" {
+		t.Errorf("default table on another registry: %+v, %v", d, err)
+	}
+}

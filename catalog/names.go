@@ -18,11 +18,11 @@ func Name(slug string) (string, bool) {
 	return n, ok
 }
 
-// thirdParty are the channels owned by a platform rather than by an
-// assistant's maker: an assistant reaches people there on the platform
-// owner's terms.
-var thirdParty = map[string]bool{"whatsapp": true, "messenger": true, "instagram": true, "telegram": true}
+// defaultOwners is the default owners table (owners.go).
+var defaultOwners = DefaultOwners()
 
-// ThirdParty reports whether channel belongs to a platform that no
-// assistant maker controls.
-func ThirdParty(channel string) bool { return thirdParty[channel] }
+// ThirdParty reports whether channel belongs to a platform (it has an
+// owner in the default owners table) rather than being every assistant's
+// own app or site. Whether it is a dependency depends on the assistant:
+// see Owners.Controls.
+func ThirdParty(channel string) bool { return defaultOwners.Owner(channel) != "" }

@@ -97,7 +97,9 @@ func TestLoadThroughIngest(t *testing.T) {
 		m := migration{cohort: int(r.Cohort), linked: int(r.Linked), outcomes: map[string]int{}}
 		for _, o := range r.Outcomes {
 			key := o.Outcome
-			if o.Outcome == query.OutcomeMoved {
+			// The demo configures where people went; the query splits that
+			// destination into new there (moved) and already there before.
+			if o.Outcome == query.OutcomeMoved || o.Outcome == query.OutcomeAlreadyThere {
 				key = o.Assistant + "/" + o.Channel
 			}
 			m.outcomes[key] += int(o.Users)

@@ -85,10 +85,10 @@ func TestEveryMinuteExportMatchesIndependentCount(t *testing.T) {
 		}
 		users[k][e.user] = true
 	}
-	want := [][]string{{"period", "assistant", "value"}}
+	want := [][]string{{"period", "assistant", "value", "complete"}}
 	for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
 		for _, a := range asst {
-			want = append(want, []string{d.Format("2006-01-02"), a, fmt.Sprint(len(users[d.Format("2006-01-02")+","+a]))})
+			want = append(want, []string{d.Format("2006-01-02"), a, fmt.Sprint(len(users[d.Format("2006-01-02")+","+a])), "true"})
 		}
 	}
 

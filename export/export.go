@@ -85,6 +85,18 @@ func (e *Export) Normalize() error {
 		for _, k := range []string{"from", "to", "format"} {
 			q.Del(k)
 		}
+		// The export's days are counted in its time zone: a tz in the
+		// query (a chart's) becomes the export's zone, or must agree
+		// with it.
+		if tz := q.Get("tz"); tz != "" {
+			switch {
+			case e.Timezone == "":
+				e.Timezone = tz
+			case !sameZone(tz, e.Timezone):
+				errs = append(errs, fmt.Errorf("query tz=%s and timezone %s differ: the file's days and the schedule share the export's timezone; drop tz from the query or set timezone to %s", tz, e.Timezone, tz))
+			}
+			q.Del("tz")
+		}
 		if e.Kind == "series" && q.Get("metric") == "" {
 			q.Set("metric", "active_users")
 		}
@@ -160,7 +172,18 @@ func (e Export) Params(from, to time.Time) url.Values {
 	}
 	q.Set("from", from.Format(catalog.DateLayout))
 	q.Set("to", to.Format(catalog.DateLayout))
+	// A series' days are the export's time zone's days (migration and
+	// retention are computed in UTC).
+	if (e.Kind == "" || e.Kind == query.EndpointSeries) && !sameZone(e.Timezone, "UTC") && q.Get("tz") == "" {
+		q.Set("tz", e.Timezone)
+	}
 	return q
+}
+
+// sameZone reports whether two zone names mean the same zone ("" is UTC).
+func sameZone(a, b string) bool {
+	utc := func(s string) bool { return s == "" || s == "UTC" || s == "Etc/UTC" }
+	return a == b || (utc(a) && utc(b))
 }
 
 // Dir is the folder holding the export's files below root (the exports

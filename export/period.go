@@ -14,6 +14,10 @@ import (
 //
 //	last_7_days      the 7 days before the run day
 //	last_28_days     the 28 days before the run day
+//	last_90_days     the 90 days before the run day
+//	last_12_weeks    the 12 ISO weeks before the run day's week
+//	last_12_months   the day a year before the run day to the day before it
+//	                 (the dashboard's "Last 12 months", kept rolling)
 //	previous_week    the ISO week (Monday to Sunday) before the run day's week
 //	previous_month   the calendar month before the run day's month
 //	month_to_date    the 1st of the month of the day before the run day, to that day
@@ -21,7 +25,7 @@ import (
 type Range string
 
 // Ranges lists the fixed forms (since:YYYY-MM-DD is the one open form).
-var Ranges = []Range{"last_7_days", "last_28_days", "previous_week", "previous_month", "month_to_date"}
+var Ranges = []Range{"last_7_days", "last_28_days", "last_90_days", "last_12_weeks", "last_12_months", "previous_week", "previous_month", "month_to_date"}
 
 // Validate checks r.
 func (r Range) Validate() error {
@@ -40,6 +44,14 @@ func (r Range) Period(at time.Time, loc *time.Location) (from, to time.Time, err
 		return day.AddDate(0, 0, -7), yesterday, nil
 	case r == "last_28_days":
 		return day.AddDate(0, 0, -28), yesterday, nil
+	case r == "last_90_days":
+		return day.AddDate(0, 0, -90), yesterday, nil
+	case r == "last_12_weeks":
+		wd := (int(day.Weekday()) + 6) % 7 // Monday 0
+		monday := day.AddDate(0, 0, -wd)
+		return monday.AddDate(0, 0, -7*12), monday.AddDate(0, 0, -1), nil
+	case r == "last_12_months":
+		return day.AddDate(-1, 0, 0), yesterday, nil
 	case r == "previous_week":
 		wd := (int(day.Weekday()) + 6) % 7 // Monday 0
 		monday := day.AddDate(0, 0, -wd)

@@ -41,11 +41,22 @@ type Config struct {
 	MaxLine int
 	// DedupWindow: an event_id stored this recently is a duplicate.
 	DedupWindow time.Duration
+	// NoDedupFilter turns the in-memory filter of the window's ids off:
+	// every id of every batch is then looked up in ClickHouse (a cost that
+	// grows with the window). On a cluster there is no filter.
+	NoDedupFilter bool
+	// DedupFilterBits is the filter's bits per id (default 20), lowered
+	// when the window would not fit DedupFilterMemory (default 640 MiB).
+	DedupFilterBits   int
+	DedupFilterMemory int64
 	// Writes is how many batches may be committed at once (default 2): the
 	// next batch is formed and looked up while the previous one is written.
 	Writes int
 	// WriteTimeout bounds one flush (dedup lookup plus insert).
 	WriteTimeout time.Duration
+	// DecodeWait is how long a body waits for a decoding slot before it is
+	// refused with ErrBusy (default DefaultDecodeWait).
+	DecodeWait time.Duration
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
@@ -81,11 +92,20 @@ func (c *Config) setDefaults() {
 	if c.DedupWindow <= 0 {
 		c.DedupWindow = DefaultDedupWindow
 	}
+	if c.DedupFilterBits <= 0 {
+		c.DedupFilterBits = DefaultDedupFilterBits
+	}
+	if c.DedupFilterMemory <= 0 {
+		c.DedupFilterMemory = DefaultDedupFilterMemory
+	}
 	if c.Writes <= 0 {
 		c.Writes = DefaultWrites
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 30 * time.Second
+	}
+	if c.DecodeWait <= 0 {
+		c.DecodeWait = DefaultDecodeWait
 	}
 	if c.Now == nil {
 		c.Now = time.Now

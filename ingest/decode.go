@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -101,8 +102,14 @@ func NewDecoder(f Format, r io.Reader, maxLine int, keepRaw bool) Decoder {
 		d.set = d.setField
 		return d
 	default:
-		return newCSVDecoder(r, maxLine, keepRaw)
+		return newCSVDecoder(r, maxLine, keepRaw, 0)
 	}
+}
+
+// NewCSVDecoder is NewDecoder for CSV with the delimiter given (',', ';'
+// or '\t'; see ParseDelimiter); 0 detects it from the header row.
+func NewCSVDecoder(r io.Reader, maxLine int, keepRaw bool, delim rune) Decoder {
+	return newCSVDecoder(r, maxLine, keepRaw, delim)
 }
 
 // Release returns pooled buffers; the decoder must not be used after it.
@@ -136,7 +143,13 @@ type ndjsonDecoder struct {
 func (d *ndjsonDecoder) setField(key []byte, kind jsonKind, val []byte) {
 	// Keep reading fields after an error: the user id is needed to keep it
 	// out of the error text.
-	if fe := setJSON(&d.cur.Input, key, kind, val); fe != nil && d.cur.Err == nil {
+	fe := setJSON(&d.cur.Input, key, kind, val)
+	if kind == kindNumber && string(key) == "time" {
+		if se := secondsError(val); se != nil {
+			fe = se
+		}
+	}
+	if fe != nil && d.cur.Err == nil {
 		d.cur.Err = fe
 	}
 }
@@ -199,7 +212,13 @@ type jsonDecoder struct {
 }
 
 func (d *jsonDecoder) setField(key []byte, kind jsonKind, val []byte) {
-	if fe := setJSON(&d.cur.Input, key, kind, val); fe != nil && d.cur.Err == nil {
+	fe := setJSON(&d.cur.Input, key, kind, val)
+	if kind == kindNumber && string(key) == "time" {
+		if se := secondsError(val); se != nil {
+			fe = se
+		}
+	}
+	if fe != nil && d.cur.Err == nil {
 		d.cur.Err = fe
 	}
 }
@@ -242,7 +261,7 @@ func (d *jsonDecoder) Next(rec *Record) error {
 		case '[':
 			d.dec = json.NewDecoder(br)
 			if _, err := d.dec.Token(); err != nil {
-				return fmt.Errorf("not valid JSON: %w", ErrMalformed)
+				return jsonErr(err) // a read error (a body deadline) keeps its status
 			}
 		default:
 			return fmt.Errorf("want a JSON array of events or one event object: %w", ErrMalformed)
@@ -287,11 +306,98 @@ type csvDecoder struct {
 	started bool
 }
 
-func newCSVDecoder(r io.Reader, maxLine int, keepRaw bool) *csvDecoder {
-	cr := csv.NewReader(&lineLimiter{r: r, max: maxLine})
+func newCSVDecoder(r io.Reader, maxLine int, keepRaw bool, delim rune) *csvDecoder {
+	br := bufio.NewReaderSize(&lineLimiter{r: r, max: maxLine}, min(maxLine+2, 64<<10))
+	// A UTF-8 BOM (spreadsheets write one) is not part of the first name.
+	if bom, _ := br.Peek(3); string(bom) == "\ufeff" {
+		_, _ = br.Discard(3)
+	}
+	head, _ := br.Peek(br.Size())
+	cr := csv.NewReader(br)
+	cr.Comma = delim
+	if delim == 0 {
+		cr.Comma = detectDelimiter(head)
+	}
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	return &csvDecoder{r: cr, keepRaw: keepRaw}
+}
+
+// detectDelimiter picks the separator of a CSV file from its header row:
+// the most frequent of , ; and tab outside quotes (a spreadsheet in a
+// European locale writes ;). Field names hold none of them.
+func detectDelimiter(head []byte) rune {
+	counts := map[byte]int{}
+	quoted := false
+	for _, c := range head {
+		if c == '"' {
+			quoted = !quoted
+			continue
+		}
+		if quoted {
+			continue
+		}
+		if c == '\n' {
+			break
+		}
+		if c == ',' || c == ';' || c == '\t' {
+			counts[c]++
+		}
+	}
+	best := byte(',')
+	for _, c := range []byte{';', '\t'} {
+		if counts[c] > counts[best] {
+			best = c
+		}
+	}
+	return rune(best)
+}
+
+// requiredColumns are the fields every event needs (validate).
+var requiredColumns = []string{"event_id", "time", "assistant", "channel", "user_id"}
+
+// checkHeader says which required columns a header lacks, and which it
+// has, instead of one "required" error per line.
+func (d *csvDecoder) checkHeader() error {
+	var missing []string
+	for _, want := range requiredColumns {
+		found := false
+		for _, h := range d.header {
+			if h == want {
+				found = true
+				break
+			}
+		}
+		if !found {
+			missing = append(missing, want)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("CSV header: no %s column (the header row must name the fields: %s); found %d column(s) separated by %q: %s: %w",
+		strings.Join(missing, ", "), strings.Join(requiredColumns, ", "), len(d.header), d.r.Comma, strings.Join(quoteAll(d.header), ", "), ErrMalformed)
+}
+
+func quoteAll(l []string) []string {
+	out := make([]string, 0, min(len(l), 20))
+	for i, s := range l {
+		if i == 20 {
+			out = append(out, "…")
+			break
+		}
+		out = append(out, strconv.Quote(s))
+	}
+	return out
+}
+
+// secondsError refuses a time in Unix seconds: read as milliseconds it
+// would be a day of January 1970.
+func secondsError(val []byte) *FieldError {
+	if len(val) < 9 || len(val) > 10 || !isDigits(string(val)) {
+		return nil
+	}
+	return &FieldError{Field: "time", Error: fmt.Sprintf("%s looks like Unix seconds: send Unix milliseconds (%s000) or RFC 3339 (2026-01-15T09:30:00Z)", val, val)}
 }
 
 func (d *csvDecoder) Next(rec *Record) error {
@@ -313,6 +419,9 @@ func (d *csvDecoder) Next(rec *Record) error {
 				name = strings.TrimPrefix(name, "\ufeff")
 			}
 			d.header[i] = strings.TrimSpace(name)
+		}
+		if err := d.checkHeader(); err != nil {
+			return err
 		}
 	}
 	fields, err := d.r.Read()
@@ -344,7 +453,13 @@ func (d *csvDecoder) Next(rec *Record) error {
 		return nil
 	}
 	for i, v := range fields {
-		if fe := setText(&rec.Input, d.header[i], v); fe != nil && rec.Err == nil {
+		fe := setText(&rec.Input, d.header[i], v)
+		if d.header[i] == "time" {
+			if se := secondsError([]byte(v)); se != nil {
+				fe = se
+			}
+		}
+		if fe != nil && rec.Err == nil {
 			fe.Line = line
 			rec.Err = fe
 		}

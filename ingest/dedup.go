@@ -12,32 +12,72 @@ import (
 )
 
 // lookup returns which of ids are already stored within the dedup window.
-// The ids travel as an external table (one column block, not a query
-// text). The query reads the id_hash column of ingest_event_ids for the
-// window's daily partitions (8 bytes per stored id: the cost of the
-// window), and event_id only where a hash matched.
+//
+// With the filter (single server, ready): only the ids it cannot call new
+// are looked up, in ingest_dedup_ids, whose primary key prunes the read to
+// one 256-row granule per part and id. Before it is ready (start-up, a
+// rebuild): every id is looked up there, which reads the window's hashes
+// (8 bytes per stored id), as before the filter. On a cluster, or with the
+// filter turned off: ingest_event_ids, every id.
 func (p *Pipeline) lookup(ctx context.Context, ids []string) (map[string]struct{}, error) {
 	found := map[string]struct{}{}
 	if len(ids) == 0 {
 		return found, nil
 	}
-	t, err := ext.NewTable("batch_ids", ext.Column("id", column.Type("String")))
+	if p.filter == nil {
+		return found, p.lookupIn(ctx, "ingest_event_ids", ids, time.Time{}, found)
+	}
+	ask, _, err := p.filter.maybe(ctx, ids)
 	if err != nil {
+		return nil, fmt.Errorf("dedup filter: %w", err)
+	}
+	if len(ask) == 0 {
+		return found, nil
+	}
+	if err := p.lookupIn(ctx, "ingest_dedup_ids", ask, time.Time{}, found); err != nil {
 		return nil, err
 	}
+	since := p.cfg.Now().Add(-p.cfg.DedupWindow)
+	if l := p.filter.legacy; l.active(since) && len(found) < len(ask) {
+		rest := make([]string, 0, len(ask)-len(found))
+		for _, id := range ask {
+			if _, ok := found[id]; !ok {
+				rest = append(rest, id)
+			}
+		}
+		if err := p.lookupIn(ctx, "ingest_event_ids", rest, l.until, found); err != nil {
+			return nil, err
+		}
+	}
+	return found, nil
+}
+
+// lookupIn adds to found the ids stored in table within the window (and,
+// when until is set, received before it). The ids travel as an external
+// table (one column block, not a query text). The hashes are read first
+// (PREWHERE): event_id is read only in the granules where a hash matched.
+func (p *Pipeline) lookupIn(ctx context.Context, table string, ids []string, until time.Time, found map[string]struct{}) error {
+	t, err := ext.NewTable("batch_ids", ext.Column("id", column.Type("String")))
+	if err != nil {
+		return err
+	}
 	if _, err := t.Block().Columns[0].Append(ids); err != nil {
-		return nil, err
+		return err
 	}
 	since := strconv.FormatInt(p.cfg.Now().Add(-p.cfg.DedupWindow).UTC().Unix(), 10)
 	window := "seen_at >= toDateTime(" + since + ")"
+	if !until.IsZero() {
+		window += " AND seen_at <= toDateTime(" + strconv.FormatInt(until.UTC().Unix(), 10) + ")"
+	}
+	// table is one of two constants; since and until are integers.
 	var q string
 	switch {
 	case p.store.Cluster != "" && p.hashLookup:
 		// Each shard moves the hash condition to PREWHERE itself.
-		q = "SELECT event_id FROM ingest_event_ids WHERE id_hash GLOBAL IN (SELECT sipHash64(id) FROM batch_ids) AND " +
+		q = "SELECT event_id FROM " + table + " WHERE id_hash GLOBAL IN (SELECT sipHash64(id) FROM batch_ids) AND " +
 			window + " AND event_id GLOBAL IN (SELECT id FROM batch_ids)"
-	case p.hashLookup:
-		q = "SELECT event_id FROM ingest_event_ids PREWHERE id_hash IN (SELECT sipHash64(id) FROM batch_ids) WHERE " +
+	case p.hashLookup || table != "ingest_event_ids":
+		q = "SELECT event_id FROM " + table + " PREWHERE id_hash IN (SELECT sipHash64(id) FROM batch_ids) WHERE " +
 			window + " AND event_id IN (SELECT id FROM batch_ids)"
 	default:
 		// A table created before id_hash existed (development data folders).
@@ -45,22 +85,22 @@ func (p *Pipeline) lookup(ctx context.Context, ids []string) (map[string]struct{
 		if p.store.Cluster != "" {
 			in = "GLOBAL IN"
 		}
-		q = "SELECT event_id FROM ingest_event_ids WHERE " + window + " AND event_id " + in + " (SELECT id FROM batch_ids)"
+		q = "SELECT event_id FROM " + table + " WHERE " + window + " AND event_id " + in + " (SELECT id FROM batch_ids)"
 	}
 	qctx := clickhouse.Context(ctx, clickhouse.WithExternalTable(t))
 	rows, err := p.store.Conn.Query(qctx, q)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, err
+			return err
 		}
 		found[id] = struct{}{}
 	}
-	return found, rows.Err()
+	return rows.Err()
 }
 
 // hasHashColumn reports whether ingest_event_ids has id_hash (every table
@@ -102,7 +142,12 @@ func (p *Pipeline) dropOld() {
 	// Keep one extra day: a partition holds a whole UTC day.
 	cutoff := p.cfg.Now().Add(-p.cfg.DedupWindow - 24*time.Hour).UTC().Format("20060102")
 	cutN, _ := strconv.Atoi(cutoff)
-	for _, table := range []string{"ingest_event_ids", "ingest_idempotency"} {
+	tables := []string{"ingest_event_ids", "ingest_idempotency"}
+	if p.store.Cluster == "" {
+		tables = append(tables, "ingest_dedup_ids")
+		p.dropOldLog(ctx)
+	}
+	for _, table := range tables {
 		local, target := table, table
 		onCluster := ""
 		parts := "system.parts"
@@ -141,6 +186,39 @@ func (p *Pipeline) dropOld() {
 			} else {
 				p.log.Info("ingest janitor: dropped partition out of the dedup window", "table", local, "partition", n)
 			}
+		}
+	}
+}
+
+// dropOldLog drops the hours of ingest_dedup_log older than dedupLogKept,
+// by the server's clock (the log's committed_at is the server's now()).
+func (p *Pipeline) dropOldLog(ctx context.Context) {
+	var now uint32
+	if err := p.store.Conn.QueryRow(ctx, "SELECT toUInt32(now())").Scan(&now); err != nil {
+		p.log.Warn("ingest janitor: read the server clock", "error", err)
+		return
+	}
+	cut := (int64(now) - int64(dedupLogKept/time.Second)) / 3600
+	rows, err := p.store.Conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = 'ingest_dedup_log' AND active", p.store.Database)
+	if err != nil {
+		p.log.Warn("ingest janitor: list partitions", "table", "ingest_dedup_log", "error", err)
+		return
+	}
+	var old []int64
+	for rows.Next() {
+		var part string
+		if err := rows.Scan(&part); err != nil {
+			break
+		}
+		if n, err := strconv.ParseInt(part, 10, 64); err == nil && n < cut {
+			old = append(old, n)
+		}
+	}
+	rows.Close()
+	for _, n := range old {
+		// n is an integer read back from system.parts: safe in the text.
+		if err := p.store.Conn.Exec(ctx, fmt.Sprintf("ALTER TABLE ingest_dedup_log DROP PARTITION %d", n)); err != nil {
+			p.log.Warn("ingest janitor: drop partition", "table", "ingest_dedup_log", "partition", n, "error", err)
 		}
 	}
 }

@@ -19,7 +19,14 @@ type Input struct {
 	Count     uint32 // 0: 1
 	Linked    bool
 	Source    string
+
+	// fieldErrs are the fields the decoder could not read (a wrong JSON
+	// type, a malformed time or count); validate lists them with the
+	// others. A pointer keeps Input comparable; nil for most inputs.
+	fieldErrs *fieldErrors
 }
+
+type fieldErrors struct{ list []FieldError }
 
 // Event is a validated, pseudonymized event: one row of the events table.
 type Event struct {

@@ -28,3 +28,33 @@ func (p *Pipeline) SubmitReleasing(ctx context.Context, inputs []Input, done fun
 	r, _, err := p.submit(ctx, inputs, nil, nil, done)
 	return r, err
 }
+
+// DedupFilterReady reports whether the dedup filter is built.
+func (p *Pipeline) DedupFilterReady() bool { return p.filter != nil && p.filter.ready() }
+
+// AddToDedupFilter puts id into the filter without storing it, as a false
+// positive would; false when the filter is not ready.
+func (p *Pipeline) AddToDedupFilter(id string) bool { return p.filter.addForTest(id) }
+
+// HoldDedupFilter drops the filter and keeps it from being rebuilt until
+// release is called (which rebuilds it before returning).
+func (p *Pipeline) HoldDedupFilter() (release func()) { return p.filter.holdForTest() }
+
+// DedupFilterCounts returns the ids probed, passed on to ClickHouse, and
+// the batches looked up whole (filter not ready).
+func (p *Pipeline) DedupFilterCounts() (probed, maybe, fallback float64) {
+	read := func(c interface{ Write(*dto.Metric) error }) float64 {
+		var m dto.Metric
+		if err := c.Write(&m); err != nil {
+			panic(err)
+		}
+		return m.GetCounter().GetValue()
+	}
+	return read(p.filter.probed), read(p.filter.candidates), read(p.filter.fallback)
+}
+
+// SipHash64 is the hash the filter keys ids by.
+func SipHash64(s string) uint64 { return sipHash64(s) }
+
+// DedupFilterBitsPerID is the bits per id of the filter built.
+func (p *Pipeline) DedupFilterBitsPerID() float64 { _, _, b := p.filter.size(); return b }

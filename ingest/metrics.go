@@ -84,6 +84,9 @@ type Snapshot struct {
 	Recent []RecentEvent
 	// BufferRows and BufferCapacity: events waiting for their commit.
 	BufferRows, BufferCapacity int
+	// SDK: the PostHog / Segment endpoints' counts (filled by the app
+	// from SDK.Snapshot).
+	SDK []SDKEndpointStats
 }
 
 // MinuteCount is the accepted events of one minute.

@@ -62,6 +62,9 @@ type Pipeline struct {
 	now     chan struct{} // Flush: write the filling batch at once
 
 	hashLookup bool // ingest_event_ids has id_hash
+	// filter answers "certainly new" for most ids without ClickHouse
+	// (dedupfilter.go); nil on a cluster or when turned off.
+	filter *dedupFilter
 
 	// Writes in flight (Config.Writes at most): the writer forms the next
 	// batch, and looks its ids up, while earlier batches are written.
@@ -110,6 +113,10 @@ func NewPipeline(s *store.Store, cfg Config, log *slog.Logger) (*Pipeline, error
 	p.hashes.New = func() any { return hmac.New(sha256.New, secret) }
 	p.metrics = newMetrics(p)
 	p.hashLookup = p.hasHashColumn()
+	if s.Cluster == "" && !cfg.NoDedupFilter {
+		p.filter = newDedupFilter(p)
+		p.filter.start()
+	}
 	go p.writer()
 	go p.janitor()
 	return p, nil
@@ -153,6 +160,7 @@ func (p *Pipeline) SubmitLines(ctx context.Context, inputs []Input, lines []int,
 func (p *Pipeline) submit(ctx context.Context, inputs []Input, lines []int, decodeErrs []FieldError, done func()) (Result, []FieldError, error) {
 	now := p.cfg.Now()
 	errs := decodeErrs
+	invalid := 0 // inputs that failed validation
 	events := make([]Event, 0, len(inputs))
 	seen := make(map[string]struct{}, len(inputs))
 	var res Result
@@ -161,14 +169,16 @@ func (p *Pipeline) submit(ctx context.Context, inputs []Input, lines []int, deco
 	for i := range inputs {
 		in := &inputs[i]
 		var ev Event
-		if fe := p.reg.validate(in, now, &ev); fe != nil {
+		if fes := p.reg.validate(in, now, &ev); fes != nil {
+			line := i + 1
 			if lines != nil {
-				fe.Line = lines[i]
-			} else {
-				fe.Line = i + 1
+				line = lines[i]
 			}
-			fe.Error = redact(fe.Error, in.UserID)
-			errs = append(errs, *fe)
+			for _, fe := range fes {
+				fe.Line = line
+				errs = append(errs, fe)
+			}
+			invalid++
 			continue
 		}
 		if _, dup := seen[ev.EventID]; dup {
@@ -185,10 +195,15 @@ func (p *Pipeline) submit(ctx context.Context, inputs []Input, lines []int, deco
 	if done != nil {
 		done()
 	}
-	res.Rejected = len(errs)
+	// A line is rejected once, whatever the number of its errors; the
+	// reason counted is its first error's.
+	res.Rejected = len(decodeErrs) + invalid
 	if len(errs) > 0 {
 		sort.SliceStable(errs, func(a, b int) bool { return errs[a].Line < errs[b].Line })
-		for _, e := range errs {
+		for k, e := range errs {
+			if k > 0 && errs[k-1].Line == e.Line {
+				continue
+			}
 			p.stats.reject(e.Reason())
 			p.metrics.rejected.WithLabelValues(e.Reason()).Inc()
 		}
@@ -292,6 +307,9 @@ func (p *Pipeline) Close(ctx context.Context) error {
 func (p *Pipeline) writer() {
 	defer func() {
 		p.flushing.Wait()
+		if p.filter != nil {
+			p.filter.close()
+		}
 		close(p.done)
 	}()
 	early := max(p.cfg.BatchRows/10, 1)
@@ -403,6 +421,9 @@ func (p *Pipeline) flush(job *flushJob, deps []*flushJob, batch []*pending, rows
 		p.flushing.Done()
 	}()
 	n, op, err := p.commit(ctx, deps, batch, ids)
+	if p.filter != nil && op != "lookup" {
+		p.filter.learn(batch) // before the ids leave inFlight
+	}
 	// The books before the answers: a client answered must find the
 	// buffer room and the ids of this batch released.
 	job.ok = err == nil
@@ -568,6 +589,9 @@ func lowCard(s string, boxes map[string]any) any {
 const InsertColumns = "event_id, event_time, received_at, assistant, channel, event_type, modality, user_key, country, count, linked, source"
 
 func (p *Pipeline) insert(ctx context.Context, c *columns) error {
+	if p.filter != nil {
+		ctx = p.filter.insertCtx(ctx)
+	}
 	b, err := p.store.Conn.PrepareBatch(p.settings(ctx), "INSERT INTO events ("+InsertColumns+")")
 	if err != nil {
 		return err

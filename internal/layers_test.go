@@ -27,7 +27,7 @@ var layers = []struct {
 	{3, []string{"internal/app"}},
 	{4, []string{"internal/config"}},
 	{5, []string{"internal/adapters/"}},
-	{6, []string{"ingest", "rollup", "query", "annotation", "export", "demo", "schema"}},
+	{6, []string{"ingest", "rollup", "query", "annotation", "export", "demo", "schema", "breaks"}},
 	{7, []string{"catalog"}},
 	{8, []string{"internal/platform/"}},
 }
@@ -35,10 +35,12 @@ var layers = []struct {
 // sameLayer lists the imports allowed within one layer. Adapters have none:
 // each talks to the domain, never to another adapter.
 var sameLayer = map[string]bool{
-	"demo -> ingest":     true, // the demo is loaded through the ingest pipeline
-	"demo -> query":      true,
-	"demo -> annotation": true, // the demo's story annotations
-	"export -> query":    true, // an export is a stored query
+	"demo -> ingest":       true, // the demo is loaded through the ingest pipeline
+	"demo -> query":        true,
+	"demo -> annotation":   true, // the demo's story annotations
+	"export -> query":      true, // an export is a stored query
+	"breaks -> query":      true, // the detector reads the daily series
+	"breaks -> annotation": true, // and keeps breaks as suggested annotations
 }
 
 // layerOf returns the layer rank and the unit (a folder under a prefix

@@ -10,8 +10,16 @@ import (
 	"github.com/adoptscope/adoptscope/query"
 )
 
-// goldenMigration decides each person's outcome in a plain loop.
+// goldenMigration decides each person's outcome in a plain loop. Outcome
+// keys: "stayed", "moved A C" (new there), "already A C" (active on A C
+// at any time before date), "inactive"; linkedBy counts the linked
+// members of each key.
 func goldenMigration(evs []ev, a, c string, date time.Time, before, after int) (cohort, linked uint64, outcomes map[string]uint64, perPerson map[uint64]string) {
+	cohort, linked, outcomes, _, perPerson = goldenMigrationLinked(evs, a, c, date, before, after)
+	return
+}
+
+func goldenMigrationLinked(evs []ev, a, c string, date time.Time, before, after int) (cohort, linked uint64, outcomes, linkedBy map[string]uint64, perPerson map[uint64]string) {
 	start, end := date.AddDate(0, 0, -before), date.AddDate(0, 0, after)
 	members := map[uint64]bool{}
 	for _, e := range evs {
@@ -21,12 +29,19 @@ func goldenMigration(evs []ev, a, c string, date time.Time, before, after int) (
 	}
 	isLinked := map[uint64]bool{}
 	sums := map[uint64]map[[2]string]uint64{}
+	wasThere := map[uint64]map[[2]string]bool{}
 	for _, e := range evs {
 		if !members[e.user] {
 			continue
 		}
 		if e.assistant == a && e.day().Before(date) && (e.linked || e.etype == "account_linked") {
 			isLinked[e.user] = true
+		}
+		if e.day().Before(date) {
+			if wasThere[e.user] == nil {
+				wasThere[e.user] = map[[2]string]bool{}
+			}
+			wasThere[e.user][[2]string{e.assistant, e.channel}] = true
 		}
 		if !e.day().Before(date) && e.day().Before(end) {
 			if sums[e.user] == nil {
@@ -35,7 +50,7 @@ func goldenMigration(evs []ev, a, c string, date time.Time, before, after int) (
 			sums[e.user][[2]string{e.assistant, e.channel}] += uint64(e.count)
 		}
 	}
-	outcomes = map[string]uint64{}
+	outcomes, linkedBy = map[string]uint64{}, map[string]uint64{}
 	perPerson = map[uint64]string{}
 	for u := range members {
 		cohort++
@@ -55,23 +70,45 @@ func goldenMigration(evs []ev, a, c string, date time.Time, before, after int) (
 					}
 				}
 				out = "moved " + best[0] + " " + best[1]
+				if wasThere[u][best] {
+					out = "already " + best[0] + " " + best[1]
+				}
 			}
 		}
 		perPerson[u] = out
 		outcomes[out]++
+		if isLinked[u] {
+			linkedBy[out]++
+		}
 	}
-	return cohort, linked, outcomes, perPerson
+	return cohort, linked, outcomes, linkedBy, perPerson
+}
+
+func outcomeKey(o query.MigrationOutcome) string {
+	switch o.Outcome {
+	case "moved":
+		return "moved " + o.Assistant + " " + o.Channel
+	case "already_there":
+		return "already " + o.Assistant + " " + o.Channel
+	}
+	return o.Outcome
 }
 
 func resultOutcomes(res query.MigrationResult) map[string]uint64 {
 	out := map[string]uint64{}
 	for _, o := range res.Outcomes {
-		k := o.Outcome
-		if k == "moved" {
-			k = "moved " + o.Assistant + " " + o.Channel
+		if o.Users > 0 {
+			out[outcomeKey(o)] += o.Users
 		}
-		if o.Users > 0 || k == "moved" {
-			out[k] += o.Users
+	}
+	return out
+}
+
+func resultLinked(res query.MigrationResult) map[string]uint64 {
+	out := map[string]uint64{}
+	for _, o := range res.Outcomes {
+		if o.Linked > 0 {
+			out[outcomeKey(o)] += o.Linked
 		}
 	}
 	return out
@@ -94,6 +131,8 @@ func migrationPeople() (evs []ev, want map[uint64]string, wantLinked uint64) {
 	add(1, "stayed", at("2026-01-10", 1, "chatgpt", "whatsapp", 1), at("2026-01-16", 1, "chatgpt", "whatsapp", 1), at("2026-01-16", 1, "meta_ai", "whatsapp", 50))
 	// moved to the largest sum of count
 	add(2, "moved chatgpt ios", at("2026-01-14", 2, "chatgpt", "whatsapp", 1), at("2026-01-15", 2, "chatgpt", "ios", 3), at("2026-01-17", 2, "meta_ai", "whatsapp", 2))
+	// moved to a place they had used long before the cohort window: already there
+	add(13, "already chatgpt ios", at("2025-11-02", 13, "chatgpt", "ios", 1), at("2026-01-14", 13, "chatgpt", "whatsapp", 1), at("2026-01-16", 13, "chatgpt", "ios", 2))
 	// a tie: assistant alphabetically first wins
 	add(3, "moved chatgpt web", at("2026-01-08", 3, "chatgpt", "whatsapp", 1), at("2026-01-20", 3, "meta_ai", "android", 4), at("2026-01-21", 3, "chatgpt", "web", 4))
 	// a tie on the assistant: channel alphabetically first wins
@@ -107,7 +146,7 @@ func migrationPeople() (evs []ev, want map[uint64]string, wantLinked uint64) {
 	// linked by an account_linked event on another channel of the assistant
 	al := at("2026-01-02", 7, "chatgpt", "ios", 1)
 	al.etype = "account_linked"
-	add(7, "moved chatgpt ios", al, at("2026-01-13", 7, "chatgpt", "whatsapp", 1), at("2026-01-15", 7, "chatgpt", "ios", 1))
+	add(7, "already chatgpt ios", al, at("2026-01-13", 7, "chatgpt", "whatsapp", 1), at("2026-01-15", 7, "chatgpt", "ios", 1))
 	// linked on another assistant: does not count
 	ml := at("2026-01-02", 8, "meta_ai", "whatsapp", 1)
 	ml.linked = true
@@ -128,7 +167,7 @@ func TestMigrationPersonByPerson(t *testing.T) {
 	s := chtestStore(t)
 	evs, want, wantLinked := migrationPeople()
 	insert(t, s, evs)
-	cohort, linked, outcomes, per := goldenMigration(evs, "chatgpt", "whatsapp", d("2026-01-15"), 7, 7)
+	cohort, linked, outcomes, linkedBy, per := goldenMigrationLinked(evs, "chatgpt", "whatsapp", d("2026-01-15"), 7, 7)
 	// The plain-loop oracle agrees with the rules as written person by person.
 	if len(per) != len(want) {
 		t.Fatalf("oracle cohort %d, rules say %d", len(per), len(want))
@@ -145,11 +184,24 @@ func TestMigrationPersonByPerson(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkMigration(t, "crafted", res, cohort, linked, outcomes)
+	checkMigration(t, "crafted", res, cohort, linked, outcomes, linkedBy)
 }
 
-func checkMigration(t *testing.T, name string, res query.MigrationResult, cohort, linked uint64, outcomes map[string]uint64) {
+func checkMigration(t *testing.T, name string, res query.MigrationResult, cohort, linked uint64, outcomes map[string]uint64, linkedBy ...map[string]uint64) {
 	t.Helper()
+	if len(linkedBy) > 0 {
+		got := resultLinked(res)
+		for k, n := range linkedBy[0] {
+			if got[k] != n {
+				t.Errorf("%s: linked members of %s = %d, want %d", name, k, got[k], n)
+			}
+		}
+		for k, n := range got {
+			if linkedBy[0][k] != n {
+				t.Errorf("%s: unexpected linked members of %s = %d", name, k, n)
+			}
+		}
+	}
 	if res.Cohort != cohort || res.Linked != linked {
 		t.Errorf("%s: cohort %d linked %d, want %d and %d", name, res.Cohort, res.Linked, cohort, linked)
 	}
@@ -185,13 +237,13 @@ func TestMigrationGolden(t *testing.T) {
 		for _, c := range channels {
 			for _, w := range [][2]int{{28, 28}, {7, 14}, {1, 1}} {
 				for _, date := range []string{"2026-01-15", "2026-02-01"} {
-					cohort, linked, outcomes, _ := goldenMigration(evs, a, c, d(date), w[0], w[1])
+					cohort, linked, outcomes, linkedBy, _ := goldenMigrationLinked(evs, a, c, d(date), w[0], w[1])
 					res, err := query.Migration(context.Background(), s, query.MigrationRequest{Assistant: a, Channel: c, Date: d(date), BeforeDays: w[0], AfterDays: w[1]})
 					if err != nil {
 						t.Fatal(err)
 					}
 					name := fmt.Sprintf("%s/%s %s %v", a, c, date, w)
-					checkMigration(t, name, res, cohort, linked, outcomes)
+					checkMigration(t, name, res, cohort, linked, outcomes, linkedBy)
 					names = append(names, name)
 				}
 			}

@@ -10,6 +10,8 @@ import (
 	"io"
 	"net/url"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
@@ -29,8 +31,8 @@ const (
 // decimal that reads back as the same float64, never an exponent.
 func FormatNumber(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
-// SeriesCSVHeader is period, the By columns, value, and with Compare
-// previous and change_pct.
+// SeriesCSVHeader is period, the By columns, value, with Compare previous
+// and change_pct, and complete (true or false).
 func SeriesCSVHeader(m SeriesMeta) []string {
 	h := []string{"period"}
 	for _, d := range m.By {
@@ -40,7 +42,7 @@ func SeriesCSVHeader(m SeriesMeta) []string {
 	if m.Compare {
 		h = append(h, "previous", "change_pct")
 	}
-	return h
+	return append(h, "complete")
 }
 
 // SeriesCSVRecord is one row in the columns of SeriesCSVHeader. A change
@@ -53,7 +55,7 @@ func SeriesCSVRecord(m SeriesMeta, row SeriesRow) []string {
 	if m.Compare {
 		rec = append(rec, optNumber(row.Previous, ""), optNumber(row.ChangePct, ""))
 	}
-	return rec
+	return append(rec, strconv.FormatBool(row.Complete))
 }
 
 func optNumber(p *float64, null string) string {
@@ -119,7 +121,10 @@ func WriteSeriesJSON(w io.Writer, res SeriesResult) error {
 		Compare     bool     `json:"compare"`
 		Approximate bool     `json:"approximate"`
 		Source      string   `json:"source"`
-	}{m.Metric, m.Interval, m.From.Format(catalog.DateLayout), m.To.Format(catalog.DateLayout), by, tz, m.Compare, m.Approximate, m.Source})
+		Partial     string   `json:"partial"`
+		freshnessJSON
+	}{m.Metric, m.Interval, m.From.Format(catalog.DateLayout), m.To.Format(catalog.DateLayout), by, tz, m.Compare, m.Approximate, m.Source,
+		partialWord(m.Partial), newFreshnessJSON(m.Freshness, m.LastCompleteDay)})
 	if err != nil {
 		return err
 	}
@@ -140,23 +145,91 @@ func WriteSeriesJSON(w io.Writer, res SeriesResult) error {
 			bw.WriteString(`,"previous":` + optNumber(row.Previous, "null"))
 			bw.WriteString(`,"change_pct":` + optNumber(row.ChangePct, "null"))
 		}
+		bw.WriteString(`,"complete":` + strconv.FormatBool(row.Complete))
 		bw.WriteByte('}')
 	}
 	bw.WriteString("]}\n")
 	return bw.Flush()
 }
 
+func partialWord(include bool) string {
+	if include {
+		return "include"
+	}
+	return "exclude"
+}
+
+// freshnessJSON is the freshness part of every answer: data_through (the
+// last stored event, RFC 3339 UTC; null when nothing is stored),
+// last_complete_day (YYYY-MM-DD in the answer's zone; null when nothing is
+// stored) and charts_behind_seconds.
+type freshnessJSON struct {
+	DataThrough         *string `json:"data_through"`
+	LastCompleteDay     *string `json:"last_complete_day"`
+	ChartsBehindSeconds float64 `json:"charts_behind_seconds"`
+}
+
+func newFreshnessJSON(f DataFreshness, last time.Time) freshnessJSON {
+	out := freshnessJSON{ChartsBehindSeconds: f.ChartsBehind.Seconds()}
+	if !f.Empty() {
+		t := f.DataThrough.UTC().Format(time.RFC3339)
+		out.DataThrough = &t
+	}
+	if !last.IsZero() {
+		d := last.Format(catalog.DateLayout)
+		out.LastCompleteDay = &d
+	}
+	return out
+}
+
 // MigrationCSVHeader: one row per outcome; every row repeats the cohort
-// size and the linked count so that a spreadsheet can compute shares.
-var MigrationCSVHeader = []string{"outcome", "assistant", "channel", "users", "cohort", "linked"}
+// size and the linked count so that a spreadsheet can compute shares, the
+// outcome's linked and unlinked members, its percentage of the cohort, the
+// baseline's figures for the same outcome, and how much of the after
+// window was observed. A launch (empty cohort) adds one row per origin of
+// the people acquired: outcome acquired_active_before (assistant and
+// channel where they were) or acquired_new, users, and cohort 0.
+var MigrationCSVHeader = []string{"outcome", "assistant", "channel", "users", "cohort", "linked",
+	"linked_users", "unlinked_users", "pct", "baseline_date", "baseline_cohort", "baseline_users", "baseline_pct",
+	"observed_days", "after_days"}
+
+// baselineOf returns the baseline's users for each outcome key.
+func baselineOf(res MigrationResult) map[string]uint64 {
+	out := map[string]uint64{}
+	if res.Baseline != nil {
+		for _, o := range res.Baseline.Outcomes {
+			out[OutcomeKey(o)] += o.Users
+		}
+	}
+	return out
+}
 
 // WriteMigrationCSV writes res as CSV.
 func WriteMigrationCSV(w io.Writer, res MigrationResult) error {
 	cw := newCSV(w)
 	cw.Write(MigrationCSVHeader)
+	u := func(n uint64) string { return strconv.FormatUint(n, 10) }
+	base := baselineOf(res)
+	bDate, bCohort := "", ""
+	if res.Baseline != nil {
+		bDate, bCohort = res.Baseline.Date.Format(catalog.DateLayout), u(res.Baseline.Cohort)
+	}
 	for _, o := range res.Outcomes {
-		cw.Write([]string{o.Outcome, o.Assistant, o.Channel, strconv.FormatUint(o.Users, 10),
-			strconv.FormatUint(res.Cohort, 10), strconv.FormatUint(res.Linked, 10)})
+		bUsers, bPct := "", ""
+		if res.Baseline != nil {
+			n := base[OutcomeKey(o)]
+			bUsers, bPct = u(n), FormatNumber(Pct(n, res.Baseline.Cohort))
+		}
+		cw.Write([]string{o.Outcome, o.Assistant, o.Channel, u(o.Users), u(res.Cohort), u(res.Linked),
+			u(o.Linked), u(o.Unlinked()), FormatNumber(Pct(o.Users, res.Cohort)), bDate, bCohort, bUsers, bPct,
+			strconv.Itoa(res.ObservedDays), strconv.Itoa(res.AfterDays)})
+	}
+	if res.Launch != nil {
+		for _, o := range res.Launch.Origins {
+			cw.Write([]string{"acquired_" + o.Outcome, o.Assistant, o.Channel, u(o.Users), u(res.Cohort), u(res.Linked),
+				"", "", FormatNumber(Pct(o.Users, res.Launch.Acquired)), "", "", "", "",
+				strconv.Itoa(res.ObservedDays), strconv.Itoa(res.AfterDays)})
+		}
 	}
 	cw.Flush()
 	return cw.Error()
@@ -167,32 +240,97 @@ type migrationOutcomeJSON struct {
 	Assistant string `json:"assistant,omitempty"`
 	Channel   string `json:"channel,omitempty"`
 	Users     uint64 `json:"users"`
+	// linked_users and unlinked_users split the outcome's people (the
+	// cohort's own linked count is the result's linked), as in the CSV.
+	Linked        uint64   `json:"linked_users"`
+	Unlinked      uint64   `json:"unlinked_users"`
+	Pct           float64  `json:"pct"`
+	BaselineUsers *uint64  `json:"baseline_users,omitempty"`
+	BaselinePct   *float64 `json:"baseline_pct,omitempty"`
+}
+
+func outcomesJSON(outs []MigrationOutcome, cohort uint64, base map[string]uint64, baseCohort *uint64) []migrationOutcomeJSON {
+	list := []migrationOutcomeJSON{}
+	for _, o := range outs {
+		j := migrationOutcomeJSON{Outcome: o.Outcome, Assistant: o.Assistant, Channel: o.Channel, Users: o.Users,
+			Linked: o.Linked, Unlinked: o.Unlinked(), Pct: Pct(o.Users, cohort)}
+		if baseCohort != nil {
+			n := base[OutcomeKey(o)]
+			p := Pct(n, *baseCohort)
+			j.BaselineUsers, j.BaselinePct = &n, &p
+		}
+		list = append(list, j)
+	}
+	return list
+}
+
+type migrationBaselineJSON struct {
+	Date         string                 `json:"date"`
+	Cohort       uint64                 `json:"cohort"`
+	Linked       uint64                 `json:"linked"`
+	ObservedDays int                    `json:"observed_days"`
+	Complete     bool                   `json:"complete"`
+	Outcomes     []migrationOutcomeJSON `json:"outcomes"`
+}
+
+type migrationOriginJSON struct {
+	Origin    string  `json:"origin"`
+	Assistant string  `json:"assistant,omitempty"`
+	Channel   string  `json:"channel,omitempty"`
+	Users     uint64  `json:"users"`
+	Pct       float64 `json:"pct"`
+}
+
+type migrationLaunchJSON struct {
+	Acquired uint64                `json:"acquired"`
+	Origins  []migrationOriginJSON `json:"origins"`
 }
 
 // WriteMigrationJSON writes res in the API's JSON shape.
 func WriteMigrationJSON(w io.Writer, res MigrationResult) error {
 	out := struct {
-		Assistant  string                 `json:"assistant"`
-		Channel    string                 `json:"channel"`
-		Date       string                 `json:"date"`
-		BeforeDays int                    `json:"before_days"`
-		AfterDays  int                    `json:"after_days"`
-		Cohort     uint64                 `json:"cohort"`
-		Linked     uint64                 `json:"linked"`
-		Outcomes   []migrationOutcomeJSON `json:"outcomes"`
-	}{res.Assistant, res.Channel, res.Date.Format(catalog.DateLayout), res.BeforeDays, res.AfterDays, res.Cohort, res.Linked, nil}
-	for _, o := range res.Outcomes {
-		out.Outcomes = append(out.Outcomes, migrationOutcomeJSON(o))
+		Assistant          string                 `json:"assistant"`
+		Channel            string                 `json:"channel"`
+		Date               string                 `json:"date"`
+		BeforeDays         int                    `json:"before_days"`
+		AfterDays          int                    `json:"after_days"`
+		Cohort             uint64                 `json:"cohort"`
+		Linked             uint64                 `json:"linked"`
+		Unlinked           uint64                 `json:"unlinked"`
+		ObservedDays       int                    `json:"observed_days"`
+		Complete           bool                   `json:"complete"`
+		CohortObservedDays int                    `json:"cohort_observed_days"`
+		Outcomes           []migrationOutcomeJSON `json:"outcomes"`
+		Baseline           *migrationBaselineJSON `json:"baseline"`
+		Launch             *migrationLaunchJSON   `json:"launch"`
+		freshnessJSON
+	}{Assistant: res.Assistant, Channel: res.Channel, Date: res.Date.Format(catalog.DateLayout), BeforeDays: res.BeforeDays,
+		AfterDays: res.AfterDays, Cohort: res.Cohort, Linked: res.Linked, Unlinked: res.Cohort - res.Linked,
+		ObservedDays: res.ObservedDays, Complete: res.Complete, CohortObservedDays: res.CohortObservedDays,
+		freshnessJSON: newFreshnessJSON(res.Freshness, res.Freshness.LastCompleteDay(time.UTC))}
+	var baseCohort *uint64
+	if b := res.Baseline; b != nil {
+		baseCohort = &b.Cohort
+		out.Baseline = &migrationBaselineJSON{Date: b.Date.Format(catalog.DateLayout), Cohort: b.Cohort, Linked: b.Linked,
+			ObservedDays: b.ObservedDays, Complete: b.Complete, Outcomes: outcomesJSON(b.Outcomes, b.Cohort, nil, nil)}
+	}
+	out.Outcomes = outcomesJSON(res.Outcomes, res.Cohort, baselineOf(res), baseCohort)
+	if l := res.Launch; l != nil {
+		out.Launch = &migrationLaunchJSON{Acquired: l.Acquired, Origins: []migrationOriginJSON{}}
+		for _, o := range l.Origins {
+			out.Launch.Origins = append(out.Launch.Origins, migrationOriginJSON{o.Outcome, o.Assistant, o.Channel, o.Users, Pct(o.Users, l.Acquired)})
+		}
 	}
 	return json.NewEncoder(w).Encode(out)
 }
 
 // RetentionCSVHeader are the retention columns.
-var RetentionCSVHeader = []string{"cohort", "period", "offset", "cohort_size", "users", "rate_pct"}
+var RetentionCSVHeader = []string{"cohort", "period", "offset", "cohort_size", "users", "rate_pct", "observed_days", "complete"}
 
 func retentionRecord(row RetentionRow) []string {
 	return []string{row.Cohort.Format(catalog.DateLayout), row.Period.Format(catalog.DateLayout), strconv.Itoa(row.Offset),
-		strconv.FormatUint(row.CohortSize, 10), strconv.FormatUint(row.Users, 10), FormatNumber(row.RatePct)}
+		strconv.FormatUint(row.CohortSize, 10), strconv.FormatUint(row.Users, 10), FormatNumber(row.RatePct),
+		strconv.Itoa(row.ObservedDays), strconv.FormatBool(row.Complete)}
 }
 
 // WriteRetentionCSV writes res as CSV.
@@ -209,16 +347,21 @@ func WriteRetentionCSV(w io.Writer, res RetentionResult) error {
 // WriteRetentionJSON writes res in the API's JSON shape.
 func WriteRetentionJSON(w io.Writer, res RetentionResult) error {
 	var buf bytes.Buffer
-	fmt.Fprintf(&buf, `{"interval":%q,"from":%q,"to":%q,"rows":[`, res.Interval, res.From.Format(catalog.DateLayout), res.To.Format(catalog.DateLayout))
+	fr, err := json.Marshal(newFreshnessJSON(res.Freshness, res.Freshness.LastCompleteDay(time.UTC)))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(&buf, `{"interval":%q,"from":%q,"to":%q,%s,"rows":[`, res.Interval, res.From.Format(catalog.DateLayout), res.To.Format(catalog.DateLayout), fr[1:len(fr)-1])
 	for i, row := range res.Rows {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		fmt.Fprintf(&buf, `{"cohort":%q,"period":%q,"offset":%d,"cohort_size":%d,"users":%d,"rate_pct":%s}`,
-			row.Cohort.Format(catalog.DateLayout), row.Period.Format(catalog.DateLayout), row.Offset, row.CohortSize, row.Users, FormatNumber(row.RatePct))
+		fmt.Fprintf(&buf, `{"cohort":%q,"period":%q,"offset":%d,"cohort_size":%d,"users":%d,"rate_pct":%s,"observed_days":%d,"complete":%t}`,
+			row.Cohort.Format(catalog.DateLayout), row.Period.Format(catalog.DateLayout), row.Offset, row.CohortSize, row.Users, FormatNumber(row.RatePct),
+			row.ObservedDays, row.Complete)
 	}
 	buf.WriteString("]}\n")
-	_, err := w.Write(buf.Bytes())
+	_, err = w.Write(buf.Bytes())
 	return err
 }
 
@@ -253,6 +396,164 @@ func ExportCSV(ctx context.Context, s *store.Store, endpoint string, params url.
 			return err
 		}
 		return WriteRetentionCSV(w, res)
+	case EndpointDependency:
+		r, err := ParseDependency(params)
+		if err != nil {
+			return err
+		}
+		res, err := Dependency(ctx, s, r)
+		if err != nil {
+			return err
+		}
+		return WriteDependencyCSV(w, res)
 	}
 	return &ParamError{Param: "endpoint", Value: endpoint, Allowed: "want series, migration or retention"}
+}
+
+// EndpointDependency and EndpointKPIs are the other answers the API
+// writes (/api/v1/dependency, /api/v1/kpis).
+const (
+	EndpointDependency = "dependency"
+	EndpointKPIs       = "kpis"
+)
+
+// DependencyCSVHeader: one row per period and assistant, the percentage
+// drawn next to the counts it is computed from.
+var DependencyCSVHeader = []string{"period", "assistant", "maker", "users", "dependent_users", "dependent_pct", "dependent_channels", "complete"}
+
+// WriteDependencyCSV writes res as CSV.
+func WriteDependencyCSV(w io.Writer, res DependencyResult) error {
+	cw := newCSV(w)
+	cw.Write(DependencyCSVHeader)
+	info := map[string]DependencyAssistant{}
+	for _, a := range res.Assistants {
+		info[a.Assistant] = a
+	}
+	for _, row := range res.Rows {
+		a := info[row.Assistant]
+		cw.Write([]string{row.Period.Format(catalog.DateLayout), row.Assistant, a.Maker, strconv.FormatUint(row.Users, 10),
+			strconv.FormatUint(row.DependentUsers, 10), FormatNumber(row.Pct), strings.Join(a.Channels, " "), strconv.FormatBool(row.Complete)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteDependencyJSON writes res in the API's JSON shape.
+func WriteDependencyJSON(w io.Writer, res DependencyResult) error {
+	type assistantJSON struct {
+		Assistant string   `json:"assistant"`
+		Maker     string   `json:"maker"`
+		Channels  []string `json:"dependent_channels"`
+	}
+	type rowJSON struct {
+		Period         string  `json:"period"`
+		Assistant      string  `json:"assistant"`
+		Users          uint64  `json:"users"`
+		DependentUsers uint64  `json:"dependent_users"`
+		Pct            float64 `json:"dependent_pct"`
+		Complete       bool    `json:"complete"`
+	}
+	tz := res.TZ
+	if tz == "" {
+		tz = "UTC"
+	}
+	out := struct {
+		Interval   Interval        `json:"interval"`
+		From       string          `json:"from"`
+		To         string          `json:"to"`
+		TZ         string          `json:"tz"`
+		Partial    string          `json:"partial"`
+		Assistants []assistantJSON `json:"assistants"`
+		Rows       []rowJSON       `json:"rows"`
+		freshnessJSON
+	}{Interval: res.Interval, From: res.From.Format(catalog.DateLayout), To: res.To.Format(catalog.DateLayout), TZ: tz,
+		Partial: partialWord(res.Partial), Assistants: []assistantJSON{}, Rows: []rowJSON{},
+		freshnessJSON: newFreshnessJSON(res.Freshness, res.LastCompleteDay)}
+	for _, a := range res.Assistants {
+		ch := a.Channels
+		if ch == nil {
+			ch = []string{}
+		}
+		out.Assistants = append(out.Assistants, assistantJSON{a.Assistant, a.Maker, ch})
+	}
+	for _, r := range res.Rows {
+		out.Rows = append(out.Rows, rowJSON{r.Period.Format(catalog.DateLayout), r.Assistant, r.Users, r.DependentUsers, r.Pct, r.Complete})
+	}
+	return json.NewEncoder(w).Encode(out)
+}
+
+type kpiJSON struct {
+	Value     float64  `json:"value"`
+	Previous  float64  `json:"previous"`
+	ChangePct *float64 `json:"change_pct"`
+	From      string   `json:"from"`
+	To        string   `json:"to"`
+	PrevFrom  string   `json:"previous_from"`
+	PrevTo    string   `json:"previous_to"`
+}
+
+func newKPIJSON(k KPI) kpiJSON {
+	f := func(t time.Time) string { return t.Format(catalog.DateLayout) }
+	return kpiJSON{k.Value, k.Previous, k.ChangePct, f(k.From), f(k.To), f(k.PrevFrom), f(k.PrevTo)}
+}
+
+// KPICSVHeader: one row per assistant and KPI.
+var KPICSVHeader = []string{"assistant", "kpi", "from", "to", "value", "previous_from", "previous_to", "previous", "change_pct"}
+
+// WriteKPIsCSV writes res as CSV.
+func WriteKPIsCSV(w io.Writer, res KPIResult) error {
+	cw := newCSV(w)
+	cw.Write(KPICSVHeader)
+	for _, a := range res.Assistants {
+		for _, k := range []struct {
+			name string
+			v    KPI
+		}{{"dau", a.DAU}, {"wau", a.WAU}, {"mau", a.MAU}, {"stickiness", a.Stickiness}} {
+			j := newKPIJSON(k.v)
+			cw.Write([]string{a.Assistant, k.name, j.From, j.To, FormatNumber(j.Value), j.PrevFrom, j.PrevTo, FormatNumber(j.Previous), optNumber(j.ChangePct, "")})
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteKPIsJSON writes res in the API's JSON shape.
+func WriteKPIsJSON(w io.Writer, res KPIResult) error {
+	type assistantJSON struct {
+		Assistant  string  `json:"assistant"`
+		DAU        kpiJSON `json:"dau"`
+		WAU        kpiJSON `json:"wau"`
+		MAU        kpiJSON `json:"mau"`
+		Stickiness kpiJSON `json:"stickiness"`
+	}
+	tz := res.TZ
+	if tz == "" {
+		tz = "UTC"
+	}
+	out := struct {
+		TZ          string          `json:"tz"`
+		Approximate bool            `json:"approximate"`
+		Assistants  []assistantJSON `json:"assistants"`
+		freshnessJSON
+	}{TZ: tz, Approximate: res.Approximate, Assistants: []assistantJSON{}, freshnessJSON: newFreshnessJSON(res.Freshness, res.LastCompleteDay)}
+	for _, a := range res.Assistants {
+		out.Assistants = append(out.Assistants, assistantJSON{a.Assistant, newKPIJSON(a.DAU), newKPIJSON(a.WAU), newKPIJSON(a.MAU), newKPIJSON(a.Stickiness)})
+	}
+	return json.NewEncoder(w).Encode(out)
+}
+
+// WriteFreshnessJSON writes f: data_through, last_complete_day (UTC),
+// charts_behind_seconds and first_event (RFC 3339; null when nothing is
+// stored).
+func WriteFreshnessJSON(w io.Writer, f DataFreshness) error {
+	out := struct {
+		freshnessJSON
+		FirstEvent *string `json:"first_event"`
+		Now        string  `json:"now"`
+	}{freshnessJSON: newFreshnessJSON(f, f.LastCompleteDay(time.UTC)), Now: f.Now.UTC().Format(time.RFC3339)}
+	if !f.FirstEvent.IsZero() {
+		t := f.FirstEvent.UTC().Format(time.RFC3339)
+		out.FirstEvent = &t
+	}
+	return json.NewEncoder(w).Encode(out)
 }

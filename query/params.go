@@ -115,6 +115,17 @@ type SeriesRequest struct {
 	ShareOf []Dim
 	// Exact forces exact distinct counts (never the approximate rollups).
 	Exact bool
+	// Partial (partial=include) keeps incomplete periods where they are
+	// left out by default: the change against the previous period of an
+	// incomplete row, and the rows of share and stickiness for incomplete
+	// periods. Rows of other metrics are always there, marked Complete
+	// false.
+	Partial bool
+	// Now is the clock (zero: the current time); not a URL parameter.
+	Now time.Time
+	// Freshness, when set, is used instead of reading it from the store
+	// (a page that runs several series reads it once).
+	Freshness *DataFreshness
 }
 
 // MigrationRequest asks where the people active on (Assistant, Channel)
@@ -124,6 +135,13 @@ type MigrationRequest struct {
 	Date               time.Time
 	BeforeDays         int
 	AfterDays          int
+	// Baseline is the reference date of the baseline (zero: the same
+	// weekday DefaultBaselineWeeks weeks before Date); NoBaseline
+	// (baseline=none) leaves the baseline out.
+	Baseline   time.Time
+	NoBaseline bool
+	// Now is the clock (zero: the current time); not a URL parameter.
+	Now time.Time
 }
 
 // RetentionRequest asks, for the people first seen on a slice in each period
@@ -133,6 +151,8 @@ type RetentionRequest struct {
 	Interval Interval // week or month
 	From, To time.Time
 	Filters  Filters
+	// Now is the clock (zero: the current time); not a URL parameter.
+	Now time.Time
 }
 
 // ParamError is an invalid request parameter: the API answers 400 with its
@@ -246,11 +266,27 @@ func ParseSeries(v url.Values) (SeriesRequest, error) {
 	if r.Exact, err = parseBool(v, "exact"); err != nil {
 		return r, err
 	}
+	if r.Partial, err = parsePartial(v); err != nil {
+		return r, err
+	}
 	return r, nil
 }
 
+// parsePartial reads partial: exclude (default) or include.
+func parsePartial(v url.Values) (bool, error) {
+	switch p := one(v, "partial"); p {
+	case "", "exclude":
+		return false, nil
+	case "include":
+		return true, nil
+	default:
+		return false, &ParamError{Param: "partial", Value: p, Allowed: "want exclude (default: incomplete periods are marked, and left out of changes, shares and stickiness) or include"}
+	}
+}
+
 // ParseMigration reads a MigrationRequest: assistant, channel, date,
-// before_days (default 28), after_days (default 28).
+// before_days (default 28), after_days (default 28), baseline (a date, or
+// none; default the same weekday 8 weeks before date).
 func ParseMigration(v url.Values) (MigrationRequest, error) {
 	var r MigrationRequest
 	for _, p := range []struct {
@@ -280,6 +316,20 @@ func ParseMigration(v url.Values) (MigrationRequest, error) {
 	}
 	if r.AfterDays, err = parseInt(v, "after_days", 28, 1, MaxWindowDays); err != nil {
 		return r, err
+	}
+	switch b := one(v, "baseline"); b {
+	case "":
+	case "none":
+		r.NoBaseline = true
+	default:
+		bt, err := time.Parse(catalog.DateLayout, b)
+		if err != nil {
+			return r, &ParamError{Param: "baseline", Value: b, Allowed: fmt.Sprintf("want a date YYYY-MM-DD (the reference date of the same cohort definition; default the same weekday %d weeks before date) or none", DefaultBaselineWeeks)}
+		}
+		if !bt.Before(r.Date) {
+			return r, &ParamError{Param: "baseline", Value: b, Allowed: "must be before date=" + r.Date.Format(catalog.DateLayout)}
+		}
+		r.Baseline = bt
 	}
 	return r, nil
 }
@@ -497,6 +547,9 @@ func (r SeriesRequest) Values() url.Values {
 	}
 	if r.Exact {
 		v.Set("exact", "true")
+	}
+	if r.Partial {
+		v.Set("partial", "include")
 	}
 	return v
 }

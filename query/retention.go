@@ -19,6 +19,12 @@ type RetentionRow struct {
 	CohortSize uint64
 	Users      uint64
 	RatePct    float64 // Users / CohortSize * 100, 2 decimals; 0 for an empty cohort
+	// ObservedDays are the days of Period inside the range and on or
+	// before the last complete day (UTC); Complete is true when that is
+	// the whole period. An incomplete period's rate is a floor, not a
+	// drop.
+	ObservedDays int
+	Complete     bool
 }
 
 // RetentionResult is a retention triangle: every cohort period of [From,
@@ -28,6 +34,9 @@ type RetentionResult struct {
 	From, To time.Time
 	Filters  Filters
 	Rows     []RetentionRow
+	// Freshness: periods after the last stored event's day or after today
+	// are not in Rows.
+	Freshness DataFreshness
 }
 
 // Retention answers r from the first-seen and person-day rollups (exact). A person's
@@ -38,6 +47,18 @@ func Retention(ctx context.Context, s *store.Store, r RetentionRequest) (Retenti
 	res := RetentionResult{Interval: r.Interval, From: r.From, To: r.To, Filters: r.Filters}
 	if r.Interval != Week && r.Interval != Month {
 		return res, &ParamError{Param: "interval", Value: string(r.Interval), Allowed: "want week or month"}
+	}
+	fr, err := Freshness(ctx, s, r.Now)
+	if err != nil {
+		return res, err
+	}
+	res.Freshness = fr
+	lastComplete := fr.LastCompleteDay(time.UTC)
+	if last := fr.LastDay(time.UTC); last.Before(r.To) {
+		r.To = last // periods that have not begun do not exist yet
+	}
+	if r.To.Before(r.From) {
+		return res, nil
 	}
 	p := func(day string) string { return periodOf(r.Interval, day) }
 	q := &sqlText{}
@@ -51,13 +72,15 @@ func Retention(ctx context.Context, s *store.Store, r RetentionRequest) (Retenti
 	cohort(q, "user_key, "+p("first")+" AS cohort")
 	// Activity of cohort members only: most people active in the range
 	// are older than it, and leaving them out early saves most of the work.
-	q.add(") ALL INNER JOIN (SELECT DISTINCT user_key, "+p("day")+
+	// Aliased subqueries: the new analyzer (mandatory from 26.9) refuses
+	// a JOIN of unaliased ones.
+	q.add(") AS cohorts ALL INNER JOIN (SELECT DISTINCT user_key, "+p("day")+
 		" AS period FROM rollup_person_day WHERE day >= toDate(?) AND day <= toDate(?)", date(r.From), date(r.To))
 	filterSQL(q, r.Filters)
 	q.add(" AND user_key IN (")
 	cohort(q, "user_key")
 	q.add(")")
-	q.add(") USING user_key GROUP BY cohort, period ORDER BY cohort, period SETTINGS max_execution_time = 60, distributed_product_mode = 'local'")
+	q.add(") AS activity USING user_key GROUP BY cohort, period ORDER BY cohort, period SETTINGS max_execution_time = 60, distributed_product_mode = 'local'")
 
 	rows, cancel, err := run(ctx, s, q)
 	if err != nil {
@@ -84,6 +107,9 @@ func Retention(ctx context.Context, s *store.Store, r RetentionRequest) (Retenti
 		for j := i; j < len(periods); j++ {
 			n := counts[[2]string{cl, periods[j].Format(catalog.DateLayout)}]
 			row := RetentionRow{Cohort: c, Period: periods[j], Offset: j - i, CohortSize: size, Users: n}
+			end := nextPeriod(periods[j], r.Interval).AddDate(0, 0, -1)
+			row.ObservedDays = daysInPeriod(periods[j], r.Interval, res.From, earliest(res.To, lastComplete))
+			row.Complete = !periods[j].Before(res.From) && !end.After(res.To) && !end.After(lastComplete)
 			if size > 0 {
 				row.RatePct = round(float64(n)/float64(size)*100, 2)
 			}
@@ -105,4 +131,12 @@ func StreamRetention(ctx context.Context, s *store.Store, r RetentionRequest, fn
 		}
 	}
 	return nil
+}
+
+// earliest is the earlier of two dates.
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

@@ -14,11 +14,16 @@ import (
 // SeriesRow is one period of one group. Dims holds the values of the
 // request's By dimensions, in that order.
 type SeriesRow struct {
-	Period    time.Time
-	Dims      []string
-	Value     float64
-	Previous  *float64 // with Compare: the value of the same group one range earlier
-	ChangePct *float64 // with Compare: (Value-Previous)/Previous*100; nil when Previous is 0
+	Period   time.Time
+	Dims     []string
+	Value    float64
+	Previous *float64 // with Compare: the value of the same group one range earlier
+	// ChangePct is, with Compare, (Value-Previous)/Previous*100; nil when
+	// Previous is 0, and for an incomplete period unless Partial.
+	ChangePct *float64
+	// Complete is true when the whole period lies inside the range and
+	// ended on or before the last complete day (DataFreshness).
+	Complete bool
 }
 
 // SeriesMeta describes a series answer: the request as understood and how
@@ -32,6 +37,13 @@ type SeriesMeta struct {
 	TZ          string // "" for UTC
 	Approximate bool   // distinct counts came from uniq rollup states
 	Source      string // the table read: rollup_users_day, rollup_person_day, events, …
+	Partial     bool   // partial=include
+	// Freshness is how far the data reached when the answer was computed;
+	// LastCompleteDay is its last complete day in the request's zone (zero
+	// when nothing is stored). Periods after the last stored event's day
+	// or after today are not in the answer.
+	Freshness       DataFreshness
+	LastCompleteDay time.Time
 }
 
 // SeriesResult is a whole series answer.
@@ -266,25 +278,46 @@ func seriesSQL(r SeriesRequest, def MetricDef, from, to time.Time, finals bool) 
 		q.add("SELECT p AS dp" + dims + ", dau FROM (")
 		q.sub(dayPart)
 		q.add(")) GROUP BY p" + dims)
-		q.add(") ALL LEFT JOIN (")
+		// Joined subqueries carry aliases: the new analyzer (mandatory
+		// from 26.9) refuses a JOIN of unaliased subqueries.
+		q.add(") AS days ALL LEFT JOIN (")
 		q.sub(part)
-		q.add(") USING (p" + dims + ")")
+		q.add(") AS periods USING (p" + dims + ")")
 		src.approximate = src.approximate || daySrc.approximate
 	case kindShare:
 		var part, whole *sqlText
 		part, src = usersPart(r, r.Interval, from, to, by, "v", finals)
-		whole, wsrc := usersPart(r, r.Interval, from, to, r.ShareOf, "w", finals)
+		wr := r
+		wr.Filters = shareWholeFilters(r)
+		whole, wsrc := usersPart(wr, r.Interval, from, to, r.ShareOf, "w", finals)
 		q.add("SELECT p" + dims + ", v, w FROM (")
 		q.sub(part)
-		q.add(") ALL LEFT JOIN (")
+		q.add(") AS part ALL LEFT JOIN (") // aliases: see kindStickiness
 		q.sub(whole)
-		q.add(") USING (p" + withComma(dimAliases(r.ShareOf)) + ")")
+		q.add(") AS whole USING (p" + withComma(dimAliases(r.ShareOf)) + ")")
 		src.approximate = src.approximate || wsrc.approximate
 	default:
 		panic("query: unknown metric kind")
 	}
 	q.add(" ORDER BY p" + dims + settingsClause)
 	return q, src
+}
+
+// shareWholeFilters are the filters of a share's whole: a filter on a by
+// dimension outside share_of chooses which rows are shown, it does not
+// shrink the whole (Meta AI's share of WhatsApp is against every
+// assistant on WhatsApp, with or without assistant=meta_ai). Filters on
+// share_of dimensions and on dimensions outside by define the slice and
+// stay.
+func shareWholeFilters(r SeriesRequest) Filters {
+	var f Filters
+	for _, d := range Dims {
+		if hasDim(r.By, d) && !hasDim(r.ShareOf, d) {
+			continue
+		}
+		f.set(d, r.Filters.Values(d))
+	}
+	return f
 }
 
 // groupsSQL lists the groups (distinct By values) with any event in
@@ -308,7 +341,7 @@ func DescribeSeries(r SeriesRequest) SeriesMeta {
 	def := metrics[r.Metric]
 	_, src := seriesSQL(r, def, r.From, r.To, true)
 	return SeriesMeta{Metric: r.Metric, Interval: r.Interval, From: r.From, To: r.To, By: r.By,
-		Compare: r.Compare, TZ: r.TZ, Approximate: src.approximate, Source: src.table}
+		Compare: r.Compare, TZ: r.TZ, Approximate: src.approximate, Source: src.table, Partial: r.Partial}
 }
 
 // Series answers r with every row in memory. Use StreamSeries for answers
@@ -335,8 +368,35 @@ func StreamSeries(ctx context.Context, s *store.Store, r SeriesRequest, fn func(
 		r.Interval = Day
 	}
 	meta := DescribeSeries(r)
-	periods := periodsOf(r.Interval, r.From, r.To)
-	prevFrom, prevTo := previousRange(r.Interval, r.From, r.To, len(periods))
+	loc, err := location(r.TZ)
+	if err != nil {
+		return meta, err
+	}
+	var fr DataFreshness
+	if r.Freshness != nil {
+		fr = *r.Freshness
+	} else if fr, err = Freshness(ctx, s, r.Now); err != nil {
+		return meta, err
+	}
+	meta.Freshness, meta.LastCompleteDay = fr, fr.LastCompleteDay(loc)
+	// Periods after the data's last day or after today do not exist yet.
+	to := r.To
+	if last := fr.LastDay(loc); last.Before(to) {
+		to = last
+	}
+	if to.Before(r.From) {
+		return meta, nil
+	}
+	periods := periodsOf(r.Interval, r.From, to)
+	// The previous range keeps the length of the range asked for.
+	prevFrom, prevTo := previousRange(r.Interval, r.From, r.To, len(periodsOf(r.Interval, r.From, r.To)))
+	complete := func(p time.Time) bool {
+		end := nextPeriod(p, r.Interval).AddDate(0, 0, -1)
+		return !p.Before(r.From) && !end.After(r.To) && !end.After(meta.LastCompleteDay)
+	}
+	// Ratios of an incomplete period mislead (a two-day month is very
+	// sticky): left out unless asked for.
+	dropIncomplete := !r.Partial && (def.kind == kindShare || def.kind == kindStickiness)
 
 	// The groups, so that every group has a row in every period.
 	groups := [][]string{nil}
@@ -345,13 +405,12 @@ func StreamSeries(ctx context.Context, s *store.Store, r SeriesRequest, fn func(
 		if r.Compare {
 			gFrom = prevFrom
 		}
-		var err error
-		if groups, err = readGroups(ctx, s, groupsSQL(r, gFrom, r.To), len(r.By)); err != nil {
+		if groups, err = readGroups(ctx, s, groupsSQL(r, gFrom, to), len(r.By)); err != nil {
 			return meta, err
 		}
 	}
 
-	cur, err := openPeriodReader(ctx, s, r, def, r.From, r.To)
+	cur, err := openPeriodReader(ctx, s, r, def, r.From, to)
 	if err != nil {
 		return meta, err
 	}
@@ -377,16 +436,20 @@ func StreamSeries(ctx context.Context, s *store.Store, r SeriesRequest, fn func(
 				return meta, err
 			}
 		}
+		done := complete(p)
+		if dropIncomplete && !done {
+			continue
+		}
 		for _, g := range groups {
 			key := strings.Join(g, "\x00")
-			row := SeriesRow{Period: p, Dims: g, Value: finalize(def, vals[key], p, r.Interval, r.From, r.To)}
+			row := SeriesRow{Period: p, Dims: g, Value: finalize(def, vals[key], p, r.Interval, r.From, to), Complete: done}
 			if prev != nil {
 				pv := 0.0
 				if i < len(prevPeriods) {
 					pv = finalize(def, pvals[key], prevPeriods[i], r.Interval, prevFrom, prevTo)
 				}
 				row.Previous = &pv
-				if pv != 0 {
+				if pv != 0 && (done || r.Partial) {
 					c := round((row.Value-pv)/pv*100, 2)
 					row.ChangePct = &c
 				}

@@ -208,8 +208,11 @@ func golden(evs []ev, g gReq) []gRow {
 }
 
 func (g gReq) values() url.Values {
+	// partial=include: every period of the range, also those the range
+	// cuts (the default leaves incomplete share and stickiness periods out;
+	// TestCompletePeriods checks that).
 	v := url.Values{"metric": {g.metric}, "interval": {g.interval},
-		"from": {g.from.Format("2006-01-02")}, "to": {g.to.Format("2006-01-02")}}
+		"from": {g.from.Format("2006-01-02")}, "to": {g.to.Format("2006-01-02")}, "partial": {"include"}}
 	if len(g.by) > 0 {
 		v.Set("by", strings.Join(g.by, ","))
 	}

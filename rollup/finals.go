@@ -38,9 +38,12 @@ func Finalize(ctx context.Context, s *store.Store, maxDays int) (int, error) {
 	if s.Cluster != "" || maxDays <= 0 {
 		return 0, nil
 	}
-	// The sums are read first: the person-days they count are already
-	// stored (the sums' view is fed by the person-day table), so finals
-	// computed afterwards cover at least what their version says.
+	// The days to do: those whose event sum (rollup_version_day) has no
+	// finals yet. Their finals are stamped below with the sum read from
+	// rollup_person_day itself, not from rollup_version_day: the two are
+	// written by different views of one insert, which may run in any
+	// order or at once (parallel_view_processing), so the version table
+	// may already count events the person-day table does not hold yet.
 	qctx, cancel := context.WithTimeout(ctx, finalsTimeout)
 	rows, err := s.Conn.Query(qctx, "SELECT toString(day), events FROM (SELECT day, sum(events) AS events FROM rollup_version_day GROUP BY day) "+
 		"WHERE day < toDate(?) AND (day, events) NOT IN (SELECT day, version FROM rollup_users_final WHERE grain = 0) ORDER BY day DESC LIMIT ?"+finalsSettings,
@@ -49,7 +52,7 @@ func Finalize(ctx context.Context, s *store.Store, maxDays int) (int, error) {
 		cancel()
 		return 0, fmt.Errorf("rollup: finalize: %w", err)
 	}
-	var days, versions []string
+	var days []string
 	for rows.Next() {
 		var d string
 		var v uint64
@@ -58,7 +61,7 @@ func Finalize(ctx context.Context, s *store.Store, maxDays int) (int, error) {
 			cancel()
 			return 0, fmt.Errorf("rollup: finalize: %w", err)
 		}
-		days, versions = append(days, d), append(versions, strconv.FormatUint(v, 10))
+		days = append(days, d)
 	}
 	rows.Close()
 	cancel()
@@ -68,14 +71,22 @@ func Finalize(ctx context.Context, s *store.Store, maxDays int) (int, error) {
 	const batch = 16
 	for i := 0; i < len(days); i += batch {
 		end := min(i+batch, len(days))
-		ds, vs := days[i:end], versions[i:end]
+		ds := days[i:end]
 		dayArgs := strings.TrimSuffix(strings.Repeat("toDate(?), ", len(ds)), ", ")
+		// The version of a day's finals is its event sum in the person-day
+		// table, read before the finals are computed from that table: the
+		// table only grows, so the finals cover at least what the version
+		// counts. Queries use them while rollup_version_day agrees.
+		vs, err := personDaySums(ctx, s, ds, dayArgs)
+		if err != nil {
+			return i, err
+		}
 		args := []any{ds, vs}
 		for _, d := range ds {
 			args = append(args, d)
 		}
 		ictx, icancel := context.WithTimeout(ctx, finalsTimeout)
-		err := s.Conn.Exec(ictx, "INSERT INTO rollup_users_final (day, grain, assistant, channel, country, users, version) "+
+		err = s.Conn.Exec(ictx, "INSERT INTO rollup_users_final (day, grain, assistant, channel, country, users, version) "+
 			"SELECT day, g, if(bitAnd(g, 1) = 1, CAST(assistant AS String), '') AS fa, "+
 			"if(bitAnd(g, 2) = 2, CAST(channel AS String), '') AS fc, if(bitAnd(g, 4) = 4, CAST(country AS String), '') AS fk, "+
 			"uniqExact(user_key), toUInt64(transform(toString(day), ?, ?, '0')) FROM rollup_person_day ARRAY JOIN range(8) AS g "+
@@ -86,6 +97,39 @@ func Finalize(ctx context.Context, s *store.Store, maxDays int) (int, error) {
 		}
 	}
 	return len(days), nil
+}
+
+// personDaySums returns the event sum of each of days in rollup_person_day,
+// in the order of days ("0" for a day it does not hold).
+func personDaySums(ctx context.Context, s *store.Store, days []string, dayArgs string) ([]string, error) {
+	qctx, cancel := context.WithTimeout(ctx, finalsTimeout)
+	defer cancel()
+	args := make([]any, len(days))
+	for i, d := range days {
+		args[i] = d
+	}
+	rows, err := s.Conn.Query(qctx, "SELECT toString(day), sum(events) FROM rollup_person_day WHERE day IN ("+dayArgs+") GROUP BY day"+finalsSettings, args...)
+	if err != nil {
+		return nil, fmt.Errorf("rollup: finalize: read the person-day sums: %w", err)
+	}
+	defer rows.Close()
+	sums := map[string]uint64{}
+	for rows.Next() {
+		var d string
+		var v uint64
+		if err := rows.Scan(&d, &v); err != nil {
+			return nil, fmt.Errorf("rollup: finalize: %w", err)
+		}
+		sums[d] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]string, len(days))
+	for i, d := range days {
+		out[i] = strconv.FormatUint(sums[d], 10)
+	}
+	return out, nil
 }
 
 // Finalizer keeps the daily finals up to date in the background of a

@@ -13,7 +13,10 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/breaks"
 	"github.com/adoptscope/adoptscope/export"
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/adapters/dashboard"
@@ -42,6 +45,8 @@ type App struct {
 
 	// Ingest is the pipeline behind POST /v1/events (mode Ingest).
 	Ingest *ingest.Pipeline
+	// SDK takes PostHog and Segment SDK traffic through Ingest (mode Ingest).
+	SDK *ingest.SDK
 	// Exports is the export service the query API, the dashboard and the
 	// scheduler share (modes Web and Scheduler).
 	Exports *export.Service
@@ -53,6 +58,11 @@ type App struct {
 	Annotations *annotation.Service
 	API         *queryapi.API
 	Dashboard   *dashboard.Handler
+	// Breaks detects level changes after each complete day (mode
+	// Scheduler) and on demand (mode Web).
+	Breaks *breaks.Detector
+	// webMetrics is the /metrics registry of a process without ingest.
+	webMetrics *prometheus.Registry
 
 	// parts stop in the reverse of their start order.
 	parts []part
@@ -72,13 +82,14 @@ type part interface {
 // routes; nothing listens yet. On error, what was started is stopped.
 func New(ctx context.Context, cfg config.Config, mode Mode, b *Backend, log *slog.Logger, stdout io.Writer) (*App, error) {
 	a := &App{Cfg: cfg, Log: log, Stdout: stdout, Backend: b, Server: httpserver.New(log), listening: make(chan struct{})}
+	a.Server.SetOptions(serverOptions(cfg))
 	a.Server.Echo.GET("/healthz", healthHandler(b))
 	// The order matters: the rollup builder stops last (its final build
 	// comes after ingest and the demo load have flushed), the query API
 	// needs the dashboard's sessions, the scheduler and the demo load start
 	// once everything they report to exists.
 	for _, start := range []func(context.Context, Mode) error{
-		a.startRollups, a.startIngest, a.startExports, a.startWeb, a.startScheduler, a.startDemo,
+		a.startRollups, a.trackIngestRoutes(a.startIngest), a.startExports, a.startWeb, a.startBreaks, a.startScheduler, a.startDemo,
 	} {
 		if err := start(ctx, mode); err != nil {
 			a.stop()

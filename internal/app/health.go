@@ -21,6 +21,9 @@ type Health struct {
 func healthHandler(b *Backend) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
+		if st := b.server.ManagedState(); !st.Running {
+			return c.JSON(http.StatusServiceUnavailable, Health{Status: "unavailable", Schema: b.Schema, Error: st.Reason})
+		}
 		if err := b.Store.Ping(ctx, 2*time.Second); err != nil {
 			return c.JSON(http.StatusServiceUnavailable, Health{Status: "unavailable", Schema: b.Schema,
 				Error: fmt.Sprintf("clickhouse at %s does not answer: %v", b.Store.Addr, err)})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/adapters/ingestapi"
+	"github.com/adoptscope/adoptscope/internal/adapters/sdkapi"
 	"github.com/adoptscope/adoptscope/internal/config"
 	"github.com/adoptscope/adoptscope/internal/platform/auth"
 )
@@ -55,6 +56,16 @@ func (d *App) startIngest(ctx context.Context, mode Mode) error {
 	d.Ingest = p
 	h := ingestapi.New(p, auth.NewTokens(tokens), d.Log)
 	d.Server.Echo.POST("/v1/events", echo.WrapHandler(h))
+	// PostHog- and Segment-compatible endpoints, through the same pipeline.
+	sdk, err := ingest.NewSDK(p, d.Cfg.SDKMapping())
+	if err != nil {
+		return err
+	}
+	d.SDK = sdk
+	for _, r := range sdkapi.New(sdk, auth.NewTokens(tokens), d.Log).Routes() {
+		d.Server.Echo.POST(r.Path, echo.WrapHandler(r.Handler))
+		d.Server.Echo.OPTIONS(r.Path, echo.WrapHandler(r.Handler))
+	}
 	reg := p.Metrics().Registry
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if d.Backend.Rollups != nil {
@@ -91,7 +102,8 @@ func IngestConfig(cfg config.Config) (ingest.Config, error) {
 	c := ingest.Config{
 		Secret: secret, Assistants: in.Assistants, Channels: in.Channels, EventTypes: in.EventTypes,
 		BatchRows: in.BatchRows, FlushInterval: in.FlushInterval, Writes: in.Writes, MaxBody: int64(in.MaxBody), MaxLine: in.MaxLine,
-		DedupWindow: in.DedupWindow,
+		DedupWindow:   in.DedupWindow,
+		NoDedupFilter: !in.DedupFilter, DedupFilterBits: in.DedupFilterBits, DedupFilterMemory: int64(in.DedupFilterMiB) << 20,
 	}
 	return c, c.Validate()
 }

@@ -31,6 +31,10 @@ func OpenServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Ser
 	if err != nil {
 		return nil, err
 	}
+	if lock.Recovered != 0 {
+		log.Warn("data folder lock recovered: the process that held it ended without releasing it (killed or crashed)",
+			"previous_pid", lock.Recovered, "data_dir", cfg.DataDir)
+	}
 	s := &Server{lock: lock}
 	if cfg.ClickHouse.Addr == "" {
 		srv, err := chserver.Start(ctx, chserver.Options{Dir: cfg.ClickHouseDir(), Logger: log})
@@ -38,6 +42,9 @@ func OpenServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Ser
 			s.Close()
 			return nil, err
 		}
+		// A managed server that dies (crash, OOM killer) is restarted on
+		// its ports; /healthz says why while it is down.
+		srv.Supervise(chserver.RestartPolicy{})
 		s.server = srv
 		s.Managed = true
 		cfg.ClickHouse.Addr = srv.TCPAddr
@@ -66,6 +73,15 @@ func (s *Server) OpenDatabase(ctx context.Context, db string, log *slog.Logger) 
 	b.Schema = v
 	b.Rollups = rollup.New(st, rollup.Config{Interval: s.cfg.Ingest.RollupInterval, MaxLag: s.cfg.Ingest.RollupMaxLag}, log)
 	return b, nil
+}
+
+// ManagedState is the managed server's state (Running when the server is
+// not managed by this process).
+func (s *Server) ManagedState() chserver.State {
+	if s == nil || s.server == nil {
+		return chserver.State{Running: true}
+	}
+	return s.server.State()
 }
 
 // Close stops the managed server and releases the lock.

@@ -15,6 +15,7 @@ func (a *App) startExports(_ context.Context, mode Mode) error {
 		return nil
 	}
 	a.Exports = export.NewService(a.Backend.Store, a.Cfg.ExportsDir(), a.Log.With("part", "exports"))
+	a.Exports.Runner.Heartbeat = a.Cfg.ExportHeartbeat()
 	a.started(exportsPart{a.Exports, a.Cfg.ShutdownTimeout})
 	return nil
 }
@@ -26,8 +27,10 @@ func (a *App) startScheduler(_ context.Context, mode Mode) error {
 	}
 	a.Exports.StartScheduler(export.SchedulerOptions{
 		CatchUp: a.Cfg.Exports.CatchUp, MaxAttempts: a.Cfg.Exports.MaxAttempts, Settle: a.Cfg.Exports.ClaimSettle,
+		StaleAfter: a.Cfg.Exports.StaleAfter, RetryBackoff: a.Cfg.Exports.RetryBackoff,
 	})
-	a.Log.Info("export scheduler started", "exports_dir", a.Cfg.ExportsDir(), "claimer", a.Exports.Runner.Claimer, "catch_up", a.Cfg.Exports.CatchUp)
+	a.Log.Info("export scheduler started", "exports_dir", a.Cfg.ExportsDir(), "claimer", a.Exports.Runner.Claimer, "catch_up", a.Cfg.Exports.CatchUp,
+		"stale_after", a.Cfg.Exports.StaleAfter, "retry_backoff", a.Cfg.Exports.RetryBackoff)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 
 	"github.com/adoptscope/adoptscope/annotation"
 	"github.com/adoptscope/adoptscope/ingest"
@@ -40,6 +41,8 @@ func (a *App) startWeb(_ context.Context, mode Mode) error {
 		a.Log.Warn("dashboard has no login but listens beyond loopback; set ADOPTSCOPE_USERS to require one", "addr", a.Cfg.Addr)
 	}
 	a.Auth = dashboard.NewAuth(users, key, anon)
+	a.Auth.Proxies = trustedProxies(a.Cfg)
+	a.registerLoginMetrics(a.Auth.Throttle)
 
 	a.API = queryapi.New(queryapi.Options{
 		Store:       a.Backend.Store,
@@ -55,6 +58,7 @@ func (a *App) startWeb(_ context.Context, mode Mode) error {
 		},
 		DashboardUsers: a.Auth.Enabled,
 		Loopback:       loopback(a.Cfg.Addr),
+		Registry:       a.Cfg.Registry(), Owners: a.Cfg.OwnersOrDefault(),
 	})
 	// Annotation scopes are checked against the configured registries
 	// (empty: the catalog's defaults), by the API, the dashboard's form
@@ -64,16 +68,31 @@ func (a *App) startWeb(_ context.Context, mode Mode) error {
 	a.API.Register(g)
 	a.API.RegisterExports(g, a.Exports)
 	a.API.Annotations(a.Annotations).Register(g)
+	g.GET("/openapi.json", queryapi.ServeOpenAPI)
 
 	// The filter choices follow the ingest registries (empty: the defaults).
 	var snapshot func() ingest.Snapshot
 	if a.Ingest != nil {
 		snapshot = a.Ingest.Snapshot
+		if sdk := a.SDK; sdk != nil {
+			snapshot = func() ingest.Snapshot {
+				s := a.Ingest.Snapshot()
+				s.SDK = sdk.Snapshot()
+				return s
+			}
+		}
 	}
-	a.Dashboard = dashboard.New(dashboard.Options{Store: a.Backend.Store, Auth: a.Auth, Log: a.Log, IngestStats: snapshot,
+	owners := a.Cfg.OwnersOrDefault()
+	a.Dashboard = dashboard.New(dashboard.Options{Store: a.Backend.Store, Auth: a.Auth, Log: a.Log, IngestStats: snapshot, Ingest: a.Ingest,
 		Exports: a.Exports, Annotations: a.Annotations, Assistants: a.Cfg.Ingest.Assistants, Channels: a.Cfg.Ingest.Channels,
-		RollupInterval: a.Cfg.Ingest.RollupInterval, RollupMaxLag: a.Cfg.Ingest.RollupMaxLag})
+		RollupInterval: a.Cfg.Ingest.RollupInterval, RollupMaxLag: a.Cfg.Ingest.RollupMaxLag, Timezone: a.Cfg.Timezone,
+		Owners: &owners})
 	a.Dashboard.Register(a.Server.Echo)
+	if a.Ingest != nil {
+		// A file uploaded on the Ingest page is an ingest body: the longer
+		// read deadline, and bounded by the decoding slots, not the cap.
+		a.Server.SetIngestPaths(append(slices.Clip(a.Server.Options().IngestPaths), dashboard.UploadPath))
+	}
 	a.Server.PageError = a.Dashboard.ErrorPage
 	if a.Auth.Enabled() {
 		a.Log.Info("dashboard login required", "users", len(users))

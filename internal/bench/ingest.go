@@ -35,11 +35,19 @@ type IngestOptions struct {
 	BatchRows     int    // batch size of the started ingest
 	Seed          uint64 // seed of the generated events
 	Days          int    // the events' times spread over this many days before now
+	WindowIDs     int64  // ids stored in the dedup window before the timed phase
+	// API, when set (posthog or segment), also sends the same events in
+	// that SDK API's wire format after the /v1/events run, into the same
+	// instance, and reports both rates.
+	API string
 }
 
 func (o IngestOptions) validate() error {
 	if o.URL != "" && (o.Token == "" || o.Config.ClickHouse.Addr == "") {
 		return errors.New("bench ingest: --url needs --token and --clickhouse-addr (the server behind it, for the raw baseline)")
+	}
+	if o.API != "" && o.API != apiPostHog && o.API != apiSegment {
+		return fmt.Errorf("bench ingest: --api %q: want posthog or segment", o.API)
 	}
 	if o.Events < 1 || o.Clients < 1 || o.RequestEvents < 1 || o.Days < 1 {
 		return errors.New("bench ingest: --events, --clients, --request-events and --days must be positive")
@@ -75,18 +83,38 @@ func Ingest(ctx context.Context, o IngestOptions, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	inputs = nil
-	runtime.GC() // the sending side keeps only the bodies
-
 	db := "bench_ingest_" + strconv.FormatInt(time.Now().Unix(), 10)
+	fill, err := fillBenchWindow(ctx, o, srv, db, w)
+	if err != nil {
+		return err
+	}
 	target, err := startIngest(ctx, o, srv.Addr, tmp, db)
 	if err != nil {
 		return err
 	}
 	defer target.stop()
+	if err := waitFilter(ctx, target, fill, w); err != nil {
+		return err
+	}
+	var sdkB [][]byte
+	if o.API != "" {
+		sdkB = sdkBodies(o.API, inputs, o.RequestEvents, target.token)
+	}
+	inputs = nil
+	runtime.GC() // the sending side keeps only the bodies
+	lookupsBefore := scrapeLookups(ctx, target)
 	run, err := sendMeasured(ctx, target, bodies, o, w)
 	if err != nil {
 		return err
+	}
+	run.window = lookupLine(ctx, target, fill, lookupsBefore, o.Events, run.took)
+	bodies = nil
+	var sdk *sdkRun
+	if o.API != "" {
+		if sdk, err = sendSDK(ctx, target, sdkB, o, w); err != nil {
+			return err
+		}
+		run.sent = sdk.sent
 	}
 	check := storedCheck{stored: -1}
 	if o.URL == "" {
@@ -94,7 +122,15 @@ func Ingest(ctx context.Context, o IngestOptions, w io.Writer) error {
 			return err
 		}
 	}
-	return writeIngestReport(w, o.Events, raw, run, check)
+	want := o.Events
+	if sdk != nil {
+		want *= 2
+	}
+	err = writeIngestReport(w, want, o.Events, raw, run, check)
+	if sdk != nil {
+		writeSDKReport(w, o, run, sdk)
+	}
+	return err
 }
 
 // openIngestServer opens the configured server, or starts a managed one in
@@ -155,7 +191,7 @@ func checkStored(ctx context.Context, srv *app.Server, db string, sent time.Time
 	return c, nil
 }
 
-func writeIngestReport(w io.Writer, events int, raw rawRates, run httpRun, c storedCheck) error {
+func writeIngestReport(w io.Writer, want, events int, raw rawRates, run httpRun, c storedCheck) error {
 	rate := float64(events) / run.took.Seconds()
 	fmt.Fprintf(w, "raw clickhouse-go insert, 100000-row batches, same schema: row append %.0f rows/s, columnar append %.0f rows/s\n", raw.row, raw.col)
 	fmt.Fprintf(w, "raw clickhouse-go insert into a bare copy of events (no materialized views): columnar %.0f rows/s\n", raw.bare)
@@ -165,6 +201,9 @@ func writeIngestReport(w io.Writer, events int, raw rawRates, run httpRun, c sto
 		fmt.Fprintf(w, ", stored %d", c.stored)
 	}
 	fmt.Fprintln(w, ")")
+	if run.window != "" {
+		fmt.Fprintln(w, run.window)
+	}
 	if c.rollupLag > 0 {
 		fmt.Fprintf(w, "rollups built behind ingest: %d rows in %d windows while sending; caught up %s after the last answer; events/s with the rollups built: %.0f\n",
 			c.midRows, c.midWindows, c.rollupLag.Round(10*time.Millisecond), float64(events)/(run.took+c.rollupLag).Seconds())
@@ -177,8 +216,8 @@ func writeIngestReport(w io.Writer, events int, raw rawRates, run httpRun, c sto
 	} else {
 		fmt.Fprintln(w, "ingest process RSS: not sampled (pass --pid)")
 	}
-	if c.stored >= 0 && c.stored != events {
-		return fmt.Errorf("bench ingest: %d events sent, %d stored", events, c.stored)
+	if c.stored >= 0 && c.stored != want {
+		return fmt.Errorf("bench ingest: %d events sent, %d stored", want, c.stored)
 	}
 	fmt.Fprintf(w, "ingest/raw ratio: %.2f\n", rate/max(raw.row, raw.col))
 	return nil

@@ -135,8 +135,12 @@ func rawInsert(ctx context.Context, srv *app.Server, db, table string, columnar 
 		b.Close()
 	}()
 	if table != "events" {
-		// 18.16 creates LowCardinality columns only with this setting.
-		cctx := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"allow_experimental_low_cardinality_type": 1}))
+		// 18.16 creates LowCardinality columns only with this setting;
+		// newer servers refuse it as unknown.
+		cctx := ctx
+		if !s.Features().LowCardinalityGA {
+			cctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"allow_experimental_low_cardinality_type": 1}))
+		}
 		if err := s.Conn.Exec(cctx, "CREATE TABLE "+table+" AS events"); err != nil {
 			return 0, err
 		}

@@ -6,31 +6,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/adoptscope/adoptscope/ingest"
 )
 
 // ingestTarget is the ingest the clients send to.
-type ingestTarget struct {
-	url, token string
-	pid        int // 0: memory not sampled
-	stop       func()
-}
+type ingestTarget = child
 
 // startIngest starts an ingest process of this binary on database db of the
 // ClickHouse at chAddr, with its data folder under dir; or, with o.URL,
@@ -39,33 +28,11 @@ func startIngest(ctx context.Context, o IngestOptions, chAddr, dir, db string) (
 	if o.URL != "" {
 		return ingestTarget{url: o.URL, token: o.Token, pid: o.PID, stop: func() {}}, nil
 	}
-	tok := "bench-token-" + strconv.FormatUint(rand.Uint64(), 16)
-	addr, err := freeAddr()
-	if err != nil {
-		return ingestTarget{}, err
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return ingestTarget{}, err
-	}
-	cmd := exec.Command(exe, "ingest", "--addr", addr, "--data-dir", filepath.Join(dir, "ingest"),
-		"--clickhouse-addr", chAddr, "--clickhouse-database", db, "--ingest-tokens", tok,
-		"--ingest-batch-rows", strconv.Itoa(o.BatchRows), "--log-level", "warn")
-	cmd.Stdout = io.Discard
-	cmd.Stderr = o.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		return ingestTarget{}, err
-	}
-	t := ingestTarget{url: "http://" + addr, token: tok, pid: cmd.Process.Pid, stop: func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}}
-	if err := waitHealthy(ctx, t.url, 60*time.Second); err != nil {
-		t.stop()
-		return ingestTarget{}, err
-	}
-	return t, nil
+	return startChild(ctx, o.Stderr, "bench", func(addr, tok string) []string {
+		return []string{"ingest", "--addr", addr, "--data-dir", filepath.Join(dir, "ingest"),
+			"--clickhouse-addr", chAddr, "--clickhouse-database", db, "--ingest-tokens", tok,
+			"--ingest-batch-rows", strconv.Itoa(o.BatchRows), "--log-level", "warn"}
+	})
 }
 
 // httpRun is what the HTTP phase measured.
@@ -76,6 +43,7 @@ type httpRun struct {
 	pid      int       // the ingest process sampled; 0: none
 	rssMaxKB int64
 	batches  string // the batches the run formed; empty when /metrics did not answer
+	window   string // the dedup window and the lookup per batch; empty when /metrics did not answer
 }
 
 // sendMeasured sends the bodies from o.Clients concurrent clients,
@@ -141,6 +109,11 @@ type sendResult struct {
 }
 
 func benchSend(ctx context.Context, url, token string, bodies [][]byte, clients int) (sendResult, time.Duration, error) {
+	return benchSendTo(ctx, url, targetOf("", token), bodies, clients)
+}
+
+// benchSendTo sends bodies to one endpoint (/v1/events, or an SDK API's).
+func benchSendTo(ctx context.Context, url string, target sdkTarget, bodies [][]byte, clients int) (sendResult, time.Duration, error) {
 	var res sendResult
 	var mu sync.Mutex
 	work := make(chan []byte, len(bodies))
@@ -160,9 +133,8 @@ func benchSend(ctx context.Context, url, token string, bodies [][]byte, clients 
 			defer wg.Done()
 			for b := range work {
 				for {
-					req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v1/events", bytes.NewReader(b))
-					req.Header.Set("Authorization", "Bearer "+token)
-					req.Header.Set("Content-Type", "application/x-ndjson")
+					req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+target.path, bytes.NewReader(b))
+					req.Header = target.header.Clone()
 					resp, err := client.Do(req)
 					if err != nil {
 						errc <- err
@@ -223,20 +195,7 @@ func (b batchStats) since(a batchStats) string {
 
 func scrapeBatches(ctx context.Context, base string) (batchStats, error) {
 	var st batchStats
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
-	if err != nil {
-		return st, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return st, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("GET /metrics: %s", resp.Status)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
+	fams, err := scrapeMetrics(ctx, http.DefaultClient, base)
 	if err != nil {
 		return st, err
 	}

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/adoptscope/adoptscope/breaks"
 	"github.com/adoptscope/adoptscope/internal/app"
 	"github.com/adoptscope/adoptscope/internal/config"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
@@ -156,7 +157,8 @@ type benchQuery struct {
 	run  func(context.Context, *store.Store) (int, error)
 }
 
-// benchQueries are the five questions of the issue, as the dashboard and
+// benchQueries are the five questions of the issue, then the impact
+// estimate, the changepoint pass and the overlap, as the dashboard and
 // the API ask them (through query/, so the rollup choice is the product's).
 func benchQueries() []benchQuery {
 	series := func(v map[string]string) func(context.Context, *store.Store) (int, error) {
@@ -186,8 +188,29 @@ func benchQueries() []benchQuery {
 				From: time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 2, 22, 0, 0, 0, 0, time.UTC)})
 			return len(res.Rows), err
 		}},
+		// The insight questions read complete days only: the clock stands
+		// the day after the data's last day.
+		{"impact ChatGPT/WhatsApp on 2026-01-15 against its other channels (28/28 days)", func(ctx context.Context, s *store.Store) (int, error) {
+			res, err := query.Impact(ctx, s, query.ImpactRequest{Date: benchShutdown, Treated: query.SeriesKey{Assistant: "chatgpt", Channel: "whatsapp"},
+				BeforeDays: 28, AfterDays: 28, Now: benchClock})
+			return len(res.Days), err
+		}},
+		{"changepoint pass over 365 days of every assistant x channel", func(ctx context.Context, s *store.Store) (int, error) {
+			d := breaks.NewDetector(s, nil, nil)
+			d.Now = func() time.Time { return benchClock }
+			res, _, _, err := d.Scan(ctx)
+			return res.Found, err
+		}},
+		{"12-month audience overlap by month", func(ctx context.Context, s *store.Store) (int, error) {
+			res, err := query.Overlap(ctx, s, query.OverlapRequest{From: benchTo.AddDate(0, -11, 0).AddDate(0, 0, 1-benchTo.AddDate(0, -11, 0).Day()),
+				To: benchTo, Interval: query.Month, Now: benchClock})
+			return len(res.Periods), err
+		}},
 	}
 }
+
+// benchClock is the day after the bench data's last day, at noon.
+var benchClock = benchTo.AddDate(0, 0, 1).Add(12 * time.Hour)
 
 func timeQueries(ctx context.Context, s *store.Store, runs int, w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

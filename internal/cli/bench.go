@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/adoptscope/adoptscope/internal/bench"
 	"github.com/adoptscope/adoptscope/internal/config"
@@ -24,6 +25,28 @@ var benchmarks = map[string]command{
 	"ingest": {benchIngestSummary, runBenchIngest},
 	"query":  {benchQuerySummary, runBenchQuery},
 	"export": {benchExportSummary, runBenchExport},
+	"soak":   {benchSoakSummary, runBenchSoak},
+}
+
+const benchSoakSummary = "run `up` for N minutes under ingest at half its measured maximum, dashboard/API reads and an every-minute export; p50/p99 per route, 503s, RSS over time; fails if RSS keeps growing"
+
+func runBenchSoak(ctx context.Context, args []string, e *env) error {
+	o := bench.SoakOptions{Stderr: e.stderr}
+	fs := newFlagSet("bench soak", benchSoakSummary, e)
+	o.Config.Bind(fs, config.ClickHouse|config.Logging)
+	fs.Float64Var(&o.Minutes, "minutes", 30, "length of the soak, after the rate measurement")
+	fs.IntVar(&o.Rate, "rate", 0, "ingest rate in events/s; 0: measure the maximum first (--measure) and soak at half of it")
+	fs.DurationVar(&o.MeasureFor, "measure", 20*time.Second, "how long the maximum ingest rate is measured when --rate is 0")
+	fs.IntVar(&o.Clients, "clients", 8, "concurrent ingest clients")
+	fs.IntVar(&o.RequestEvents, "request-events", 1000, "events per ingest request")
+	fs.IntVar(&o.Readers, "readers", 2, "concurrent dashboard/API readers, each reading one page or /api/v1/series answer a second")
+	fs.DurationVar(&o.WarmUp, "warmup", 0, "first part of the soak left out of the RSS growth check (0: a fifth of it, at most 5m)")
+	fs.Float64Var(&o.MaxRSSGrowth, "max-rss-growth", 1, "fail when the RSS (less the dedup filter's own memory) grows faster than this after the warm-up, in MiB/min (least-squares slope over the samples)")
+	if err := parse(fs, args, &o.Config); err != nil {
+		return err
+	}
+	o.Log = logger(o.Config, e.stderr)
+	return bench.Soak(ctx, o, e.stdout)
 }
 
 func runBench(ctx context.Context, args []string, e *env) error {
@@ -58,6 +81,8 @@ func runBenchIngest(ctx context.Context, args []string, e *env) error {
 	fs.IntVar(&o.PID, "pid", 0, "with --url: process id of the ingest process, to sample its memory")
 	fs.IntVar(&o.BatchRows, "batch-rows", 100_000, "ingest batch size of the started instance (ADOPTSCOPE_INGEST_BATCH_ROWS)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed of the generated events")
+	fs.StringVar(&o.API, "api", "", "also send the same events as PostHog (posthog: POST /batch/) or Segment (segment: POST /v1/batch) SDK batches after the /v1/events run, into the same instance, and report both rates")
+	fs.Int64Var(&o.WindowIDs, "window-ids", 0, "before the timed phase, store this many ids in the dedup window straight into ClickHouse (INSERT … SELECT from numbers(), spread over the 7-day window, each day merged), wait for the ingest's dedup filter to hold them, and report the lookup time per batch next to the rate")
 	fs.IntVar(&o.Days, "days", 30, "spread the events' times over this many days before now (1: a live feed; 30: a feed that also carries late events)")
 	if err := parse(fs, args, &o.Config); err != nil {
 		return err

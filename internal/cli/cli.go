@@ -41,6 +41,7 @@ func commands() map[string]command {
 		"export":   {exportSummary, runExport},
 		"scheduler": {"run the export scheduler only (several may run against one store: each run happens once)",
 			serveCommand(app.Mode{Name: "scheduler", Scheduler: true})},
+		"check-server": {checkServerSummary, runCheckServer},
 	}
 }
 

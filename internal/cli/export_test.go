@@ -46,7 +46,7 @@ func TestExportCommands(t *testing.T) {
 		t.Fatalf("files %v", files)
 	}
 	b, _ := os.ReadFile(files[0])
-	if !strings.HasPrefix(string(b), "\uFEFFperiod;value\r\n") {
+	if !strings.HasPrefix(string(b), "\uFEFFperiod;value;complete\r\n") { // every series row says whether its period is complete
 		t.Errorf("file starts %q", string(b[:min(len(b), 40)]))
 	}
 	if out, err := run("delete", "weekly"); err != nil || !strings.Contains(out, "deleted") {

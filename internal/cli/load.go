@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"bufio"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,9 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"time"
-
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/app"
@@ -24,10 +19,14 @@ const loadSummary = "load NDJSON, CSV or JSON files (optionally .gz) through ing
 
 func runLoad(ctx context.Context, args []string, e *env) error {
 	var cfg config.Config
-	fs := newFlagSet("load", loadSummary+"\n\nArguments: FILE... (.ndjson, .jsonl, .json or .csv, optionally .gz; flags come first).\nRejected lines go with their errors to FILE.rejects.ndjson. Loading a file again loads nothing twice (within the dedup window).", e)
+	fs := newFlagSet("load", loadSummary+"\n\nArguments: FILE... (.ndjson, .jsonl, .json or .csv, optionally .gz; flags come first).\nRejected lines go with their errors to FILE.rejects.ndjson. Loading a file again loads nothing twice (within the dedup window).\nWith --api URL --token T the files go through a running instance's ingest API in chunks (no need to stop `up`); run the same command again to resume after a failure.", e)
 	cfg.Bind(fs, config.Data|config.ClickHouse|config.Ingest|config.Logging)
 	format := fs.String("format", "", "file format when the name does not say it: ndjson, json or csv")
 	progress := fs.String("progress", "auto", "progress display: auto (bar on a terminal, log lines otherwise), bar, log, off")
+	// With --api the files go through a running instance (load_api.go).
+	apiURL := fs.String("api", os.Getenv("ADOPTSCOPE_API_URL"), "base URL of a running instance (for example http://127.0.0.1:8080) to send the files through its POST /v1/events in chunks, while it runs [$ADOPTSCOPE_API_URL]; empty: open the store directly")
+	token := fs.String("token", os.Getenv("ADOPTSCOPE_TOKEN"), "ingest token for --api (one of the instance's ADOPTSCOPE_INGEST_TOKENS) [$ADOPTSCOPE_TOKEN]")
+	retries := fs.Int("retries", 10, "with --api: attempts after the first for a chunk the instance refuses for now (503, honouring Retry-After) or cannot be reached")
 	if err := parse(fs, args, &cfg); err != nil {
 		return err
 	}
@@ -55,6 +54,9 @@ func runLoad(ctx context.Context, args []string, e *env) error {
 			return fmt.Errorf("load: %w", err)
 		}
 	}
+	if *apiURL != "" {
+		return runLoadAPI(ctx, cfg, *apiURL, *token, *retries, files, forced, *progress, e)
+	}
 	log := logger(cfg, e.stderr)
 	b, p, err := app.OpenWriter(ctx, &cfg, log)
 	if err != nil {
@@ -71,13 +73,7 @@ func runLoad(ctx context.Context, args []string, e *env) error {
 		defer cancel()
 		_ = p.Close(cctx)
 	}()
-	mode := *progress
-	if mode == "auto" {
-		mode = "log"
-		if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-			mode = "bar"
-		}
-	}
+	mode := progressMode(*progress, e)
 	var total ingest.Result
 	var failed []error
 	for _, f := range files {
@@ -123,6 +119,7 @@ type chunk struct {
 	inputs     []ingest.Input
 	lines      []int
 	raws       map[int][]byte
+	users      map[int]string // raw user ids, for the keyed hash in the rejects file
 	decodeErrs []ingest.FieldError
 	bytes      int64
 }
@@ -141,54 +138,18 @@ func loadFile(ctx context.Context, p *ingest.Pipeline, path string, forced inges
 	if forced != 0 {
 		format = forced
 	}
-	cr := &countingReader{r: f}
-	br := bufio.NewReaderSize(cr, 1<<20)
-	var r io.Reader = br
-	if magic, _ := br.Peek(2); gz || (len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return res, fmt.Errorf("not gzip data: %w", err)
-		}
-		defer zr.Close()
-		r = zr
+	cr, r, done, err := openInput(f, gz)
+	if err != nil {
+		return res, err
 	}
-	rejectsPath := path + ".rejects.ndjson"
-	_ = os.Remove(rejectsPath) // a rejects file always belongs to the last load
-	var rejects *bufio.Writer
-	var rejectsFile *os.File
-	defer func() {
-		if rejects != nil {
-			rejects.Flush()
-			rejectsFile.Close()
-		}
-	}()
+	defer done()
+	rejects := newRejectsFile(path)
+	defer rejects.close()
 
-	var bar *progressbar.ProgressBar
-	if mode == "bar" {
-		bar = progressbar.NewOptions64(size,
-			progressbar.OptionSetWriter(e.stderr), progressbar.OptionShowBytes(true), progressbar.OptionSetWidth(30),
-			progressbar.OptionSetDescription(path), progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionShowElapsedTimeOnFinish(), progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish())
-	}
-	lastLog := time.Now()
+	// The same display as load --api (load_progress.go).
+	pr := newLoadProgress(mode, path, size, start, e, log)
 	rows := 0
-	report := func(done int64) {
-		el := time.Since(start).Seconds()
-		rate := float64(rows) / max(el, 1e-9)
-		if bar != nil {
-			bar.Describe(fmt.Sprintf("%s  %d rows  %.0f rows/s", path, rows, rate))
-			_ = bar.Set64(done)
-			return
-		}
-		if mode == "log" && time.Since(lastLog) >= 5*time.Second {
-			lastLog = time.Now()
-			eta := "unknown"
-			if done > 0 && size > 0 {
-				eta = time.Duration(el * float64(size-done) / float64(done) * float64(time.Second)).Round(time.Second).String()
-			}
-			log.Info("loading", "file", path, "rows", rows, "bytes", done, "of", size, "rows_per_s", int(rate), "eta", eta)
-		}
-	}
+	report := func(done int64) { pr.report(done, rows) }
 
 	// Decode in one goroutine, submit in this one: the next chunk is
 	// decoded while the previous one is committed.
@@ -202,7 +163,7 @@ func loadFile(ctx context.Context, p *ingest.Pipeline, path string, forced inges
 		d := ingest.NewDecoder(format, r, p.Config().MaxLine, true)
 		defer ingest.Release(d)
 		var rec ingest.Record
-		c := chunk{raws: map[int][]byte{}}
+		c := chunk{raws: map[int][]byte{}, users: map[int]string{}}
 		send := func() bool {
 			c.bytes = cr.n
 			select {
@@ -210,7 +171,7 @@ func loadFile(ctx context.Context, p *ingest.Pipeline, path string, forced inges
 			case <-dctx.Done():
 				return false
 			}
-			c = chunk{raws: map[int][]byte{}}
+			c = chunk{raws: map[int][]byte{}, users: map[int]string{}}
 			return true
 		}
 		for {
@@ -226,6 +187,7 @@ func loadFile(ctx context.Context, p *ingest.Pipeline, path string, forced inges
 				return
 			}
 			c.raws[rec.Line] = append([]byte(nil), rec.Raw...)
+			c.users[rec.Line] = rec.Input.UserID
 			if rec.Err != nil {
 				c.decodeErrs = append(c.decodeErrs, *rec.Err)
 			} else {
@@ -261,14 +223,11 @@ func loadFile(ctx context.Context, p *ingest.Pipeline, path string, forced inges
 		res.Rejected += r.Rejected
 		rows += len(c.inputs) + len(c.decodeErrs)
 		if len(all) > 0 {
-			if rejects == nil {
-				rejectsFile, err = os.Create(rejectsPath)
-				if err != nil {
-					return res, fmt.Errorf("rejects file: %w", err)
-				}
-				rejects = bufio.NewWriter(rejectsFile)
+			w, err := rejects.writer()
+			if err != nil {
+				return res, err
 			}
-			if err := writeRejects(rejects, all, c.raws); err != nil {
+			if err := writeRejects(w, all, c.raws, c.users, p.UserKey); err != nil {
 				return res, fmt.Errorf("rejects file: %w", err)
 			}
 		}
@@ -277,14 +236,12 @@ func loadFile(ctx context.Context, p *ingest.Pipeline, path string, forced inges
 	if err := <-decErr; err != nil {
 		return res, fmt.Errorf("line %d onwards not loaded: %w (the lines before it are stored; load the file again after fixing it: nothing is stored twice)", rows+1, err)
 	}
-	if bar != nil {
-		_ = bar.Finish()
-	}
+	pr.finish()
 	took := time.Since(start)
 	msg := fmt.Sprintf("%s: %d rows: %d accepted, %d duplicates, %d rejected in %s (%.0f rows/s)",
 		path, rows, res.Accepted, res.Duplicates, res.Rejected, took.Round(time.Millisecond), float64(rows)/max(took.Seconds(), 1e-9))
 	if res.Rejected > 0 {
-		msg += "; rejects with their errors in " + rejectsPath
+		msg += "; rejects with their errors in " + rejects.path
 	}
 	fmt.Fprintln(e.stdout, msg)
 	return res, nil
@@ -295,6 +252,10 @@ type rejectLine struct {
 	Errors []rejectErr     `json:"errors"`
 	Raw    json.RawMessage `json:"raw,omitempty"`
 	Text   string          `json:"text,omitempty"`
+	// UserKey is the keyed hash of the line's user_id (never the id);
+	// Omitted says why the text is left out.
+	UserKey *uint64 `json:"user_key,omitempty"`
+	Omitted string  `json:"omitted,omitempty"`
 }
 
 type rejectErr struct {
@@ -303,8 +264,9 @@ type rejectErr struct {
 }
 
 // writeRejects writes one line per rejected input line: its line number,
-// errors and the original text (as JSON when it is, else as a string).
-func writeRejects(w io.Writer, errs []ingest.FieldError, raws map[int][]byte) error {
+// errors and the original text (as JSON when it is, else as a string),
+// with the user id replaced by its keyed hash (redactRaw).
+func writeRejects(w io.Writer, errs []ingest.FieldError, raws map[int][]byte, users map[int]string, userKey func(string) uint64) error {
 	enc := json.NewEncoder(w)
 	for i := 0; i < len(errs); {
 		j := i
@@ -312,12 +274,7 @@ func writeRejects(w io.Writer, errs []ingest.FieldError, raws map[int][]byte) er
 		for ; j < len(errs) && errs[j].Line == errs[i].Line; j++ {
 			rl.Errors = append(rl.Errors, rejectErr{Field: errs[j].Field, Error: errs[j].Error})
 		}
-		raw := raws[errs[i].Line]
-		if json.Valid(raw) {
-			rl.Raw = raw
-		} else {
-			rl.Text = string(raw)
-		}
+		rl.Raw, rl.Text, rl.Omitted, rl.UserKey = redactRaw(raws[errs[i].Line], users[errs[i].Line], userKey)
 		if err := enc.Encode(rl); err != nil {
 			return err
 		}

@@ -27,10 +27,14 @@ type Config struct {
 	ReadTokens      []string
 	AdminTokens     []string
 	Ingest          IngestConfig
+	SDK             SDKConfig // PostHog / Segment SDK mapping, bound with Ingest
 	Exports         ExportConfig
+	HTTP            HTTPConfig
 	Users           string // dashboard accounts: name:role:bcrypt-hash, comma-separated
 	UsersFile       string // file of dashboard accounts, one name:role:bcrypt-hash per line
 	Demo            string
+	Timezone        string // dashboard day boundaries: an IANA zone; "" or UTC is UTC
+	Owners          string // ADOPTSCOPE_OWNERS: who makes each assistant and owns each channel (catalog.ParseOwners); "" the defaults
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
@@ -65,6 +69,8 @@ func (c *Config) Bind(fs *flag.FlagSet, sections Section) {
 	if sections&HTTP != 0 {
 		f.str(&c.Addr, "addr", "ADOPTSCOPE_ADDR", "127.0.0.1:8080", "HTTP listen address: ingest API under /v1/, query API under /api/v1/, dashboard at /")
 		f.dur(&c.ShutdownTimeout, "shutdown-timeout", "ADOPTSCOPE_SHUTDOWN_TIMEOUT", 30*time.Second, "how long a graceful shutdown may take to answer in-flight requests and flush")
+		c.bindHTTPLimits(f)
+		f.str(&c.Timezone, "timezone", "ADOPTSCOPE_TIMEZONE", "UTC", "time zone of the dashboard's days (an IANA name such as Europe/Paris); a page's tz parameter overrides it")
 	}
 	if sections&Data != 0 {
 		f.str(&c.DataDir, "data-dir", "ADOPTSCOPE_DATA_DIR", "./data", "data folder: managed ClickHouse, generated secrets and tokens, exports")
@@ -80,6 +86,8 @@ func (c *Config) Bind(fs *flag.FlagSet, sections Section) {
 		f.integer(&c.ClickHouse.MaxOpenConns, "clickhouse-max-conns", "ADOPTSCOPE_CLICKHOUSE_MAX_CONNS", 10, "ClickHouse connection pool size")
 		f.dur(&c.ClickHouse.DialTimeout, "clickhouse-dial-timeout", "ADOPTSCOPE_CLICKHOUSE_DIAL_TIMEOUT", 5*time.Second, "how long to wait for ClickHouse to answer at start")
 		f.str(&c.ClickHouse.Compression, "clickhouse-compression", "ADOPTSCOPE_CLICKHOUSE_COMPRESSION", "auto", "compression of data sent to and from ClickHouse: auto (none for loopback addresses, lz4 otherwise), lz4 or none")
+		f.str(&c.ClickHouse.Protocol, "clickhouse-protocol", "ADOPTSCOPE_CLICKHOUSE_PROTOCOL", "native", "protocol to ClickHouse: native (port 9000, 9440 with TLS) or http (port 8123, 8443 with TLS; needs a server newer than 18.16)")
+		f.str(&c.ClickHouse.HTTPProxy, "clickhouse-http-proxy", "ADOPTSCOPE_CLICKHOUSE_HTTP_PROXY", "", "proxy URL for the http protocol; empty: HTTPS_PROXY, HTTP_PROXY and NO_PROXY")
 	}
 	if sections&Tokens != 0 {
 		f.list(&c.IngestTokens, "ingest-tokens", "ADOPTSCOPE_INGEST_TOKENS", "comma-separated bearer tokens that may send events")
@@ -90,6 +98,7 @@ func (c *Config) Bind(fs *flag.FlagSet, sections Section) {
 	}
 	if sections&Ingest != 0 {
 		c.bindIngest(f)
+		c.bindSDK(f)
 	}
 	if sections&(Registries|Ingest|HTTP) != 0 {
 		c.bindRegistries(f)
@@ -125,14 +134,36 @@ func (c *Config) Validate() error {
 	if !store.ValidCompression(c.ClickHouse.Compression) {
 		errs = append(errs, fmt.Errorf("--clickhouse-compression / ADOPTSCOPE_CLICKHOUSE_COMPRESSION %q: want auto, lz4 or none", c.ClickHouse.Compression))
 	}
+	if !store.ValidProtocol(c.ClickHouse.Protocol) {
+		errs = append(errs, fmt.Errorf("--clickhouse-protocol / ADOPTSCOPE_CLICKHOUSE_PROTOCOL %q: want native or http", c.ClickHouse.Protocol))
+	}
+	if c.ClickHouse.HTTPProxy != "" {
+		if _, err := store.ParseHTTPProxy(c.ClickHouse.HTTPProxy); err != nil {
+			errs = append(errs, fmt.Errorf("--clickhouse-http-proxy / ADOPTSCOPE_CLICKHOUSE_HTTP_PROXY %q: want a URL such as http://proxy.example:3128", c.ClickHouse.HTTPProxy))
+		} else if c.ClickHouse.Protocol != store.ProtocolHTTP {
+			errs = append(errs, errors.New("--clickhouse-http-proxy / ADOPTSCOPE_CLICKHOUSE_HTTP_PROXY needs --clickhouse-protocol / ADOPTSCOPE_CLICKHOUSE_PROTOCOL=http"))
+		}
+	}
 	if c.ClickHouse.MaxOpenConns < 0 {
 		errs = append(errs, errors.New("--clickhouse-max-conns / ADOPTSCOPE_CLICKHOUSE_MAX_CONNS must be positive"))
 	}
 	if c.Ingest.bound {
 		errs = append(errs, c.validateIngest()...)
+		errs = append(errs, c.validateSDK()...)
+	}
+	if c.HTTP.bound {
+		errs = append(errs, c.validateHTTP()...)
+	}
+	if c.Exports.bound {
+		errs = append(errs, c.validateExports()...)
 	}
 	if c.Ingest.registriesBound {
 		errs = append(errs, c.validateRegistries()...)
+	}
+	if c.Timezone != "" {
+		if _, err := time.LoadLocation(c.Timezone); err != nil || strings.EqualFold(c.Timezone, "local") {
+			errs = append(errs, fmt.Errorf("--timezone / ADOPTSCOPE_TIMEZONE %q: want an IANA time zone such as Europe/Paris, or UTC", c.Timezone))
+		}
 	}
 	switch c.Demo {
 	case "", "auto", "on", "off":

@@ -86,6 +86,7 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"ADOPTSCOPE_SHUTDOWN_TIMEOUT": "30"}, "ADOPTSCOPE_SHUTDOWN_TIMEOUT"},
 		{map[string]string{"ADOPTSCOPE_LOG_FORMAT": "xml"}, "ADOPTSCOPE_LOG_FORMAT"},
 		{map[string]string{"ADOPTSCOPE_CLICKHOUSE_COMPRESSION": "gzip"}, "ADOPTSCOPE_CLICKHOUSE_COMPRESSION"},
+		{map[string]string{"ADOPTSCOPE_TIMEZONE": "Mars/Olympus"}, "ADOPTSCOPE_TIMEZONE"},
 	}
 	for _, s := range scenarios {
 		t.Run(s.want, func(t *testing.T) {

@@ -6,12 +6,11 @@
 --
 -- rollup_version_day: events per day. A day's finals carry the sum they
 -- were computed at (version); queries use them only while the sum is
--- unchanged. ClickHouse runs the views of a table one after the other in
--- the order of their names, so this view (rollup_v…) writes a block's sum
--- after rollup_person_day_mv (rollup_p…) wrote its person-days: a sum never
--- counts events that the person-day table does not hold yet. (18.16 does
--- not run views on a view's target table, so the sum cannot be chained
--- behind the person-day table instead.)
+-- unchanged. The version stamped on finals is read from the person-day
+-- table itself (rollup.Finalize), not from this table: the views of one
+-- insert run in no documented order (by name on 18.16, in parallel with
+-- parallel_view_processing), so this table may count a block before the
+-- person-day table holds it.
 CREATE TABLE IF NOT EXISTS {{local "rollup_version_day"}} {{.OnCluster}} (
     day    Date,
     events UInt64

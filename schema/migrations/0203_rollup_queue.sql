@@ -45,9 +45,8 @@ CREATE TABLE IF NOT EXISTS rollup_feed (
     window_end  DateTime('UTC')
 ) ENGINE = Null
 -- statement-break
--- One row per built window, written by rollup_window_mv: the last view of
--- the feed by name, so it runs after every rollup view has taken the block
--- (the builder sends a window as one block). A builder that stops between
+-- One row per built window, written by rollup_window_mv as part of the
+-- builder's insert (the builder sends a window as one block). A builder that stops between
 -- its insert and its own bookkeeping therefore neither loses nor repeats
 -- the window: the record is part of the insert.
 CREATE TABLE IF NOT EXISTS rollup_windows (
@@ -76,9 +75,9 @@ DROP TABLE IF EXISTS rollup_version_day_mv
 -- statement-break
 DROP TABLE IF EXISTS rollup_first_seen_mv
 -- statement-break
--- The views of 0200–0202, unchanged but for their source. Their names, and
--- so the order they run in, are kept: rollup_version_day_mv still runs
--- after rollup_person_day_mv (0201 says why that matters).
+-- The views of 0200–0202, unchanged but for their source. No view depends
+-- on another having run first (0201: the finals' version comes from the
+-- person-day table).
 CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_users_day_mv TO rollup_users_day AS
 SELECT toDate(event_time) AS day, assistant, channel, country, uniqState(user_key) AS users
 FROM rollup_feed

@@ -23,10 +23,13 @@ type annotationsView struct {
 	CSRF                 string
 	Kinds                []string
 	Assistants, Channels []string
+	// Breaks are the detected breaks waiting for an admin (breaks.go).
+	Breaks    []annotation.DetectedBreak
+	BreaksErr string
 }
 
 func (h *Handler) showAnnotationsPage(c echo.Context) error {
-	f := ParseFilters(c.QueryParams(), h.today(), launchDate)
+	f := h.filters(c)
 	v := h.annotationsView(c)
 	if id := c.QueryParam("edit"); id != "" && v.Admin {
 		ctx, cancel := h.queryCtx(c)
@@ -53,6 +56,7 @@ func (h *Handler) annotationsView(c echo.Context) annotationsView {
 		v.Err = h.readableErr(c, "annotations", err).Error()
 	}
 	v.List = list
+	v.Breaks, v.BreaksErr = h.suggestedBreaks(ctx, c)
 	return v
 }
 

@@ -24,12 +24,29 @@ type Auth struct {
 	// configured: admin on a loopback address, viewer otherwise.
 	AnonymousRole string
 	SessionTTL    time.Duration
+	// Throttle limits failed sign-ins per account and client address;
+	// Proxies say whose X-Forwarded-For names the client.
+	Throttle *auth.Throttle
+	Proxies  auth.Proxies
+	// Wait sleeps the throttle's delay (tests replace it); nil: auth.Wait.
+	Wait func(ctx context.Context, d time.Duration) error
+}
+
+func (a *Auth) wait(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	if a.Wait != nil {
+		return a.Wait(ctx, d)
+	}
+	return auth.Wait(ctx, d)
 }
 
 // NewAuth builds the dashboard auth. key signs cookies (32 random bytes;
 // keep it to keep sessions over restarts).
 func NewAuth(users []auth.User, key []byte, anonymousRole string) *Auth {
-	return &Auth{Accounts: auth.NewAccounts(users, key), AnonymousRole: anonymousRole, SessionTTL: 12 * time.Hour}
+	return &Auth{Accounts: auth.NewAccounts(users, key), AnonymousRole: anonymousRole, SessionTTL: 12 * time.Hour,
+		Throttle: auth.NewThrottle()}
 }
 
 const (

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/labstack/echo/v4"
 
+	"github.com/adoptscope/adoptscope/breaks"
 	"github.com/adoptscope/adoptscope/demo"
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/platform/chtest"
@@ -69,8 +72,28 @@ func TestBrowser(t *testing.T) {
 		t.Skip("Chromium is not installed (apt-get install chromium)")
 	}
 	s := chtest.NewStore(t)
-	p := loadDemo(t, s, 800)
+	// ADOPTSCOPE_BROWSER_PEOPLE sizes the demo data set (default 800; the
+	// product's default demo is demo.DefaultPeople) and ADOPTSCOPE_BROWSER_PAGES
+	// picks pages by name (a comma list), for screenshots.
+	people := 800
+	if v := os.Getenv("ADOPTSCOPE_BROWSER_PEOPLE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("ADOPTSCOPE_BROWSER_PEOPLE=%q: want a number of people", v)
+		}
+		people = n
+	}
+	p := loadDemo(t, s, people)
 	h := New(Options{Store: s, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), IngestStats: p.Snapshot})
+	// A detection run, so the Annotations page lists suggested breaks and
+	// the charts draw them.
+	{
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		if _, err := breaks.NewDetector(s, h.opts.Annotations, nil).Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
 	e := echo.New()
 	h.Register(e)
 	srv := httptest.NewServer(e)
@@ -111,11 +134,30 @@ func TestBrowser(t *testing.T) {
 		{"impact", "/impact"},
 		{"retention", "/retention?range=90d"},
 		{"modalities", "/modalities"},
+		{"modalities-day", "/modalities?range=28d&interval=day"},
+		{"retention-12m", "/retention?range=12m"},
+		{"channel-paris", "/channel?focus=whatsapp&range=28d&interval=day&tz=Europe/Paris"},
+		{"overview-unknown", "/?assistant=chatgtp"},
 		{"annotations", "/annotations"},
+		{"breaks", "/annotations#detected-breaks"},
+		{"overlap", "/overlap"},
+		{"overlap-whatsapp", "/overlap?range=90d&channel=whatsapp"},
+		{"impact-controls", "/impact?date=2026-01-15&source_assistant=chatgpt&source_channel=whatsapp&control=meta_ai:whatsapp"},
 		{"ingest", "/ingest"},
+		{"exports", "/exports"},
+		{"export-form", "/exports/new"},
+	}
+	only := map[string]bool{}
+	for _, n := range strings.Split(os.Getenv("ADOPTSCOPE_BROWSER_PAGES"), ",") {
+		if n != "" {
+			only[n] = true
+		}
 	}
 	for _, width := range []int64{1280, 390} {
 		for _, pg := range pages {
+			if len(only) > 0 && !only[pg.name] {
+				continue
+			}
 			t.Run(fmt.Sprintf("%s-%d", pg.name, width), func(t *testing.T) {
 				ctx, cancel := chromedp.NewContext(actx)
 				defer cancel()
@@ -182,6 +224,10 @@ func TestBrowser(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				layout, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](layoutProblemsJS))
+				if err != nil {
+					t.Fatal(err)
+				}
 				png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 				if err != nil {
 					t.Fatalf("screenshot: %v", err)
@@ -198,10 +244,13 @@ func TestBrowser(t *testing.T) {
 				for _, b := range bad {
 					t.Errorf("error box on the page: %s", b)
 				}
+				for _, l := range layout {
+					t.Errorf("layout: %s", l)
+				}
 				if drawn != charts {
 					t.Errorf("%d of %d charts drawn", drawn, charts)
 				}
-				needsCharts := pg.name != "annotations" && pg.name != "ingest"
+				needsCharts := !strings.HasPrefix(pg.name, "annotations") && pg.name != "breaks" && pg.name != "ingest" && !strings.HasPrefix(pg.name, "export") && pg.name != "overview-unknown"
 				if needsCharts && charts == 0 {
 					t.Error("no chart on the page")
 				}
@@ -209,3 +258,60 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 }
+
+// layoutProblemsJS lists what a person would see as broken: a page wider
+// than the window (a horizontal scroll), a legend that pages series away,
+// axis labels drawn over each other, a menu entry off screen, a table
+// wider than its card without its own scroll.
+const layoutProblemsJS = `(function () {
+  var bad = [];
+  var W = window.innerWidth;
+  if (document.documentElement.scrollWidth > W + 1) bad.push('the page scrolls sideways: ' + document.documentElement.scrollWidth + ' px wide in a ' + W + ' px window');
+  document.querySelectorAll('.nav a').forEach(function (a) {
+    var r = a.getBoundingClientRect();
+    if (r.right > W + 1 || r.left < -1 || r.width === 0) bad.push('menu entry ' + a.textContent + ' is off screen');
+  });
+  document.querySelectorAll('.card table').forEach(function (t) {
+    var wrap = t.closest('.table-wrap'), card = t.closest('.card');
+    if (!wrap && t.getBoundingClientRect().width > card.getBoundingClientRect().width + 1) bad.push('a table is wider than its card');
+  });
+  document.querySelectorAll('.chart[data-drawn]').forEach(function (el) {
+    var c = echarts.getInstanceByDom(el);
+    if (!c) return;
+    (c.getOption().legend || []).forEach(function (l) {
+      if (l.show !== false && l.type === 'scroll') bad.push(el.id + ': the legend pages series away');
+    });
+    var labels = [];
+    c.getZr().storage.getRoots().forEach(function (root) {
+      var visit = function (e) {
+        if (e.ignore || e.invisible) return;
+        if (e.anid && String(e.anid).indexOf('label_') === 0 && e.getBoundingRect) {
+          var r = e.getBoundingRect().clone();
+          var m = e.getComputedTransform();
+          if (m) r.applyTransform(m);
+          labels.push({ r: r, p: e.parent, t: (e.style && e.style.text) || '' });
+          return;
+        }
+        if (e.children) e.children().forEach(visit);
+      };
+      visit(root);
+    });
+    for (var i = 0; i < labels.length; i++) {
+      for (var j = i + 1; j < labels.length; j++) {
+        var a = labels[i], b = labels[j];
+        if (a.p !== b.p) continue;
+        var ox = Math.min(a.r.x + a.r.width, b.r.x + b.r.width) - Math.max(a.r.x, b.r.x);
+        var oy = Math.min(a.r.y + a.r.height, b.r.y + b.r.height) - Math.max(a.r.y, b.r.y);
+        if (ox > 1 && oy > 1) { bad.push(el.id + ': axis labels overlap: "' + a.t + '" and "' + b.t + '"'); i = labels.length; break; }
+      }
+    }
+    var o = c.getOption();
+    var lg = (o.legend || [])[0];
+    if (lg && lg.show !== false && o.grid && o.grid[0] && typeof o.grid[0].top === 'number') {
+      var names = {};
+      (o.series || []).forEach(function (s) { names[s.name] = 1; });
+      if (Object.keys(names).length > 0 && o.grid[0].top < 30) bad.push(el.id + ': the plot starts under the legend');
+    }
+  });
+  return bad;
+})()`

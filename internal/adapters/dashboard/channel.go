@@ -1,17 +1,21 @@
 package dashboard
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
+	"math"
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/adoptscope/adoptscope/annotation"
-	"github.com/adoptscope/adoptscope/catalog"
+	"github.com/adoptscope/adoptscope/internal/platform/httperr"
 )
 
 type channelView struct {
@@ -22,11 +26,19 @@ type channelView struct {
 	Filters    Filters
 }
 
+// OverlapURL is the Overlap page with the page's filters, restricted to
+// the channel: it counts the people behind shares that add past 100 %.
+func (v channelView) OverlapURL() string {
+	u := v.Filters.Values()
+	u.Set("channel", v.Channel)
+	return "/overlap?" + u.Encode()
+}
+
 // showChannelPage: one channel (default WhatsApp): each assistant's share
 // of its users over time; and, per assistant, the share of its users that
 // come through third-party channels.
 func (h *Handler) showChannelPage(c echo.Context) error {
-	f := ParseFilters(c.QueryParams(), h.today(), launchDate)
+	f := h.filters(c)
 	channel := c.QueryParam("focus")
 	p := h.page(c, "Channel", "/channel", f)
 	p.CanCompare = true
@@ -51,72 +63,189 @@ func (h *Handler) showChannelPage(c echo.Context) error {
 }
 
 func (h *Handler) channelShareChart(ctx context.Context, c echo.Context, f Filters, channel string, anns []annotation.Annotation) Chart {
-	return h.drawLine(ctx, c, f, anns, lineCard{
+	return h.drawLine(ctx, c, f, inScope(anns, f.Assistants, channel), lineCard{
 		id: "channel-share", title: "Share of " + Label(channel) + " users by assistant",
-		note:    "Each assistant's active users on " + Label(channel) + " as a percentage of all the channel's active users in the period.",
-		params:  seriesParams(f, "share", "assistant", "channel", channel, "compare", compareParam(f)),
+		note: "Each assistant's active users on " + Label(channel) + " as a percentage of all the channel's active users in the period, whichever assistants the filter draws. " +
+			"Incomplete periods are left out unless the incomplete period is counted.",
+		params:  seriesParams(f, "share", "assistant", "channel", channel, "share_of", "", "compare", compareParam(f)),
 		percent: true, previous: true,
-		empty: "No events on " + Label(channel) + " in this range. " + emptyHint,
+		empty: "No events on " + Label(channel) + " for these dates and filters.",
 	})
 }
 
-// dependencyChart: for each assistant, the percentage of its active users
-// who were active on a third-party channel (WhatsApp, Messenger,
-// Instagram, Telegram) in the period: third-party users ÷ all users, two
-// series queries with the same filters.
-func (h *Handler) dependencyChart(ctx context.Context, c echo.Context, f Filters, anns []annotation.Annotation) Chart {
-	const id, title = "platform-dependency", "Platform dependency: share of each assistant's users on third-party channels"
-	var third []string
-	for _, ch := range h.opts.Channels {
-		if catalog.ThirdParty(ch) && (len(f.Channels) == 0 || contains(f.Channels, ch)) {
-			third = append(third, ch)
+// dependency is the platform dependency of each assistant per period:
+// the people active on channels its maker does not control, out of all
+// its people.
+type dependency struct {
+	Periods    []string
+	Incomplete map[string]bool
+	Rows       []dependencyRow
+}
+
+type dependencyRow struct {
+	Period, Assistant string
+	Channels          []string // the channels its maker does not control
+	Dependent, All    float64
+	Complete          bool
+}
+
+func (d dependencyRow) pct() float64 {
+	if d.All == 0 {
+		return 0
+	}
+	return d.Dependent / d.All * 100
+}
+
+// dependency computes the platform dependency for the slice f: one query
+// of all active users by assistant, and one per distinct set of dependent
+// channels (the assistants of one maker share theirs), as distinct people
+// over the set's union, not a sum of channels.
+func (h *Handler) dependency(ctx context.Context, f Filters) (dependency, error) {
+	var out dependency
+	channels := h.opts.Channels
+	if len(f.Channels) > 0 {
+		channels = f.Channels
+	}
+	assistants := h.opts.Assistants
+	if len(f.Assistants) > 0 {
+		assistants = f.Assistants
+	}
+	sets := map[string][]string{} // channel set → assistants
+	for _, a := range assistants {
+		dep := h.owners.Dependent(a, channels)
+		if len(dep) == 0 {
+			continue
 		}
+		k := strings.Join(dep, ",")
+		sets[k] = append(sets[k], a)
 	}
-	sort.Strings(third)
-	all := seriesParams(f, "active_users", "assistant")
-	tp := seriesParams(f, "active_users", "assistant", "channel", strings.Join(third, ","))
-	ch := Chart{ID: id, Title: title, CSV: apiURL("series", tp),
-		Note: "Users active on " + labels3(third) + " as a percentage of the assistant's users; the rest reach it only through its own apps and web. CSV: the third-party users."}
-	if len(third) == 0 {
-		ch.Empty = "The channel filter excludes every third-party channel."
-		return ch
+	all, err := h.series(ctx, seriesParams(f, "active_users", "assistant"))
+	if err != nil {
+		return out, err
 	}
-	var ra, rt seriesResult
-	var ea, et error
+	out.Periods, out.Incomplete = all.Periods, all.Incomplete
+	type part struct {
+		set string
+		r   seriesResult
+		err error
+	}
+	var parts []*part
+	for k := range sets {
+		parts = append(parts, &part{set: k})
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i].set < parts[j].set })
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); ra, ea = h.series(ctx, all) }()
-	go func() { defer wg.Done(); rt, et = h.series(ctx, tp) }()
+	for _, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.r, p.err = h.series(ctx, seriesParams(f, "active_users", "assistant", "assistant", strings.Join(sets[p.set], ","), "channel", p.set))
+		}()
+	}
 	wg.Wait()
-	if ea != nil {
-		return failed(id, title, h.readableErr(c, id, ea))
-	}
-	if et != nil {
-		return failed(id, title, h.readableErr(c, id, et))
-	}
-	sa := pivot(ra, 0, false, nil)
-	st := pivot(rt, 0, false, nil)
-	tpBy := map[string][]float64{}
-	for _, s := range st {
-		tpBy[s.Name] = s.Values
-	}
-	var ss []Series
-	for _, s := range sa {
-		out := Series{Name: Label(s.Name), Values: make([]float64, len(s.Values))}
-		for i, total := range s.Values {
-			if t := tpBy[s.Name]; total > 0 && t != nil {
-				out.Values[i] = t[i] / total * 100
-			}
+	dep := map[string]float64{}
+	depSet := map[string][]string{}
+	for _, p := range parts {
+		if p.err != nil {
+			return out, p.err
 		}
-		ss = append(ss, out)
+		for _, a := range sets[p.set] {
+			depSet[a] = strings.Split(p.set, ",")
+		}
+		for _, row := range p.r.Rows {
+			dep[row.Period+"|"+row.Key[0]] = row.Value
+		}
 	}
-	if allZero(sa) {
-		ch.Empty = emptyHint
+	for _, row := range all.Rows {
+		a := row.Key[0]
+		chs, ok := depSet[a]
+		if !ok && !contains(assistants, a) {
+			continue
+		}
+		out.Rows = append(out.Rows, dependencyRow{Period: row.Period, Assistant: a, Channels: chs,
+			Dependent: dep[row.Period+"|"+a], All: row.Value, Complete: row.Complete})
+	}
+	return out, nil
+}
+
+// dependencyChart: for each assistant, the percentage of its active users
+// who were active on a channel its maker does not control (the owners
+// registry: Meta's WhatsApp, Messenger and Instagram are Meta AI's own).
+func (h *Handler) dependencyChart(ctx context.Context, c echo.Context, f Filters, anns []annotation.Annotation) Chart {
+	const id, title = "platform-dependency", "Platform dependency: share of each assistant's users on channels its maker does not control"
+	ch := Chart{ID: id, Title: title, CSV: pageURL("/channel/dependency.csv", f, nil)}
+	d, err := h.dependency(ctx, f)
+	if err != nil {
+		return failed(id, title, h.readableErr(c, id, err))
+	}
+	byA := map[string]*Series{}
+	var order []string
+	idx := map[string]int{}
+	for i, p := range d.Periods {
+		idx[p] = i
+	}
+	sets := map[string][]string{}
+	for _, r := range d.Rows {
+		s, ok := byA[r.Assistant]
+		if !ok {
+			s = &Series{Name: Label(r.Assistant), Values: make([]float64, len(d.Periods))}
+			byA[r.Assistant] = s
+			order = append(order, r.Assistant)
+			sets[r.Assistant] = r.Channels
+		}
+		s.Values[idx[r.Period]] = r.pct()
+	}
+	sort.Strings(order)
+	var ss []Series
+	var parts []string
+	for _, a := range order {
+		ss = append(ss, *byA[a])
+		maker := h.owners.Maker(a)
+		if maker == "" {
+			maker = "its maker"
+		}
+		if len(sets[a]) == 0 {
+			parts = append(parts, Label(a)+" ("+maker+"): none")
+		} else {
+			parts = append(parts, Label(a)+" ("+maker+"): "+labels3(sets[a]))
+		}
+	}
+	ch.Note = "Channels the maker does not control, from the owners registry — " + strings.Join(parts, "; ") +
+		". The CSV has the people on them, all the assistant's people and the percentage drawn."
+	if len(ss) == 0 || allZero(ss) {
+		ch.Empty = noData(ctx, "No events for these dates and filters.")
 		return ch
 	}
-	ch.Options = lineOptions(ra.Periods, ss, false, true, anns, f.Interval)
-	ch.Table = seriesTable(ra.Periods, ss, true)
+	r := seriesResult{Periods: d.Periods, Incomplete: d.Incomplete}
+	inc := h.incompleteNotes(ctx, r, f)
+	ch.Options = timeChart{periods: d.Periods, series: ss, percent: true, anns: anns, interval: f.Interval, incomplete: inc}.options()
+	ch.Table = seriesTableInc(d.Periods, ss, true, inc)
 	return ch
+}
+
+// dependencyCSV answers GET /channel/dependency.csv: the dependency chart's
+// numbers, with the counts next to the percentage drawn.
+func (h *Handler) dependencyCSV(c echo.Context) error {
+	f := h.filters(c)
+	if len(f.Errors) > 0 {
+		return httperr.New(http.StatusBadRequest, strings.Join(f.Errors, "; "))
+	}
+	ctx, cancel := h.queryCtx(c)
+	defer cancel()
+	d, err := h.dependency(ctx, f)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	_ = w.Write([]string{"period", "assistant", "dependent_channels", "dependent_users", "users", "dependent_pct", "complete"})
+	for _, r := range d.Rows {
+		_ = w.Write([]string{r.Period, r.Assistant, strings.Join(r.Channels, " "), fmtRaw(r.Dependent), fmtRaw(r.All),
+			strconv.FormatFloat(math.Round(r.pct()*100)/100, 'f', -1, 64), strconv.FormatBool(r.Complete)})
+	}
+	w.Flush()
+	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="platform_dependency_`+f.FromString()+`_`+f.ToString()+`.csv"`)
+	return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
 }
 
 func labels3(xs []string) string {

@@ -46,48 +46,133 @@ func failed(id, title string, err error) Chart {
 }
 
 // Series is one named line of a time chart, aligned to the chart's periods.
+// Color and Dashed, when set, override the palette (the Impact page tells
+// the source assistant's other channels apart by channel).
 type Series struct {
 	Name   string
 	Values []float64
+	Color  string
+	Dashed bool
 }
 
-// lineOptions builds a time chart: one line per series over the periods,
-// stacked areas when stacked, the annotations as marker lines (one day) or
-// shaded areas (ranges). percent formats the axis as a share.
+// lineOptions builds a time chart whose periods are all complete (the
+// Ingest page's minutes).
 func lineOptions(periods []string, series []Series, stacked, percent bool, anns []annotation.Annotation, interval string) map[string]any {
+	return timeChart{periods: periods, series: series, stacked: stacked, percent: percent, anns: anns, interval: interval}.options()
+}
+
+// timeChart is a time chart: one line per series over the periods,
+// stacked areas when stacked, the annotations as marker lines (one day) or
+// shaded areas (ranges). percent formats the axis as a share. incomplete
+// maps the periods that are not over (or not all observed) to the note the
+// tooltip shows; those stretches are drawn dotted, never as a fall.
+type timeChart struct {
+	periods    []string
+	series     []Series
+	stacked    bool
+	percent    bool
+	anns       []annotation.Annotation
+	interval   string
+	incomplete map[string]string
+	// previousFrom: series from this index on are the previous period
+	// (drawn dashed, never split); 0 means none.
+	previousFrom int
+}
+
+func (tc timeChart) options() map[string]any {
 	line := charts.NewLine()
 	line.SetGlobalOptions(
 		charts.WithInitializationOpts(opts.Initialization{Theme: "white"}),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
-		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Type: "scroll", Top: "0"}),
-		charts.WithToolboxOpts(toolbox("28")),
+		// A plain legend: app.js wraps it onto as many rows as it needs
+		// and moves the plot below it; it never pages series away.
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Type: "plain", Top: "0", Left: "8"}),
+		charts.WithToolboxOpts(toolbox("0")),
 		charts.WithGridOpts(opts.Grid{Left: "8", Right: "40", Top: "56", Bottom: "8", ContainLabel: opts.Bool(true)}),
 		charts.WithXAxisOpts(opts.XAxis{Type: "category"}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "value"}),
 	)
-	line.SetXAxis(periods)
-	for i, s := range series {
-		data := make([]opts.LineData, len(s.Values))
-		for j, v := range s.Values {
-			data[j] = opts.LineData{Value: round(v, percent)}
-		}
-		sopts := []charts.SeriesOpts{charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false)})}
-		if stacked {
-			sopts = append(sopts, charts.WithLineChartOpts(opts.LineChart{Stack: "total", ShowSymbol: opts.Bool(false)}),
-				charts.WithAreaStyleOpts(opts.AreaStyle{Opacity: opts.Float(0.6)}))
-		}
-		line.AddSeries(s.Name, data, sopts...)
-		_ = i
-	}
+	line.SetXAxis(tc.periods)
 	o := generic(line.JSON())
-	colorSeries(o)
-	o["xAxis"] = []any{map[string]any{"type": "category", "data": periods, "boundaryGap": false}}
-	if len(anns) > 0 {
-		addAnnotations(o, periods, anns, interval)
+	inc := map[int]bool{}
+	for i, p := range tc.periods {
+		if _, ok := tc.incomplete[p]; ok {
+			inc[i] = true
+		}
 	}
-	if percent {
+	var out []any
+	var legend []string
+	for i, s := range tc.series {
+		col := s.Color
+		if col == "" {
+			col = colorOf(s.Name)
+		}
+		prev := tc.previousFrom > 0 && i >= tc.previousFrom
+		style := "solid"
+		if s.Dashed || prev {
+			style = "dashed"
+		}
+		base := func(data []any, dotted bool) map[string]any {
+			m := map[string]any{"type": "line", "name": s.Name, "data": data, "showSymbol": false, "connectNulls": false,
+				"itemStyle": map[string]any{"color": col}}
+			ls := map[string]any{"color": col, "type": style}
+			if prev {
+				ls["opacity"] = 0.7
+			}
+			if dotted {
+				ls["type"], ls["width"] = "dotted", 2.5
+			}
+			m["lineStyle"] = ls
+			if tc.stacked {
+				m["stack"] = "total"
+				op := 0.6
+				if dotted {
+					m["stack"], op = "partial", 0.25
+				}
+				m["areaStyle"] = map[string]any{"opacity": op}
+			}
+			return m
+		}
+		legend = append(legend, s.Name)
+		if prev || len(inc) == 0 {
+			data := make([]any, len(s.Values))
+			for j, v := range s.Values {
+				data[j] = round(v, tc.percent)
+			}
+			out = append(out, base(data, false))
+			continue
+		}
+		solid := make([]any, len(s.Values))
+		dotted := make([]any, len(s.Values))
+		for j, v := range s.Values {
+			v = round(v, tc.percent)
+			if !inc[j] {
+				solid[j] = v
+			}
+			// The dotted stretch covers the incomplete periods and joins the
+			// complete neighbours on either side.
+			if inc[j] || inc[j-1] || inc[j+1] {
+				dotted[j] = v
+			}
+		}
+		out = append(out, base(solid, false), base(dotted, true))
+	}
+	o["series"] = out
+	if lg, ok := toMap(o["legend"]); ok {
+		lg["data"] = legend
+	}
+	o["xAxis"] = []any{map[string]any{"type": "category", "data": tc.periods, "boundaryGap": false}}
+	if len(tc.anns) > 0 {
+		addAnnotations(o, tc.periods, tc.anns, tc.interval)
+	}
+	if tc.percent {
 		o["yAxis"] = []any{map[string]any{"type": "value", "max": 100, "axisLabel": map[string]any{"formatter": "{value} %"}}}
 	}
+	meta := map[string]any{"kind": "time", "percent": tc.percent}
+	if len(tc.incomplete) > 0 {
+		meta["incomplete"] = tc.incomplete
+	}
+	o["adoptscope"] = meta
 	return o
 }
 
@@ -132,7 +217,10 @@ func addAnnotations(o map[string]any, periods []string, anns []annotation.Annota
 	}
 	var areas []any
 	// Annotations of the same period share one line and one label.
-	type mark struct{ titles, full []string }
+	type mark struct {
+		titles, full []string
+		detected     bool // every annotation of the mark is a detected break
+	}
 	marks := map[string]*mark{}
 	var order []string
 	for _, a := range anns {
@@ -148,12 +236,13 @@ func addAnnotations(o map[string]any, periods []string, anns []annotation.Annota
 		if end == start {
 			m, ok := marks[start]
 			if !ok {
-				m = &mark{}
+				m = &mark{detected: true}
 				marks[start] = m
 				order = append(order, start)
 			}
 			m.titles = append(m.titles, a.Title)
 			m.full = append(m.full, full+" ("+a.Start+")")
+			m.detected = m.detected && a.Kind == annotation.KindDetected
 			continue
 		}
 		if start < periods[0] {
@@ -171,9 +260,16 @@ func addAnnotations(o map[string]any, periods []string, anns []annotation.Annota
 		if len(m.titles) > 1 {
 			short += fmt.Sprintf(" (+%d)", len(m.titles)-1)
 		}
-		lines = append(lines, map[string]any{"name": strings.Join(m.titles, " · "), "xAxis": p,
+		line := map[string]any{"name": strings.Join(m.titles, " · "), "xAxis": p,
 			"label":    map[string]any{"formatter": escapeFormatter(short)},
-			"emphasis": map[string]any{"label": map[string]any{"formatter": escapeFormatter(strings.Join(m.full, "\n")), "width": 420, "overflow": "break"}}})
+			"emphasis": map[string]any{"label": map[string]any{"formatter": escapeFormatter(strings.Join(m.full, "\n")), "width": 420, "overflow": "break"}}}
+		if m.detected {
+			// Found in the data, not written by anyone: dotted, violet,
+			// its label marked as detected.
+			line["lineStyle"] = map[string]any{"type": "dotted", "color": detectedColor, "width": 1.5}
+			line["label"] = map[string]any{"formatter": escapeFormatter("◆ detected: " + short), "color": detectedColor}
+		}
+		lines = append(lines, line)
 	}
 	if len(lines) > 0 {
 		first["markLine"] = map[string]any{"symbol": []string{"none", "none"}, "silent": false, "data": lines,
@@ -188,6 +284,9 @@ func addAnnotations(o map[string]any, periods []string, anns []annotation.Annota
 			"emphasis": map[string]any{"label": map[string]any{"show": true, "position": "insideTop"}}}
 	}
 }
+
+// detectedColor draws detected breaks, apart from written annotations.
+const detectedColor = "#6d28d9"
 
 // escapeFormatter keeps ECharts from reading {a}, {b}… in user text as
 // template fields.
@@ -317,9 +416,18 @@ func fmtPct(v float64) string { return fmt.Sprintf("%.1f %%", v) }
 
 // seriesTable lays a time chart out as a table: one row per period.
 func seriesTable(periods []string, series []Series, percent bool) Table {
+	return seriesTableInc(periods, series, percent, nil)
+}
+
+// seriesTableInc is seriesTable with the incomplete periods marked.
+func seriesTableInc(periods []string, series []Series, percent bool, incomplete map[string]string) Table {
 	t := Table{Head: append([]string{"period"}, names(series)...)}
 	for i, p := range periods {
-		row := []string{p}
+		label := p
+		if note, ok := incomplete[p]; ok {
+			label = p + " (" + strings.ToLower(note[:1]) + note[1:] + ")"
+		}
+		row := []string{label}
 		for _, s := range series {
 			if percent {
 				row = append(row, fmtPct(s.Values[i]))
@@ -374,34 +482,4 @@ func asSlice(x any) []any {
 	return s
 }
 
-// seriesColors keep one colour per assistant, channel and modality on
-// every chart, so ChatGPT is the same blue on each page.
-var seriesColors = map[string]string{
-	"ChatGPT": "#10a37f", "Meta AI": "#0866ff", "Copilot": "#f59e0b", "Perplexity": "#7c3aed",
-	"WhatsApp": "#25d366", "iOS": "#6b7280", "Android": "#a4c639", "Web": "#0ea5e9", "Desktop": "#334155",
-	"Messenger": "#a033ff", "Instagram": "#e1306c", "Telegram": "#229ed9", "Phone": "#b45309", "SMS": "#78716c", "API": "#0f766e",
-	"Text": "#94a3b8", "Voice": "#f97316", "Image input": "#0ea5e9", "Image generation": "#d946ef", "File": "#65a30d",
-}
-
 const previousSuffix = " (previous period)"
-
-func colorSeries(o map[string]any) {
-	for _, s := range asSlice(o["series"]) {
-		m, ok := toMap(s)
-		if !ok {
-			continue
-		}
-		name, _ := m["name"].(string)
-		col, ok := seriesColors[strings.TrimSuffix(name, previousSuffix)]
-		if !ok {
-			continue
-		}
-		m["itemStyle"] = map[string]any{"color": col}
-		ls, _ := toMap(m["lineStyle"])
-		if ls == nil {
-			ls = map[string]any{}
-		}
-		ls["color"] = col
-		m["lineStyle"] = ls
-	}
-}

@@ -2,17 +2,20 @@ package dashboard
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/catalog"
 )
 
 type compareView struct {
 	Multiples []Chart
 	MultErr   string
+	MultEmpty string
 	Table     Chart
 }
 
@@ -20,7 +23,7 @@ type compareView struct {
 // (active users of each assistant), and a table of the last period's
 // active users and each assistant's share of the channel.
 func (h *Handler) showComparePage(c echo.Context) error {
-	f := ParseFilters(c.QueryParams(), h.today(), launchDate)
+	f := h.filters(c)
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
 	var v compareView
@@ -28,7 +31,13 @@ func (h *Handler) showComparePage(c echo.Context) error {
 	anns := h.annotations(ctx, f)
 	var wg sync.WaitGroup
 	wg.Add(3)
-	go func() { defer wg.Done(); v.Multiples, v.MultErr = h.compareMultiples(ctx, c, f, anns) }()
+	go func() {
+		defer wg.Done()
+		v.Multiples, v.MultErr = h.compareMultiples(ctx, c, f, anns)
+		if v.MultErr == "" && len(v.Multiples) == 0 {
+			v.MultEmpty = noData(ctx, "No channel has events for these dates and filters.")
+		}
+	}()
 	go func() { defer wg.Done(); v.Table = h.compareTable(ctx, c, f) }()
 	go func() { defer wg.Done(); demo = h.demoShown(ctx, f) }()
 	wg.Wait()
@@ -44,6 +53,7 @@ func (h *Handler) compareMultiples(ctx context.Context, c echo.Context, f Filter
 	if err != nil {
 		return nil, h.readableErr(c, "compare", err).Error()
 	}
+	inc := h.incompleteNotes(ctx, r, f)
 	var out []Chart
 	for _, ch := range distinct(r, 0) {
 		sub := filterRows(r, 0, ch)
@@ -54,25 +64,55 @@ func (h *Handler) compareMultiples(ctx context.Context, c echo.Context, f Filter
 		cv := seriesParams(f, "active_users", "channel,assistant", "channel", ch, "compare", compareParam(f))
 		chart := Chart{ID: "channel-" + ch, Title: Label(ch), Small: true, CSV: apiURL("series", cv)}
 		all := withPrevious(f, sub, 1, ss)
-		chart.Options = lineOptions(r.Periods, all, false, false, anns, f.Interval)
+		tc := timeChart{periods: r.Periods, series: all, anns: inScope(anns, distinct(sub, 1), ch), interval: f.Interval, incomplete: inc}
 		if f.Compare {
-			dashPrevious(chart.Options, len(ss))
+			tc.previousFrom = len(ss)
 		}
+		chart.Options = tc.options()
 		quietMarks(chart.Options)
-		chart.Table = seriesTable(r.Periods, all, false)
+		chart.Table = seriesTableInc(r.Periods, all, false, inc)
 		out = append(out, chart)
-	}
-	if len(out) == 0 {
-		return nil, ""
 	}
 	return out, ""
 }
 
+// inScope keeps the annotations that apply to a chart of the assistants
+// on channel (empty: any): an annotation about Meta AI on WhatsApp has no
+// place on the Telegram chart.
+func inScope(anns []annotation.Annotation, assistants []string, channel string) []annotation.Annotation {
+	var out []annotation.Annotation
+	for _, a := range anns {
+		if a.Channel != "" && channel != "" && a.Channel != channel {
+			continue
+		}
+		if a.Assistant != "" && len(assistants) > 0 && !contains(assistants, a.Assistant) {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// lastPeriod is the period a "last period" table shows: the last complete
+// one, or with partial=include the last one. ok is false when there is
+// none.
+func lastPeriod(r seriesResult, f Filters) (string, bool) {
+	for i := len(r.Periods) - 1; i >= 0; i-- {
+		if f.Partial || !r.Incomplete[r.Periods[i]] {
+			return r.Periods[i], true
+		}
+	}
+	return "", false
+}
+
 func (h *Handler) compareTable(ctx context.Context, c echo.Context, f Filters) Chart {
-	const id, title = "compare-table", "Assistants × channels in the last period"
+	const id, title = "compare-table", "Assistants × channels in the last complete period"
 	users := seriesParams(f, "active_users", "assistant,channel")
 	share := seriesParams(f, "share", "assistant,channel", "share_of", "channel")
 	ch := Chart{ID: id, Title: title, CSV: apiURL("series", share)}
+	if f.Partial {
+		ch.Title = "Assistants × channels in the last period (incomplete included)"
+	}
 	var ru, rs seriesResult
 	var eu, es error
 	var wg sync.WaitGroup
@@ -86,12 +126,21 @@ func (h *Handler) compareTable(ctx context.Context, c echo.Context, f Filters) C
 	if es != nil {
 		return failed(id, title, h.readableErr(c, id, es))
 	}
-	if len(ru.Periods) == 0 {
-		ch.Empty = emptyHint
+	last, ok := lastPeriod(ru, f)
+	if !ok {
+		ch.Empty = noData(ctx, "No complete "+f.Interval+" in this range yet.")
 		return ch
 	}
-	last := ru.Periods[len(ru.Periods)-1]
-	ch.Note = "Period starting " + last + ". Share: the assistant's part of the channel's active users."
+	start, _ := parseDay(last)
+	end := periodEnd(start, f.Interval)
+	if end.After(f.To) {
+		end = f.To
+	}
+	ch.Note = fmt.Sprintf("The %s %s to %s (%s days). Share: the assistant's part of all the channel's active users, whatever assistants the filter shows; a person on two assistants counts in both, so a channel's shares can add up past 100 %%.",
+		f.Interval, last, end.Format(catalog.DateLayout), f.zone())
+	if ru.Incomplete[last] {
+		ch.Note = "Incomplete " + f.Interval + " (partial=include): " + ch.Note
+	}
 	shares := map[string]float64{}
 	for _, row := range rs.Rows {
 		if row.Period == last {
@@ -106,7 +155,7 @@ func (h *Handler) compareTable(ctx context.Context, c echo.Context, f Filters) C
 		ch.Table.Rows = append(ch.Table.Rows, []string{Label(row.Key[0]), Label(row.Key[1]), fmtInt(row.Value), fmtPct(shares[row.Key[0]+"|"+row.Key[1]])})
 	}
 	if len(ch.Table.Rows) == 0 {
-		ch.Empty = emptyHint
+		ch.Empty = noData(ctx, "Nobody was active in the "+f.Interval+" starting "+last+".")
 	}
 	return ch
 }

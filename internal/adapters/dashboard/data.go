@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"sort"
 	"strings"
@@ -14,8 +15,9 @@ import (
 	"github.com/adoptscope/adoptscope/query"
 )
 
-// launchDate is where "since launch" starts (catalog.DefaultLaunch, until
-// it is read from the store's first event).
+// launchDate is where "since launch" starts on the pages that show no
+// data (Annotations, Ingest, Exports); chart pages read the first stored
+// event (Handler.launch).
 var launchDate = catalog.DefaultLaunch
 
 func defaultAssistants() []string { return catalog.DefaultAssistants }
@@ -30,13 +32,18 @@ type tidyRow struct {
 	Value       float64
 	Previous    float64
 	HasPrevious bool
+	// Complete is false for a period that is not over, or whose days are
+	// not all observed (after the data's end).
+	Complete bool
 }
 
 // seriesResult is a series answer laid out for the chart adapters.
 type seriesResult struct {
 	Req     query.SeriesRequest
-	Periods []string // every period of the range, in order
+	Periods []string // every period of the answer, in order
 	Rows    []tidyRow
+	// Incomplete holds the periods with a row marked not complete.
+	Incomplete map[string]bool
 }
 
 // seriesParams are the query API parameters of a chart: the filters plus
@@ -65,6 +72,12 @@ func (h *Handler) series(ctx context.Context, v url.Values) (seriesResult, error
 	req, err := query.ParseSeries(v)
 	if err != nil {
 		return seriesResult{}, err
+	}
+	// The page's clock, and its freshness read once for all its charts.
+	req.Now = h.opts.Now()
+	if fr := h.fresh(ctx); fr.Err == "" {
+		q := fr.Q
+		req.Freshness = &q
 	}
 	m, _ := ctx.Value(memoKey{}).(*seriesMemo)
 	if m == nil {
@@ -203,6 +216,13 @@ func (h *Handler) annotations(ctx context.Context, f Filters) []annotation.Annot
 		h.log.Warn("annotations for charts", "error", err)
 		return nil
 	}
+	// Breaks the detector suggested and no admin has decided on yet are
+	// drawn too, distinctly (kind detected, chart.go).
+	if sugg, err := h.opts.Annotations.Suggested(ctx, af.From, af.To, af.Assistant, af.Channel); err != nil {
+		h.log.Warn("detected breaks for charts", "error", err)
+	} else {
+		list = append(list, sugg...)
+	}
 	return list
 }
 
@@ -213,4 +233,65 @@ func (h *Handler) demoShown(ctx context.Context, f Filters) bool {
 		h.log.Warn("demo badge", "error", err)
 	}
 	return ok
+}
+
+// incompleteNotes maps each incomplete period of r to the tooltip's note:
+// "Incomplete week: 3 of 7 days observed (data through …)".
+func (h *Handler) incompleteNotes(ctx context.Context, r seriesResult, f Filters) map[string]string {
+	if len(r.Incomplete) == 0 {
+		return nil
+	}
+	fr := h.fresh(ctx)
+	loc := f.Location()
+	end := dataEnd(fr, loc, f.To)
+	if end.After(f.To) {
+		end = f.To
+	}
+	out := map[string]string{}
+	for p := range r.Incomplete {
+		start, err := parseDay(p)
+		if err != nil {
+			continue
+		}
+		stop := periodEnd(start, f.Interval)
+		length := int(stop.Sub(start).Hours()/24) + 1
+		from, to := start, stop
+		if from.Before(f.From) {
+			from = f.From
+		}
+		if to.After(end) {
+			to = end
+		}
+		seen := 0
+		if !to.Before(from) {
+			seen = int(to.Sub(from).Hours()/24) + 1
+		}
+		note := fmt.Sprintf("Incomplete %s: %d of %d days observed", intervalNoun(f.Interval), seen, length)
+		if length == 1 {
+			note = "Incomplete day: not over yet"
+		}
+		if fr.Known {
+			note += " (data through " + fr.DataThrough.In(loc).Format("2006-01-02 15:04 MST") + ")"
+		}
+		out[p] = note
+	}
+	return out
+}
+
+// periodEnd is the last day of the period starting at start.
+func periodEnd(start time.Time, interval string) time.Time {
+	switch interval {
+	case "week":
+		return start.AddDate(0, 0, 6)
+	case "month":
+		return start.AddDate(0, 1, -1)
+	}
+	return start
+}
+
+func intervalNoun(interval string) string {
+	if interval == "" {
+		return "day"
+	}
+	return interval
 }

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"github.com/adoptscope/adoptscope/catalog"
 
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/adoptscope/adoptscope/export"
 	"github.com/adoptscope/adoptscope/internal/platform/httperr"
+	"github.com/adoptscope/adoptscope/internal/platform/httpserver"
 )
 
 // The Exports page: the list of scheduled exports (schedule in words, next
@@ -160,9 +162,7 @@ func (h *Handler) downloadExportFile(c echo.Context) error {
 		return err
 	}
 	defer f.Close()
-	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="`+st.Name()+`"`)
-	http.ServeContent(c.Response(), c.Request(), st.Name(), st.ModTime(), f)
-	return nil
+	return httpserver.Attachment(c, f, st)
 }
 
 func (h *Handler) submitExportRun(c echo.Context) error {
@@ -192,7 +192,14 @@ func (h *Handler) submitExportDelete(c echo.Context) error {
 // /api/v1/series?metric=…&from=…&to=…&format=csv): the create form,
 // prefilled with the chart's query; its dates become the nearest relative
 // range. Empty when the chart has no query API CSV.
-func ScheduleURL(csvURL, title string) string {
+func ScheduleURL(csvURL, title string) string { return scheduleURL(csvURL, title, "") }
+
+// scheduleURL is ScheduleURL for a chart shown with the dashboard range
+// preset (7d, 28d, 90d, 12m, all; "" or custom: absolute dates): a
+// rolling preset stays rolling (last_90_days, last_12_months…), so the
+// scheduled file moves with the calendar instead of growing from a fixed
+// date.
+func scheduleURL(csvURL, title, preset string) string {
 	u, err := url.Parse(csvURL)
 	if err != nil || !strings.HasPrefix(u.Path, "/api/v1/") {
 		return ""
@@ -215,18 +222,45 @@ func ScheduleURL(csvURL, title string) string {
 			}
 		}
 	}
-	for _, k := range []string{"from", "to", "format"} {
+	if r, ok := presetExportRange[preset]; ok && contains(rangeNames(), r) {
+		rng = r
+	}
+	// The export's own time zone sets its days (and its schedule): the
+	// chart's tz moves there.
+	tz := q.Get("tz")
+	for _, k := range []string{"from", "to", "format", "tz"} {
 		q.Del(k)
 	}
 	out := url.Values{"kind": {kind}, "query": {q.Encode()}, "range": {rng}, "chart": {title}}
+	if tz != "" {
+		out.Set("timezone", tz)
+	}
 	return "/exports/new?" + out.Encode()
+}
+
+func rangeNames() []string {
+	out := make([]string, len(export.Ranges))
+	for i, r := range export.Ranges {
+		out[i] = string(r)
+	}
+	return out
+}
+
+// chartSchedule is the "Schedule this as CSV" link of a chart on the page
+// being rendered (its range preset read from the page).
+func chartSchedule(ctx context.Context, c Chart) string {
+	p, _ := pageOf(ctx)
+	return scheduleURL(c.CSV, c.Title, p.Filters.Range)
 }
 
 func (h *Handler) showExportFormPage(c echo.Context) error {
 	v := h.baseExportsView(c)
 	q := c.QueryParams()
 	v.Form = exportForm{Kind: q.Get("kind"), Query: q.Get("query"), Range: q.Get("range"), Schedule: "0 6 * * MON",
-		Timezone: "UTC", Delimiter: ",", Keep: export.DefaultKeep, FromChart: q.Get("chart"), Name: q.Get("name")}
+		Timezone: q.Get("timezone"), Delimiter: ",", Keep: export.DefaultKeep, FromChart: q.Get("chart"), Name: q.Get("name")}
+	if v.Form.Timezone == "" {
+		v.Form.Timezone = zoneName(h.opts.Timezone)
+	}
 	if v.Form.Kind == "" {
 		v.Form.Kind = "series"
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/adoptscope/adoptscope/catalog"
+	"github.com/adoptscope/adoptscope/query"
 )
 
 // Filters is the state of the filter bar. All of it lives in the URL, so a
@@ -20,6 +21,13 @@ type Filters struct {
 	Channels   []string
 	Countries  []string
 	Compare    bool
+	// TZ is the IANA zone whose days every chart counts ("UTC" or a
+	// name such as Europe/Paris); today is today there.
+	TZ string
+	// Partial keeps the incomplete current period in the KPIs, changes
+	// and "last period" tables (partial=include); by default they use the
+	// last complete period.
+	Partial bool
 	// Errors are the parameters that could not be used, with the reason;
 	// the page shows them and falls back to the default for each.
 	Errors []string
@@ -40,6 +48,22 @@ var Presets = []Preset{
 	{"all", "Since launch", nil},
 }
 
+// presetExportRange is the export range that keeps a preset rolling when a
+// chart is scheduled as CSV ("all" starts at the first stored event, a
+// fixed date).
+var presetExportRange = map[string]string{"7d": "last_7_days", "28d": "last_28_days", "90d": "last_90_days", "12m": "last_12_months"}
+
+// filterEnv is what parsing needs besides the URL: the clock, the first
+// day with data, the registries unknown values are checked against and
+// the default time zone.
+type filterEnv struct {
+	now        time.Time
+	launch     time.Time
+	assistants []string
+	channels   []string
+	tz         string // default zone; "" is UTC
+}
+
 // DefaultRange and DefaultInterval are what a bare URL shows: a year by
 // week shows the shape of adoption and every dated event of the story.
 const (
@@ -50,14 +74,38 @@ const (
 // Intervals are the allowed values of interval.
 var Intervals = []string{"day", "week", "month"}
 
-// ParseFilters reads the filter state from URL parameters. launch is the
-// first day with data ("since launch"); today is the last day shown.
-// Unusable values are reported in Errors and replaced by defaults: a page
-// with a typo in its URL still shows something.
+// ParseFilters reads the filter state from URL parameters in UTC, with
+// the default registries. launch is the first day with data ("since
+// launch"); today is the last day shown.
 func ParseFilters(q url.Values, today, launch time.Time) Filters {
-	today = truncDay(today)
-	launch = truncDay(launch)
-	f := Filters{Range: DefaultRange, Interval: DefaultInterval}
+	return parseFilters(q, filterEnv{now: today, launch: launch})
+}
+
+// parseFilters reads the filter state from URL parameters. Unusable values
+// are reported in Errors and replaced by defaults: a page with a typo in
+// its URL still shows something, and says what it ignored with the same
+// message as the query API.
+func parseFilters(q url.Values, env filterEnv) Filters {
+	tz := env.tz
+	if tz == "" {
+		tz = "UTC"
+	}
+	var tzErr string
+	if v := strings.TrimSpace(q.Get("tz")); v != "" {
+		if _, err := loadZone(v); err != nil {
+			tzErr = fmt.Sprintf("tz %q: unknown time zone: want an IANA name such as Europe/Paris, or UTC", v)
+		} else {
+			tz = v
+		}
+	}
+	loc, _ := loadZone(tz)
+	y, m, d := env.now.In(loc).Date()
+	today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	launch := truncDay(env.launch)
+	f := Filters{Range: DefaultRange, Interval: DefaultInterval, TZ: tz}
+	if tzErr != "" {
+		f.Errors = append(f.Errors, tzErr)
+	}
 	if r := q.Get("range"); r != "" {
 		f.Range = r
 	}
@@ -112,12 +160,13 @@ func ParseFilters(q url.Values, today, launch time.Time) Filters {
 		}
 	}
 	var errs []string
-	slug := func(kind catalog.Kind) func(string) error {
-		return func(s string) error { return catalog.CheckSlug(kind, s) }
+	reg := catalog.Registry{Assistants: env.assistants, Channels: env.channels}
+	known := func(kind catalog.Kind) func(string) error {
+		return func(s string) error { return reg.Check(kind, s) }
 	}
-	f.Assistants, errs = parseList(q["assistant"], "assistant", slug(catalog.Assistant))
+	f.Assistants, errs = parseList(q["assistant"], "assistant", known(catalog.Assistant))
 	f.Errors = append(f.Errors, errs...)
-	f.Channels, errs = parseList(q["channel"], "channel", slug(catalog.Channel))
+	f.Channels, errs = parseList(q["channel"], "channel", known(catalog.Channel))
 	f.Errors = append(f.Errors, errs...)
 	f.Countries, errs = parseList(q["country"], "country", catalog.CheckCountry)
 	f.Errors = append(f.Errors, errs...)
@@ -128,7 +177,35 @@ func ParseFilters(q url.Values, today, launch time.Time) Filters {
 	default:
 		f.Errors = append(f.Errors, fmt.Sprintf("compare %q: use previous", q.Get("compare")))
 	}
+	switch q.Get("partial") {
+	case "", "exclude":
+	case "include":
+		f.Partial = true
+	default:
+		f.Errors = append(f.Errors, fmt.Sprintf("partial %q: use include (count the incomplete current period) or exclude", q.Get("partial")))
+	}
 	return f
+}
+
+// loadZone loads an IANA zone; "UTC" and "" are UTC. "Local" is refused:
+// it would mean the server's zone, not one a link can carry.
+func loadZone(name string) (*time.Location, error) {
+	if name == "" || name == "UTC" {
+		return time.UTC, nil
+	}
+	if strings.EqualFold(name, "local") {
+		return nil, fmt.Errorf("unknown time zone %q", name)
+	}
+	return time.LoadLocation(name)
+}
+
+// Location is the zone of f's days.
+func (f Filters) Location() *time.Location {
+	loc, err := loadZone(f.TZ)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 // parseList accepts both repeated parameters (checkboxes) and comma lists
@@ -210,7 +287,18 @@ func (f Filters) Values() url.Values {
 	if f.Compare {
 		v.Set("compare", "previous")
 	}
+	if f.Partial {
+		v.Set("partial", "include")
+	}
+	v.Set("tz", f.zone())
 	return v
+}
+
+func (f Filters) zone() string {
+	if f.TZ == "" {
+		return "UTC"
+	}
+	return f.TZ
 }
 
 // APIValues are the query API parameters for the same slice: absolute
@@ -219,6 +307,12 @@ func (f Filters) APIValues() url.Values {
 	v := f.sliceValues()
 	v.Set("from", f.FromString())
 	v.Set("to", f.ToString())
+	if z := f.zone(); z != "UTC" {
+		v.Set("tz", z)
+	}
+	if f.Partial {
+		v.Set("partial", "include")
+	}
 	return v
 }
 
@@ -252,4 +346,17 @@ func pageURL(path string, f Filters, extra url.Values) string {
 func apiURL(endpoint string, v url.Values) string {
 	v.Set("format", "csv")
 	return "/api/v1/" + endpoint + "?" + v.Encode()
+}
+
+// queryFilters are f's slice for package query.
+func (f Filters) queryFilters() query.Filters {
+	return query.Filters{Assistants: f.Assistants, Channels: f.Channels, Countries: f.Countries}
+}
+
+// apiZone is f's zone as package query takes it ("" for UTC).
+func (f Filters) apiZone() string {
+	if z := f.zone(); z != "UTC" {
+		return z
+	}
+	return ""
 }

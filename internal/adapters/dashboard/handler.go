@@ -42,6 +42,10 @@ type Options struct {
 	// IngestStats returns the ingest snapshot for the Ingest page; nil when
 	// this process does not run ingest.
 	IngestStats func() ingest.Snapshot
+	// Ingest is the pipeline behind POST /v1/events, which files uploaded
+	// on the Ingest page go through; nil when this process does not run
+	// ingest (the page then says where to send files).
+	Ingest *ingest.Pipeline
 	// QueryTimeout bounds each chart's query (default 20 s).
 	QueryTimeout time.Duration
 	// Annotations are the annotations of the store, scopes checked against
@@ -50,6 +54,12 @@ type Options struct {
 	// Exports serves the Exports page (nil: this process has no exports;
 	// the page says so).
 	Exports *export.Service
+	// Owners says who makes each assistant and owns each channel (platform
+	// dependency); nil: catalog.DefaultOwners.
+	Owners *catalog.Owners
+	// Timezone is the IANA zone of the days of every page when the URL has
+	// no tz (ADOPTSCOPE_TIMEZONE); "" is UTC.
+	Timezone string
 	// RollupInterval and RollupMaxLag are the rollup builder's schedule,
 	// as the Ingest page explains it (zero: the builder's defaults).
 	RollupInterval, RollupMaxLag time.Duration
@@ -57,8 +67,9 @@ type Options struct {
 
 // Handler serves the dashboard pages.
 type Handler struct {
-	opts Options
-	log  *slog.Logger
+	opts   Options
+	log    *slog.Logger
+	owners catalog.Owners
 }
 
 // New returns the dashboard handler.
@@ -88,7 +99,11 @@ func New(o Options) *Handler {
 	if o.QueryTimeout == 0 {
 		o.QueryTimeout = 20 * time.Second
 	}
-	return &Handler{opts: o, log: o.Log}
+	owners := catalog.DefaultOwners()
+	if o.Owners != nil {
+		owners = *o.Owners
+	}
+	return &Handler{opts: o, log: o.Log, owners: owners}
 }
 
 // Register mounts the dashboard on e: static files, login, and the pages
@@ -99,6 +114,8 @@ func (h *Handler) Register(e *echo.Echo) {
 	g.GET("/login", h.showLoginPage)
 	g.POST("/login", h.submitLogin)
 	g.POST("/logout", h.submitLogout)
+	// An upload's body is bounded before the CSRF check reads it (upload.go).
+	e.POST(UploadPath, h.submitIngestUpload, h.guardUpload, h.secure, h.requireSession, h.requireAdmin)
 	pages := g.Group("", h.requireSession)
 	h.routes(pages)
 }
@@ -109,12 +126,16 @@ func (h *Handler) routes(g *echo.Group) {
 	g.GET("/", h.showOverviewPage)
 	g.GET("/compare", h.showComparePage)
 	g.GET("/channel", h.showChannelPage)
+	g.GET("/channel/dependency.csv", h.dependencyCSV)
 	g.GET("/impact", h.showImpactPage)
 	g.GET("/retention", h.showRetentionPage)
 	g.GET("/modalities", h.showModalitiesPage)
 	g.GET("/annotations", h.showAnnotationsPage)
 	g.POST("/annotations", h.submitAnnotation, h.requireAdmin)
 	g.POST("/annotations/:id/delete", h.submitAnnotationDelete, h.requireAdmin)
+	g.POST("/annotations/breaks/:id/accept", h.submitBreakAccept, h.requireAdmin)
+	g.POST("/annotations/breaks/:id/dismiss", h.submitBreakDismiss, h.requireAdmin)
+	g.GET("/overlap", h.showOverlapPage)
 	g.GET("/ingest", h.showIngestPage)
 	h.exportRoutes(g)
 }
@@ -138,7 +159,7 @@ func (h *Handler) secure(next echo.HandlerFunc) echo.HandlerFunc {
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "same-origin")
 		hd.Set("Cache-Control", "no-store")
-		ctx := withSeriesMemo(templ.WithNonce(r.Context(), nonce))
+		ctx := withFreshMemo(withEmptyFlag(withSeriesMemo(templ.WithNonce(r.Context(), nonce))))
 		ctx = context.WithValue(ctx, csrfKey, h.opts.Auth.csrfToken(c.Response(), r))
 		c.SetRequest(r.WithContext(ctx))
 		if r.Method == http.MethodPost && !h.opts.Auth.validCSRF(c.Request()) {
@@ -171,18 +192,32 @@ func (h *Handler) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 // page fills the layout data common to every page.
 func (h *Handler) page(c echo.Context, title, path string, f Filters) Page {
 	ctx := c.Request().Context()
+	if f.TZ == "" {
+		f.TZ = zoneName(h.opts.Timezone)
+	}
 	return Page{
 		Title: title, Path: path, Filters: f, ShowFilters: true,
 		Session: sessionOf(ctx), AuthEnabled: h.opts.Auth.Enabled(), CSRF: csrfOf(ctx),
 		Assistants: h.opts.Assistants, Channels: h.opts.Channels,
+		Freshness: freshnessText(h.fresh(ctx), f.Location()),
 	}
+}
+
+func zoneName(tz string) string {
+	if tz == "" {
+		return "UTC"
+	}
+	return tz
 }
 
 // render writes a page rendered into a buffer first, so that a render
 // error becomes a proper error page rather than half a page.
 func (h *Handler) render(c echo.Context, status int, p Page, body templ.Component) error {
 	var buf bytes.Buffer
-	ctx := templ.WithChildren(c.Request().Context(), body)
+	if emptySeen(c.Request().Context()) && p.EmptyHint == "" {
+		p.EmptyHint = h.emptyHint(c.Request().Context(), p.Filters)
+	}
+	ctx := templ.WithChildren(context.WithValue(c.Request().Context(), pageKey{}, p), body)
 	if err := Layout(p).Render(ctx, &buf); err != nil {
 		h.log.Error("render page", "path", c.Request().URL.Path, "error", err)
 		return httperr.Wrap(http.StatusInternalServerError, "The page could not be rendered. The error is in the server log.", err)
@@ -221,4 +256,12 @@ func (h *Handler) readableErr(c echo.Context, chart string, err error) error {
 		return errors.New(msg)
 	}
 	return err
+}
+
+// filters reads the page's filter state from its URL: days in the URL's tz
+// (default Options.Timezone), "since launch" from the first stored event,
+// values checked against the registries the filter bar offers.
+func (h *Handler) filters(c echo.Context) Filters {
+	return parseFilters(c.QueryParams(), filterEnv{now: h.opts.Now(), launch: h.launch(c.Request().Context()),
+		assistants: h.opts.Assistants, channels: h.opts.Channels, tz: h.opts.Timezone})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -16,18 +17,6 @@ import (
 	"github.com/adoptscope/adoptscope/query"
 )
 
-// migrationOutcome is one outcome of a migration cohort.
-type migrationOutcome struct {
-	Outcome            string // stayed, moved, inactive
-	Assistant, Channel string // where they moved
-	Users              float64
-}
-
-type migrationResult struct {
-	Cohort, Linked float64
-	Outcomes       []migrationOutcome
-}
-
 type impactView struct {
 	Annotations []annotation.Annotation
 	AnnotID     string
@@ -38,23 +27,26 @@ type impactView struct {
 	After       int
 	Assistants  []string
 	Channels    []string
+	TZ          string // the page's zone: the before/after chart's days
 	BeforeAfter Chart
 	Sankey      Chart
 	Outcomes    Chart
+	// Effect is the measured effect against the controls (impact_effect.go).
+	Effect impactEffectView
 }
 
 // showImpactPage: pick an annotation (or a date) and a source (assistant,
 // channel); before/after active users of the source and its neighbours,
 // and where the source's cohort went.
 func (h *Handler) showImpactPage(c echo.Context) error {
-	f := ParseFilters(c.QueryParams(), h.today(), launchDate)
+	f := h.filters(c)
 	p := h.page(c, "Impact", "/impact", f)
 	p.ShowFilters = false
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
 	v := impactView{Assistant: c.QueryParam("source_assistant"), Channel: c.QueryParam("source_channel"),
 		Date: c.QueryParam("date"), AnnotID: c.QueryParam("annotation"), Before: 28, After: 28,
-		Assistants: h.opts.Assistants, Channels: h.opts.Channels}
+		Assistants: h.opts.Assistants, Channels: h.opts.Channels, TZ: f.zone()}
 	list, err := h.opts.Annotations.List(ctx, annotation.Filter{})
 	if err != nil {
 		p.Notices = append(p.Notices, "Annotations could not be loaded: "+err.Error())
@@ -116,15 +108,21 @@ func (h *Handler) showImpactPage(c echo.Context) error {
 	}
 	mv := url.Values{"assistant": {v.Assistant}, "channel": {v.Channel}, "date": {v.Date},
 		"before_days": {strconv.Itoa(v.Before)}, "after_days": {strconv.Itoa(v.After)}}
+	if b := c.QueryParam("baseline"); b != "" {
+		mv.Set("baseline", b)
+	}
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); v.Effect = h.impactEffect(ctx, c, v, chosen) }()
 	go func() { defer wg.Done(); v.BeforeAfter = h.beforeAfterChart(ctx, c, v, d, chosen) }()
-	go func() { defer wg.Done(); v.Sankey, v.Outcomes = h.migrationCharts(ctx, c, v, mv) }()
+	var mig *query.MigrationResult
+	go func() { defer wg.Done(); v.Sankey, v.Outcomes, mig = h.migrationCharts(ctx, c, v, mv) }()
 	go func() {
 		defer wg.Done()
 		p.Demo = h.demoShown(ctx, Filters{From: d.AddDate(0, 0, -v.Before), To: d.AddDate(0, 0, v.After-1)})
 	}()
 	wg.Wait()
+	v.Effect.Warnings = moversWarnings(query.SeriesKey{Assistant: v.Assistant, Channel: v.Channel}, v.Effect.ControlKeys, mig)
 	return h.render(c, http.StatusOK, p, ImpactPage(v))
 }
 
@@ -134,7 +132,7 @@ func (h *Handler) showImpactPage(c echo.Context) error {
 func (h *Handler) beforeAfterChart(ctx context.Context, c echo.Context, v impactView, d time.Time, chosen *annotation.Annotation) Chart {
 	const id = "before-after"
 	title := "Before and after " + v.Date + ": " + Label(v.Assistant) + " on " + Label(v.Channel) + " and its neighbours"
-	f := Filters{From: d.AddDate(0, 0, -v.Before), To: d.AddDate(0, 0, v.After-1), Interval: "day"}
+	f := Filters{From: d.AddDate(0, 0, -v.Before), To: d.AddDate(0, 0, v.After-1), Interval: "day", TZ: v.TZ}
 	params := seriesParams(f, "active_users", "assistant,channel")
 	ch := Chart{ID: id, Title: title, CSV: apiURL("series", params),
 		Note: "Daily active users. Neighbours: the same assistant on its other channels, other assistants on the same channel."}
@@ -153,17 +151,26 @@ func (h *Handler) beforeAfterChart(ctx context.Context, c echo.Context, v impact
 	for i := range ss {
 		a, chn, _ := cutKey(ss[i].Name)
 		ss[i].Name = Label(a) + " on " + Label(chn)
+		// Other assistants on the channel keep their own colour; the
+		// source assistant's other channels take the channel's, dashed.
+		if a == v.Assistant && chn != v.Channel {
+			ss[i].Color, ss[i].Dashed = colorOf(chn), true
+		}
 	}
 	if allZero(ss) {
-		ch.Empty = "No events for " + Label(v.Assistant) + " or " + Label(v.Channel) + " around " + v.Date + ". " + emptyHint
+		ch.Empty = noData(ctx, "No events for "+Label(v.Assistant)+" or "+Label(v.Channel)+" around "+v.Date+".")
 		return ch
 	}
 	mark := annotation.Annotation{Start: v.Date, End: v.Date, Title: v.Date}
 	if chosen != nil {
 		mark.Title, mark.Text = chosen.Title, chosen.Text
 	}
-	ch.Options = lineOptions(r.Periods, ss, false, false, []annotation.Annotation{mark}, "day")
-	ch.Table = seriesTable(r.Periods, ss, false)
+	inc := h.incompleteNotes(ctx, r, f)
+	ch.Options = timeChart{periods: r.Periods, series: ss, anns: []annotation.Annotation{mark}, interval: "day", incomplete: inc}.options()
+	ch.Table = seriesTableInc(r.Periods, ss, false, inc)
+	if end := f.To.Format(catalog.DateLayout); len(r.Periods) > 0 && r.Periods[len(r.Periods)-1] < end {
+		ch.Note += " The data ends on " + r.Periods[len(r.Periods)-1] + ": later days are not drawn (they have not happened or are not stored yet)."
+	}
 	return ch
 }
 
@@ -176,74 +183,214 @@ func cutKey(k string) (string, string, bool) {
 	return k, "", false
 }
 
-func (h *Handler) migrationCharts(ctx context.Context, c echo.Context, v impactView, mv url.Values) (Chart, Chart) {
+// migrationCharts also returns the migration answer (nil when it
+// failed): the estimate's caveat counts the movers into its controls.
+func (h *Handler) migrationCharts(ctx context.Context, c echo.Context, v impactView, mv url.Values) (Chart, Chart, *query.MigrationResult) {
 	const sid, tid = "migration-sankey", "migration-table"
 	stitle := "Where the cohort of " + Label(v.Assistant) + " on " + Label(v.Channel) + " went"
-	ttitle := "Migration outcomes"
+	ttitle := "Migration outcomes, linked and not linked, against the baseline"
 	csv := apiURL("migration", mv)
 	req, err := query.ParseMigration(mv)
 	if err == nil {
-		var m migrationResult
-		m, err = h.runMigration(ctx, req)
+		req.Now = h.opts.Now()
+		var m query.MigrationResult
+		m, err = query.Migration(ctx, h.opts.Store, req)
 		if err == nil {
-			return migrationSankey(sid, stitle, csv, v, m), migrationTable(tid, ttitle, csv, v, m)
+			mv := newMigrationView(v, m)
+			return migrationSankey(ctx, sid, stitle, csv, mv), migrationTable(ctx, tid, ttitle, csv, mv), &m
 		}
 	}
 	err = h.readableErr(c, sid, err)
-	return failed(sid, stitle, err), failed(tid, ttitle, err)
+	return failed(sid, stitle, err), failed(tid, ttitle, err), nil
 }
 
-func outcomeName(o migrationOutcome) string {
-	switch o.Outcome {
-	case "stayed":
-		return "Stayed"
-	case "inactive":
-		return "Inactive"
+// migrationView is a migration answer with the labels and the shares the
+// table and the Sankey tooltip both show.
+type migrationView struct {
+	v        impactView
+	m        query.MigrationResult
+	unlinked uint64
+	base     map[string]query.MigrationOutcome // by query.OutcomeKey
+}
+
+// outcomeRank orders the outcomes: stayed, moved (new there), already
+// there, then no event.
+var outcomeRank = map[string]int{query.OutcomeStayed: 0, query.OutcomeMoved: 1, query.OutcomeAlreadyThere: 2, query.OutcomeInactive: 3, query.OutcomeNotSeenYet: 3}
+
+func newMigrationView(v impactView, m query.MigrationResult) migrationView {
+	m.Outcomes = append([]query.MigrationOutcome(nil), m.Outcomes...)
+	sort.SliceStable(m.Outcomes, func(i, j int) bool { return outcomeRank[m.Outcomes[i].Outcome] < outcomeRank[m.Outcomes[j].Outcome] })
+	mv := migrationView{v: v, m: m, base: map[string]query.MigrationOutcome{}}
+	if m.Cohort > m.Linked {
+		mv.unlinked = m.Cohort - m.Linked
 	}
-	return Label(o.Assistant) + " on " + Label(o.Channel)
+	if m.Baseline != nil {
+		for _, o := range m.Baseline.Outcomes {
+			mv.base[query.OutcomeKey(o)] = o
+		}
+	}
+	return mv
 }
 
-func migrationSankey(id, title, csv string, v impactView, m migrationResult) Chart {
+// outcomeName names an outcome for the table and the Sankey.
+func outcomeName(o query.MigrationOutcome) string {
+	switch o.Outcome {
+	case query.OutcomeStayed:
+		return "Stayed"
+	case query.OutcomeInactive:
+		return "Inactive"
+	case query.OutcomeNotSeenYet:
+		return "Not seen yet"
+	case query.OutcomeAlreadyThere:
+		return "Already on " + Label(o.Assistant) + " on " + Label(o.Channel)
+	}
+	return "Moved to " + Label(o.Assistant) + " on " + Label(o.Channel) + " (new there)"
+}
+
+func pctOf(n, of uint64) string {
+	if of == 0 {
+		return "–"
+	}
+	return fmtPct(float64(n) / float64(of) * 100)
+}
+
+// windowNote says how much of the after window has happened.
+func (mv migrationView) windowNote() string {
+	m := mv.m
+	if m.Complete {
+		return fmt.Sprintf("All %d days after %s observed.", m.AfterDays, mv.v.Date)
+	}
+	return fmt.Sprintf("Only %d of the %d days after %s are observed yet (data through the last complete day): people with no event so far are \"not seen yet\", not inactive, and every share can still change.",
+		m.ObservedDays, m.AfterDays, mv.v.Date)
+}
+
+func (mv migrationView) baselineNote() string {
+	b := mv.m.Baseline
+	if b == nil {
+		return "No baseline (baseline=none)."
+	}
+	s := fmt.Sprintf("Baseline: the same cohort definition at %s (%s people), an ordinary date without the change.", b.Date.Format(catalog.DateLayout), fmtInt(float64(b.Cohort)))
+	if !b.Complete {
+		s += fmt.Sprintf(" Its after window has only %d of %d days observed.", b.ObservedDays, mv.m.AfterDays)
+	}
+	return s
+}
+
+// tip is the Sankey tooltip of an outcome: people and share, the linked
+// split, the baseline.
+func (mv migrationView) tip(o query.MigrationOutcome) []string {
+	m := mv.m
+	lines := []string{outcomeName(o), fmt.Sprintf("%s people, %s of the cohort", fmtInt(float64(o.Users)), pctOf(o.Users, m.Cohort)),
+		fmt.Sprintf("linked: %s (%s of linked) · not linked: %s (%s of not linked)", fmtInt(float64(o.Linked)), pctOf(o.Linked, m.Linked),
+			fmtInt(float64(o.Unlinked())), pctOf(o.Unlinked(), mv.unlinked))}
+	if b := m.Baseline; b != nil {
+		bo := mv.base[query.OutcomeKey(o)]
+		lines = append(lines, fmt.Sprintf("baseline %s: %s (%s of its cohort)", b.Date.Format(catalog.DateLayout), fmtInt(float64(bo.Users)), pctOf(bo.Users, b.Cohort)))
+	}
+	if !m.Complete {
+		lines = append(lines, fmt.Sprintf("%d of %d after-days observed", m.ObservedDays, m.AfterDays))
+	}
+	return lines
+}
+
+func migrationSankey(ctx context.Context, id, title, csv string, mv migrationView) Chart {
+	v, m := mv.v, mv.m
 	ch := Chart{ID: id, Title: title, CSV: csv,
-		Note: fmt.Sprintf("Cohort: people active on the source in the %d days before %s; each gets one outcome in the %d days from that date.", v.Before, v.Date, v.After)}
+		Note: fmt.Sprintf("Cohort: people active on the source in the %d days before %s; each gets one outcome in the %d days from that date. %s Hover a flow for the linked split and the baseline.", v.Before, v.Date, v.After, mv.windowNote())}
 	if m.Cohort == 0 {
-		ch.Empty = "Nobody was active on " + Label(v.Assistant) + " on " + Label(v.Channel) + " in the " + strconv.Itoa(v.Before) + " days before " + v.Date + "."
+		ch.Empty = noData(ctx, "Nobody was active on "+Label(v.Assistant)+" on "+Label(v.Channel)+" in the "+strconv.Itoa(v.Before)+" days before "+v.Date+": a launch. The table shows who was acquired.")
 		return ch
 	}
 	src := "Cohort: " + Label(v.Assistant) + " on " + Label(v.Channel)
 	nodes := []string{src}
 	var links []sankeyLink
+	tips := map[string][]string{src: {src, fmt.Sprintf("%s people, %s linked their account", fmtInt(float64(m.Cohort)), pctOf(m.Linked, m.Cohort))}}
+	colors := map[string]string{src: colorOf(v.Assistant)}
 	for _, o := range m.Outcomes {
 		if o.Users == 0 {
 			continue
 		}
 		n := outcomeName(o)
-		if n == src {
-			n += " (after)"
-		}
 		nodes = append(nodes, n)
-		links = append(links, sankeyLink{From: src, To: n, Value: o.Users})
+		links = append(links, sankeyLink{From: src, To: n, Value: float64(o.Users)})
+		tips[n] = mv.tip(o)
+		switch o.Outcome {
+		case query.OutcomeStayed:
+			colors[n] = colorOf(v.Assistant)
+		case query.OutcomeInactive, query.OutcomeNotSeenYet:
+			colors[n] = palette["inactive"]
+		default:
+			colors[n] = colorOf(o.Assistant)
+		}
 	}
 	ch.Options = sankeyOptions(nodes, links)
-	ch.Table = migrationTable(id, title, csv, v, m).Table
+	if ss, _ := ch.Options["series"].([]any); len(ss) == 1 {
+		if s, ok := toMap(ss[0]); ok {
+			for _, d := range asSlice(s["data"]) {
+				if n, ok := toMap(d); ok {
+					name, _ := n["name"].(string)
+					n["itemStyle"] = map[string]any{"color": colors[name]}
+				}
+			}
+		}
+	}
+	ch.Options["adoptscope"] = map[string]any{"kind": "sankey", "tips": tips}
+	ch.Table = migrationTable(ctx, id, title, csv, mv).Table
 	return ch
 }
 
-func migrationTable(id, title, csv string, v impactView, m migrationResult) Chart {
+func migrationTable(ctx context.Context, id, title, csv string, mv migrationView) Chart {
+	v, m := mv.v, mv.m
 	ch := Chart{ID: id, Title: title, CSV: csv}
 	if m.Cohort == 0 {
-		ch.Empty = "No cohort: nobody was active on the source before " + v.Date + "."
+		if m.Launch == nil || m.Launch.Acquired == 0 {
+			ch.Empty = noData(ctx, "No cohort: nobody was active on "+Label(v.Assistant)+" on "+Label(v.Channel)+" before "+v.Date+", and nobody was acquired there after it.")
+			return ch
+		}
+		ch.Title = "Launch: people acquired on " + Label(v.Assistant) + " on " + Label(v.Channel) + " and where they were before"
+		ch.Note = fmt.Sprintf("Nobody was there in the %d days before %s. Acquired: people first seen there in the %d days from that date; each is counted where they were most active before. %s", v.Before, v.Date, v.After, mv.windowNote())
+		ch.Table.Head = []string{"before " + v.Date, "people", "of acquired"}
+		ch.Table.Rows = [][]string{{"acquired", fmtInt(float64(m.Launch.Acquired)), "100.0 %"}}
+		for _, o := range m.Launch.Origins {
+			name := "new: no event anywhere before"
+			if o.Outcome == query.OriginActiveBefore {
+				name = "was on " + Label(o.Assistant) + " on " + Label(o.Channel)
+			}
+			ch.Table.Rows = append(ch.Table.Rows, []string{name, fmtInt(float64(o.Users)), pctOf(o.Users, m.Launch.Acquired)})
+		}
 		return ch
 	}
-	pct := func(x float64) string { return fmtPct(x / m.Cohort * 100) }
-	ch.Table.Head = []string{"outcome", "people", "of cohort"}
-	ch.Table.Rows = [][]string{{"cohort", fmtInt(m.Cohort), "100.0 %"}, {"linked an account before the date", fmtInt(m.Linked), pct(m.Linked)}}
-	for _, o := range m.Outcomes {
-		name := outcomeName(o)
-		if o.Outcome == "moved" {
-			name = "moved to " + name
+	ch.Note = "Shares of the cohort; linked and not linked: shares of each group (people who had linked an account on " + Label(v.Assistant) +
+		" before the date, and the others). " + mv.windowNote() + " " + mv.baselineNote()
+	ch.Table.Head = []string{"outcome", "people", "of cohort", "linked", "not linked"}
+	b := m.Baseline
+	if b != nil {
+		ch.Table.Head = append(ch.Table.Head, "baseline "+b.Date.Format(catalog.DateLayout))
+	}
+	row := func(name string, n, linked, unlinked uint64, base *uint64) []string {
+		r := []string{name, fmtInt(float64(n)), pctOf(n, m.Cohort), fmtInt(float64(linked)) + " · " + pctOf(linked, m.Linked),
+			fmtInt(float64(unlinked)) + " · " + pctOf(unlinked, mv.unlinked)}
+		if b != nil {
+			if base == nil {
+				r = append(r, "")
+			} else {
+				r = append(r, fmtInt(float64(*base))+" · "+pctOf(*base, b.Cohort))
+			}
 		}
-		ch.Table.Rows = append(ch.Table.Rows, []string{name, fmtInt(o.Users), pct(o.Users)})
+		return r
+	}
+	var bc *uint64
+	if b != nil {
+		bc = &b.Cohort
+	}
+	ch.Table.Rows = [][]string{row("cohort", m.Cohort, m.Linked, mv.unlinked, bc)}
+	for _, o := range m.Outcomes {
+		var bu *uint64
+		if b != nil {
+			x := mv.base[query.OutcomeKey(o)].Users
+			bu = &x
+		}
+		ch.Table.Rows = append(ch.Table.Rows, row(outcomeName(o), o.Users, o.Linked, o.Unlinked(), bu))
 	}
 	return ch
 }

@@ -25,13 +25,31 @@ type ingestView struct {
 	Rejected   uint64 // since start
 	Throughput Chart
 	Rejects    Chart
+	// CanUpload: this process runs ingest, so the page takes files
+	// (upload.go), up to MaxBody bytes; Upload is the summary of the file
+	// just uploaded.
+	CanUpload bool
+	MaxBody   int64
+	Admin     bool
+	CSRF      string
+	Upload    *uploadResult
 }
 
 func (h *Handler) showIngestPage(c echo.Context) error {
+	p, v := h.ingestPageView(c)
+	return h.render(c, http.StatusOK, p, IngestPage(v))
+}
+
+// ingestPageView is the Ingest page without an upload's summary.
+func (h *Handler) ingestPageView(c echo.Context) (Page, ingestView) {
 	f := ParseFilters(c.QueryParams(), h.today(), launchDate)
 	p := h.page(c, "Ingest", "/ingest", f)
 	p.ShowFilters = false
 	v := ingestView{Now: time.Now(), Schedule: scheduleText(h.opts.RollupInterval, h.opts.RollupMaxLag)} // the queue is stamped by the server's clock, not the page's
+	if h.opts.Ingest != nil {
+		v.CanUpload, v.MaxBody = true, h.opts.Ingest.Config().MaxBody
+	}
+	v.Admin, v.CSRF = sessionOf(c.Request().Context()).IsAdmin(), csrfOf(c.Request().Context())
 	if h.opts.Store != nil && h.opts.Store.Cluster == "" {
 		if pd, err := rollup.PendingOf(c.Request().Context(), h.opts.Store); err == nil {
 			v.Pending = &pd
@@ -51,7 +69,7 @@ func (h *Handler) showIngestPage(c echo.Context) error {
 		v.Throughput = throughputChart(v.S)
 		v.Rejects = rejectsChart(v.S)
 	}
-	return h.render(c, http.StatusOK, p, IngestPage(v))
+	return p, v
 }
 
 func throughputChart(s ingest.Snapshot) Chart {
@@ -118,4 +136,26 @@ func scheduleText(interval, maxLag time.Duration) string {
 		return "every " + short(interval)
 	}
 	return "every " + short(interval) + ", and within " + short(maxLag) + " after a burst of ingest"
+}
+
+// reasonsText lists counts by reason, largest first: "(page 3, identify 1)".
+func reasonsText(m map[string]uint64) string {
+	if len(m) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if m[keys[i]] != m[keys[j]] {
+			return m[keys[i]] > m[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + " " + fmtInt(float64(m[k]))
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
 }

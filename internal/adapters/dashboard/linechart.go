@@ -32,17 +32,19 @@ func (h *Handler) drawLine(ctx context.Context, c echo.Context, f Filters, anns 
 	}
 	ss := pivot(r, 0, false, Label)
 	if allZero(ss) {
-		ch.Empty = lc.empty
+		ch.Empty = noData(ctx, lc.empty)
 		return ch
 	}
 	lines := ss
 	if lc.previous {
 		lines = withPrevious(f, r, 0, ss)
 	}
-	ch.Options = lineOptions(r.Periods, lines, lc.stacked, lc.percent, anns, f.Interval)
+	tc := timeChart{periods: r.Periods, series: lines, stacked: lc.stacked, percent: lc.percent, anns: anns,
+		interval: f.Interval, incomplete: h.incompleteNotes(ctx, r, f)}
 	if lc.previous && f.Compare {
-		dashPrevious(ch.Options, len(ss))
+		tc.previousFrom = len(ss)
 	}
-	ch.Table = seriesTable(r.Periods, lines, lc.percent)
+	ch.Options = tc.options()
+	ch.Table = seriesTableInc(r.Periods, lines, lc.percent, tc.incomplete)
 	return ch
 }

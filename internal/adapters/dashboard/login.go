@@ -1,8 +1,10 @@
 package dashboard
 
 import (
+	"fmt"
+	"math"
 	"net/http"
-	"time"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 )
@@ -23,18 +25,54 @@ func (h *Handler) renderLogin(c echo.Context, status int, msg string) error {
 	return h.render(c, status, p, LoginForm(next, p.CSRF, msg))
 }
 
+// submitLogin checks a name and password under the sign-in throttle
+// (auth.Throttle): per account and per client address, a growing delay
+// after a few failures and a 429 after more. The password is never logged.
 func (h *Handler) submitLogin(c echo.Context) error {
-	if !h.opts.Auth.Enabled() {
+	a := h.opts.Auth
+	if !a.Enabled() {
 		return c.Redirect(http.StatusSeeOther, "/")
 	}
-	u, ok := h.opts.Auth.Check(c.FormValue("username"), c.FormValue("password"))
+	name := c.FormValue("username")
+	addr := a.Proxies.ClientAddr(c.Request())
+	d := a.Throttle.Check(name, addr)
+	if d.Refused {
+		secs := int(math.Ceil(d.RetryAfter.Seconds()))
+		h.log.Warn("dashboard sign-in refused: too many failures", "user", logName(name), "client", addr,
+			"over_limit", d.Scope, "failures", d.Failures, "retry_after_s", secs)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		return h.renderLogin(c, http.StatusTooManyRequests, fmt.Sprintf(
+			"Too many failed sign-ins for this %s. Try again in %s.", d.Scope, waitWords(secs)))
+	}
+	if err := a.wait(c.Request().Context(), d.Delay); err != nil {
+		return err
+	}
+	u, ok := a.Check(name, c.FormValue("password"))
 	if !ok {
-		time.Sleep(200 * time.Millisecond) // slows guessing a little; bcrypt does the rest
+		a.Throttle.Failed(name, addr)
+		h.log.Info("dashboard sign-in failed", "user", logName(name), "client", addr, "failures_before", d.Failures, "delayed", d.Delay)
 		return h.renderLogin(c, http.StatusUnauthorized, "Wrong user name or password.")
 	}
-	h.opts.Auth.setSession(c.Response(), c.Request(), u)
-	h.log.Info("dashboard sign-in", "user", u.Name, "role", u.Role)
+	a.Throttle.Succeeded(name)
+	a.setSession(c.Response(), c.Request(), u)
+	h.log.Info("dashboard sign-in", "user", u.Name, "role", u.Role, "client", addr)
 	return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
+}
+
+// logName is a submitted user name as the log may show it: bounded and
+// quoted by the handler, never the password.
+func logName(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+func waitWords(secs int) string {
+	if secs < 90 {
+		return fmt.Sprintf("%d seconds", secs)
+	}
+	return fmt.Sprintf("%d minutes", (secs+59)/60)
 }
 
 func (h *Handler) submitLogout(c echo.Context) error {

@@ -12,18 +12,22 @@ import (
 type modalitiesView struct {
 	Charts []Chart
 	Err    string
+	Empty  string
 }
 
 // showModalitiesPage: modality mix (percent of events) by channel over
 // time, one chart per channel.
 func (h *Handler) showModalitiesPage(c echo.Context) error {
-	f := ParseFilters(c.QueryParams(), h.today(), launchDate)
+	f := h.filters(c)
 	p := h.page(c, "Modalities", "/modalities", f)
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
 	anns := h.annotations(ctx, f)
 	var v modalitiesView
 	v.Charts, v.Err = h.modalityCharts(ctx, c, f, anns)
+	if v.Err == "" && len(v.Charts) == 0 {
+		v.Empty = noData(ctx, "No channel has events for these dates and filters.")
+	}
 	p.Demo = h.demoShown(ctx, f)
 	return h.render(c, http.StatusOK, p, ModalitiesPage(v))
 }
@@ -34,6 +38,7 @@ func (h *Handler) modalityCharts(ctx context.Context, c echo.Context, f Filters,
 	if err != nil {
 		return nil, h.readableErr(c, "modalities", err).Error()
 	}
+	inc := h.incompleteNotes(ctx, r, f)
 	var out []Chart
 	for _, ch := range distinct(r, 0) {
 		ss := pivot(filterRows(r, 0, ch), 1, false, Label)
@@ -43,9 +48,10 @@ func (h *Handler) modalityCharts(ctx context.Context, c echo.Context, f Filters,
 		pct := toPercent(ss, len(r.Periods))
 		cv := seriesParams(f, "modality_mix", "channel,modality", "channel", ch)
 		chart := Chart{ID: "modality-" + ch, Title: Label(ch), Small: true, CSV: apiURL("series", cv)}
-		chart.Options = lineOptions(r.Periods, pct, true, true, anns, f.Interval)
+		chart.Options = timeChart{periods: r.Periods, series: pct, stacked: true, percent: true, anns: inScope(anns, f.Assistants, ch),
+			interval: f.Interval, incomplete: inc}.options()
 		quietMarks(chart.Options)
-		chart.Table = seriesTable(r.Periods, pct, true)
+		chart.Table = seriesTableInc(r.Periods, pct, true, inc)
 		out = append(out, chart)
 	}
 	return out, ""

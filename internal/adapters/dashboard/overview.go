@@ -2,13 +2,16 @@ package dashboard
 
 import (
 	"context"
-	"math"
+	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/catalog"
+	"github.com/adoptscope/adoptscope/query"
 )
 
 type overviewView struct {
@@ -19,7 +22,7 @@ type overviewView struct {
 }
 
 func (h *Handler) showOverviewPage(c echo.Context) error {
-	f := ParseFilters(c.QueryParams(), h.today(), launchDate)
+	f := h.filters(c)
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
 	var v overviewView
@@ -38,75 +41,81 @@ func (h *Handler) showOverviewPage(c echo.Context) error {
 	return h.render(c, http.StatusOK, p, OverviewPage(v))
 }
 
-// kpis: per assistant, average daily, weekly and monthly active users over
-// the range (the means of the query API's day, week and month series),
-// stickiness = DAU ÷ MAU, and the change of average DAU against the
-// previous period of equal length.
+// kpis: per assistant, the headline numbers of query.KPIs, each over the
+// last complete period of its length (yesterday, last week, last month)
+// with its change against the period before and its dates.
 func (h *Handler) kpis(ctx context.Context, c echo.Context, f Filters) ([]KPI, string) {
-	type res struct {
-		r   seriesResult
-		err error
+	res, err := query.KPIs(ctx, h.opts.Store, f.queryFilters(), f.apiZone(), h.opts.Now())
+	if err != nil {
+		return nil, h.readableErr(c, "kpis", err).Error()
 	}
-	var day, week, month res
-	var wg sync.WaitGroup
-	for _, x := range []struct {
-		dst *res
-		iv  string
-		cmp string
-	}{{&day, "day", "previous"}, {&week, "week", ""}, {&month, "month", ""}} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			x.dst.r, x.dst.err = h.series(ctx, seriesParams(f, "active_users", "assistant", "interval", x.iv, "compare", x.cmp))
-		}()
-	}
-	wg.Wait()
-	for _, r := range []res{day, week, month} {
-		if r.err != nil {
-			return nil, h.readableErr(c, "kpis", r.err).Error()
-		}
-	}
-	dau := meanBy(day.r, false)
-	prev := meanBy(day.r, true)
-	wau := meanBy(week.r, false)
-	mau := meanBy(month.r, false)
-	var out []KPI
-	for _, a := range distinct(day.r, 0) {
-		k := KPI{Assistant: a, DAU: dau[a], WAU: wau[a], MAU: mau[a]}
-		if k.MAU > 0 {
-			k.Stickiness = math.Round(k.DAU/k.MAU*1000) / 10
-		}
-		if p := prev[a]; p > 0 {
-			k.Change, k.HasChange = math.Round((k.DAU-p)/p*1000)/10, true
-		}
-		k.DAU, k.WAU, k.MAU = math.Round(k.DAU), math.Round(k.WAU), math.Round(k.MAU)
-		out = append(out, k)
+	out := make([]KPI, 0, len(res.Assistants))
+	for _, a := range res.Assistants {
+		out = append(out, KPI{Assistant: a.Assistant,
+			DAU: toKPIFigure(a.DAU, "day", false), WAU: toKPIFigure(a.WAU, "week", false),
+			MAU: toKPIFigure(a.MAU, "month", false), Stickiness: toKPIFigure(a.Stickiness, "month", true)})
 	}
 	return out, ""
 }
 
-// meanBy is the mean over the range's periods of each first-key group
-// (periods without a row count as 0).
-func meanBy(r seriesResult, prev bool) map[string]float64 {
-	out := map[string]float64{}
-	if len(r.Periods) == 0 {
-		return out
+// toKPIFigure lays one query.KPI out for a tile: the value, its change and
+// the dates of both periods in words.
+func toKPIFigure(k query.KPI, interval string, ratio bool) KPIFigure {
+	fig := KPIFigure{Value: k.Value, Period: periodWords(k.From, k.To, interval), Previous: k.Previous,
+		PrevPeriod: shortPeriodWords(k.PrevFrom, k.PrevTo, interval), From: k.From.Format(catalog.DateLayout), To: k.To.Format(catalog.DateLayout)}
+	if ratio {
+		fig.Value, fig.Previous, fig.Percent = k.Value*100, k.Previous*100, true
 	}
-	for _, s := range pivot(r, 0, prev, nil) {
-		sum := 0.0
-		for _, v := range s.Values {
-			sum += v
-		}
-		out[s.Name] = sum / float64(len(r.Periods))
+	if k.ChangePct != nil {
+		fig.Change, fig.HasChange = *k.ChangePct, true
 	}
-	return out
+	return fig
+}
+
+// shortPeriodWords names the period before, without its year: "Mon 30
+// Nov", "16–22 Nov", "October".
+func shortPeriodWords(from, to time.Time, interval string) string {
+	if from.IsZero() {
+		return ""
+	}
+	switch interval {
+	case "day":
+		return from.Format("Mon 2 Jan")
+	case "month":
+		return from.Format("January")
+	}
+	if from.Month() == to.Month() {
+		return fmt.Sprintf("%d–%s", from.Day(), to.Format("2 Jan"))
+	}
+	return from.Format("2 Jan") + " – " + to.Format("2 Jan")
+}
+
+// periodWords names a period: "Tue 1 Dec 2026", "23–29 Nov 2026",
+// "November 2026".
+func periodWords(from, to time.Time, interval string) string {
+	if from.IsZero() {
+		return ""
+	}
+	switch interval {
+	case "day":
+		return from.Format("Mon 2 Jan 2006")
+	case "month":
+		return from.Format("January 2006")
+	}
+	if from.Month() == to.Month() {
+		return fmt.Sprintf("%d–%s", from.Day(), to.Format("2 Jan 2006"))
+	}
+	if from.Year() == to.Year() {
+		return from.Format("2 Jan") + " – " + to.Format("2 Jan 2006")
+	}
+	return from.Format("2 Jan 2006") + " – " + to.Format("2 Jan 2006")
 }
 
 func (h *Handler) activeUsersChart(ctx context.Context, c echo.Context, f Filters, anns []annotation.Annotation) Chart {
 	return h.drawLine(ctx, c, f, anns, lineCard{
 		id: "active-users", title: "Active users by assistant", note: intervalNote(f),
 		params:   seriesParams(f, "active_users", "assistant", "compare", compareParam(f)),
-		previous: true, empty: emptyHint,
+		previous: true,
 	})
 }
 
@@ -114,7 +123,7 @@ func (h *Handler) channelMixChart(ctx context.Context, c echo.Context, f Filters
 	return h.drawLine(ctx, c, f, anns, lineCard{
 		id: "channel-mix", title: "Channel mix (active users by channel)",
 		note:   "Stacked: a person active on two channels counts on both. " + assistantsNote(f),
-		params: seriesParams(f, "active_users", "channel"), stacked: true, empty: emptyHint,
+		params: seriesParams(f, "active_users", "channel"), stacked: true,
 	})
 }
 
@@ -126,7 +135,7 @@ func compareParam(f Filters) string {
 }
 
 func intervalNote(f Filters) string {
-	return "Distinct people per " + f.Interval + ", " + f.FromString() + " to " + f.ToString() + " (UTC)."
+	return "Distinct people per " + f.Interval + ", " + f.FromString() + " to " + f.ToString() + " (" + f.zone() + " days). A dotted stretch is a period not over yet."
 }
 
 func assistantsNote(f Filters) string {
@@ -145,8 +154,8 @@ func assistantsNote(f Filters) string {
 
 // withPrevious returns ss followed, when the filters compare with the
 // previous period, by the previous period of each series of r (keyed as
-// pivot keys them), named with previousSuffix; dashPrevious then draws those
-// dashed in the same colour.
+// pivot keys them), named with previousSuffix; timeChart.previousFrom then
+// draws those dashed in the same colour.
 func withPrevious(f Filters, r seriesResult, keyIdx int, ss []Series) []Series {
 	if !f.Compare {
 		return ss
@@ -157,23 +166,4 @@ func withPrevious(f Filters, r seriesResult, keyIdx int, ss []Series) []Series {
 		all = append(all, s)
 	}
 	return all
-}
-
-// dashPrevious draws the series from index n on (previous period) dashed.
-func dashPrevious(o map[string]any, n int) {
-	ss, ok := o["series"].([]any)
-	if !ok {
-		return
-	}
-	for i := n; i < len(ss); i++ {
-		if m, ok := toMap(ss[i]); ok {
-			ls, _ := toMap(m["lineStyle"])
-			if ls == nil {
-				ls = map[string]any{}
-			}
-			ls["type"], ls["opacity"] = "dashed", 0.7
-			m["lineStyle"] = ls
-			ss[i] = m
-		}
-	}
 }

@@ -2,11 +2,13 @@ package dashboard
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/query"
 )
 
@@ -16,6 +18,10 @@ type retentionCohort struct {
 	Period string
 	Size   float64
 	Active []float64
+	// Observed and Complete, per later period: the days of it observed,
+	// and whether that is all of it.
+	Observed []int
+	Complete []bool
 }
 
 type retentionView struct {
@@ -25,7 +31,7 @@ type retentionView struct {
 // showRetentionPage: cohorts by first-seen week (or month) for the slice
 // of the filters; share of each cohort active again N periods later.
 func (h *Handler) showRetentionPage(c echo.Context) error {
-	f := ParseFilters(c.QueryParams(), h.today(), launchDate)
+	f := h.filters(c)
 	p := h.page(c, "Retention", "/retention", f)
 	if f.Interval == "day" {
 		p.Notices = append(p.Notices, "Retention is by week or month; showing weeks.")
@@ -46,6 +52,10 @@ func retentionParams(f Filters) (query.RetentionRequest, string, error) {
 	return req, apiURL("retention", v), err
 }
 
+// smallCohort is the size below which a cohort's rates are muted and
+// marked: with fewer people one person moves a rate by more than 3 points.
+const smallCohort = 30
+
 func (h *Handler) retentionChart(ctx context.Context, c echo.Context, f Filters) Chart {
 	const id, title = "retention", "Retention by first-seen cohort"
 	req, csv, err := retentionParams(f)
@@ -54,7 +64,6 @@ func (h *Handler) retentionChart(ctx context.Context, c echo.Context, f Filters)
 		return failed(id, title, err)
 	}
 	unit := string(req.Interval) + "s"
-	ch.Note = "Rows: people first seen in the " + string(req.Interval) + " (within the slice). Columns: " + unit + " since. Cells: percent of the cohort active again."
 	cohorts, err := h.runRetention(ctx, req)
 	if err != nil {
 		return failed(id, title, h.readableErr(c, id, err))
@@ -66,30 +75,92 @@ func (h *Handler) retentionChart(ctx context.Context, c echo.Context, f Filters)
 		}
 	}
 	if len(cohorts) == 0 || n == 0 {
-		ch.Empty = emptyHint
+		ch.Empty = noData(ctx, "Nobody was first seen on this slice in the range.")
 		return ch
 	}
+	ch.Note = "Rows: people first seen in the " + string(req.Interval) + " (within the slice), with the cohort's size. Columns: " + unit +
+		" since. Cells: percent of the cohort active again; hover a cell for the people. Muted rows marked ◦ are cohorts of fewer than " +
+		fmt.Sprint(smallCohort) + " people; hatched cells are " + unit + " not over yet, with the days observed. Days are UTC days."
 	xs := make([]string, n)
 	for i := range xs {
 		xs[i] = strconv.Itoa(i)
 	}
-	var ys []string
-	var cells [][3]float64
+	var ys []any
+	var data []any
+	cells := map[string]any{}
 	ch.Table.Head = append([]string{"cohort", "people"}, xs...)
 	for yi, co := range cohorts {
-		ys = append(ys, co.Period+" ("+fmtInt(co.Size)+")")
-		row := []string{co.Period, fmtInt(co.Size)}
+		small := co.Size < smallCohort
+		label := co.Period + " (" + fmtInt(co.Size) + ")"
+		if small {
+			label = "◦ " + label
+			ys = append(ys, map[string]any{"value": label, "textStyle": map[string]any{"color": "#9ca3af"}})
+		} else {
+			ys = append(ys, label)
+		}
+		cohortCell := co.Period
+		if small {
+			cohortCell += " (small cohort)"
+		}
+		row := []string{cohortCell, fmtInt(co.Size)}
+		start, _ := parseDay(co.Period)
 		for xi, a := range co.Active {
 			pct := 0.0
 			if co.Size > 0 {
 				pct = a / co.Size * 100
 			}
-			cells = append(cells, [3]float64{float64(xi), float64(yi), pct})
-			row = append(row, fmtPct(pct))
+			period := start.AddDate(0, 0, 7*xi).Format(catalog.DateLayout)
+			if req.Interval == query.Month {
+				period = start.AddDate(0, xi, 0).Format(catalog.DateLayout)
+			}
+			pstart, _ := parseDay(period)
+			length := int(periodEnd(pstart, string(req.Interval)).Sub(pstart).Hours()/24) + 1
+			seen := co.Observed[xi]
+			note := ""
+			item := map[string]any{"value": []any{xi, yi, round(pct, true)}}
+			text := fmtPct(pct)
+			if !co.Complete[xi] {
+				note = fmt.Sprintf("%s %s not over: %d of %d days observed", string(req.Interval), period, seen, length)
+				text += fmt.Sprintf(" (%d of %d days)", seen, length)
+				item["itemStyle"] = map[string]any{"opacity": 0.45, "borderColor": "#b45309", "borderWidth": 1, "borderType": "dashed"}
+			}
+			if small {
+				item["itemStyle"] = map[string]any{"opacity": 0.3}
+				if note == "" {
+					note = fmt.Sprintf("small cohort: fewer than %d people, one person moves the rate by %.1f points", smallCohort, 100/co.Size)
+				}
+			}
+			data = append(data, item)
+			cells[fmt.Sprintf("%d,%d", xi, yi)] = map[string]any{"cohort": co.Period, "size": fmtInt(co.Size),
+				"offset": fmt.Sprintf("%d %s since", xi, unit), "rate": round(pct, true), "users": fmtInt(a), "note": note}
+			row = append(row, text)
 		}
 		ch.Table.Rows = append(ch.Table.Rows, row)
 	}
-	ch.Options = heatmapOptions(xs, ys, cells)
-	ch.Options["xAxis"] = []any{map[string]any{"type": "category", "data": xs, "name": unit + " since", "nameLocation": "middle", "nameGap": 24}}
+	ch.Options = heatmapOptions(xs, nil, nil)
+	ch.Options["yAxis"] = []any{map[string]any{"type": "category", "data": ys, "inverse": true,
+		"axisLabel": map[string]any{"interval": 0, "fontSize": 11}}}
+	xl := map[string]any{}
+	if len(xs) <= 26 {
+		xl["interval"] = 0
+	}
+	ch.Options["xAxis"] = []any{map[string]any{"type": "category", "data": xs, "name": unit + " since", "nameLocation": "middle", "nameGap": 24,
+		"axisLabel": xl}}
+	if ss, _ := ch.Options["series"].([]any); len(ss) == 1 {
+		if m, ok := toMap(ss[0]); ok {
+			m["data"] = data
+			m["label"] = map[string]any{"show": len(xs) <= 14, "fontSize": 10, "formatter": "{@[2]}", "color": "#111827", "textBorderWidth": 0}
+		}
+	}
+	// One row of about 20 px per cohort: every label has room.
+	// Room under the plot for the axis name and the colour scale.
+	if g, ok := toMap(ch.Options["grid"]); ok {
+		g["bottom"] = 84
+	} else if gs := asSlice(ch.Options["grid"]); len(gs) == 1 {
+		if g, ok := toMap(gs[0]); ok {
+			g["bottom"] = 84
+		}
+	}
+	ch.Options["adoptscope"] = map[string]any{"kind": "heatmap", "cells": cells, "height": max(340, 20*len(cohorts)+120)}
 	return ch
 }

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -78,6 +79,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || !ok {
 		return httperr.New(http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q: send application/x-ndjson, application/json or text/csv", r.Header.Get("Content-Type")))
 	}
+	opts, err := bodyOptions(r, format)
+	if err != nil {
+		return err
+	}
 	limits := h.p.Config()
 	var body io.Reader = r.Body
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
@@ -112,7 +117,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	res, err := h.p.SubmitBody(r.Context(), format, body)
+	res, err := h.p.SubmitBodyWith(r.Context(), format, body, opts)
 	if err != nil {
 		return h.submitError(err, limits)
 	}
@@ -133,10 +138,59 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// bodyOptions reads the query parameters of a body: ?delimiter= (, ; or
+// tab) overrides the delimiter detected from a CSV header row, and
+// ?errors=all lists every error rather than the first hundred.
+func bodyOptions(r *http.Request, format ingest.Format) (ingest.BodyOptions, error) {
+	var opts ingest.BodyOptions
+	if d, ok := queryValue(r.URL.RawQuery, "delimiter"); ok {
+		if format != ingest.CSV {
+			return opts, httperr.New(http.StatusBadRequest, fmt.Sprintf("?delimiter= applies to CSV bodies (Content-Type text/csv), not to %s: leave it out", format))
+		}
+		delim, err := ingest.ParseDelimiter(d)
+		if err != nil || d == "" {
+			return opts, httperr.New(http.StatusBadRequest, fmt.Sprintf("?delimiter=%s: want , (comma), ; (semicolon) or tab; leave the parameter out to detect the delimiter from the header row", url.QueryEscape(d)))
+		}
+		opts.Delimiter = delim
+	}
+	switch e, _ := queryValue(r.URL.RawQuery, "errors"); e {
+	case "":
+	case "all":
+		opts.AllErrors = true
+	default:
+		return opts, httperr.New(http.StatusBadRequest, fmt.Sprintf("?errors=%s: want all (every error listed) or leave it out (the first %d)", url.QueryEscape(e), ingest.MaxListedErrors))
+	}
+	return opts, nil
+}
+
+// queryValue is the first value of key in a raw query. It reads a bare
+// ";" as itself: net/url drops a pair that holds one, and
+// ?delimiter=; typed as it is must not be silently ignored.
+func queryValue(raw, key string) (string, bool) {
+	for _, pair := range strings.Split(raw, "&") {
+		k, v, _ := strings.Cut(pair, "=")
+		if k != key {
+			continue
+		}
+		if u, err := url.QueryUnescape(v); err == nil {
+			return u, true
+		}
+		return v, true
+	}
+	return "", false
+}
+
 // submitError gives a refused body its status and the advice a sender
 // needs: what was kept (nothing) and whether to retry.
 func (h *Handler) submitError(err error, limits ingest.Config) error {
+	var st interface{ HTTPStatus() int }
+	var he *httperr.Error
 	switch {
+	case errors.As(err, &he), errors.As(err, &st):
+		// The layer that knows why already said (a body cut off at its
+		// read deadline: 408 from the HTTP server).
+		h.log.Warn("ingest request refused", "status", statusOf(err), "error", err)
+		return err
 	case errors.Is(err, ingest.ErrTooLarge):
 		return httperr.Wrap(http.StatusRequestEntityTooLarge, fmt.Sprintf("%v: nothing from this request was written (limits: %d bytes per body after decompression, %d per line)", err, limits.MaxBody, limits.MaxLine), err)
 	case errors.Is(err, ingest.ErrMalformed):
@@ -146,8 +200,15 @@ func (h *Handler) submitError(err error, limits ingest.Config) error {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return httperr.Wrap(http.StatusServiceUnavailable, "request ended before its events were committed; they are not acknowledged: retry", err)
 	}
-	h.log.Error("ingest request failed", "error", err)
+	// A body that could not be read (the client went away or sent a
+	// broken chunked encoding) is the client's problem, not the server's.
+	h.log.Warn("ingest request body unreadable", "error", err)
 	return httperr.Wrap(http.StatusBadRequest, "reading the body: "+err.Error(), err)
+}
+
+func statusOf(err error) int {
+	status, _, _ := httperr.Describe(err)
+	return status
 }
 
 func unavailable(err error) error {

@@ -54,6 +54,7 @@ func call(t *testing.T, e *echo.Echo, method, target, token string, body any) *h
 		rd = bytes.NewReader(b)
 	}
 	req := httptest.NewRequest(method, target, rd)
+	req.Host = "localhost" // httptest's example.com is a foreign host name
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -37,6 +38,13 @@ type Options struct {
 	// token and no dashboard account configured, admin calls are then
 	// open too (a single-user install on a laptop).
 	Loopback bool
+	// Registry holds filter values to the configured assistants, channels
+	// and event types (zero: the catalog's defaults): an unknown value is
+	// a 400 naming the known ones.
+	Registry catalog.Registry
+	// Owners is who makes each assistant and owns each channel, for
+	// /dependency (zero: catalog.DefaultOwners).
+	Owners catalog.Owners
 }
 
 // API holds the query API's handlers and access policy.
@@ -45,6 +53,8 @@ type API struct {
 	read   auth.Tokens // read + admin tokens
 	admin  auth.Tokens
 	noAuth bool // no token configured
+	// insight holds what /impact, /overlap and /breaks need (SetInsight).
+	insight Insight
 }
 
 // New builds the API.
@@ -96,21 +106,19 @@ func (a *API) CanAdmin(r *http.Request) bool {
 
 // RequireRead is middleware that answers 401 unless CanRead.
 func (a *API) RequireRead(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if !a.CanRead(c.Request()) {
-			return &httperr.Error{Status: http.StatusUnauthorized, Challenge: `Bearer realm="adoptscope"`,
-				Message: "missing or unknown token: send Authorization: Bearer <token> with a token from ADOPTSCOPE_READ_TOKENS or ADOPTSCOPE_ADMIN_TOKENS"}
-		}
-		return next(c)
-	}
+	return require(a.CanRead, "missing or unknown token: send Authorization: Bearer <token> with a token from ADOPTSCOPE_READ_TOKENS or ADOPTSCOPE_ADMIN_TOKENS", next)
 }
 
 // RequireAdmin is middleware that answers 401 unless CanAdmin.
 func (a *API) RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return require(a.CanAdmin, "this needs Authorization: Bearer <token> with a token from ADOPTSCOPE_ADMIN_TOKENS", next)
+}
+
+// require answers 401 with msg, and the bearer challenge, unless allowed.
+func require(allowed func(*http.Request) bool, msg string, next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if !a.CanAdmin(c.Request()) {
-			return &httperr.Error{Status: http.StatusUnauthorized, Challenge: `Bearer realm="adoptscope"`,
-				Message: "this needs Authorization: Bearer <token> with a token from ADOPTSCOPE_ADMIN_TOKENS"}
+		if !allowed(c.Request()) {
+			return &httperr.Error{Status: http.StatusUnauthorized, Challenge: `Bearer realm="adoptscope"`, Message: msg}
 		}
 		return next(c)
 	}
@@ -122,6 +130,10 @@ func (a *API) Register(g *echo.Group) {
 	g.GET("/migration", a.getMigration, a.RequireRead)
 	g.GET("/retention", a.getRetention, a.RequireRead)
 	g.GET("/metrics", a.getMetrics, a.RequireRead)
+	g.GET("/dependency", a.getDependency, a.RequireRead)
+	g.GET("/kpis", a.getKPIs, a.RequireRead)
+	g.GET("/freshness", a.getFreshness, a.RequireRead)
+	a.registerInsight(g)
 }
 
 // format reads the format parameter: json (default) or csv.
@@ -160,6 +172,9 @@ func (a *API) getSeries(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := query.CheckKnown(a.opts.Registry, req.Filters); err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
 	if f == "csv" {
 		name := fmt.Sprintf("%s-%s-%s-%s.csv", req.Metric, req.Interval, req.From.Format(catalog.DateLayout), req.To.Format(catalog.DateLayout))
@@ -181,7 +196,13 @@ func (a *API) getSeries(c echo.Context) error {
 }
 
 func (a *API) getMigration(c echo.Context) error {
-	return answer(c, query.ParseMigration,
+	return answer(c, func(v url.Values) (query.MigrationRequest, error) {
+		r, err := query.ParseMigration(v)
+		if err == nil {
+			err = query.CheckKnownMigration(a.opts.Registry, r)
+		}
+		return r, err
+	},
 		func(ctx context.Context, req query.MigrationRequest) (query.MigrationResult, error) {
 			return query.Migration(ctx, a.opts.Store, req)
 		},
@@ -192,7 +213,13 @@ func (a *API) getMigration(c echo.Context) error {
 }
 
 func (a *API) getRetention(c echo.Context) error {
-	return answer(c, query.ParseRetention,
+	return answer(c, func(v url.Values) (query.RetentionRequest, error) {
+		r, err := query.ParseRetention(v)
+		if err == nil {
+			err = query.CheckKnown(a.opts.Registry, r.Filters)
+		}
+		return r, err
+	},
 		func(ctx context.Context, req query.RetentionRequest) (query.RetentionResult, error) {
 			return query.Retention(ctx, a.opts.Store, req)
 		},
@@ -200,6 +227,61 @@ func (a *API) getRetention(c echo.Context) error {
 		func(req query.RetentionRequest) string {
 			return fmt.Sprintf("retention-%s-%s-%s.csv", req.Interval, req.From.Format(catalog.DateLayout), req.To.Format(catalog.DateLayout))
 		})
+}
+
+// getDependency: per period and assistant, the people on channels the
+// assistant's maker does not control, with the percentage.
+func (a *API) getDependency(c echo.Context) error {
+	return answer(c, func(v url.Values) (query.DependencyRequest, error) {
+		r, err := query.ParseDependency(v)
+		if err == nil {
+			err = query.CheckKnown(a.opts.Registry, r.Filters)
+		}
+		r.Owners = a.opts.Owners
+		return r, err
+	},
+		func(ctx context.Context, req query.DependencyRequest) (query.DependencyResult, error) {
+			return query.Dependency(ctx, a.opts.Store, req)
+		},
+		query.WriteDependencyJSON, query.WriteDependencyCSV,
+		func(req query.DependencyRequest) string {
+			return fmt.Sprintf("dependency-%s-%s-%s.csv", req.Interval, req.From.Format(catalog.DateLayout), req.To.Format(catalog.DateLayout))
+		})
+}
+
+type kpiRequest struct {
+	filters query.Filters
+	tz      string
+}
+
+// getKPIs: each assistant's DAU, WAU, MAU and stickiness over the last
+// complete periods.
+func (a *API) getKPIs(c echo.Context) error {
+	return answer(c, func(v url.Values) (kpiRequest, error) {
+		f, tz, err := query.ParseKPIs(v)
+		if err == nil {
+			err = query.CheckKnown(a.opts.Registry, f)
+		}
+		return kpiRequest{f, tz}, err
+	},
+		func(ctx context.Context, req kpiRequest) (query.KPIResult, error) {
+			return query.KPIs(ctx, a.opts.Store, req.filters, req.tz, time.Time{})
+		},
+		query.WriteKPIsJSON, query.WriteKPIsCSV,
+		func(kpiRequest) string { return "kpis.csv" })
+}
+
+// getFreshness: how far the data reaches and how far the charts trail.
+func (a *API) getFreshness(c echo.Context) error {
+	f, err := query.Freshness(c.Request().Context(), a.opts.Store, time.Time{})
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := query.WriteFreshnessJSON(&buf, f); err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSONCharsetUTF8, buf.Bytes())
 }
 
 // answer serves an endpoint whose whole result is built before it is

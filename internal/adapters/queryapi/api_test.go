@@ -61,6 +61,7 @@ func queryServer(t *testing.T, opts Options) (http.Handler, *store.Store) {
 
 func apiGet(h http.Handler, target, token string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(http.MethodGet, target, nil)
+	req.Host = "localhost" // httptest's example.com is a foreign host name
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -224,9 +225,20 @@ func TestJSONAndCSVCarryTheSameNumbers(t *testing.T) {
 			for j, col := range recs[0] {
 				var want string
 				switch col {
-				case "cohort", "linked":
+				case "cohort", "linked", "observed_days", "after_days":
 					if key == "outcomes" {
 						want = string(body[col])
+						break
+					}
+					fallthrough
+				case "baseline_date", "baseline_cohort":
+					if key == "outcomes" {
+						// The baseline's date and cohort repeat on every CSV row.
+						var b map[string]any
+						_ = json.Unmarshal(body["baseline"], &b)
+						if v, ok := b[strings.TrimPrefix(col, "baseline_")]; ok {
+							want = fmt.Sprint(v)
+						}
 						break
 					}
 					fallthrough

@@ -14,6 +14,7 @@ import (
 
 	"github.com/adoptscope/adoptscope/export"
 	"github.com/adoptscope/adoptscope/internal/platform/httperr"
+	"github.com/adoptscope/adoptscope/internal/platform/httpserver"
 )
 
 // RegisterExports mounts /api/v1/exports on g (the /api/v1 group): list
@@ -202,7 +203,5 @@ func (h exportHandlers) download(c echo.Context) error {
 		return err
 	}
 	defer f.Close()
-	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="`+st.Name()+`"`)
-	http.ServeContent(c.Response(), c.Request(), st.Name(), st.ModTime(), f)
-	return nil
+	return httpserver.Attachment(c, f, st)
 }

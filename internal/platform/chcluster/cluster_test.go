@@ -53,11 +53,15 @@ func tables(t *testing.T, s *store.Store) map[string]tableInfo {
 // table T becomes T_local (Replicated, same sorting key) under a Distributed
 // T, or stays T as a Replicated table of its own; views exist everywhere;
 // schema_migrations lists every migration on every node.
-// singleServerOnly are the tables of migration 0203: the rollup builder's,
-// which a cluster does not have.
+// singleServerOnly are the tables a cluster does not have: migration 0203's
+// (the rollup builder's; on a cluster the views build the rollups inside
+// the insert) and 0110's (the dedup filter's; a cluster keeps the lookup
+// in ingest_event_ids).
 var singleServerOnly = map[string]bool{
 	"rollup_queue": true, "rollup_queue_mv": true, "rollup_feed": true, "rollup_windows": true,
 	"rollup_window_mv": true, "rollup_lease": true,
+	"ingest_dedup_ids": true, "ingest_dedup_ids_mv": true, "ingest_dedup_log": true, "ingest_dedup_log_mv": true,
+	"ingest_dedup_since": true,
 }
 
 func TestMigrateTwiceOnCluster(t *testing.T) {

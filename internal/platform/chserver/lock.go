@@ -10,7 +10,13 @@ import (
 )
 
 // Lock is an exclusive hold on a data folder.
-type Lock struct{ f *os.File }
+type Lock struct {
+	f *os.File
+	// Recovered is the pid of an earlier holder that ended without
+	// releasing the lock (killed, crashed): the lock file still named it.
+	// Zero when the folder was released cleanly or is new.
+	Recovered int
+}
 
 // LockDir takes the data folder's lock, so that two app processes never run
 // a server each on one store. The kernel releases it when the process dies,
@@ -36,9 +42,17 @@ func LockDir(dir string) (*Lock, error) {
 		abs, _ := filepath.Abs(dir)
 		return nil, fmt.Errorf("data folder %s is in use by %s (lock %s): stop that instance first, or use another folder with ADOPTSCOPE_DATA_DIR", abs, holder, path)
 	}
+	l := &Lock{f: f}
+	// Unlock empties the file: a pid still in it is a holder that died
+	// holding the lock, which the kernel released with its descriptors.
+	if b, err := os.ReadFile(path); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 && pid != os.Getpid() {
+			l.Recovered = pid
+		}
+	}
 	_ = f.Truncate(0)
 	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	return &Lock{f: f}, nil
+	return l, nil
 }
 
 // Unlock releases the lock.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -21,9 +22,21 @@ type Server struct {
 	Dir      string
 	TCPAddr  string // host:port of the native protocol
 	HTTPAddr string // host:port of the HTTP interface
-	cmd      *exec.Cmd
-	done     chan error
 	log      *slog.Logger
+
+	// What a restart needs (Supervise): the same binary, options and
+	// ports, so that clients reconnect to the address they know.
+	bin               Binary
+	opts              Options
+	tcpPort, httpPort int
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd  // the current process; replaced by a restart
+	done chan error // its exit, received and put back by each reader
+	// stopping is set by Stop: an exit is then no crash to recover from.
+	stopping bool
+	// watch is the supervisor's state (Supervise); nil when none runs.
+	watch *supervisor
 }
 
 // Options configure Start.
@@ -102,16 +115,36 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 var errPortClash = errors.New("port already in use")
 
 func startOnce(ctx context.Context, bin Binary, dir string, tcpPort, httpPort int, opts Options) (*Server, error) {
+	s := &Server{
+		Dir:      dir,
+		TCPAddr:  fmt.Sprintf("127.0.0.1:%d", tcpPort),
+		HTTPAddr: fmt.Sprintf("127.0.0.1:%d", httpPort),
+		log:      opts.Logger,
+		bin:      bin, opts: opts, tcpPort: tcpPort, httpPort: httpPort,
+	}
+	cmd, done, err := s.launch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.cmd, s.done = cmd, done
+	opts.Logger.Info("managed ClickHouse started", "dir", dir, "tcp", s.TCPAddr, "pid", cmd.Process.Pid)
+	return s, nil
+}
+
+// launch starts one server process on s's folder and ports and waits until
+// it answers; on failure nothing is left running.
+func (s *Server) launch(ctx context.Context) (*exec.Cmd, chan error, error) {
+	bin, dir, tcpPort, httpPort, opts := s.bin, s.Dir, s.tcpPort, s.httpPort, s.opts
 	cfgPath, err := writeConfig(dir, tcpPort, httpPort, opts.ExtraConfig, opts.ExtraProfiles, opts.DefaultSettings)
 	if err != nil {
-		return nil, fmt.Errorf("write ClickHouse config: %w", err)
+		return nil, nil, fmt.Errorf("write ClickHouse config: %w", err)
 	}
 	args := append(append([]string{}, bin.Args...), "--config-file="+cfgPath)
 	cmd := exec.Command(bin.Path, args...)
 	cmd.Dir = dir
 	stderr, err := os.OpenFile(filepath.Join(dir, "log", "stderr.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cmd.Stdout = stderr
 	cmd.Stderr = stderr
@@ -120,101 +153,103 @@ func startOnce(ctx context.Context, bin Binary, dir string, tcpPort, httpPort in
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		stderr.Close()
-		return nil, fmt.Errorf("start %s: %w", bin.Path, err)
+		return nil, nil, fmt.Errorf("start %s: %w", bin.Path, err)
 	}
 	_ = os.WriteFile(filepath.Join(dir, pidFile), []byte(strconv.Itoa(cmd.Process.Pid)), 0o640)
-	s := &Server{
-		Dir:      dir,
-		TCPAddr:  fmt.Sprintf("127.0.0.1:%d", tcpPort),
-		HTTPAddr: fmt.Sprintf("127.0.0.1:%d", httpPort),
-		cmd:      cmd,
-		done:     make(chan error, 1),
-		log:      opts.Logger,
-	}
-	go func() { s.done <- cmd.Wait(); stderr.Close() }()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait(); stderr.Close() }()
 
 	deadline := time.Now().Add(opts.StartTimeout)
 	client := &http.Client{Timeout: time.Second}
 	for {
 		select {
-		case err := <-s.done:
-			s.done <- err
+		case err := <-done:
+			done <- err
 			_ = os.Remove(filepath.Join(dir, pidFile))
 			tail := logTail(dir)
 			if strings.Contains(tail, "Address already in use") {
-				return nil, errPortClash
+				return nil, nil, errPortClash
 			}
-			return nil, fmt.Errorf("ClickHouse server exited during start (%v); last log lines:\n%s", err, tail)
+			return nil, nil, fmt.Errorf("ClickHouse server exited during start (%v); last log lines:\n%s", err, tail)
 		case <-ctx.Done():
-			s.Stop()
-			return nil, ctx.Err()
+			stopProcess(cmd, done, dir, opts.Logger)
+			return nil, nil, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 		if resp, err := client.Get("http://" + s.HTTPAddr + "/ping"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				opts.Logger.Info("managed ClickHouse started", "dir", dir, "tcp", s.TCPAddr, "pid", cmd.Process.Pid)
-				return s, nil
+				return cmd, done, nil
 			}
 		}
 		if time.Now().After(deadline) {
-			s.Stop()
-			return nil, fmt.Errorf("ClickHouse server in %s did not answer within %s; see %s", dir, opts.StartTimeout, filepath.Join(dir, "log"))
+			stopProcess(cmd, done, dir, opts.Logger)
+			return nil, nil, fmt.Errorf("ClickHouse server in %s did not answer within %s; see %s", dir, opts.StartTimeout, filepath.Join(dir, "log"))
 		}
 	}
 }
 
-// Stop ends the server: SIGTERM, a grace period, then SIGKILL.
+// Stop ends the server: SIGTERM, a grace period, then SIGKILL. A
+// supervisor (Supervise) stops first, so that the exit is not taken for a
+// crash.
 func (s *Server) Stop() error {
-	if s == nil || s.cmd == nil {
+	if s == nil {
 		return nil
 	}
-	defer os.Remove(filepath.Join(s.Dir, pidFile))
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	s.mu.Lock()
+	s.stopping = true
+	w := s.watch
+	s.mu.Unlock()
+	if w != nil {
+		w.cancel()
+	}
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	if cmd != nil {
+		stopProcess(cmd, done, s.Dir, s.log)
+	}
+	if w != nil {
+		<-w.exited
+	}
+	return nil
+}
+
+// stopProcess ends one server process: SIGTERM, a grace period, then
+// SIGKILL.
+func stopProcess(cmd *exec.Cmd, done chan error, dir string, log *slog.Logger) {
+	defer os.Remove(filepath.Join(dir, pidFile))
+	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-s.done:
-		s.done <- err
-		return nil
+	case err := <-done:
+		done <- err
+		return
 	case <-time.After(30 * time.Second):
 	}
-	s.log.Warn("ClickHouse did not stop within 30s; killing it", "pid", s.cmd.Process.Pid)
-	_ = s.cmd.Process.Kill()
-	err := <-s.done
-	s.done <- err
-	return nil
+	log.Warn("ClickHouse did not stop within 30s; killing it", "pid", cmd.Process.Pid)
+	_ = cmd.Process.Kill()
+	err := <-done
+	done <- err
 }
 
 // Kill ends the server at once, as a crash would. Tests use it.
 func (s *Server) Kill() {
-	_ = s.cmd.Process.Kill()
-	err := <-s.done
-	s.done <- err
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	_ = cmd.Process.Kill()
+	err := <-done
+	done <- err
 }
 
-// stopOrphan stops a server left running by a process that died without
-// stopping it.
-func stopOrphan(dir string, log *slog.Logger) {
-	b, err := os.ReadFile(filepath.Join(dir, pidFile))
-	if err != nil {
-		return
+// Pid is the current server process's id.
+func (s *Server) Pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 1 {
-		return
-	}
-	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-	if err != nil || !strings.HasPrefix(strings.TrimSpace(string(comm)), "clickhouse") {
-		return
-	}
-	log.Warn("stopping a ClickHouse server left over from an earlier run", "pid", pid)
-	_ = syscall.Kill(pid, syscall.SIGTERM)
-	for i := 0; i < 300; i++ {
-		if syscall.Kill(pid, 0) != nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
+	return s.cmd.Process.Pid
 }
 
 // FreePorts returns n distinct loopback ports that were free a moment ago.

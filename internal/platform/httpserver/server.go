@@ -5,10 +5,13 @@ package httpserver
 import (
 	"context"
 	"errors"
+	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -25,16 +28,25 @@ type Server struct {
 	// the APIs) in the page layout; nil: plain text.
 	PageError func(c echo.Context, status int, msg string) error
 	log       *slog.Logger
+
+	opts     Options       // SetOptions
+	slots    chan struct{} // the concurrency cap's slots
+	rejected atomic.Int64  // requests the cap answered 503
 }
 
-// New returns a server with recovery, request logging, security headers
-// and one error handler: JSON errors for the APIs, error pages elsewhere.
+// New returns a server with recovery, request logging, security headers,
+// the Host allow-list (on every route, before routing), the concurrency cap
+// of the dashboard and query API, and one error handler: JSON errors for
+// the APIs, error pages elsewhere. Its defences have their defaults until
+// SetOptions.
 func New(log *slog.Logger) *Server {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	s := &Server{Echo: e, log: log}
+	s.SetOptions(Options{})
 	e.HTTPErrorHandler = s.handleError
+	e.Pre(s.hostGuard)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 			log.Error("panic in handler", "path", c.Request().URL.Path, "error", err, "stack", string(stack))
@@ -43,6 +55,7 @@ func New(log *slog.Logger) *Server {
 	}))
 	e.Use(securityHeaders)
 	e.Use(requestLog(log))
+	e.Use(s.limitConcurrency)
 	return s
 }
 
@@ -76,6 +89,15 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 			return nil
 		}
 	}
+}
+
+// Attachment sends an open file as a download named by its base name (with
+// ranges and conditional requests), for the export files that the query
+// API and the dashboard both serve.
+func Attachment(c echo.Context, f io.ReadSeeker, st fs.FileInfo) error {
+	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="`+st.Name()+`"`)
+	http.ServeContent(c.Response(), c.Request(), st.Name(), st.ModTime(), f)
+	return nil
 }
 
 // IsAPI reports whether path is answered in JSON (the ingest API, the
@@ -133,11 +155,7 @@ func (s *Server) Serve(ctx context.Context, addr string, grace time.Duration, re
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           s.Echo,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	srv := s.HTTPServer()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	if ready != nil {

@@ -30,6 +30,13 @@ type Config struct {
 	// none when every address is a loopback one, lz4 otherwise), lz4 or
 	// none.
 	Compression string
+	// Protocol is native (the default: port 9000, 9440 with TLS) or http
+	// (clickhouse-go's HTTP transport: port 8123, 8443 with TLS; needs a
+	// server newer than 18.16, see protocol.go).
+	Protocol string
+	// HTTPProxy is the URL of a proxy for the http protocol; empty: the
+	// standard HTTPS_PROXY, HTTP_PROXY and NO_PROXY variables.
+	HTTPProxy string
 }
 
 // Compression settings.
@@ -82,6 +89,7 @@ type Store struct {
 	Cluster  string
 	Version  Version
 	Addr     string
+	Protocol string // native or http
 }
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
@@ -114,6 +122,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	if !ValidCompression(cfg.Compression) {
 		return nil, fmt.Errorf("clickhouse compression %q: want auto, lz4 or none (ADOPTSCOPE_CLICKHOUSE_COMPRESSION)", cfg.Compression)
 	}
+	if err := checkProtocol(&cfg); err != nil {
+		return nil, err
+	}
 	// The target database may not exist yet, and the native handshake
 	// refuses an unknown default database: create it over a bootstrap
 	// connection first.
@@ -125,7 +136,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	defer cancel()
 	if err := boot.Ping(pctx); err != nil {
 		boot.Close()
-		return nil, fmt.Errorf("clickhouse at %s does not answer (ADOPTSCOPE_CLICKHOUSE_ADDR): %w", cfg.Addr, err)
+		return nil, explainDialError(cfg, err)
 	}
 	sv, err := boot.ServerVersion()
 	if err != nil {
@@ -165,8 +176,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		return nil, fmt.Errorf("clickhouse at %s does not answer: %w", cfg.Addr, err)
 	}
 	v := Version{Major: int(sv.Version.Major), Minor: int(sv.Version.Minor), Patch: int(sv.Version.Patch)}
-	s := &Store{Conn: conn, Database: cfg.Database, Cluster: cfg.Cluster, Version: v, Addr: cfg.Addr}
-	log.Info("connected to ClickHouse", "addr", cfg.Addr, "database", cfg.Database, "server_version", v.String(),
+	s := &Store{Conn: conn, Database: cfg.Database, Cluster: cfg.Cluster, Version: v, Addr: cfg.Addr, Protocol: cfg.Protocol}
+	log.Info("connected to ClickHouse", "addr", cfg.Addr, "protocol", cfg.Protocol, "database", cfg.Database, "server_version", v.String(),
 		"cluster", cfg.Cluster, "compression", cfg.EffectiveCompression(), "features", s.Features().String())
 	return s, nil
 }
@@ -190,6 +201,9 @@ func dial(cfg Config, database string) (driver.Conn, error) {
 	}
 	if cfg.TLS {
 		opts.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if err := applyProtocol(opts, cfg); err != nil {
+		return nil, err
 	}
 	if cfg.Cluster != "" {
 		// Inserts into Distributed tables are queued on the receiving

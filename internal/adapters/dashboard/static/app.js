@@ -4,6 +4,125 @@
 (function () {
   'use strict';
 
+  function esc(s) {
+    return String(s).replace(/[&<>"']/g, function (c) {
+      return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c];
+    });
+  }
+
+  function fmtNum(v, percent) {
+    if (v === null || v === undefined || v === '-') return '–';
+    if (percent) return (Math.round(v * 10) / 10).toFixed(1) + ' %';
+    return Math.round(v).toLocaleString('en-US');
+  }
+
+  // Time charts: one line per name (a dotted incomplete stretch is a
+  // second series of the same name), the incomplete period's note, values
+  // formatted as the table formats them.
+  function timeTooltip(meta) {
+    var inc = meta.incomplete || {};
+    return function (params) {
+      if (!params || !params.length) return '';
+      var period = params[0].axisValue;
+      var out = ['<b>' + esc(period) + '</b>'];
+      var seen = {};
+      params.forEach(function (p) {
+        var v = Array.isArray(p.value) ? p.value[1] : p.value;
+        if (v === null || v === undefined || seen[p.seriesName]) return;
+        seen[p.seriesName] = true;
+        out.push(p.marker + esc(p.seriesName) + ': <b>' + fmtNum(v, meta.percent) + '</b>');
+      });
+      if (inc[period]) out.push('<i>' + esc(inc[period]) + '</i>');
+      return out.join('<br>');
+    };
+  }
+
+  // Retention cells: the cohort, the period, the rate and the people;
+  // small cohorts and windows not over yet say so.
+  function heatTooltip(meta) {
+    return function (p) {
+      var c = (meta.cells || {})[p.value[0] + ',' + p.value[1]];
+      if (!c) return '';
+      var s = '<b>Cohort ' + esc(c.cohort) + '</b> (' + esc(c.size) + ' people)<br>' + esc(c.offset) + ': <b>' +
+        fmtNum(c.rate, true) + '</b> active again (' + esc(c.users) + ' people)';
+      if (c.note) s += '<br><i>' + esc(c.note) + '</i>';
+      return s;
+    };
+  }
+
+  function sankeyTooltip(meta) {
+    return function (p) {
+      var key = p.dataType === 'edge' ? p.data.target : p.name;
+      var t = (meta.tips || {})[key];
+      if (!t) return esc(p.name) + (p.value !== undefined ? ': ' + fmtNum(p.value) : '');
+      return t.map(function (l, i) { return i === 0 ? '<b>' + esc(l) + '</b>' : esc(l); }).join('<br>');
+    };
+  }
+
+  // Legend rows: ECharts' plain legend wraps onto as many rows as its
+  // width needs; the plot starts below the last row. Measured with the
+  // legend's own font, so no series is ever paged away.
+  var measure = document.createElement('canvas').getContext('2d');
+  function layoutLegend(option, width) {
+    var lg = Array.isArray(option.legend) ? option.legend[0] : option.legend;
+    if (!lg || lg.show === false) return;
+    var names = lg.data || (option.series || []).map(function (s) { return s.name; });
+    var seen = {};
+    names = names.filter(function (n) { if (seen[n]) return false; seen[n] = true; return true; });
+    var avail = Math.max(width - 8 - 36, 120);
+    measure.font = '12px sans-serif';
+    var rows = 1, x = 0;
+    names.forEach(function (n) {
+      var w = 25 + 5 + measure.measureText(n).width + 10;
+      if (x > 0 && x + w > avail) { rows++; x = w; } else { x += w; }
+    });
+    lg.type = 'plain';
+    lg.left = 8;
+    lg.width = avail;
+    lg.itemGap = 10;
+    var grid = Array.isArray(option.grid) ? option.grid[0] : option.grid;
+    if (grid) grid.top = rows * 22 + 14;
+    return rows;
+  }
+
+  function prepare(option, el) {
+    var meta = option.adoptscope || {};
+    delete option.adoptscope;
+    var width = el.clientWidth;
+    if (meta.kind === 'time') {
+      option.tooltip = option.tooltip || {};
+      if (Array.isArray(option.tooltip)) option.tooltip = option.tooltip[0];
+      option.tooltip.formatter = timeTooltip(meta);
+      option.tooltip.confine = true;
+      var rows = layoutLegend(option, width);
+      // A legend of several rows gets its own room: the plot keeps its
+      // height instead of shrinking under it.
+      if (rows > 2) meta.height = el.clientHeight + (rows - 2) * 22;
+    } else if (meta.kind === 'heatmap') {
+      option.tooltip = { show: true, confine: true, formatter: heatTooltip(meta) };
+      if (width < 600) {
+        // Numbers in heatmap cells do not fit on a phone; hover and the
+        // table have them.
+        (option.series || []).forEach(function (sr) { if (sr.label) sr.label.show = false; });
+      }
+    } else if (meta.kind === 'sankey') {
+      option.tooltip = { show: true, confine: true, trigger: 'item', formatter: sankeyTooltip(meta) };
+      (option.series || []).forEach(function (sr) {
+        if (sr.type !== 'sankey') return;
+        // One line per label, cut to the room beside the flows, and at
+        // least a label's height between nodes: labels never overlap.
+        sr.label = sr.label || {};
+        sr.label.width = Math.max(width / 2 - 24, 90);
+        sr.label.overflow = 'truncate';
+        if (width < 600) sr.label.fontSize = 11;
+        sr.nodeGap = 16;
+        var n = (sr.data || []).length;
+        meta.height = Math.max(meta.height || 0, 340, n * 24 + 60);
+      });
+    }
+    return meta;
+  }
+
   function drawCharts() {
     var drawn = [];
     var els = document.querySelectorAll('.chart[data-chart]');
@@ -17,15 +136,12 @@
         continue;
       }
       try {
-        var chart = echarts.init(el, null, { renderer: 'canvas' });
         var option = JSON.parse(src.textContent);
-        if (el.clientWidth < 600) {
-          // Numbers in heatmap cells do not fit on a phone; the table has them.
-          (option.series || []).forEach(function (sr) {
-            if (sr.type === 'heatmap' && sr.label) sr.label.show = false;
-          });
-        }
+        var meta = prepare(option, el);
+        if (meta.height) el.style.height = meta.height + 'px';
+        var chart = echarts.init(el, null, { renderer: 'canvas' });
         chart.setOption(option);
+        chart.__legendOption = meta.kind === 'time' ? option : null;
         el.setAttribute('data-drawn', '1');
         drawn.push(chart);
       } catch (e) {
@@ -33,16 +149,24 @@
         el.className += ' error';
       }
     }
+    function resize(c) {
+      var o = c.__legendOption;
+      if (o) {
+        layoutLegend(o, c.getDom().clientWidth);
+        c.setOption({ legend: o.legend, grid: o.grid });
+      }
+      c.resize();
+    }
     if (window.ResizeObserver) {
       var ro = new ResizeObserver(function (entries) {
         for (var j = 0; j < entries.length; j++) {
           var c = echarts.getInstanceByDom(entries[j].target);
-          if (c) c.resize();
+          if (c) resize(c);
         }
       });
       drawn.forEach(function (c) { ro.observe(c.getDom()); });
     } else {
-      window.addEventListener('resize', function () { drawn.forEach(function (c) { c.resize(); }); });
+      window.addEventListener('resize', function () { drawn.forEach(resize); });
     }
   }
 

@@ -1,0 +1,287 @@
+package dashboard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/catalog"
+	"github.com/adoptscope/adoptscope/query"
+)
+
+// The measured effect on the Impact page: query.Impact for the page's date
+// and source against the controls of the URL (control=, the API's
+// parameter: a comma list or one value per checkbox), proposed when the
+// URL names none.
+
+// impactEffectView is the estimate card and its chart.
+type impactEffectView struct {
+	// Err replaces the estimate: the request was refused (windows too
+	// short, no control) or failed; Fix, when set, is a link that helps.
+	Err, FixURL, FixText string
+	Title                string
+	Users, Events        string // query.ImpactSummary of each metric
+	Rows                 [][]string
+	Controls             string // the controls used, named
+	ControlKeys          []query.SeriesKey
+	Proposed             bool // the controls are the product's proposal
+	Choices              []controlChoice
+	Fit                  []string // the pre-period fit, in words, per metric
+	Caveat               string
+	Warnings             []string // controls that likely received movers
+	Windows              string
+	Approximate          bool
+	CSV, DaysCSV         string
+	Chart                Chart
+}
+
+// controlChoice is one checkbox of the control picker.
+type controlChoice struct {
+	Value, Label      string
+	Checked, Proposed bool
+}
+
+// seriesLabel names a series key as the page does.
+func seriesLabel(k query.SeriesKey) string {
+	switch {
+	case k.Assistant != "" && k.Channel != "":
+		return Label(k.Assistant) + " on " + Label(k.Channel)
+	case k.Assistant != "":
+		return Label(k.Assistant) + " (all channels)"
+	}
+	return "every assistant on " + Label(k.Channel)
+}
+
+// impactRequest is the page's request in the API's parameters, read by
+// the API's parser: the page and GET /api/v1/impact answer the same URL
+// the same way.
+func impactRequest(c echo.Context, v impactView) (query.ImpactRequest, error) {
+	pv := url.Values{"date": {v.Date}, "assistant": {v.Assistant}, "channel": {v.Channel},
+		"before_days": {strconv.Itoa(v.Before)}, "after_days": {strconv.Itoa(v.After)}}
+	if cs := c.QueryParams()["control"]; len(cs) > 0 {
+		pv["control"] = cs
+	}
+	return query.ParseImpact(pv)
+}
+
+func (h *Handler) impactEffect(ctx context.Context, c echo.Context, v impactView, chosen *annotation.Annotation) impactEffectView {
+	treated := query.SeriesKey{Assistant: v.Assistant, Channel: v.Channel}
+	ev := impactEffectView{Title: "Measured effect of " + v.Date + " on " + seriesLabel(treated), Caveat: query.ImpactCaveat}
+	req, err := impactRequest(c, v)
+	if err == nil {
+		req.Now = h.opts.Now()
+		ev.CSV = "/api/v1/impact?" + req.Values().Encode() + "&format=csv"
+		days := req.Values()
+		days.Set("rows", "days")
+		ev.DaysCSV = "/api/v1/impact?" + days.Encode() + "&format=csv"
+	}
+	var res query.ImpactResult
+	if err == nil {
+		res, err = query.Impact(ctx, h.opts.Store, req)
+	}
+	ev.Choices = controlChoices(treated, res)
+	if err != nil {
+		var refused *query.ImpactRefusedError
+		var perr *query.ParamError
+		switch {
+		case errors.As(err, &refused):
+			ev.Err = "No estimate: " + refused.Reason + "."
+		case errors.As(err, &perr) && perr.Param == "control":
+			ev.Err = "No estimate: " + h.readableErr(c, "impact", err).Error()
+			u := c.QueryParams()
+			u.Del("control")
+			ev.FixURL, ev.FixText = "/impact?"+u.Encode(), "Use the proposed controls"
+		default:
+			ev.Err = "No estimate: " + h.readableErr(c, "impact", err).Error()
+		}
+		return ev
+	}
+	ev.Proposed = res.Proposed || slices.Equal(res.Controls, query.ProposeControls(treated, res.Available))
+	ev.ControlKeys = res.Controls
+	names := make([]string, len(res.Controls))
+	for i, k := range res.Controls {
+		names[i] = seriesLabel(k)
+	}
+	ev.Controls = strings.Join(names, ", ")
+	ev.Approximate = res.Approximate
+	nb := len(res.Days)
+	for _, d := range res.Days {
+		if d.After {
+			nb--
+		}
+	}
+	ev.Windows = fmt.Sprintf("Before: %s to %s (%d complete days); after: %s to %s (%d complete days, data complete through %s).",
+		res.BeforeFrom.Format(catalog.DateLayout), res.BeforeTo.Format(catalog.DateLayout), nb,
+		res.AfterFrom.Format(catalog.DateLayout), res.AfterTo.Format(catalog.DateLayout), len(res.Days)-nb,
+		res.LastCompleteDay.Format(catalog.DateLayout))
+	for _, e := range res.Estimates {
+		s := query.ImpactSummary(e)
+		what := "daily active people"
+		if e.Metric == query.Events {
+			ev.Events, what = s, "events a day"
+		} else {
+			ev.Users = s
+		}
+		ev.Rows = append(ev.Rows, []string{what, fmtNum(e.TreatedBefore), fmtNum(e.TreatedAfter), fmtNum(e.Counterfactual),
+			fmtSigned(e.Effect), fmtSigned(e.Low) + " to " + fmtSigned(e.High), fmtCorr(e.Fit.Correlation), fmtPctOrDash(e.Fit.RMSEPct)})
+		ev.Fit = append(ev.Fit, fitSentence(what, treated, e.Fit))
+	}
+	ev.Chart = impactChart(ctx, res, v, chosen, treated)
+	return ev
+}
+
+// controlChoices are the checkboxes: every series with activity before the
+// date that does not share events with the treated one, and any control
+// of the answer that is not among them (a whole assistant named in the
+// URL).
+func controlChoices(treated query.SeriesKey, res query.ImpactResult) []controlChoice {
+	proposed := res.Controls
+	if !res.Proposed {
+		proposed = query.ProposeControls(treated, res.Available)
+	}
+	var out []controlChoice
+	add := func(k query.SeriesKey) {
+		if k == treated || slices.ContainsFunc(out, func(c controlChoice) bool { return c.Value == k.String() }) {
+			return
+		}
+		out = append(out, controlChoice{Value: k.String(), Label: seriesLabel(k), Checked: slices.Contains(res.Controls, k), Proposed: slices.Contains(proposed, k)})
+	}
+	for _, k := range res.Available {
+		if k.Channel != "" && k.Assistant != "" && (k.Assistant == treated.Assistant || treated.Assistant == "") && (k.Channel == treated.Channel || treated.Channel == "") {
+			continue // holds the treated series' own events
+		}
+		add(k)
+	}
+	for _, k := range res.Controls {
+		add(k)
+	}
+	return out
+}
+
+// moversWarnings says plainly when controls are the same assistant on
+// other channels: people who left the treated series likely moved there,
+// which lifts those controls after the date and makes a loss look larger
+// than it is. mig (nil: unknown) counts the movers.
+func moversWarnings(treated query.SeriesKey, controls []query.SeriesKey, mig *query.MigrationResult) []string {
+	var same, moved []string
+	total := uint64(0)
+	for _, k := range controls {
+		if treated.Assistant == "" || k.Assistant != treated.Assistant || k.Channel == treated.Channel {
+			continue
+		}
+		same = append(same, seriesLabel(k))
+		if mig == nil {
+			continue
+		}
+		for _, o := range mig.Outcomes {
+			if o.Outcome == query.OutcomeMoved && o.Assistant == k.Assistant && (k.Channel == "" || o.Channel == k.Channel) && o.Users > 0 {
+				moved = append(moved, fmt.Sprintf("%s to %s", fmtInt(float64(o.Users)), seriesLabel(query.SeriesKey{Assistant: o.Assistant, Channel: o.Channel})))
+				total += o.Users
+			}
+		}
+	}
+	if len(same) == 0 {
+		return nil
+	}
+	verb := "is the same assistant on another channel"
+	if len(same) > 1 {
+		verb = "are the same assistant on other channels"
+	}
+	s := joinAnd(same) + " " + verb + ": people who left " + seriesLabel(treated) + " likely moved there, which lifts the controls after the date, so the estimate overstates the loss (and understates a gain)."
+	if total > 0 {
+		s += fmt.Sprintf(" Of its cohort, %s people moved (new there): %s (migration table below).", fmtInt(float64(total)), strings.Join(moved, ", "))
+	}
+	s += " For a cleaner estimate, choose other assistants on other channels as controls."
+	return []string{s}
+}
+
+func joinAnd(xs []string) string {
+	if len(xs) < 2 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
+}
+
+func fmtSigned(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return "–"
+	}
+	s := fmtInt(x)
+	if math.Round(x) > 0 {
+		return "+" + s
+	}
+	return strings.Replace(s, "-", "−", 1)
+}
+
+func fitSentence(what string, treated query.SeriesKey, f query.PreFit) string {
+	if math.IsNaN(f.Correlation) {
+		return fmt.Sprintf("Pre-period fit (%s): a series is constant before the date, so how well the controls track it cannot be told; the daily gap averaged %s of its mean.", what, fmtPctOrDash(f.RMSEPct))
+	}
+	q := "poorly: treat the estimate as weak, whatever its interval says"
+	switch {
+	case f.Correlation >= 0.9 && f.RMSEPct <= 10:
+		q = "closely"
+	case f.Correlation >= 0.7 && f.RMSEPct <= 20:
+		q = "fairly well"
+	}
+	return fmt.Sprintf("Pre-period fit (%s): before the date the scaled controls tracked %s %s (correlation %s of the daily values; typical daily gap %s of its mean).",
+		what, seriesLabel(treated), q, fmtCorr(f.Correlation), fmtPctOrDash(f.RMSEPct))
+}
+
+func fmtNum(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return "–"
+	}
+	return fmtInt(x)
+}
+
+func fmtCorr(x float64) string {
+	if math.IsNaN(x) {
+		return "–"
+	}
+	return strconv.FormatFloat(x, 'f', 2, 64)
+}
+
+func fmtPctOrDash(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return "–"
+	}
+	return fmtPct(x)
+}
+
+// impactChart draws the treated series' daily active people (solid) and
+// the counterfactual, the scaled controls (dashed), with the date marked.
+func impactChart(ctx context.Context, res query.ImpactResult, v impactView, chosen *annotation.Annotation, treated query.SeriesKey) Chart {
+	const id = "impact-counterfactual"
+	name := seriesLabel(treated)
+	ch := Chart{ID: id, Title: name + " and what it would have done without the change",
+		Note: "Daily active people of " + name + " (solid) and the counterfactual (dashed): the controls summed per day and scaled to its mean before " + v.Date + ". The effect is the gap between them after the date, averaged over the days."}
+	periods := make([]string, len(res.Days))
+	treatedV := make([]float64, len(res.Days))
+	cf := make([]float64, len(res.Days))
+	for i, d := range res.Days {
+		periods[i] = d.Day.Format(catalog.DateLayout)
+		treatedV[i], cf[i] = d.Treated[0], d.Counterfactual[0]
+	}
+	if len(periods) == 0 {
+		ch.Empty = noData(ctx, "No days to draw.")
+		return ch
+	}
+	col := colorOf(treated.Assistant)
+	ss := []Series{{Name: name, Values: treatedV, Color: col}, {Name: "Without the change (controls)", Values: cf, Color: col, Dashed: true}}
+	mark := annotation.Annotation{Start: v.Date, End: v.Date, Title: v.Date}
+	if chosen != nil && chosen.Start == v.Date {
+		mark.Title, mark.Text = chosen.Title, chosen.Text
+	}
+	ch.Options = timeChart{periods: periods, series: ss, anns: []annotation.Annotation{mark}, interval: "day"}.options()
+	ch.Table = seriesTable(periods, ss, false)
+	return ch
+}

@@ -1,0 +1,386 @@
+package query
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/bits"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/adoptscope/adoptscope/catalog"
+	"github.com/adoptscope/adoptscope/internal/platform/store"
+)
+
+// Audience overlap (README.md, "Audience overlap"): for a period, the
+// people active on each pair of assistants, on one only, on any. A
+// person is one keyed user id; the key is the same across assistants and
+// channels for the same user id, so a person who used ChatGPT and Meta AI
+// in the period counts once in each and once in the pair.
+//
+// Exact: each person's set of assistants in a period is computed on the
+// server from the person-day rollup (one row per person, day, assistant,
+// channel, country), as a bit mask, and the people are counted per mask.
+// Nothing is sampled or estimated; the only error is two different user
+// ids whose 64-bit keys collide (expected n²/2⁶⁵: 3·10⁻⁸ at a million
+// people).
+
+// MaxOverlapAssistants is how many assistants one mask can hold.
+const MaxOverlapAssistants = 64
+
+// OverlapRequest asks for the overlap of assistants' audiences over
+// [From, To], as one period (Interval "") or by month, optionally
+// restricted to channels and countries.
+type OverlapRequest struct {
+	From, To time.Time // zero: the last 12 months, to the last complete day
+	// Interval is "" (the whole range as one period) or Month.
+	Interval Interval
+	// Assistants to include (empty: every assistant with events in the
+	// range); Channels and Countries restrict the activity counted.
+	Filters Filters
+	// Now is the clock (zero: the current time); not a URL parameter.
+	Now       time.Time
+	Freshness *DataFreshness
+}
+
+// ParseOverlap reads an OverlapRequest: from, to (inclusive; default the
+// last 12 months), interval (month, or none: the whole range), assistant,
+// channel, country (comma lists).
+func ParseOverlap(v url.Values) (OverlapRequest, error) {
+	var r OverlapRequest
+	switch iv := one(v, "interval"); iv {
+	case "", "none":
+	case "month":
+		r.Interval = Month
+	default:
+		return r, &ParamError{Param: "interval", Value: iv, Allowed: "want month (one row set per month) or none (the whole range as one period)"}
+	}
+	if one(v, "from") != "" || one(v, "to") != "" {
+		var err error
+		if r.From, r.To, err = parseRange(v, 365); err != nil {
+			return r, err
+		}
+	}
+	var err error
+	if r.Filters, err = parseFilters(v, []Dim{DimAssistant, DimChannel, DimCountry}); err != nil {
+		return r, err
+	}
+	for _, d := range []Dim{DimModality, DimEventType} {
+		if len(v[string(d)]) > 0 {
+			return r, &ParamError{Param: string(d), Value: one(v, string(d)), Allowed: "the overlap slices by assistant, channel and country only"}
+		}
+	}
+	return r, nil
+}
+
+// OverlapPair is the people active on both A and B.
+type OverlapPair struct {
+	A, B string
+	Both uint64
+}
+
+// OverlapPeriod is one period's overlap.
+type OverlapPeriod struct {
+	Period   time.Time // first day
+	From, To time.Time // the days counted (inside the range, complete days only)
+	Complete bool      // the whole period was counted
+	// People active on any included assistant; Active and Exclusive per
+	// assistant (in Assistants order); Pairs for every A < B.
+	People    uint64
+	Active    []uint64
+	Exclusive []uint64
+	Pairs     []OverlapPair
+}
+
+// OverlapResult is the answer to an OverlapRequest.
+type OverlapResult struct {
+	Request         OverlapRequest
+	From, To        time.Time
+	LastCompleteDay time.Time
+	Assistants      []string
+	Periods         []OverlapPeriod
+}
+
+// SharePct is both ÷ users in percent, 2 decimals (0 when users is 0).
+func SharePct(both, users uint64) float64 {
+	if users == 0 {
+		return 0
+	}
+	return round(float64(both)/float64(users)*100, 2)
+}
+
+// Overlap answers r over complete days only.
+func Overlap(ctx context.Context, s *store.Store, r OverlapRequest) (OverlapResult, error) {
+	res := OverlapResult{Request: r}
+	var fr DataFreshness
+	var err error
+	if r.Freshness != nil {
+		fr = *r.Freshness
+	} else if fr, err = Freshness(ctx, s, r.Now); err != nil {
+		return res, err
+	}
+	last := fr.LastCompleteDay(time.UTC)
+	res.LastCompleteDay = last
+	from, to := r.From, r.To
+	if to.IsZero() {
+		to = last
+		from = time.Date(to.Year(), to.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -11, 0)
+	}
+	if to.After(last) {
+		to = last
+	}
+	res.From, res.To = from, to
+	if fr.Empty() || to.Before(from) {
+		return res, nil
+	}
+	res.Assistants = r.Filters.Assistants
+	if len(res.Assistants) == 0 {
+		if res.Assistants, err = assistantsIn(ctx, s, from, to, r.Filters); err != nil {
+			return res, err
+		}
+	}
+	if len(res.Assistants) > MaxOverlapAssistants {
+		return res, &ParamError{Param: "assistant", Value: fmt.Sprint(len(res.Assistants)), Allowed: fmt.Sprintf("at most %d assistants at once: name them with assistant=", MaxOverlapAssistants)}
+	}
+	if len(res.Assistants) == 0 {
+		return res, nil
+	}
+	q := &sqlText{}
+	q.add("SELECT toString(p) AS pp, mask, count() AS people FROM (SELECT ")
+	if r.Interval == Month {
+		q.add("toStartOfMonth(day)")
+	} else {
+		q.add("toDate(?)", date(from))
+	}
+	q.add(" AS p, user_key, groupBitOr(bitShiftLeft(toUInt64(1), toUInt64(indexOf([")
+	for i, a := range res.Assistants {
+		if i > 0 {
+			q.add(", ")
+		}
+		q.add("?", a)
+	}
+	q.add("], CAST(assistant AS String)) - 1))) AS mask FROM rollup_person_day WHERE day >= toDate(?) AND day <= toDate(?) AND ", date(from), date(to))
+	q.in("assistant", res.Assistants)
+	f := r.Filters
+	f.Assistants = nil
+	filterSQL(q, f)
+	q.add(" GROUP BY p, user_key) GROUP BY pp, mask ORDER BY pp, mask" + settingsClause)
+	rows, cancel, err := run(ctx, s, q)
+	if err != nil {
+		return res, err
+	}
+	defer cancel()
+	defer rows.Close()
+	byPeriod := map[string]map[uint64]uint64{}
+	for rows.Next() {
+		var p string
+		var mask, n uint64
+		if err := rows.Scan(&p, &mask, &n); err != nil {
+			return res, fmt.Errorf("query: read overlap: %w", err)
+		}
+		if byPeriod[p] == nil {
+			byPeriod[p] = map[uint64]uint64{}
+		}
+		byPeriod[p][mask] += n
+	}
+	if err := rows.Err(); err != nil {
+		return res, fmt.Errorf("query: read overlap: %w", err)
+	}
+	var periods []time.Time
+	if r.Interval == Month {
+		periods = periodsOf(Month, from, to)
+	} else {
+		periods = []time.Time{from}
+	}
+	k := len(res.Assistants)
+	for _, p := range periods {
+		op := OverlapPeriod{Period: p, From: p, To: to, Active: make([]uint64, k), Exclusive: make([]uint64, k)}
+		if r.Interval == Month {
+			end := nextPeriod(p, Month).AddDate(0, 0, -1)
+			if op.From.Before(from) {
+				op.From = from
+			}
+			op.To = end
+			if to.Before(end) {
+				op.To = to
+			}
+			op.Complete = !p.Before(from) && !end.After(to)
+		} else {
+			op.Complete = r.To.IsZero() || !r.To.After(last)
+		}
+		masks := byPeriod[p.Format(catalog.DateLayout)]
+		for i := 0; i < k; i++ {
+			for j := i + 1; j < k; j++ {
+				op.Pairs = append(op.Pairs, OverlapPair{A: res.Assistants[i], B: res.Assistants[j]})
+			}
+		}
+		for mask, n := range masks {
+			op.People += n
+			if bits.OnesCount64(mask) == 1 {
+				op.Exclusive[bits.TrailingZeros64(mask)] += n
+			}
+			pi := 0
+			for i := 0; i < k; i++ {
+				in := mask&(1<<i) != 0
+				if in {
+					op.Active[i] += n
+				}
+				for j := i + 1; j < k; j++ {
+					if in && mask&(1<<j) != 0 {
+						op.Pairs[pi].Both += n
+					}
+					pi++
+				}
+			}
+		}
+		res.Periods = append(res.Periods, op)
+	}
+	return res, nil
+}
+
+// assistantsIn lists the assistants with events in [from, to] on the
+// filtered channels and countries, in order.
+func assistantsIn(ctx context.Context, s *store.Store, from, to time.Time, f Filters) ([]string, error) {
+	q := &sqlText{}
+	q.add("SELECT CAST(assistant AS String) AS a FROM rollup_events_day WHERE day >= toDate(?) AND day <= toDate(?)", date(from), date(to))
+	f.Assistants = nil
+	filterSQL(q, f)
+	q.add(" GROUP BY a HAVING sum(events) > 0 ORDER BY a" + settingsClause)
+	rows, cancel, err := run(ctx, s, q)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, fmt.Errorf("query: read assistants: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Index is the position of assistant a in res.Assistants, or -1.
+func (res OverlapResult) Index(a string) int { return slices.Index(res.Assistants, a) }
+
+// OverlapCSVHeader: one row per period and ordered pair (assistant, other),
+// with the assistant's users and exclusive people repeated on its rows.
+var OverlapCSVHeader = []string{"period", "from", "to", "complete", "assistant", "users", "exclusive", "other", "both", "share_pct"}
+
+// WriteOverlapCSV writes the overlap in OverlapCSVHeader columns.
+func WriteOverlapCSV(w io.Writer, res OverlapResult) error {
+	cw := newCSV(w)
+	_ = cw.Write(OverlapCSVHeader)
+	for _, p := range res.Periods {
+		for i, a := range res.Assistants {
+			for j, b := range res.Assistants {
+				if i == j {
+					continue
+				}
+				both := p.both(i, j, len(res.Assistants))
+				_ = cw.Write([]string{p.Period.Format(catalog.DateLayout), p.From.Format(catalog.DateLayout), p.To.Format(catalog.DateLayout),
+					strconv.FormatBool(p.Complete), a, strconv.FormatUint(p.Active[i], 10), strconv.FormatUint(p.Exclusive[i], 10),
+					b, strconv.FormatUint(both, 10), FormatNumber(SharePct(both, p.Active[i]))})
+			}
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// both is the people on assistants i and j (any order) of k.
+func (p OverlapPeriod) both(i, j, k int) uint64 {
+	if i > j {
+		i, j = j, i
+	}
+	// Pairs are in (0,1), (0,2), …, (1,2), … order.
+	idx := i*k - i*(i+1)/2 + (j - i - 1)
+	return p.Pairs[idx].Both
+}
+
+// Both is the people active on both a and b in p (0 for an unknown name).
+func (res OverlapResult) Both(p OverlapPeriod, a, b string) uint64 {
+	i, j := res.Index(a), res.Index(b)
+	if i < 0 || j < 0 || i == j {
+		return 0
+	}
+	return p.both(i, j, len(res.Assistants))
+}
+
+// WriteOverlapJSON writes {"from","to","interval","channel","country",
+// "exact":true,"bound", "last_complete_day","assistants",
+// "periods":[{"period","from","to","complete","people",
+// "assistants":[{"assistant","users","exclusive","exclusive_pct"}],
+// "pairs":[{"a","b","both","share_of_a_pct","share_of_b_pct"}]}]}.
+func WriteOverlapJSON(w io.Writer, res OverlapResult) error {
+	type assistantJSON struct {
+		Assistant    string  `json:"assistant"`
+		Users        uint64  `json:"users"`
+		Exclusive    uint64  `json:"exclusive"`
+		ExclusivePct float64 `json:"exclusive_pct"`
+	}
+	type pairJSON struct {
+		A        string  `json:"a"`
+		B        string  `json:"b"`
+		Both     uint64  `json:"both"`
+		ShareOfA float64 `json:"share_of_a_pct"`
+		ShareOfB float64 `json:"share_of_b_pct"`
+	}
+	type periodJSON struct {
+		Period     string          `json:"period"`
+		From       string          `json:"from"`
+		To         string          `json:"to"`
+		Complete   bool            `json:"complete"`
+		People     uint64          `json:"people"`
+		Assistants []assistantJSON `json:"assistants"`
+		Pairs      []pairJSON      `json:"pairs"`
+	}
+	interval := "none"
+	if res.Request.Interval == Month {
+		interval = "month"
+	}
+	out := struct {
+		From            string       `json:"from"`
+		To              string       `json:"to"`
+		Interval        string       `json:"interval"`
+		Channels        []string     `json:"channel"`
+		Countries       []string     `json:"country"`
+		Exact           bool         `json:"exact"`
+		Bound           string       `json:"bound"`
+		LastCompleteDay string       `json:"last_complete_day"`
+		Assistants      []string     `json:"assistants"`
+		Periods         []periodJSON `json:"periods"`
+	}{From: res.From.Format(catalog.DateLayout), To: res.To.Format(catalog.DateLayout), Interval: interval,
+		Channels: orNone(res.Request.Filters.Channels), Countries: orNone(res.Request.Filters.Countries),
+		Exact: true, Bound: OverlapBound, LastCompleteDay: res.LastCompleteDay.Format(catalog.DateLayout),
+		Assistants: orNone(res.Assistants), Periods: []periodJSON{}}
+	for _, p := range res.Periods {
+		pj := periodJSON{Period: p.Period.Format(catalog.DateLayout), From: p.From.Format(catalog.DateLayout), To: p.To.Format(catalog.DateLayout),
+			Complete: p.Complete, People: p.People, Assistants: []assistantJSON{}, Pairs: []pairJSON{}}
+		for i, a := range res.Assistants {
+			pj.Assistants = append(pj.Assistants, assistantJSON{a, p.Active[i], p.Exclusive[i], SharePct(p.Exclusive[i], p.Active[i])})
+		}
+		for _, pr := range p.Pairs {
+			i, j := res.Index(pr.A), res.Index(pr.B)
+			pj.Pairs = append(pj.Pairs, pairJSON{pr.A, pr.B, pr.Both, SharePct(pr.Both, p.Active[i]), SharePct(pr.Both, p.Active[j])})
+		}
+		out.Periods = append(out.Periods, pj)
+	}
+	return json.NewEncoder(w).Encode(out)
+}
+
+// OverlapBound is what the answer says about its exactness.
+const OverlapBound = "exact: distinct keyed user ids counted on the server, nothing sampled; two user ids count as one only if their 64-bit keys collide (expected n²/2⁶⁵: 3·10⁻⁸ people at a million)"
+
+func orNone(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
