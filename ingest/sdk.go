@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -231,7 +232,12 @@ type sdkMessage struct {
 	key                 string // api_key / token / writeKey of this message
 	in                  Input  // assistant, channel, modality, country, count, linked
 	err                 *FieldError
-	fingerprint         []byte // for an id derived from the content (no uuid / messageId)
+	// raw is the message's JSON (a slice of the body, not a copy): a
+	// message without uuid / messageId gets an id from a fingerprint of
+	// it, computed only then.
+	raw         []byte
+	top         bool // raw is the whole body: the envelope's members are not the message's
+	fingerprint []byte
 }
 
 func (m *sdkMessage) fail(fe *FieldError) {
@@ -312,6 +318,7 @@ func (p *sdkParser) parse(body []byte, now time.Time) (*SDKBatch, error) {
 				return nil, err
 			}
 		} else {
+			single.raw, single.top = body, true
 			msgs = []sdkMessage{single}
 		}
 	case 0:
@@ -325,8 +332,13 @@ func (p *sdkParser) parse(body []byte, now time.Time) (*SDKBatch, error) {
 	}
 	out.addKey(p.envKey)
 	out.Messages = len(msgs)
+	out.Inputs = make([]Input, 0, len(msgs))
+	out.Lines = make([]int, 0, len(msgs))
 	for i := range msgs {
 		msg := &msgs[i]
+		if msg.id == "" {
+			msg.fingerprint = p.fingerprint(msg)
+		}
 		out.addKey(msg.key)
 		if msg.sentAt == "" {
 			msg.sentAt = p.envSentAt
@@ -352,7 +364,10 @@ func (p *sdkParser) parse(body []byte, now time.Time) (*SDKBatch, error) {
 
 // messages scans a JSON array of message objects.
 func (p *sdkParser) messages(b []byte) ([]sdkMessage, error) {
-	var msgs []sdkMessage
+	// Room for every message at once: each has an "event" member in
+	// practice, and growing a slice of these structs copied them over and
+	// over (a quarter of the parse).
+	msgs := make([]sdkMessage, 0, max(16, bytes.Count(b, []byte(`"event"`))))
 	s := &p.sub
 	s.b, s.i = b, 0
 	s.ws()
@@ -372,6 +387,7 @@ func (p *sdkParser) messages(b []byte) ([]sdkMessage, error) {
 			}
 			msgs = append(msgs, sdkMessage{})
 			msg := &msgs[len(msgs)-1]
+			msg.raw = b[start:s.i]
 			p.cur = msg
 			notObj, err := p.ev.object(b[start:s.i], p.setEvent)
 			if err != nil {
@@ -439,7 +455,6 @@ func wantString(m *sdkMessage, field string, kind jsonKind) bool {
 // setEvent takes a member of one message object.
 func (p *sdkParser) setEvent(key []byte, kind jsonKind, val []byte) {
 	m := p.cur
-	m.fingerprint = appendFingerprint(m.fingerprint, key, val)
 	switch string(key) {
 	case "type":
 		if p.family == Segment && wantString(m, "type", kind) {
@@ -620,6 +635,23 @@ func (p *sdkParser) setContext(key []byte, kind jsonKind, val []byte) {
 // sub2 is the scanner of the innermost level (context.library, ...): the
 // array scanner (sub) is busy while the messages of a batch are scanned.
 func (p *sdkParser) sub2() *scanner { return &p.deep }
+
+// fingerprint is the content of a message without an id, member by member,
+// less what changes on every retry (and, for a message that is the whole
+// body, the envelope's members).
+func (p *sdkParser) fingerprint(m *sdkMessage) []byte {
+	var fp []byte
+	_, _ = p.deep.object(m.raw, func(key []byte, kind jsonKind, val []byte) {
+		if m.top {
+			switch string(key) {
+			case "batch", "sent_at", "sentAt", "api_key", "token", "writeKey":
+				return
+			}
+		}
+		fp = appendFingerprint(fp, key, val)
+	})
+	return fp
+}
 
 // appendFingerprint feeds a member into the content fingerprint of a
 // message without an id. Only the bytes are kept, the hash is taken once.
