@@ -47,8 +47,11 @@ func parseTime(b []byte) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, string(b))
 }
 
+// fastRFC3339 reads YYYY-MM-DDTHH:MM:SS, an optional fraction of 1 to 9
+// digits (the SDKs send milliseconds: 2026-01-15T09:30:00.000Z), and Z
+// or ±HH:MM. Anything else is left to time.Parse.
 func fastRFC3339(b []byte) (time.Time, bool) {
-	if len(b) != 20 && len(b) != 25 {
+	if len(b) < 20 {
 		return time.Time{}, false
 	}
 	if b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
@@ -76,20 +79,37 @@ func fastRFC3339(b []byte) (time.Time, bool) {
 	if d > time.Date(y, time.Month(mo)+1, 0, 0, 0, 0, 0, time.UTC).Day() {
 		return time.Time{}, false
 	}
-	t := time.Date(y, time.Month(mo), d, h, mi, s, 0, time.UTC)
-	if len(b) == 20 {
-		return t, b[19] == 'Z'
+	i, ns := 19, 0
+	if b[i] == '.' {
+		i++
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		digits := i - start
+		if digits < 1 || digits > 9 {
+			return time.Time{}, false
+		}
+		ns, _ = num(start, digits)
+		for ; digits < 9; digits++ {
+			ns *= 10
+		}
 	}
-	if (b[19] != '+' && b[19] != '-') || b[22] != ':' {
+	t := time.Date(y, time.Month(mo), d, h, mi, s, ns, time.UTC)
+	rest := b[i:]
+	if len(rest) == 1 {
+		return t, rest[0] == 'Z'
+	}
+	if len(rest) != 6 || (rest[0] != '+' && rest[0] != '-') || rest[3] != ':' {
 		return time.Time{}, false
 	}
-	oh, ok1 := num(20, 2)
-	om, ok2 := num(23, 2)
+	oh, ok1 := num(i+1, 2)
+	om, ok2 := num(i+4, 2)
 	if !ok1 || !ok2 || oh > 23 || om > 59 {
 		return time.Time{}, false
 	}
 	off := time.Duration(oh)*time.Hour + time.Duration(om)*time.Minute
-	if b[19] == '-' {
+	if rest[0] == '-' {
 		off = -off
 	}
 	return t.Add(-off), true

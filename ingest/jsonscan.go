@@ -66,11 +66,26 @@ func (s *scanner) ws() {
 	}
 }
 
+// memberFunc takes one member of an object: a string value unescaped,
+// other values raw. The slices are valid until the next call.
+type memberFunc func(key []byte, kind jsonKind, val []byte)
+
+// nestFunc is offered each member before its value is scanned; when it
+// returns true it has scanned the value at s.i itself. A nested object
+// the caller wants is so walked once, in place, instead of skipped and
+// then walked again (an SDK batch, its messages and their properties
+// were each scanned two to four times that way).
+type nestFunc func(key []byte) (bool, error)
+
 // object scans one JSON object that must make up all of b (surrounding
-// white space allowed) and calls fn for each member. A string value is
-// passed unescaped; other values raw. The slices are valid until the next
-// call. notObject reports a valid JSON value that is not an object.
-func (s *scanner) object(b []byte, fn func(key []byte, kind jsonKind, val []byte)) (notObject bool, err error) {
+// white space allowed) and calls fn for each member. notObject reports a
+// valid JSON value that is not an object.
+func (s *scanner) object(b []byte, fn memberFunc) (notObject bool, err error) {
+	return s.objectNest(b, fn, nil)
+}
+
+// objectNest is object with nest offered each member first.
+func (s *scanner) objectNest(b []byte, fn memberFunc, nest nestFunc) (notObject bool, err error) {
 	s.b, s.i = b, 0
 	s.ws()
 	if s.i >= len(s.b) {
@@ -86,64 +101,84 @@ func (s *scanner) object(b []byte, fn func(key []byte, kind jsonKind, val []byte
 		}
 		return true, nil
 	}
-	s.i++
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == '}' {
-		s.i++
-	} else {
-		for {
-			s.ws()
-			if s.i >= len(s.b) || s.b[s.i] != '"' {
-				return false, errSyntax
-			}
-			key, err := s.str()
-			if err != nil {
-				return false, err
-			}
-			// key may live in s.buf; copy it (into reused scratch) to keep
-			// it while the value is unescaped.
-			s.key = append(s.key[:0], key...)
-			k := s.key
-			s.ws()
-			if s.i >= len(s.b) || s.b[s.i] != ':' {
-				return false, errSyntax
-			}
-			s.i++
-			s.ws()
-			start := s.i
-			kind, err := s.value(1)
-			if err != nil {
-				return false, err
-			}
-			val := s.b[start:s.i]
-			if kind == kindString {
-				s.i = start
-				val, err = s.str()
-				if err != nil {
-					return false, err
-				}
-			}
-			fn(k, kind, val)
-			s.ws()
-			if s.i >= len(s.b) {
-				return false, errSyntax
-			}
-			if s.b[s.i] == ',' {
-				s.i++
-				continue
-			}
-			if s.b[s.i] == '}' {
-				s.i++
-				break
-			}
-			return false, errSyntax
-		}
+	if err := s.members(0, fn, nest); err != nil {
+		return false, err
 	}
 	s.ws()
 	if s.i != len(s.b) {
 		return false, errSyntax
 	}
 	return false, nil
+}
+
+// members scans the object at s.i (s.b[s.i] is '{'), nested depth deep,
+// and moves past it.
+func (s *scanner) members(depth int, fn memberFunc, nest nestFunc) error {
+	if depth > maxDepth {
+		return errSyntax
+	}
+	s.i++
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == '}' {
+		s.i++
+		return nil
+	}
+	for {
+		s.ws()
+		if s.i >= len(s.b) || s.b[s.i] != '"' {
+			return errSyntax
+		}
+		key, err := s.str()
+		if err != nil {
+			return err
+		}
+		// key may live in s.buf; copy it (into reused scratch) to keep
+		// it while the value is unescaped.
+		s.key = append(s.key[:0], key...)
+		k := s.key
+		s.ws()
+		if s.i >= len(s.b) || s.b[s.i] != ':' {
+			return errSyntax
+		}
+		s.i++
+		s.ws()
+		done := false
+		if nest != nil {
+			if done, err = nest(k); err != nil {
+				return err
+			}
+		}
+		if !done {
+			var kind jsonKind
+			var val []byte
+			if s.i < len(s.b) && s.b[s.i] == '"' {
+				kind = kindString
+				if val, err = s.str(); err != nil {
+					return err
+				}
+			} else {
+				start := s.i
+				if kind, err = s.value(depth + 1); err != nil {
+					return err
+				}
+				val = s.b[start:s.i]
+			}
+			fn(k, kind, val)
+		}
+		s.ws()
+		if s.i >= len(s.b) {
+			return errSyntax
+		}
+		if s.b[s.i] == ',' {
+			s.i++
+			continue
+		}
+		if s.b[s.i] == '}' {
+			s.i++
+			return nil
+		}
+		return errSyntax
+	}
 }
 
 // value skips one value, checking its syntax, and returns its kind.

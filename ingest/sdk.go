@@ -248,15 +248,27 @@ func (m *sdkMessage) fail(fe *FieldError) {
 
 // sdkParser holds the scanners of one body.
 type sdkParser struct {
-	m                  *SDKMapper
-	family             string
-	top, ev, props, cx scanner
-	sub, deep          scanner // sub: the batch array; deep: context.library, context.location
-	cur                *sdkMessage
-	envKey, envSentAt  string
-	batchRaw           []byte
-	hasBatch           bool
-	defaultType        string // Segment: the endpoint's type (/v1/track: track)
+	m      *SDKMapper
+	family string
+	// sc walks the body once, nested objects in place; fp re-reads a
+	// message without an id for its fingerprint.
+	sc, fp            scanner
+	cur               *sdkMessage
+	envKey, envSentAt string
+	batch             []sdkMessage // the envelope's batch, scanned in place
+	hasBatch          bool
+	badBatch          bool   // "batch" is there but not an array
+	defaultType       string // Segment: the endpoint's type (/v1/track: track)
+	// The member functions, made once per body rather than per message.
+	onTop, onEvent, onProperty, onContext memberFunc
+	nestTop, nestEvent, nestContext       nestFunc
+}
+
+func newSDKParser(m *SDKMapper, family, defaultType string) *sdkParser {
+	p := &sdkParser{m: m, family: family, defaultType: defaultType}
+	p.onTop, p.onEvent, p.onProperty, p.onContext = p.setTop, p.setEvent, p.setProperty, p.setContext
+	p.nestTop, p.nestEvent, p.nestContext = p.inTop, p.inEvent, p.inContext
+	return p
 }
 
 // notJSON is a body that is not JSON, or not the shape the API takes.
@@ -268,8 +280,7 @@ func notJSON(family, msg string) error {
 // "batch": [event, …], "sent_at": …}, one event object carrying its key,
 // or a JSON array of events. now is the receive time.
 func (m *SDKMapper) ParsePostHog(body []byte, now time.Time) (*SDKBatch, error) {
-	p := &sdkParser{m: m, family: PostHog}
-	return p.parse(body, now)
+	return newSDKParser(m, PostHog, "").parse(body, now)
 }
 
 // ParseSegment decodes a Segment HTTP Tracking API body: {"batch":
@@ -277,8 +288,7 @@ func (m *SDKMapper) ParsePostHog(body []byte, now time.Time) (*SDKBatch, error) 
 // is the type of a message without one (/v1/track: "track"; /v1/batch:
 // empty, each message must say).
 func (m *SDKMapper) ParseSegment(body []byte, defaultType string, now time.Time) (*SDKBatch, error) {
-	p := &sdkParser{m: m, family: Segment, defaultType: defaultType}
-	return p.parse(body, now)
+	return newSDKParser(m, Segment, defaultType).parse(body, now)
 }
 
 func firstByte(b []byte) byte {
@@ -306,17 +316,15 @@ func (p *sdkParser) parse(body []byte, now time.Time) (*SDKBatch, error) {
 		// as a message that also notes the envelope's members.
 		var single sdkMessage
 		p.cur = &single
-		notObj, err := p.top.object(body, p.setTop)
+		notObj, err := p.sc.objectNest(body, p.onTop, p.nestTop)
 		if err != nil || notObj {
 			return nil, notJSON(p.family, "the body is not valid JSON")
 		}
 		if p.hasBatch {
-			if firstByte(p.batchRaw) != '[' {
+			if p.badBatch {
 				return nil, notJSON(p.family, `"batch" must be an array of events`)
 			}
-			if msgs, err = p.messages(p.batchRaw); err != nil {
-				return nil, err
-			}
+			msgs = p.batch
 		} else {
 			single.raw, single.top = body, true
 			msgs = []sdkMessage{single}
@@ -362,54 +370,17 @@ func (p *sdkParser) parse(body []byte, now time.Time) (*SDKBatch, error) {
 	return out, nil
 }
 
-// messages scans a JSON array of message objects.
+// messages scans a body that is a JSON array of message objects.
 func (p *sdkParser) messages(b []byte) ([]sdkMessage, error) {
-	// Room for every message at once: each has an "event" member in
-	// practice, and growing a slice of these structs copied them over and
-	// over (a quarter of the parse).
-	msgs := make([]sdkMessage, 0, max(16, bytes.Count(b, []byte(`"event"`))))
-	s := &p.sub
+	s := &p.sc
 	s.b, s.i = b, 0
 	s.ws()
 	if s.i >= len(b) || b[s.i] != '[' {
 		return nil, notJSON(p.family, "want a JSON array of events")
 	}
-	s.i++
-	s.ws()
-	if s.i < len(b) && b[s.i] == ']' {
-		s.i++
-	} else {
-		for {
-			s.ws()
-			start := s.i
-			if _, err := s.value(1); err != nil {
-				return nil, notJSON(p.family, "the body is not valid JSON")
-			}
-			msgs = append(msgs, sdkMessage{})
-			msg := &msgs[len(msgs)-1]
-			msg.raw = b[start:s.i]
-			p.cur = msg
-			notObj, err := p.ev.object(b[start:s.i], p.setEvent)
-			if err != nil {
-				return nil, notJSON(p.family, "the body is not valid JSON")
-			}
-			if notObj {
-				msg.fail(&FieldError{Error: "not a JSON object"})
-			}
-			s.ws()
-			if s.i >= len(b) {
-				return nil, notJSON(p.family, "the body is not valid JSON")
-			}
-			if b[s.i] == ',' {
-				s.i++
-				continue
-			}
-			if b[s.i] == ']' {
-				s.i++
-				break
-			}
-			return nil, notJSON(p.family, "the body is not valid JSON")
-		}
+	msgs, err := p.messagesHere()
+	if err != nil {
+		return nil, notJSON(p.family, "the body is not valid JSON")
 	}
 	s.ws()
 	if s.i != len(b) {
@@ -418,14 +389,125 @@ func (p *sdkParser) messages(b []byte) ([]sdkMessage, error) {
 	return msgs, nil
 }
 
+// messagesHere scans the array of messages at the scanner's position
+// (its '['), each message in place, and moves past it.
+func (p *sdkParser) messagesHere() ([]sdkMessage, error) {
+	s := &p.sc
+	// Room for every message at once: each has an "event" member in
+	// practice, and growing a slice of these structs copied them over and
+	// over (a quarter of the parse).
+	msgs := make([]sdkMessage, 0, max(16, bytes.Count(s.b[s.i:], []byte(`"event"`))))
+	s.i++
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == ']' {
+		s.i++
+		return msgs, nil
+	}
+	for {
+		s.ws()
+		if s.i >= len(s.b) {
+			return nil, errSyntax
+		}
+		start := s.i
+		msgs = append(msgs, sdkMessage{})
+		msg := &msgs[len(msgs)-1]
+		if s.b[s.i] == '{' {
+			p.cur = msg
+			if err := s.members(2, p.onEvent, p.nestEvent); err != nil {
+				return nil, err
+			}
+		} else {
+			if _, err := s.value(2); err != nil {
+				return nil, err
+			}
+			msg.fail(&FieldError{Error: "not a JSON object"})
+		}
+		msg.raw = s.b[start:s.i]
+		s.ws()
+		if s.i >= len(s.b) {
+			return nil, errSyntax
+		}
+		if s.b[s.i] == ',' {
+			s.i++
+			continue
+		}
+		if s.b[s.i] == ']' {
+			s.i++
+			return msgs, nil
+		}
+		return nil, errSyntax
+	}
+}
+
+// inTop scans the envelope's batch in place; the top level's other
+// nested objects are the single message's.
+func (p *sdkParser) inTop(key []byte) (bool, error) {
+	if string(key) != "batch" {
+		return p.inEvent(key)
+	}
+	if p.sc.i >= len(p.sc.b) || p.sc.b[p.sc.i] != '[' {
+		return false, nil // null, or not an array: setTop says which
+	}
+	single := p.cur
+	msgs, err := p.messagesHere()
+	p.cur = single // members after the batch are the envelope's (or the single message's)
+	if err != nil {
+		return true, err
+	}
+	p.batch, p.hasBatch, p.badBatch = msgs, true, false
+	return true, nil
+}
+
+// inEvent scans a message's properties (and Segment's context) in place.
+func (p *sdkParser) inEvent(key []byte) (bool, error) {
+	s := &p.sc
+	if s.i >= len(s.b) || s.b[s.i] != '{' {
+		return false, nil
+	}
+	switch string(key) {
+	case "properties":
+		return true, s.members(3, p.onProperty, nil)
+	case "context":
+		if p.family == Segment {
+			return true, s.members(3, p.onContext, p.nestContext)
+		}
+	}
+	return false, nil
+}
+
+// inContext scans context.library and context.location in place.
+func (p *sdkParser) inContext(key []byte) (bool, error) {
+	s := &p.sc
+	if s.i >= len(s.b) || s.b[s.i] != '{' {
+		return false, nil
+	}
+	m := p.cur
+	switch string(key) {
+	case "library":
+		return true, s.members(4, func(k []byte, kind jsonKind, v []byte) {
+			if string(k) == "name" && kind == kindString {
+				m.lib = internLib(v)
+			}
+		}, nil)
+	case "location":
+		return true, s.members(4, func(k []byte, kind jsonKind, v []byte) {
+			if string(k) == "country" && kind == kindString {
+				m.ctxCountry = string(v)
+			}
+		}, nil)
+	}
+	return false, nil
+}
+
 // setTop takes a member of the top-level object: the envelope's, or the
 // single message's.
 func (p *sdkParser) setTop(key []byte, kind jsonKind, val []byte) {
 	switch string(key) {
 	case "batch":
+		// An array was scanned in place (inTop); anything else but null
+		// is refused.
 		if kind != kindNull {
-			p.hasBatch = true
-			p.batchRaw = val
+			p.hasBatch, p.badBatch, p.batch = true, true, nil
 		}
 		return
 	case "sent_at", "sentAt":
@@ -513,21 +595,14 @@ func (p *sdkParser) setEvent(key []byte, kind jsonKind, val []byte) {
 			m.key = string(val)
 		}
 	case "properties":
-		if kind == kindObject {
-			if _, err := p.props.object(val, p.setProperty); err != nil {
-				m.fail(&FieldError{Error: "not valid JSON"})
-			}
-		} else if kind != kindNull {
+		// An object was scanned in place (inEvent).
+		if kind != kindNull {
 			m.fail(&FieldError{Field: "properties", Error: "must be an object, got " + kind.String()})
-		}
-	case "context":
-		if p.family == Segment && kind == kindObject {
-			_, _ = p.cx.object(val, p.setContext)
 		}
 	case "library":
 		// posthog-python and older SDKs name themselves at the top level.
 		if p.family == PostHog && kind == kindString && m.lib == "" {
-			m.lib = string(val)
+			m.lib = internLib(val)
 		}
 	}
 }
@@ -546,21 +621,22 @@ func sdkUserString(m *sdkMessage, kind jsonKind, val []byte) string {
 	return ""
 }
 
-// setProperty takes one member of properties.
+// setProperty takes one member of properties. The key is compared as
+// string(key) == name, which does not copy it; it is copied only into a
+// message.
 func (p *sdkParser) setProperty(key []byte, kind jsonKind, val []byte) {
 	m := p.cur
 	props := &p.m.props
-	k := string(key)
 	var str *string
 	field := ""
-	switch k {
-	case props.Assistant:
+	switch {
+	case string(key) == props.Assistant:
 		str, field = &m.in.Assistant, "assistant"
-	case props.Channel:
+	case string(key) == props.Channel:
 		str, field = &m.in.Channel, "channel"
-	case props.Modality:
+	case string(key) == props.Modality:
 		str, field = &m.in.Modality, "modality"
-	case props.Country:
+	case string(key) == props.Country:
 		str, field = &m.in.Country, "country"
 	}
 	switch {
@@ -570,20 +646,20 @@ func (p *sdkParser) setProperty(key []byte, kind jsonKind, val []byte) {
 		case kindString:
 			*str = internString(val)
 		default:
-			m.fail(&FieldError{Field: field, Error: fmt.Sprintf("property %q must be a string, got %s", k, kind)})
+			m.fail(&FieldError{Field: field, Error: fmt.Sprintf("property %q must be a string, got %s", key, kind)})
 		}
-	case k == props.Count:
+	case string(key) == props.Count:
 		switch kind {
 		case kindNull:
 		case kindNumber:
 			if fe := setCount(&m.in, val); fe != nil {
-				fe.Error = fmt.Sprintf("property %q: %s", k, fe.Error)
+				fe.Error = fmt.Sprintf("property %q: %s", key, fe.Error)
 				m.fail(fe)
 			}
 		default:
-			m.fail(&FieldError{Field: "count", Error: fmt.Sprintf("property %q must be an integer 1-1000000, got %s", k, kind)})
+			m.fail(&FieldError{Field: "count", Error: fmt.Sprintf("property %q must be an integer 1-1000000, got %s", key, kind)})
 		}
-	case k == props.Linked:
+	case string(key) == props.Linked:
 		switch kind {
 		case kindNull:
 		case kindTrue:
@@ -591,15 +667,15 @@ func (p *sdkParser) setProperty(key []byte, kind jsonKind, val []byte) {
 		case kindFalse:
 			m.in.Linked = false
 		default:
-			m.fail(&FieldError{Field: "linked", Error: fmt.Sprintf("property %q must be true or false, got %s", k, kind)})
+			m.fail(&FieldError{Field: "linked", Error: fmt.Sprintf("property %q must be true or false, got %s", key, kind)})
 		}
 	}
 	if p.family != PostHog || kind != kindString {
 		return
 	}
-	switch k {
+	switch string(key) {
 	case "$lib":
-		m.lib = string(val)
+		m.lib = internLib(val)
 	case "distinct_id":
 		m.propUser = string(val)
 	case "$geoip_country_code":
@@ -610,38 +686,36 @@ func (p *sdkParser) setProperty(key []byte, kind jsonKind, val []byte) {
 	}
 }
 
-// setContext takes one member of a Segment message's context.
-func (p *sdkParser) setContext(key []byte, kind jsonKind, val []byte) {
-	if kind != kindObject {
-		return
-	}
-	m := p.cur
-	switch string(key) {
-	case "library":
-		_, _ = p.sub2().object(val, func(k []byte, kind jsonKind, v []byte) {
-			if string(k) == "name" && kind == kindString {
-				m.lib = string(v)
-			}
-		})
-	case "location":
-		_, _ = p.sub2().object(val, func(k []byte, kind jsonKind, v []byte) {
-			if string(k) == "country" && kind == kindString {
-				m.ctxCountry = string(v)
-			}
-		})
+// sdkLibraries are the library names the SDKs send, shared rather than
+// copied per event (every event of a batch names the same library).
+var sdkLibraries = map[string]string{}
+
+func init() {
+	for _, l := range []string{"posthog-node", "posthog-js", "web", "posthog-python", "posthog-ruby", "posthog-go", "posthog-java",
+		"posthog-ios", "posthog-android", "posthog-react-native", "posthog-flutter", "posthog-php",
+		"@segment/analytics-node", "analytics.js", "analytics-python", "analytics-ruby", "analytics-go", "analytics-java",
+		"analytics-ios", "analytics-android", "analytics-kotlin", "analytics-swift", "RudderStack", "jitsu"} {
+		sdkLibraries[l] = l
 	}
 }
 
-// sub2 is the scanner of the innermost level (context.library, ...): the
-// array scanner (sub) is busy while the messages of a batch are scanned.
-func (p *sdkParser) sub2() *scanner { return &p.deep }
+func internLib(b []byte) string {
+	if s, ok := sdkLibraries[string(b)]; ok {
+		return s
+	}
+	return string(b)
+}
+
+// setContext takes the members of a Segment message's context that are
+// not objects: none is used (library and location are read by inContext).
+func (p *sdkParser) setContext(key []byte, kind jsonKind, val []byte) {}
 
 // fingerprint is the content of a message without an id, member by member,
 // less what changes on every retry (and, for a message that is the whole
 // body, the envelope's members).
 func (p *sdkParser) fingerprint(m *sdkMessage) []byte {
 	var fp []byte
-	_, _ = p.deep.object(m.raw, func(key []byte, kind jsonKind, val []byte) {
+	_, _ = p.fp.object(m.raw, func(key []byte, kind jsonKind, val []byte) {
 		if m.top {
 			switch string(key) {
 			case "batch", "sent_at", "sentAt", "api_key", "token", "writeKey":
