@@ -112,7 +112,7 @@ func (s *scanner) objectNest(b []byte, fn memberFunc, nest nestFunc) (notObject 
 }
 
 // members scans the object at s.i (s.b[s.i] is '{'), nested depth deep,
-// and moves past it.
+// and moves past it. A nil fn only checks the members nest leaves.
 func (s *scanner) members(depth int, fn memberFunc, nest nestFunc) error {
 	if depth > maxDepth {
 		return errSyntax
@@ -148,7 +148,13 @@ func (s *scanner) members(depth int, fn memberFunc, nest nestFunc) error {
 				return err
 			}
 		}
-		if !done {
+		switch {
+		case done:
+		case fn == nil:
+			if _, err = s.value(depth + 1); err != nil {
+				return err
+			}
+		default:
 			var kind jsonKind
 			var val []byte
 			if s.i < len(s.b) && s.b[s.i] == '"' {
@@ -231,31 +237,10 @@ func (s *scanner) value(depth int) (jsonKind, error) {
 			return 0, errSyntax
 		}
 	case c == '[':
-		s.i++
-		s.ws()
-		if s.i < len(s.b) && s.b[s.i] == ']' {
-			s.i++
-			return kindArray, nil
-		}
-		for {
-			s.ws()
-			if _, err := s.value(depth + 1); err != nil {
-				return 0, err
-			}
-			s.ws()
-			if s.i >= len(s.b) {
-				return 0, errSyntax
-			}
-			if s.b[s.i] == ',' {
-				s.i++
-				continue
-			}
-			if s.b[s.i] == ']' {
-				s.i++
-				return kindArray, nil
-			}
-			return 0, errSyntax
-		}
+		return kindArray, s.elements(func() error {
+			_, err := s.value(depth + 1)
+			return err
+		})
 	case c == 't':
 		return kindTrue, s.lit("true")
 	case c == 'f':
@@ -266,6 +251,36 @@ func (s *scanner) value(depth int) (jsonKind, error) {
 		return kindNumber, s.num()
 	}
 	return 0, errSyntax
+}
+
+// elements walks the array at s.i (s.b[s.i] is '['): each scans one
+// element at s.i and moves past it.
+func (s *scanner) elements(each func() error) error {
+	s.i++
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == ']' {
+		s.i++
+		return nil
+	}
+	for {
+		s.ws()
+		if err := each(); err != nil {
+			return err
+		}
+		s.ws()
+		if s.i >= len(s.b) {
+			return errSyntax
+		}
+		if s.b[s.i] == ',' {
+			s.i++
+			continue
+		}
+		if s.b[s.i] == ']' {
+			s.i++
+			return nil
+		}
+		return errSyntax
+	}
 }
 
 func (s *scanner) lit(want string) error {

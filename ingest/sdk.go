@@ -259,16 +259,7 @@ type sdkParser struct {
 	hasBatch          bool
 	badBatch          bool   // "batch" is there but not an array
 	defaultType       string // Segment: the endpoint's type (/v1/track: track)
-	// The member functions, made once per body rather than per message.
-	onTop, onEvent, onProperty, onContext memberFunc
-	nestTop, nestEvent, nestContext       nestFunc
-}
-
-func newSDKParser(m *SDKMapper, family, defaultType string) *sdkParser {
-	p := &sdkParser{m: m, family: family, defaultType: defaultType}
-	p.onTop, p.onEvent, p.onProperty, p.onContext = p.setTop, p.setEvent, p.setProperty, p.setContext
-	p.nestTop, p.nestEvent, p.nestContext = p.inTop, p.inEvent, p.inContext
-	return p
+	lastLib           string // every event of a batch names the same library: one copy
 }
 
 // notJSON is a body that is not JSON, or not the shape the API takes.
@@ -280,7 +271,8 @@ func notJSON(family, msg string) error {
 // "batch": [event, …], "sent_at": …}, one event object carrying its key,
 // or a JSON array of events. now is the receive time.
 func (m *SDKMapper) ParsePostHog(body []byte, now time.Time) (*SDKBatch, error) {
-	return newSDKParser(m, PostHog, "").parse(body, now)
+	p := &sdkParser{m: m, family: PostHog}
+	return p.parse(body, now)
 }
 
 // ParseSegment decodes a Segment HTTP Tracking API body: {"batch":
@@ -288,7 +280,8 @@ func (m *SDKMapper) ParsePostHog(body []byte, now time.Time) (*SDKBatch, error) 
 // is the type of a message without one (/v1/track: "track"; /v1/batch:
 // empty, each message must say).
 func (m *SDKMapper) ParseSegment(body []byte, defaultType string, now time.Time) (*SDKBatch, error) {
-	return newSDKParser(m, Segment, defaultType).parse(body, now)
+	p := &sdkParser{m: m, family: Segment, defaultType: defaultType}
+	return p.parse(body, now)
 }
 
 func firstByte(b []byte) byte {
@@ -316,7 +309,7 @@ func (p *sdkParser) parse(body []byte, now time.Time) (*SDKBatch, error) {
 		// as a message that also notes the envelope's members.
 		var single sdkMessage
 		p.cur = &single
-		notObj, err := p.sc.objectNest(body, p.onTop, p.nestTop)
+		notObj, err := p.sc.objectNest(body, p.setTop, p.inTop)
 		if err != nil || notObj {
 			return nil, notJSON(p.family, "the body is not valid JSON")
 		}
@@ -397,46 +390,28 @@ func (p *sdkParser) messagesHere() ([]sdkMessage, error) {
 	// practice, and growing a slice of these structs copied them over and
 	// over (a quarter of the parse).
 	msgs := make([]sdkMessage, 0, max(16, bytes.Count(s.b[s.i:], []byte(`"event"`))))
-	s.i++
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == ']' {
-		s.i++
-		return msgs, nil
-	}
-	for {
-		s.ws()
+	err := s.elements(func() error {
 		if s.i >= len(s.b) {
-			return nil, errSyntax
+			return errSyntax
 		}
 		start := s.i
 		msgs = append(msgs, sdkMessage{})
 		msg := &msgs[len(msgs)-1]
 		if s.b[s.i] == '{' {
 			p.cur = msg
-			if err := s.members(2, p.onEvent, p.nestEvent); err != nil {
-				return nil, err
+			if err := s.members(2, p.setEvent, p.inEvent); err != nil {
+				return err
 			}
 		} else {
 			if _, err := s.value(2); err != nil {
-				return nil, err
+				return err
 			}
 			msg.fail(&FieldError{Error: "not a JSON object"})
 		}
 		msg.raw = s.b[start:s.i]
-		s.ws()
-		if s.i >= len(s.b) {
-			return nil, errSyntax
-		}
-		if s.b[s.i] == ',' {
-			s.i++
-			continue
-		}
-		if s.b[s.i] == ']' {
-			s.i++
-			return msgs, nil
-		}
-		return nil, errSyntax
-	}
+		return nil
+	})
+	return msgs, err
 }
 
 // inTop scans the envelope's batch in place; the top level's other
@@ -466,10 +441,10 @@ func (p *sdkParser) inEvent(key []byte) (bool, error) {
 	}
 	switch string(key) {
 	case "properties":
-		return true, s.members(3, p.onProperty, nil)
+		return true, s.members(3, p.setProperty, nil)
 	case "context":
 		if p.family == Segment {
-			return true, s.members(3, p.onContext, p.nestContext)
+			return true, s.members(3, nil, p.inContext)
 		}
 	}
 	return false, nil
@@ -486,7 +461,7 @@ func (p *sdkParser) inContext(key []byte) (bool, error) {
 	case "library":
 		return true, s.members(4, func(k []byte, kind jsonKind, v []byte) {
 			if string(k) == "name" && kind == kindString {
-				m.lib = internLib(v)
+				m.lib = p.library(v)
 			}
 		}, nil)
 	case "location":
@@ -602,7 +577,7 @@ func (p *sdkParser) setEvent(key []byte, kind jsonKind, val []byte) {
 	case "library":
 		// posthog-python and older SDKs name themselves at the top level.
 		if p.family == PostHog && kind == kindString && m.lib == "" {
-			m.lib = internLib(val)
+			m.lib = p.library(val)
 		}
 	}
 }
@@ -675,7 +650,7 @@ func (p *sdkParser) setProperty(key []byte, kind jsonKind, val []byte) {
 	}
 	switch string(key) {
 	case "$lib":
-		m.lib = internLib(val)
+		m.lib = p.library(val)
 	case "distinct_id":
 		m.propUser = string(val)
 	case "$geoip_country_code":
@@ -686,29 +661,14 @@ func (p *sdkParser) setProperty(key []byte, kind jsonKind, val []byte) {
 	}
 }
 
-// sdkLibraries are the library names the SDKs send, shared rather than
-// copied per event (every event of a batch names the same library).
-var sdkLibraries = map[string]string{}
-
-func init() {
-	for _, l := range []string{"posthog-node", "posthog-js", "web", "posthog-python", "posthog-ruby", "posthog-go", "posthog-java",
-		"posthog-ios", "posthog-android", "posthog-react-native", "posthog-flutter", "posthog-php",
-		"@segment/analytics-node", "analytics.js", "analytics-python", "analytics-ruby", "analytics-go", "analytics-java",
-		"analytics-ios", "analytics-android", "analytics-kotlin", "analytics-swift", "RudderStack", "jitsu"} {
-		sdkLibraries[l] = l
+// library is an SDK's name as a string, copied once per batch rather
+// than once per event.
+func (p *sdkParser) library(b []byte) string {
+	if string(b) != p.lastLib {
+		p.lastLib = string(b)
 	}
+	return p.lastLib
 }
-
-func internLib(b []byte) string {
-	if s, ok := sdkLibraries[string(b)]; ok {
-		return s
-	}
-	return string(b)
-}
-
-// setContext takes the members of a Segment message's context that are
-// not objects: none is used (library and location are read by inContext).
-func (p *sdkParser) setContext(key []byte, kind jsonKind, val []byte) {}
 
 // fingerprint is the content of a message without an id, member by member,
 // less what changes on every retry (and, for a message that is the whole
