@@ -103,19 +103,23 @@ func Ingest(ctx context.Context, o IngestOptions, w io.Writer) error {
 	inputs = nil
 	runtime.GC() // the sending side keeps only the bodies
 	lookupsBefore := scrapeLookups(ctx, target)
-	run, err := sendMeasured(ctx, target, bodies, o, w)
+	var run httpRun
+	var sdk *sdkRun
+	if o.API == "" {
+		run, err = sendMeasured(ctx, target, bodies, o, w)
+	} else {
+		run, sdk, err = sendAlternating(ctx, target, srv, db, bodies, sdkB, o, w)
+	}
 	if err != nil {
 		return err
 	}
-	run.window = lookupLine(ctx, target, fill, lookupsBefore, o.Events, run.took)
-	bodies = nil
-	var sdk *sdkRun
-	if o.API != "" {
-		if sdk, err = sendSDK(ctx, target, sdkB, o, w); err != nil {
-			return err
-		}
+	sentEvents, sentTook := o.Events, run.took
+	if sdk != nil {
+		sentEvents, sentTook = 2*o.Events, run.took+sdk.took
 		run.sent = sdk.sent
 	}
+	run.window = lookupLine(ctx, target, fill, lookupsBefore, sentEvents, sentTook)
+	bodies = nil
 	check := storedCheck{stored: -1}
 	if o.URL == "" {
 		if check, err = checkStored(ctx, srv, db, run.sent, o.Log); err != nil {
