@@ -7,13 +7,13 @@ import (
 	"time"
 )
 
-// TestRSSSlope: the growth criterion is a least-squares slope in MiB/min
+// TestMemorySlope: the growth measure is a least-squares slope in MiB/min
 // over the samples after the warm-up, with the dedup filter's memory taken
 // out.
-func TestRSSSlope(t *testing.T) {
+func TestMemorySlope(t *testing.T) {
 	f := func(name string, samples []rssSample, from time.Duration, want float64, wantOK bool) {
 		t.Helper()
-		got, _, ok := rssSlope(samples, from)
+		got, _, ok := memorySlope(samples, from, rssBytes)
 		if ok != wantOK || ok && math.Abs(got-want) > 1e-9 {
 			t.Errorf("%s: slope %v ok %v, want %v ok %v", name, got, ok, want, wantOK)
 		}
@@ -37,6 +37,58 @@ func TestRSSSlope(t *testing.T) {
 	}
 	f("ramp then flat", ramp, 5*time.Minute, 0, true)
 	f("too few samples", line(4, 1024, 0), 0, 0, false)
+}
+
+// TestGrowthChecks: RSS that steps up and stays is a plateau, RSS that
+// grows to the end or a heap that grows after the warm-up is growth.
+// Samples every 30 s over 30 minutes, warm-up 5.
+func TestGrowthChecks(t *testing.T) {
+	const mb = 1 << 20
+	series := func(rss, heap func(min float64) float64) []rssSample {
+		var s []rssSample
+		for i := 0; i <= 60; i++ {
+			m := float64(i) / 2
+			s = append(s, rssSample{at: time.Duration(m * float64(time.Minute)), rssKB: int64(rss(m) * 1024), heapBytes: heap(m) * mb, filterBytes: 10 * mb})
+		}
+		return s
+	}
+	flat := func(float64) float64 { return 60 }
+	// Steps at 9 and 18 minutes, as a soak of this build showed, then flat.
+	steps := func(m float64) float64 {
+		switch {
+		case m >= 18:
+			return 224
+		case m >= 9:
+			return 150
+		}
+		return 92
+	}
+	for _, tc := range []struct {
+		name           string
+		rss, heap      func(float64) float64
+		heapMin, heapM float64 // the expected heap slope range
+		tailMin, tailM float64 // the expected RSS last-third slope range
+	}{
+		{"flat", flat, flat, 0, 0, 0, 0},
+		{"RSS steps then plateau", steps, flat, 0, 0, 0, 0},
+		// 2 MiB/min throughout: the last third (from 21.67 min) sees it.
+		{"RSS grows to the end", func(m float64) float64 { return 60 + 2*m }, flat, 0, 0, 2, 2},
+		{"heap grows", func(m float64) float64 { return 100 + 3*m }, func(m float64) float64 { return 40 + 3*m }, 3, 3, 3, 3},
+	} {
+		heap, tail, n, err := growthChecks(series(tc.rss, tc.heap), 5*time.Minute, 30*time.Minute)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if n != 51 { // samples at 5, 5.5, ..., 30 minutes
+			t.Errorf("%s: %d samples after the warm-up, want 51", tc.name, n)
+		}
+		if heap < tc.heapMin-1e-9 || heap > tc.heapM+1e-9 || tail < tc.tailMin-1e-9 || tail > tc.tailM+1e-9 {
+			t.Errorf("%s: heap slope %.3f (want %.1f..%.1f), RSS last-third slope %.3f (want %.1f..%.1f)", tc.name, heap, tc.heapMin, tc.heapM, tail, tc.tailMin, tc.tailM)
+		}
+	}
+	if _, _, _, err := growthChecks(series(flat, flat)[:8], 5*time.Minute, 30*time.Minute); err == nil {
+		t.Error("8 samples, none after the warm-up: want an error")
+	}
 }
 
 func TestSoakOptionsValidated(t *testing.T) {
