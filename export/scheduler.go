@@ -30,8 +30,9 @@ type SchedulerOptions struct {
 	// Reload is how often the export list is re-read, to see exports
 	// created or deleted by other processes (default 10s).
 	Reload time.Duration
-	// RetryWindow: failed runs scheduled longer ago than this are not
-	// retried (default 24h).
+	// RetryWindow: failed runs scheduled and finished longer ago than this
+	// are not retried (default 24h). A run still marked running is
+	// checked for a heartbeat whatever its age.
 	RetryWindow time.Duration
 }
 

@@ -534,6 +534,50 @@ func TestLostClaimRetried(t *testing.T) {
 	}
 }
 
+// TestOldInterruptedRunRecovered: a run scheduled three days ago (a
+// catch-up after downtime), killed mid-run, is past the retry window by
+// its scheduled time; it must still be recorded failed and retried, not
+// left "running" for ever.
+func TestOldInterruptedRunRecovered(t *testing.T) {
+	s := chtest.NewStore(t)
+	ctx := context.Background()
+	r := testRunner(t, s, &staticSource{cols: []string{"v"}, rows: [][]string{{"1"}}})
+	e := Export{Name: "old-catch-up", Schedule: "0 6 1 1 *"}
+	if err := r.Store.Create(ctx, &e); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	scheduled := now.Add(-72 * time.Hour).Truncate(time.Minute)
+	dead := Run{ID: NewID(), ExportID: e.ID, ExportName: e.Name, ScheduledAt: scheduled, Attempt: 1, Trigger: "catch_up",
+		Claimer: "ghost/1/dead", Status: StatusRunning, StartedAt: now.Add(-10 * time.Minute), HeartbeatAt: now.Add(-10 * time.Minute)}
+	if err := r.Store.SaveRun(ctx, dead); err != nil {
+		t.Fatal(err)
+	}
+	sc := NewScheduler(r, fastOptions())
+	for i := 0; i < 3; i++ {
+		sc.o.Reload = time.Nanosecond
+		sc.Tick(ctx, time.Now())
+		sc.Wait()
+	}
+	runs, err := r.Store.Runs(ctx, e.ID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]Run{}
+	for _, run := range runs {
+		got[run.Attempt] = run
+	}
+	if a := got[1]; a.ID != dead.ID || a.Status != StatusFailed || !strings.Contains(a.Error, "interrupted") {
+		t.Errorf("attempt 1 (killed 10 minutes ago, scheduled 3 days ago): %+v, want failed as interrupted", a)
+	}
+	if a := got[2]; a.Status != StatusSuccess || a.Trigger != "retry" || !a.ScheduledAt.Equal(scheduled) {
+		t.Errorf("attempt 2: %+v, want a successful retry of the run scheduled at %s", a, scheduled)
+	}
+	if len(runs) != 2 {
+		t.Errorf("%d runs, want the interrupted one and its retry: %+v", len(runs), runs)
+	}
+}
+
 // slowSource blocks the queries whose channel is "slow" until released.
 type slowSource struct {
 	release chan struct{}

@@ -296,9 +296,19 @@ func (st *Store) scanRuns(ctx context.Context, q string, args []any) ([]Run, err
 	return out, rows.Err()
 }
 
-// RecentRuns returns the latest state of every run scheduled after since.
+// RecentRuns returns the latest state of every run scheduled or finished
+// after since, and of every run still marked running however old: a run
+// scheduled days ago (a catch-up after downtime, a monthly period) whose
+// process was killed must still be found, recorded failed and retried,
+// not shown running for ever.
 func (st *Store) RecentRuns(ctx context.Context, since time.Time) ([]Run, error) {
-	return st.runs(ctx, "scheduled_at >= toDateTime(?, 'UTC')", []any{since.UTC().Format("2006-01-02 15:04:05")}, 10000)
+	at := since.UTC().Format("2006-01-02 15:04:05")
+	// Every version of a run has its scheduled_at; only the final one has
+	// a finished_at, so neither condition picks a version that is not the
+	// latest; the running ones are chosen by their latest version.
+	return st.runs(ctx, `scheduled_at >= toDateTime(?, 'UTC') OR finished_at >= toDateTime(?, 'UTC') OR run_id IN (
+		SELECT run_id FROM (SELECT run_id, status FROM export_runs ORDER BY run_id, version DESC LIMIT 1 BY run_id) WHERE status = ?)`,
+		[]any{at, at, StatusRunning}, 10000)
 }
 
 // LastScheduled returns, per export id, the latest scheduled time that has
