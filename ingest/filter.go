@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/bits"
+	"runtime"
 	"sort"
 )
 
@@ -71,11 +72,17 @@ type bloom struct {
 
 const bloomBlockBits = 512
 
-// newBloom sizes a filter for capacity keys at bitsPerKey.
+// newBloom sizes a filter for capacity keys at bitsPerKey. Its bits live
+// outside the Go heap (offHeapWords): the garbage collector lets the heap
+// grow to twice what is live before it collects, so a filter on the heap
+// made the process hold about twice its size (a 30-minute soak: RSS rose
+// by 75 MiB when the filter grew by 40); off the heap it costs its size.
 func newBloom(capacity int, bitsPerKey float64) *bloom {
 	capacity = max(capacity, 1)
 	nb := bloomBlocks(capacity, bitsPerKey)
-	return &bloom{blocks: make([]uint64, 8*nb), n: nb, k: bloomK(bitsPerKey), cap: capacity}
+	b := &bloom{n: nb, k: bloomK(bitsPerKey), cap: capacity}
+	b.blocks = offHeapWords(b, 8*nb)
+	return b
 }
 
 func bloomBlocks(capacity int, bitsPerKey float64) uint64 {
@@ -110,20 +117,25 @@ func (b *bloom) add(h uint64) {
 		x ^= x >> 31
 	}
 	b.keys++
+	runtime.KeepAlive(b)
 }
 
 func (b *bloom) has(h uint64) bool {
 	blk := b.block(h)
 	x := h*0x9e3779b97f4a7c15 | 1
+	ok := true
 	for j := 0; j < b.k; j++ {
 		pos := x >> 55
 		if blk[pos>>6]&(1<<(pos&63)) == 0 {
-			return false
+			ok = false
+			break
 		}
 		x *= 0xbf58476d1ce4e5b9
 		x ^= x >> 31
 	}
-	return true
+	// The bits are unmapped once b is unreachable: b must outlive blk.
+	runtime.KeepAlive(b)
+	return ok
 }
 
 // dayFilter holds the hashes of the ids received on one UTC day (by

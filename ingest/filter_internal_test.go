@@ -3,7 +3,13 @@ package ingest
 import (
 	"math"
 	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 )
 
 // Every key added is found (a Bloom filter never forgets), and keys never
@@ -106,4 +112,64 @@ func TestWindowFilterGrowsWithinTheCapAndDropsDays(t *testing.T) {
 	if sum != w.used {
 		t.Errorf("used %d bytes, filters hold %d", w.used, sum)
 	}
+}
+
+// TestBloomBitsOffTheHeapAndReturned: a filter's bits are not Go heap (the
+// collector would let the heap grow by as much again before collecting),
+// and the memory of a filter that is dropped goes back to the system.
+func TestBloomBitsOffTheHeapAndReturned(t *testing.T) {
+	const mib = 1 << 20
+	heapObjects := func() uint64 {
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		runtime.GC()
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	vmKB := func() int64 {
+		b, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			t.Skip("no /proc/self/status")
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmSize:"); ok {
+				n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				return n
+			}
+		}
+		t.Skip("no VmSize")
+		return 0
+	}
+	before := heapObjects()
+	// 20 bits per key: 64 MiB for this many keys.
+	b := newBloom(64*mib*8/20, 20)
+	if got := b.bytes(); got < 64*mib-512 || got > 64*mib+512 {
+		t.Fatalf("filter of %d bytes, want 64 MiB", got)
+	}
+	for i := uint64(0); i < 1_000_000; i++ {
+		b.add(i * 0x9e3779b97f4a7c15)
+	}
+	if grew := int64(heapObjects()) - int64(before); grew > 4*mib {
+		t.Errorf("the Go heap grew by %.1f MiB for a 64 MiB filter: its bits are on the heap", float64(grew)/mib)
+	}
+	if k := uint64(12345); !b.has(k * 0x9e3779b97f4a7c15) {
+		t.Fatal("a key added is not found")
+	}
+
+	// 32 filters of 64 MiB, each dropped: 2 GiB mapped in all, never more
+	// than a few at a time once the cleanups have run.
+	start := vmKB()
+	for range 32 {
+		f := newBloom(64*mib*8/20, 20)
+		f.add(1)
+		runtime.GC()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for vmKB()-start > 512*1024 && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(50 * time.Millisecond)
+	}
+	if grew := vmKB() - start; grew > 512*1024 {
+		t.Errorf("after dropping 32 filters of 64 MiB the address space is %d MiB larger: their memory is not returned", grew/1024)
+	}
+	runtime.KeepAlive(b)
 }
