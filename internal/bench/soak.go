@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -113,12 +114,15 @@ type rssSample struct {
 	rssKB       int64
 	filterBytes float64 // the dedup filter's memory, from /metrics
 	// heapBytes is the Go heap in use (go_memstats_heap_inuse_bytes): live
-	// objects and the garbage not yet swept, the filter included. RSS also
+	// objects and the garbage not yet swept (not the filter). RSS also
 	// holds heap the runtime keeps after a peak and returns to the system
 	// only slowly, so a leak shows here first and a plateau of RSS after a
 	// peak is not one.
 	heapBytes  float64
 	goroutines float64
+	// scrapeErr is why /metrics could not be read for this sample; such a
+	// sample has RSS only and is left out of the growth checks.
+	scrapeErr error
 }
 
 // readMemory reads the instance's memory now.
@@ -126,6 +130,7 @@ func readMemory(ctx context.Context, inst soakInstance, at time.Duration) rssSam
 	s := rssSample{at: at, rssKB: procStatusKB(inst.pid, "VmRSS:")}
 	fams, err := scrapeMetrics(ctx, soakClient, inst.url)
 	if err != nil {
+		s.scrapeErr = err
 		return s
 	}
 	gauge := func(name string) float64 {
@@ -427,17 +432,16 @@ func soakExportRuns(ctx context.Context, in soakInstance, id string) []soakRun {
 }
 
 // memorySlope is the least-squares slope, in MiB per minute, of one
-// measure of the samples at or after from, the dedup filter's memory
-// taken out (it grows with the window by design and has its own cap); ok
-// is false with fewer than 5 such samples.
+// measure (bytes) of the samples at or after from; ok is false with fewer
+// than 5 such samples.
 func memorySlope(samples []rssSample, from time.Duration, measure func(rssSample) float64) (slope float64, n int, ok bool) {
 	var xs, ys []float64
 	for _, s := range samples {
-		if s.at < from || s.rssKB == 0 {
+		if s.at < from || s.rssKB == 0 || s.scrapeErr != nil {
 			continue
 		}
 		xs = append(xs, s.at.Minutes())
-		ys = append(ys, (measure(s)-s.filterBytes)/(1<<20))
+		ys = append(ys, measure(s)/(1<<20))
 	}
 	n = len(xs)
 	if n < 5 {
@@ -461,10 +465,15 @@ func memorySlope(samples []rssSample, from time.Duration, measure func(rssSample
 	return num / den, n, true
 }
 
-func rssBytes(s rssSample) float64  { return float64(s.rssKB) * 1024 }
+// rssLessFilter is the RSS less the dedup filter's memory: the filter
+// grows with the ids in the window by design, up to its own cap.
+func rssLessFilter(s rssSample) float64 { return float64(s.rssKB)*1024 - s.filterBytes }
+
+// heapBytes is the Go heap in use; the filter's bits are not in it (they
+// are mapped outside the heap, see ingest.newBloom).
 func heapBytes(s rssSample) float64 { return s.heapBytes }
 
-// growthChecks are the two memory rules of the soak, both on memory less
+// growthChecks are the two memory rules of the soak, on memory without
 // the dedup filter: the Go heap in use must not grow after the warm-up
 // (a leak grows it steadily), and RSS must not still be growing over the
 // last third of the time after the warm-up (RSS steps up after a peak of
@@ -476,7 +485,7 @@ func growthChecks(samples []rssSample, warmUp, soak time.Duration) (heap, rssTai
 		return 0, 0, n, fmt.Errorf("bench soak: only %d memory samples after the warm-up: too few to judge growth; soak longer", n)
 	}
 	tail := warmUp + 2*(soak-warmUp)/3
-	rssTail, m, ok := memorySlope(samples, tail, rssBytes)
+	rssTail, m, ok := memorySlope(samples, tail, rssLessFilter)
 	if !ok {
 		return 0, 0, n, fmt.Errorf("bench soak: only %d memory samples in the last third after the warm-up: too few to judge growth; soak longer", m)
 	}
@@ -554,6 +563,17 @@ func writeSoakReport(w io.Writer, o SoakOptions, rate int, soak time.Duration, l
 		mib(startRSS), o.WarmUp, mib(warm.rssKB), mib(end.rssKB), mib(peak), end.filterBytes/(1<<20))
 	fmt.Fprintf(w, "Go heap in use: after warm-up %.1f MiB, end %.1f MiB; goroutines: after warm-up %.0f, end %.0f\n",
 		warm.heapBytes/(1<<20), end.heapBytes/(1<<20), warm.goroutines, end.goroutines)
+	var unread int
+	var firstErr error
+	for _, s := range samples {
+		if s.scrapeErr != nil {
+			unread++
+			firstErr = cmp.Or(firstErr, s.scrapeErr)
+		}
+	}
+	if unread > 0 {
+		fmt.Fprintf(w, "%d of %d samples could not read /metrics and are left out of the growth checks (first: %v)\n", unread, len(samples), firstErr)
+	}
 	fmt.Fprint(w, "samples (min: RSS MiB/heap in use MiB/filter MiB):")
 	step := max(1, len(samples)/20)
 	for i := 0; i < len(samples); i += step {
@@ -565,8 +585,8 @@ func writeSoakReport(w io.Writer, o SoakOptions, rate int, soak time.Duration, l
 	if err != nil {
 		return err
 	}
-	rssAll, _, _ := memorySlope(samples, o.WarmUp, rssBytes)
-	fmt.Fprintf(w, "growth after warm-up (least-squares slopes over %d samples, dedup filter memory taken out): Go heap in use %+.2f MiB/min; RSS %+.2f MiB/min overall, %+.2f MiB/min over the last third (limit %.2f for the heap and the last third)\n",
+	rssAll, _, _ := memorySlope(samples, o.WarmUp, rssLessFilter)
+	fmt.Fprintf(w, "growth after warm-up (least-squares slopes over %d samples): Go heap in use %+.2f MiB/min; RSS less the dedup filter %+.2f MiB/min overall, %+.2f MiB/min over the last third (limit %.2f for the heap and the last third)\n",
 		n, heap, rssAll, rssTail, o.MaxRSSGrowth)
 	var errs []error
 	if heap > o.MaxRSSGrowth {

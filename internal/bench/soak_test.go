@@ -13,7 +13,7 @@ import (
 func TestMemorySlope(t *testing.T) {
 	f := func(name string, samples []rssSample, from time.Duration, want float64, wantOK bool) {
 		t.Helper()
-		got, _, ok := memorySlope(samples, from, rssBytes)
+		got, _, ok := memorySlope(samples, from, rssLessFilter)
 		if ok != wantOK || ok && math.Abs(got-want) > 1e-9 {
 			t.Errorf("%s: slope %v ok %v, want %v ok %v", name, got, ok, want, wantOK)
 		}
