@@ -3,6 +3,7 @@ package query_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,8 +57,14 @@ func TestOverlapMatchesPersonLevelCounts(t *testing.T) {
 		{"by month", query.Month, d("2025-12-01"), d("2026-02-28"), "", ""},
 		{"whole range, whatsapp", "", d("2025-12-10"), d("2026-02-20"), "whatsapp", ""},
 		{"by month from mid-December, FR", query.Month, d("2025-12-15"), d("2026-02-28"), "", "FR"},
+		// Words of 8 bits: two months of four assistants each, so the
+		// three months take two words.
+		{"by month, months in two words", query.Month, d("2025-12-01"), d("2026-02-28"), "", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			if strings.Contains(c.name, "two words") {
+				defer query.SetOverlapWordBits(8)()
+			}
 			r := query.OverlapRequest{From: c.from, To: c.to, Interval: c.interval, Now: now}
 			if c.channel != "" {
 				r.Filters.Channels = []string{c.channel}
