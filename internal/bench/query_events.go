@@ -253,7 +253,7 @@ func (l *loader) report(ctx context.Context, people int, lastDay time.Time) erro
 		return err
 	}
 	took := time.Since(l.start)
-	fmt.Fprintf(l.w, "loaded %d events of %d people, %s..%s, in %s (%.0f rows/s, rollup views included)\n",
+	fmt.Fprintf(l.w, "loaded %d events of %d people, %s..%s, in %s (%.0f rows/s into events and its views, the rollups built beside the load)\n",
 		l.sent, people, benchFrom.Format(catalog.DateLayout), lastDay.Format(catalog.DateLayout), took.Round(time.Second), float64(l.sent)/took.Seconds())
 	if personDays > 0 {
 		fmt.Fprintf(l.w, "events : distinct person-days = %d : %d = %.2f : 1\n", l.sent, personDays, float64(l.sent)/float64(personDays))
