@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -64,7 +65,10 @@ func runningInstance(t *testing.T, s *store.Store) (url, dataDir string) {
 				t.Errorf("instance: %v\n%s", err, errOut.String())
 			}
 		case <-time.After(60 * time.Second):
-			t.Error("instance did not stop")
+			// What it waits for: its log and every goroutine's stack.
+			var stacks bytes.Buffer
+			_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+			t.Errorf("instance did not stop within 60 s of its context's end\nlog:\n%s\ngoroutines:\n%s", errOut.String(), stacks.String())
 		}
 	})
 	re := regexp.MustCompile(`AdoptScope is running: (http://[^/\s]+)/`)
