@@ -373,12 +373,30 @@ func (b *Builder) lease(ctx context.Context) (string, error) {
 	// An empty table (heartbeats are kept in memory and lost when the
 	// server restarts) counts as stale.
 	holder := other[len("rollup_lease_"):]
-	if err := b.st.Conn.QueryRow(ctx, "SELECT toInt64(now()) - toInt64(max(at)) FROM "+other).Scan(&age); err != nil {
-		// Most often given back or taken over since the look-up; a
-		// server that is down fails the next attempt's look-up.
+	stale := func() bool {
+		if err := b.st.Conn.QueryRow(ctx, "SELECT toInt64(now()) - toInt64(max(at)) FROM "+other).Scan(&age); err != nil {
+			// Most often given back or taken over since the look-up; a
+			// server that is down fails the next attempt's look-up.
+			return false
+		}
+		return time.Duration(age)*time.Second >= b.cfg.LeaseTTL
+	}
+	if !stale() {
 		return holder, errLeaseHeld
 	}
-	if time.Duration(age)*time.Second < b.cfg.LeaseTTL {
+	// A builder that has just taken the lease has not written its first
+	// heartbeat yet: between its RENAME and that INSERT the table holds
+	// nothing newer than the last holder's (or nothing at all, the first
+	// time), and looks stale. Look again after a moment: a live holder has
+	// written by then. (Taking over at the first look made a loaded test
+	// machine's builders take the lease from each other and fail with
+	// "Table rollup_lease_… doesn't exist".)
+	select {
+	case <-ctx.Done():
+		return holder, ctx.Err()
+	case <-time.After(takeoverGrace):
+	}
+	if !stale() {
 		return holder, errLeaseHeld
 	}
 	if err := b.st.Conn.Exec(ctx, "RENAME TABLE "+other+" TO "+b.leaseTable()); err != nil {
@@ -391,6 +409,10 @@ func (b *Builder) lease(ctx context.Context) (string, error) {
 
 var leaseName = regexp.MustCompile(`^rollup_lease_[0-9a-f]{12}$`)
 
+// takeoverGrace is how long a lease that looks stale is watched before it
+// is taken over (see lease).
+const takeoverGrace = 3 * time.Second
+
 func (b *Builder) leaseTable() string { return "rollup_lease_" + b.holder }
 
 // heartbeat checks that this builder still holds the lease and, at most
@@ -398,22 +420,34 @@ func (b *Builder) leaseTable() string { return "rollup_lease_" + b.holder }
 // holder whose lease was taken over (it stalled for longer than the TTL)
 // fails here, before it builds anything more.
 func (b *Builder) heartbeat(ctx context.Context, force bool) error {
-	var n uint64
-	if err := b.st.Conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", b.st.Database, b.leaseTable()).Scan(&n); err != nil {
+	n, err := b.leaseCount(ctx)
+	if err != nil {
 		return fmt.Errorf("rollups: check the lease: %w", err)
 	}
 	if n == 0 {
 		b.held = false
-		return fmt.Errorf("rollups: the lease was taken over by another builder (no heartbeat for longer than %s); stopped before building more", b.cfg.LeaseTTL)
+		// errLeaseHeld: CatchUp then waits for the builder that took it.
+		return fmt.Errorf("rollups: the lease was taken over by another builder (no heartbeat for longer than %s); stopped before building more: %w", b.cfg.LeaseTTL, errLeaseHeld)
 	}
 	if !force && time.Since(b.beat) < b.cfg.LeaseTTL/4 {
 		return nil
 	}
 	if err := b.st.Conn.Exec(ctx, "INSERT INTO "+b.leaseTable()+" (holder, at) SELECT ?, now()", b.holder); err != nil {
+		if n, cerr := b.leaseCount(ctx); cerr == nil && n == 0 {
+			b.held = false
+			return fmt.Errorf("rollups: the lease was taken over by another builder before this one's heartbeat: %w", errLeaseHeld)
+		}
 		return fmt.Errorf("rollups: lease heartbeat: %w", err)
 	}
 	b.beat = time.Now()
 	return nil
+}
+
+// leaseCount is 1 while this builder's lease table exists, else 0.
+func (b *Builder) leaseCount(ctx context.Context) (uint64, error) {
+	var n uint64
+	err := b.st.Conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", b.st.Database, b.leaseTable()).Scan(&n)
+	return n, err
 }
 
 func (b *Builder) lastWindowEnd(ctx context.Context) (time.Time, error) {

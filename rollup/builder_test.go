@@ -361,6 +361,37 @@ func TestStaleLeaseIsTakenOver(t *testing.T) {
 	}
 }
 
+// A builder that has just renamed the lease to its own name has not
+// written its first heartbeat yet: the empty table looks stale, and must
+// not be taken over for that (under load, builders took the lease from
+// each other that way and failed on a lease table that no longer existed).
+func TestFreshLeaseNotTakenOverBeforeItsFirstHeartbeat(t *testing.T) {
+	s := chtest.NewStore(t)
+	ctx := context.Background()
+	send(t, s, "x", someEvents(100, 0))
+	// The first step of taking the lease, as another builder does it.
+	const mine = "rollup_lease_0123456789ab"
+	if err := s.Conn.Exec(ctx, "RENAME TABLE rollup_lease TO "+mine); err != nil {
+		t.Fatal(err)
+	}
+	// Its heartbeat arrives a second later.
+	beat := make(chan error, 1)
+	go func() {
+		time.Sleep(time.Second)
+		beat <- s.Conn.Exec(ctx, "INSERT INTO "+mine+" (holder, at) SELECT '0123456789ab', now()")
+	}()
+	other := New(s, Config{LeaseTTL: time.Minute}, quiet())
+	if _, err := other.BuildOnce(ctx); err != ErrLeaseHeld {
+		t.Errorf("build beside a lease taken a moment ago: %v, want ErrLeaseHeld", err)
+	}
+	if err := <-beat; err != nil {
+		t.Fatalf("the holder's heartbeat: %v (its lease was taken over)", err)
+	}
+	if n := one[uint64](t, s, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = '"+mine+"'"); n != 1 {
+		t.Error("the lease was taken from its holder")
+	}
+}
+
 // Rows built are dropped from the queue an hour at a time.
 func TestBuiltHoursLeaveTheQueue(t *testing.T) {
 	s := chtest.NewStore(t)
