@@ -512,13 +512,28 @@ func TestLostClaimRetried(t *testing.T) {
 		t.Fatalf("claim: %v %v", won, err)
 	}
 	time.Sleep(3500 * time.Millisecond) // older than StaleAfter+Settle of fastOptions
+	_, got := recoverAndRead(t, r, e.ID)
+	if a := got[1]; a.Status != StatusFailed || !strings.Contains(a.Error, "never started") {
+		t.Errorf("attempt 1: %+v", a)
+	}
+	if a := got[2]; a.Status != StatusSuccess || a.Trigger != "retry" {
+		t.Errorf("attempt 2: %+v", a)
+	}
+}
+
+// recoverAndRead ticks a fresh scheduler three times (recording dead runs
+// failed, then retrying them) and returns the export's runs, also by
+// attempt.
+func recoverAndRead(t *testing.T, r *Runner, exportID string) ([]Run, map[int]Run) {
+	t.Helper()
+	ctx := context.Background()
 	sc := NewScheduler(r, fastOptions())
 	for i := 0; i < 3; i++ {
 		sc.o.Reload = time.Nanosecond
 		sc.Tick(ctx, time.Now())
 		sc.Wait()
 	}
-	runs, err := r.Store.Runs(ctx, e.ID, 10)
+	runs, err := r.Store.Runs(ctx, exportID, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -526,12 +541,7 @@ func TestLostClaimRetried(t *testing.T) {
 	for _, run := range runs {
 		got[run.Attempt] = run
 	}
-	if a := got[1]; a.Status != StatusFailed || !strings.Contains(a.Error, "never started") {
-		t.Errorf("attempt 1: %+v", a)
-	}
-	if a := got[2]; a.Status != StatusSuccess || a.Trigger != "retry" {
-		t.Errorf("attempt 2: %+v", a)
-	}
+	return runs, got
 }
 
 // TestOldInterruptedRunRecovered: a run scheduled three days ago (a
@@ -553,20 +563,7 @@ func TestOldInterruptedRunRecovered(t *testing.T) {
 	if err := r.Store.SaveRun(ctx, dead); err != nil {
 		t.Fatal(err)
 	}
-	sc := NewScheduler(r, fastOptions())
-	for i := 0; i < 3; i++ {
-		sc.o.Reload = time.Nanosecond
-		sc.Tick(ctx, time.Now())
-		sc.Wait()
-	}
-	runs, err := r.Store.Runs(ctx, e.ID, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[int]Run{}
-	for _, run := range runs {
-		got[run.Attempt] = run
-	}
+	runs, got := recoverAndRead(t, r, e.ID)
 	if a := got[1]; a.ID != dead.ID || a.Status != StatusFailed || !strings.Contains(a.Error, "interrupted") {
 		t.Errorf("attempt 1 (killed 10 minutes ago, scheduled 3 days ago): %+v, want failed as interrupted", a)
 	}

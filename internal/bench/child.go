@@ -73,3 +73,17 @@ func scrapeMetrics(ctx context.Context, hc *http.Client, base string) (map[strin
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	return parser.TextToMetricFamilies(resp.Body)
 }
+
+// metricValue is the value of the first series of the gauge or counter
+// name in fams (0 when absent).
+func metricValue(fams map[string]*dto.MetricFamily, name string) float64 {
+	f := fams[name]
+	if f == nil || len(f.GetMetric()) == 0 {
+		return 0
+	}
+	m := f.GetMetric()[0]
+	if m.GetGauge() != nil {
+		return m.GetGauge().GetValue()
+	}
+	return m.GetCounter().GetValue()
+}

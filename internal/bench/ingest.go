@@ -116,7 +116,6 @@ func Ingest(ctx context.Context, o IngestOptions, w io.Writer) error {
 	sentEvents, sentTook := o.Events, run.took
 	if sdk != nil {
 		sentEvents, sentTook = 2*o.Events, run.took+sdk.took
-		run.sent = sdk.sent
 	}
 	run.window = lookupLine(ctx, target, fill, lookupsBefore, sentEvents, sentTook)
 	bodies = nil

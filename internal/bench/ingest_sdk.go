@@ -83,8 +83,6 @@ func sdkBodies(api string, inputs []ingest.Input, perReq int, token string) [][]
 type sdkRun struct {
 	res  sendResult
 	took time.Duration
-	sent time.Time
-	size int
 	// rates are the events/s of each phase of the alternating run, A
 	// (/v1/events) and B (the SDK API) in the order sent.
 	ratesA, ratesB []float64
@@ -118,7 +116,7 @@ func sendAlternating(ctx context.Context, t ingestTarget, srv *app.Server, db st
 	fmt.Fprintf(w, "sending %d events to /v1/events (%.1f MiB of NDJSON) and the same %d to %s %s (%.1f MiB of JSON) in phases %s (A /v1/events, B %s; a quarter of one side each, the store settled before each): %d clients, %d events per request\n",
 		o.Events, float64(sizeA)/(1<<20), o.Events, o.API, targetOf(o.API, "").path, float64(sizeB)/(1<<20), phaseOrder, o.API, o.Clients, o.RequestEvents)
 	run := httpRun{pid: t.pid}
-	sdk := &sdkRun{size: sizeB}
+	sdk := &sdkRun{}
 	before, _ := scrapeBatches(ctx, t.url)
 	stopSample := sampleRSS(t.pid)
 	for i, p := range phaseOrder {
@@ -156,7 +154,7 @@ func sendAlternating(ctx context.Context, t ingestTarget, srv *app.Server, db st
 		acc.Rejected += res.Rejected
 		acc.retries += res.retries
 	}
-	run.sent, sdk.sent = time.Now(), time.Now()
+	run.sent = time.Now()
 	run.rssMaxKB = stopSample()
 	if after, err := scrapeBatches(ctx, t.url); err == nil {
 		run.batches = "both APIs' " + after.since(before)

@@ -128,17 +128,7 @@ func scrapeFilter(ctx context.Context, base string) (filterState, error) {
 	if err != nil {
 		return st, err
 	}
-	value := func(name string) float64 {
-		f := fams[name]
-		if f == nil || len(f.GetMetric()) == 0 {
-			return 0
-		}
-		m := f.GetMetric()[0]
-		if m.GetGauge() != nil {
-			return m.GetGauge().GetValue()
-		}
-		return m.GetCounter().GetValue()
-	}
+	value := func(name string) float64 { return metricValue(fams, name) }
 	_, st.found = fams["adoptscope_ingest_dedup_filter_rebuild_seconds"]
 	sec := value("adoptscope_ingest_dedup_filter_rebuild_seconds")
 	st.ready = sec > 0

@@ -133,15 +133,9 @@ func readMemory(ctx context.Context, inst soakInstance, at time.Duration) rssSam
 		s.scrapeErr = err
 		return s
 	}
-	gauge := func(name string) float64 {
-		if f := fams[name]; f != nil && len(f.GetMetric()) > 0 {
-			return f.GetMetric()[0].GetGauge().GetValue()
-		}
-		return 0
-	}
-	s.filterBytes = gauge("adoptscope_ingest_dedup_filter_bytes")
-	s.heapBytes = gauge("go_memstats_heap_inuse_bytes")
-	s.goroutines = gauge("go_goroutines")
+	s.filterBytes = metricValue(fams, "adoptscope_ingest_dedup_filter_bytes")
+	s.heapBytes = metricValue(fams, "go_memstats_heap_inuse_bytes")
+	s.goroutines = metricValue(fams, "go_goroutines")
 	return s
 }
 
