@@ -8,7 +8,7 @@ APT_PKGS      ?= clickhouse-server
 TEST_APT_PKGS ?= $(APT_PKGS) chromium
 PKGS      := ./...
 
-.PHONY: run build test test-unit test-cluster test-compat fuzz lint generate check-generated deps test-deps clean help
+.PHONY: run build test test-unit test-cluster test-compat fuzz lint staticcheck generate check-generated deps test-deps clean help
 .PHONY: test-api
 
 help:
@@ -16,7 +16,7 @@ help:
 	@echo "make test     the whole test suite (starts its own ClickHouse servers)"
 	@echo "make test-cluster  the cluster tests: ZooKeeper + 2 shards x 2 replicas on loopback (needs apt package zookeeper)"
 	@echo "make build    build $(BIN)"
-	@echo "make lint     gofmt and go vet"
+	@echo "make lint     gofmt, go vet and staticcheck (pinned, installed into bin/ when missing)"
 	@echo "make generate regenerate templ files"
 
 ## deps: install missing system packages (as root), or say the exact command.
@@ -57,9 +57,25 @@ check-generated:
 	after=$$(git status --porcelain -- '*_templ.go' | md5sum); \
 	if [ "$$before" != "$$after" ]; then echo "templ generate changed *_templ.go files: run 'make generate' and commit them"; git status --short -- '*_templ.go'; exit 1; fi
 
-lint:
+lint: staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(STATICCHECK) -tags cluster,compat $$($(GO) list -tags cluster,compat $(PKGS) | grep -v -x -F -e - $(addprefix -e github.com/adoptscope/adoptscope/,$(STATICCHECK_SKIP)))
+
+## staticcheck: a fixed release (module version STATICCHECK_VERSION, from the
+## Go module proxy) installed into bin/ when missing or another version.
+## Installed with go install, not as a go.mod tool: its dependencies
+## (golang.org/x/tools, x/mod, x/sync) stay out of the product's go.mod.
+## STATICCHECK_SKIP: packages not checked yet; internal/adapters/dashboard
+## until its templ components have moved to views/ (then fix and drop it).
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK         := bin/staticcheck
+STATICCHECK_SKIP    ?= internal/adapters/dashboard
+staticcheck:
+	@if ! $(STATICCHECK) -version 2>/dev/null | grep -q '($(patsubst v%,%,$(STATICCHECK_VERSION)))$$'; then \
+		echo "installing staticcheck $(STATICCHECK_VERSION) into bin/"; \
+		GOBIN=$(abspath bin) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) || exit 1; \
+	fi
 
 test-unit:
 	$(GO) test -count=1 $(PKGS)

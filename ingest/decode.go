@@ -202,7 +202,6 @@ func decodeObject(sc *scanner, b []byte, rec *Record, set func([]byte, jsonKind,
 type jsonDecoder struct {
 	r       io.Reader
 	dec     *json.Decoder
-	single  []byte
 	n       int
 	started bool
 	done    bool

@@ -10,15 +10,10 @@ import (
 	"github.com/adoptscope/adoptscope/query"
 )
 
-// goldenMigration decides each person's outcome in a plain loop. Outcome
-// keys: "stayed", "moved A C" (new there), "already A C" (active on A C
-// at any time before date), "inactive"; linkedBy counts the linked
+// goldenMigrationLinked decides each person's outcome in a plain loop.
+// Outcome keys: "stayed", "moved A C" (new there), "already A C" (active on
+// A C at any time before date), "inactive"; linkedBy counts the linked
 // members of each key.
-func goldenMigration(evs []ev, a, c string, date time.Time, before, after int) (cohort, linked uint64, outcomes map[string]uint64, perPerson map[uint64]string) {
-	cohort, linked, outcomes, _, perPerson = goldenMigrationLinked(evs, a, c, date, before, after)
-	return
-}
-
 func goldenMigrationLinked(evs []ev, a, c string, date time.Time, before, after int) (cohort, linked uint64, outcomes, linkedBy map[string]uint64, perPerson map[uint64]string) {
 	start, end := date.AddDate(0, 0, -before), date.AddDate(0, 0, after)
 	members := map[uint64]bool{}

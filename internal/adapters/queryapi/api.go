@@ -1,4 +1,4 @@
-// Package api serves the query API under /api/v1/.
+// Package queryapi serves the query API under /api/v1/.
 package queryapi
 
 import (
@@ -19,6 +19,10 @@ import (
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 	"github.com/adoptscope/adoptscope/query"
 )
+
+// mimeJSON is the Content-Type of the JSON answers, byte for byte what
+// echo's MIMEApplicationJSONCharsetUTF8 (deprecated) says.
+const mimeJSON = "application/json; charset=UTF-8"
 
 // Options configure the query API.
 type Options struct {
@@ -192,7 +196,7 @@ func (a *API) getSeries(c echo.Context) error {
 	if err := query.WriteSeriesJSON(&buf, res); err != nil {
 		return err
 	}
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSONCharsetUTF8, buf.Bytes())
+	return c.Blob(http.StatusOK, mimeJSON, buf.Bytes())
 }
 
 func (a *API) getMigration(c echo.Context) error {
@@ -281,7 +285,7 @@ func (a *API) getFreshness(c echo.Context) error {
 	if err := query.WriteFreshnessJSON(&buf, f); err != nil {
 		return err
 	}
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSONCharsetUTF8, buf.Bytes())
+	return c.Blob(http.StatusOK, mimeJSON, buf.Bytes())
 }
 
 // answer serves an endpoint whose whole result is built before it is
@@ -316,7 +320,7 @@ func answer[Req, Res any](c echo.Context, parse func(url.Values) (Req, error), r
 	if err := writeJSON(&buf, res); err != nil {
 		return err
 	}
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSONCharsetUTF8, buf.Bytes())
+	return c.Blob(http.StatusOK, mimeJSON, buf.Bytes())
 }
 
 // getMetrics lists the metrics and dimensions, for clients that build

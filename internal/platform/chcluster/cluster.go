@@ -2,8 +2,8 @@
 // ZooKeeper (Debian's zookeeper package, Java) and shards × replicas
 // ClickHouse servers on free loopback ports, in a folder of their own. The
 // cluster tests and anyone who wants to try the product on a cluster use it;
-// production clusters are configured by their operators (see the README,
-// "Running on a cluster").
+// production clusters are configured by their operators (see
+// docs/cluster.md).
 package chcluster
 
 import (
@@ -175,7 +175,7 @@ const ddlProfile = `    <ddl>
 `
 
 // clusterSettings are the default profile's settings on every node, as the
-// README recommends for the product's user: reads and writes through a
+// docs/cluster.md recommends for the product's user: reads and writes through a
 // Distributed table go to the first healthy replica of each shard (in the
 // order of remote_servers, never "the local one first"), so an event_id
 // written by one ingest instance is visible to the next lookup of any other
@@ -326,7 +326,7 @@ func (c *Cluster) query(ctx context.Context, nd *Node, q string) error {
 }
 
 // FirstReplicas lists the index of the first replica of every shard. The
-// README recommends pointing instances at these (any of them) with the
+// docs/cluster.md recommends pointing instances at these (any of them) with the
 // rest of their shard as fallback: with load_balancing in_order, every
 // instance then writes and reads each shard on the same replica, so one
 // instance sees another's writes at once.

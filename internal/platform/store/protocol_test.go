@@ -20,7 +20,7 @@ func TestHTTPProtocolOn1816SaysItNeedsANewerServer(t *testing.T) {
 	defer cancel()
 	_, err := store.Open(ctx, store.Config{Addr: srv.HTTPAddr, Database: chtest.DatabaseName(), User: "default", Protocol: store.ProtocolHTTP}, chtest.Logger())
 	if err == nil {
-		t.Fatal("Open over HTTP succeeded on 18.16; the README says it does not")
+		t.Fatal("Open over HTTP succeeded on 18.16; docs/clickhouse.md says it does not")
 	}
 	for _, want := range []string{srv.HTTPAddr, "client_protocol_version", "ADOPTSCOPE_CLICKHOUSE_PROTOCOL=native"} {
 		if !strings.Contains(err.Error(), want) {

@@ -240,12 +240,12 @@ func checkCluster(ctx context.Context, conn driver.Conn, cfg Config) error {
 	}
 	rows.Close()
 	if !found {
-		return fmt.Errorf("ADOPTSCOPE_CLICKHOUSE_CLUSTER=%s: the server at %s has no such cluster in its remote_servers (it has: %s); see README, \"Running on a cluster\"",
+		return fmt.Errorf("ADOPTSCOPE_CLICKHOUSE_CLUSTER=%s: the server at %s has no such cluster in its remote_servers (it has: %s); see docs/cluster.md",
 			cfg.Cluster, cfg.Addr, strings.Join(names, ", "))
 	}
 	var n uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM system.macros WHERE macro IN ('shard', 'replica')").Scan(&n); err == nil && n < 2 {
-		return fmt.Errorf("ADOPTSCOPE_CLICKHOUSE_CLUSTER=%s: the server at %s lacks the <macros> shard and replica that the replicated tables' paths use; see README, \"Running on a cluster\"", cfg.Cluster, cfg.Addr)
+		return fmt.Errorf("ADOPTSCOPE_CLICKHOUSE_CLUSTER=%s: the server at %s lacks the <macros> shard and replica that the replicated tables' paths use; see docs/cluster.md", cfg.Cluster, cfg.Addr)
 	}
 	return nil
 }
