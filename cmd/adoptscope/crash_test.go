@@ -216,7 +216,9 @@ func crashEnv(data, addr string) []string {
 		"ADOPTSCOPE_INGEST_FLUSH_INTERVAL=20ms",
 		// Short enough for a test: a killed run is taken as dead after 2s
 		// and retried 1s after it is recorded failed.
-		"ADOPTSCOPE_EXPORT_STALE_AFTER=2s", "ADOPTSCOPE_EXPORT_RETRY_BACKOFF=1s", "ADOPTSCOPE_EXPORT_CLAIM_SETTLE=100ms"}
+		"ADOPTSCOPE_EXPORT_STALE_AFTER=2s", "ADOPTSCOPE_EXPORT_RETRY_BACKOFF=1s", "ADOPTSCOPE_EXPORT_CLAIM_SETTLE=100ms",
+		// The test's webhook receiver listens on loopback.
+		"ADOPTSCOPE_WEBHOOK_ALLOW=127.0.0.1"}
 }
 
 // webhookReceiver holds the first delivery open until the test ends (the
