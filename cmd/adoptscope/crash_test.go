@@ -157,7 +157,7 @@ func (s *sender) retryUntil(t *testing.T, deadline time.Duration) {
 // count() and uniqExact(event_id) as ClickHouse computes them.
 func storedIDs(t *testing.T, chAddr string) (ids map[string]int, count, uniq uint64) {
 	t.Helper()
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{chAddr}})
+	conn, err := clickhouse.Open(chOptions(chAddr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +267,7 @@ func createCatchUpExport(t *testing.T, chAddr, webhook string) export.Export {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	st, err := store.Open(ctx, store.Config{Addr: chAddr, Database: "adoptscope"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	st, err := store.Open(ctx, store.Config{Addr: chAddr, Database: "adoptscope", User: "default", Password: chPassword(chAddr)}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,7 +137,29 @@ func managedServer(t *testing.T, in *instance) (addr string, pid int) {
 		t.Fatalf("no managed ClickHouse in the log:\n%s", in.output())
 	}
 	fmt.Sscan(m[2], &pid)
+	for _, kv := range in.cmd.Env {
+		if data, ok := strings.CutPrefix(kv, "ADOPTSCOPE_DATA_DIR="); ok {
+			if b, err := os.ReadFile(filepath.Join(data, "clickhouse-password")); err == nil {
+				managedPasswords.Store(m[1], strings.TrimSpace(string(b)))
+			}
+		}
+	}
 	return m[1], pid
+}
+
+// managedPasswords holds the default user's password of each managed
+// server the tests found, by address (read from its data folder).
+var managedPasswords sync.Map
+
+func chPassword(addr string) string {
+	pw, _ := managedPasswords.Load(addr)
+	s, _ := pw.(string)
+	return s
+}
+
+// chOptions connects to a managed server found by managedServer.
+func chOptions(addr string) *clickhouse.Options {
+	return &clickhouse.Options{Addr: []string{addr}, Auth: clickhouse.Auth{Username: "default", Password: chPassword(addr)}}
 }
 
 func interrupt(t *testing.T, in *instance) {
@@ -155,7 +177,7 @@ func interrupt(t *testing.T, in *instance) {
 
 func chExec(t *testing.T, addr, q string) {
 	t.Helper()
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}})
+	conn, err := clickhouse.Open(chOptions(addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +227,7 @@ func TestUpHealthStopRestartAndLock(t *testing.T) {
 	in2 := start(t, env, "up")
 	waitHealthy(t, in2, addr)
 	chAddr2, _ := managedServer(t, in2)
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{chAddr2}})
+	conn, err := clickhouse.Open(chOptions(chAddr2))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,7 +78,11 @@ func WebhookDestinations(ctx context.Context, cfg *config.Config) *export.Destin
 			continue
 		}
 		d.Deny = append(d.Deny, export.LocalEndpoints(ctx, strings.TrimSpace(a))...)
-		for _, port := range []string{"8123", "8443"} {
+		ports := []string{"8123", "8443"}
+		if cfg.ManagedHTTPPort != 0 {
+			ports = append(ports, strconv.Itoa(cfg.ManagedHTTPPort))
+		}
+		for _, port := range ports {
 			d.Deny = append(d.Deny, export.LocalEndpoints(ctx, net.JoinHostPort(host, port))...)
 		}
 	}
