@@ -87,6 +87,9 @@ func TestManagedClickHouseNeedsPassword(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(cfg.ClickHouseDir(), "users.xml")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("users.xml: %v %v", fi, err)
 	}
+	if usersXML, _ := os.ReadFile(filepath.Join(cfg.ClickHouseDir(), "users.xml")); strings.Contains(string(usersXML), pw) || !strings.Contains(string(usersXML), "<password_sha256_hex>") {
+		t.Errorf("users.xml holds the password itself, or no hash of it:\n%s", usersXML)
+	}
 	if cfgXML, _ := os.ReadFile(filepath.Join(cfg.ClickHouseDir(), "config.xml")); strings.Contains(string(cfgXML), "<http_port>") ||
 		!strings.Contains(string(cfgXML), "<listen_host>127.0.0.1</listen_host>") {
 		t.Errorf("config.xml serves HTTP or listens beyond loopback:\n%s", cfgXML)
