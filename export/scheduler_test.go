@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -80,7 +81,12 @@ func (t *sliceTable) Each(fn func([]string) error) error {
 func testRunner(t *testing.T, s *store.Store, src Source) *Runner {
 	t.Helper()
 	return &Runner{Store: NewStore(s), Source: src, Root: t.TempDir(), Claimer: ClaimerID(),
-		Webhook: WebhookPolicy{Backoff: 10 * time.Millisecond}, Log: testLog()}
+		Webhook: WebhookPolicy{Backoff: 10 * time.Millisecond, To: allowLoopback()}, Log: testLog()}
+}
+
+// allowLoopback admits the test receivers, which listen on 127.0.0.1.
+func allowLoopback() *Destinations {
+	return &Destinations{AllowNets: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
 }
 
 func testLog() *slog.Logger {

@@ -74,18 +74,38 @@ func (s *Service) Stop(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// View is an export as the adapters show it: never its webhook secret.
+// View is an export as the adapters show it: never its webhook secret,
+// and of its webhook URL only the scheme and host (a URL often carries a
+// password or a secret path); Admin shows more.
 type View struct {
 	Export
 	ScheduleWords string     `json:"schedule_words"`
 	NextRun       *time.Time `json:"next_run"`
 	LastRun       *Run       `json:"last_run"`
+
+	redacted string // the webhook URL as an admin sees it
+}
+
+// Admin is the view an admin sees: the whole webhook URL, its password and
+// query values masked.
+func (v View) Admin() View {
+	v.WebhookURL = v.redacted
+	return v
 }
 
 // View builds the view of e with its latest run.
 func (s *Service) View(e Export, last *Run) View {
 	e.WebhookSecret = ""
-	v := View{Export: e, ScheduleWords: e.Sched().Describe(), LastRun: last}
+	var redacted string
+	if e.WebhookURL != "" {
+		redacted = RedactURL(e.WebhookURL)
+		if last != nil {
+			l := scrubRun(e, *last)
+			last = &l
+		}
+		e.WebhookURL = URLHost(e.WebhookURL)
+	}
+	v := View{Export: e, ScheduleWords: e.Sched().Describe(), LastRun: last, redacted: redacted}
 	var n time.Time
 	if s.sched != nil {
 		n = s.sched.NextRun(e.ID)
@@ -148,6 +168,11 @@ func (s *Service) Create(ctx context.Context, e *Export) error {
 	if err := e.Normalize(); err != nil {
 		return httperr.Wrap(http.StatusBadRequest, err.Error(), err)
 	}
+	if e.WebhookURL != "" {
+		if err := s.Runner.Webhook.To.CheckURL(ctx, e.WebhookURL); err != nil {
+			return err
+		}
+	}
 	if err := s.Store.Create(ctx, e); err != nil {
 		if strings.Contains(err.Error(), "exists") {
 			return httperr.Wrap(http.StatusConflict, err.Error(), err)
@@ -168,7 +193,19 @@ func (s *Service) History(ctx context.Context, e Export, limit int) ([]Run, erro
 		return nil, err
 	}
 	MarkKept(s.Root, e, runs)
+	for i := range runs {
+		runs[i] = scrubRun(e, runs[i])
+	}
 	return runs, nil
+}
+
+// scrubRun removes e's webhook URL from a run's error: runs recorded by
+// earlier versions quoted it whole.
+func scrubRun(e Export, r Run) Run {
+	if e.WebhookURL != "" && strings.Contains(r.Error, e.WebhookURL) {
+		r.Error = strings.ReplaceAll(r.Error, e.WebhookURL, URLHost(e.WebhookURL))
+	}
+	return r
 }
 
 // StartRun starts a manual run of e now, in the background, and returns

@@ -6,9 +6,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"time"
@@ -52,7 +54,9 @@ type WebhookPolicy struct {
 	Attempts int           // total tries, default 4
 	Backoff  time.Duration // wait before the second try, doubled each time; default 2s
 	Timeout  time.Duration // per try, default 60s
-	Client   *http.Client
+	// To says where deliveries may go (nil: public addresses only).
+	To     *Destinations
+	client *http.Client
 }
 
 func (p WebhookPolicy) withDefaults() WebhookPolicy {
@@ -65,9 +69,10 @@ func (p WebhookPolicy) withDefaults() WebhookPolicy {
 	if p.Timeout <= 0 {
 		p.Timeout = 60 * time.Second
 	}
-	if p.Client == nil {
-		p.Client = &http.Client{}
+	if p.To == nil {
+		p.To = &Destinations{}
 	}
+	p.client = p.To.client()
 	return p
 }
 
@@ -76,6 +81,7 @@ func (p WebhookPolicy) withDefaults() WebhookPolicy {
 // an error naming the last failure when every try failed.
 func deliver(ctx context.Context, p WebhookPolicy, e Export, runID, path string) (string, error) {
 	p = p.withDefaults()
+	defer p.client.CloseIdleConnections()
 	body, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("webhook: read file: %w", err)
@@ -94,11 +100,11 @@ func deliver(ctx context.Context, p WebhookPolicy, e Export, runID, path string)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
-			return "", fmt.Errorf("webhook %s: %w (then stopped: %v)", e.WebhookURL, last, ctx.Err())
+			return "", fmt.Errorf("webhook %s: %w (then stopped: %v)", URLHost(e.WebhookURL), last, ctx.Err())
 		}
 		wait *= 2
 	}
-	return "", fmt.Errorf("webhook %s: %w", e.WebhookURL, last)
+	return "", fmt.Errorf("webhook %s: %w", URLHost(e.WebhookURL), last)
 }
 
 func post(ctx context.Context, p WebhookPolicy, e Export, runID, path string, body []byte) (retry bool, err error) {
@@ -106,7 +112,7 @@ func post(ctx context.Context, p WebhookPolicy, e Export, runID, path string, bo
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.WebhookURL, bytes.NewReader(body))
 	if err != nil {
-		return false, err
+		return false, errors.New("webhook_url is not a valid URL")
 	}
 	ts := time.Now().Unix()
 	name := fileBase(path)
@@ -118,17 +124,32 @@ func post(ctx context.Context, p WebhookPolicy, e Export, runID, path string, bo
 	req.Header.Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
 	req.Header.Set(HeaderSignature, Sign(e.WebhookSecret, ts, body))
-	resp, err := p.Client.Do(req)
+	resp, err := p.client.Do(req)
 	if err != nil {
+		// A *url.Error repeats the whole URL (user, password, path,
+		// query): the history keeps only what went wrong.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		var refused errRefused
+		if errors.As(err, &refused) {
+			return false, refused
+		}
 		return true, err
 	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	if resp.StatusCode/100 == 2 {
+	// The answer's body is not read into the history: whatever the
+	// receiver (or whatever the URL really reaches) says stays there.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode/100 == 2:
 		return false, nil
+	case resp.StatusCode/100 == 3:
+		return false, fmt.Errorf("HTTP %d %s: redirects are not followed; set webhook_url to the address the receiver redirects to", resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
 	retry = resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests
-	return retry, fmt.Errorf("HTTP %d %s", resp.StatusCode, trimBody(msg))
+	return retry, fmt.Errorf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 }
 
 func fileBase(p string) string {
@@ -138,12 +159,4 @@ func fileBase(p string) string {
 		}
 	}
 	return p
-}
-
-func trimBody(b []byte) string {
-	s := string(b)
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
 }

@@ -4,9 +4,20 @@
 // migration 0203), stamped with the server's clock in ingested_at. The
 // builder moves the queue into the rollups in windows: it inserts the rows
 // of (last window end, new end] into rollup_feed, a Null table carrying the
-// rollup views, as one block. The last view by name records the window in
-// rollup_windows as part of that same insert, so the record and the rollups
-// cannot disagree about what was built.
+// rollup views, as one block. Once that insert has succeeded, and only
+// then, the builder records the window in rollup_windows (a statement of
+// its own: no view may rely on running after the others, see migration
+// 0204). A window whose insert failed in any view is not recorded and is
+// built again at the next build.
+//
+// What that cannot undo: ClickHouse has no transaction across the views of
+// one insert, so when one view fails, views that had already taken the
+// block keep it, and the window's rebuild adds it to them a second time
+// (the distinct-count and first-seen rollups are unaffected; the event
+// sums of rollup_events_day, rollup_person_day and rollup_version_day
+// count it twice). The same holds when a builder dies between its insert
+// and the record. Both are rare (a view failing on a block the others
+// accept; a crash in a window of milliseconds) and logged.
 //
 // Two things keep every row built exactly once:
 //
@@ -558,8 +569,9 @@ func (b *Builder) nextWindow(ctx context.Context, from, horizon time.Time) (end 
 }
 
 // buildWindow inserts the queue's rows of (from, to] into the feed as one
-// block. The block settings keep the window whole: split into blocks, a
-// failure between two of them would leave part of it built and recorded.
+// block and, once the insert has succeeded, records the window. The block
+// settings keep the window whole: split into blocks, a failure between two
+// of them would leave part of it built.
 func (b *Builder) buildWindow(ctx context.Context, from, to time.Time, rows uint64) error {
 	start := time.Now()
 	// Not cancelled with the caller: a window is built whole or not at
@@ -569,6 +581,7 @@ func (b *Builder) buildWindow(ctx context.Context, from, to time.Time, rows uint
 	if err := b.heartbeat(ctx, false); err != nil {
 		return err
 	}
+	recCtx := ctx
 	ctx = clickhouse.Context(ctx,
 		clickhouse.WithQueryID("adoptscope-rollup-"+b.holder+"-"+fmt.Sprint(to.Unix())),
 		clickhouse.WithSettings(clickhouse.Settings{
@@ -581,12 +594,39 @@ func (b *Builder) buildWindow(ctx context.Context, from, to time.Time, rows uint
 SELECT event_time, assistant, channel, country, modality, event_type, user_key, count, linked, ? AS window_end
 FROM rollup_queue WHERE ingested_at > ? AND ingested_at <= ?`, to, from, to)
 	if err != nil {
-		return fmt.Errorf("rollups: build the window (%s, %s]: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+		return fmt.Errorf("rollups: build the window (%s, %s]: %w (not recorded: it is built again at the next build)", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+	}
+	if err := b.recordWindow(recCtx, to, rows); err != nil {
+		b.log.Error("rollups: a built window could not be recorded; the next build builds it again, and the event sums of its rows will count them twice",
+			"window_end", to, "rows", rows, "error", err)
+		return err
 	}
 	b.rows.Add(float64(rows))
 	b.windows.Inc()
 	b.seconds.Observe(time.Since(start).Seconds())
 	return nil
+}
+
+// recordWindow records that the window ending at to, of rows rows, is
+// built. It tries a few times: a window built and not recorded is built
+// again.
+func (b *Builder) recordWindow(ctx context.Context, to time.Time, rows uint64) error {
+	var err error
+	wait := 200 * time.Millisecond
+	for try := 1; try <= 5; try++ {
+		if err = b.st.Conn.Exec(ctx, "INSERT INTO rollup_windows (window_end, rows, built_at) SELECT ?, ?, now()", to, rows); err == nil {
+			return nil
+		}
+		if try < 5 {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("rollups: record the built window ending %s: %w", to.Format(time.RFC3339), err)
+			case <-time.After(wait):
+			}
+			wait *= 2
+		}
+	}
+	return fmt.Errorf("rollups: record the built window ending %s: %w", to.Format(time.RFC3339), err)
 }
 
 // dropBuiltHours drops the queue's hourly partitions that end at or before

@@ -40,7 +40,9 @@ func TestViewsInReverseNameOrderGiveTheSameRollups(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, q := range stmts {
-			if v := viewName.FindStringSubmatch(q); v != nil && strings.Contains(q, "FROM rollup_feed") {
+			// Those a later migration dropped (0204: rollup_window_mv) left out.
+			if v := viewName.FindStringSubmatch(q); v != nil && strings.Contains(q, "FROM rollup_feed") &&
+				one[uint64](t, s, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = '"+v[1]+"'") == 1 {
 				views = append(views, q)
 			}
 		}

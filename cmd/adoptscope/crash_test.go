@@ -157,7 +157,7 @@ func (s *sender) retryUntil(t *testing.T, deadline time.Duration) {
 // count() and uniqExact(event_id) as ClickHouse computes them.
 func storedIDs(t *testing.T, chAddr string) (ids map[string]int, count, uniq uint64) {
 	t.Helper()
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{chAddr}})
+	conn, err := clickhouse.Open(chOptions(chAddr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,9 @@ func crashEnv(data, addr string) []string {
 		"ADOPTSCOPE_INGEST_FLUSH_INTERVAL=20ms",
 		// Short enough for a test: a killed run is taken as dead after 2s
 		// and retried 1s after it is recorded failed.
-		"ADOPTSCOPE_EXPORT_STALE_AFTER=2s", "ADOPTSCOPE_EXPORT_RETRY_BACKOFF=1s", "ADOPTSCOPE_EXPORT_CLAIM_SETTLE=100ms"}
+		"ADOPTSCOPE_EXPORT_STALE_AFTER=2s", "ADOPTSCOPE_EXPORT_RETRY_BACKOFF=1s", "ADOPTSCOPE_EXPORT_CLAIM_SETTLE=100ms",
+		// The test's webhook receiver listens on loopback.
+		"ADOPTSCOPE_WEBHOOK_ALLOW=127.0.0.1"}
 }
 
 // webhookReceiver holds the first delivery open until the test ends (the
@@ -265,7 +267,7 @@ func createCatchUpExport(t *testing.T, chAddr, webhook string) export.Export {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	st, err := store.Open(ctx, store.Config{Addr: chAddr, Database: "adoptscope"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	st, err := store.Open(ctx, store.Config{Addr: chAddr, Database: "adoptscope", User: "default", Password: chPassword(chAddr)}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,7 +137,60 @@ func managedServer(t *testing.T, in *instance) (addr string, pid int) {
 		t.Fatalf("no managed ClickHouse in the log:\n%s", in.output())
 	}
 	fmt.Sscan(m[2], &pid)
+	for _, kv := range in.cmd.Env {
+		if data, ok := strings.CutPrefix(kv, "ADOPTSCOPE_DATA_DIR="); ok {
+			if b, err := os.ReadFile(filepath.Join(data, "clickhouse-password")); err == nil {
+				managedPasswords.Store(m[1], strings.TrimSpace(string(b)))
+			}
+		}
+	}
 	return m[1], pid
+}
+
+// managedPasswords holds the default user's password of each managed
+// server the tests found, by address (read from its data folder).
+var managedPasswords sync.Map
+
+func chPassword(addr string) string {
+	pw, _ := managedPasswords.Load(addr)
+	s, _ := pw.(string)
+	return s
+}
+
+// chOptions connects to a managed server found by managedServer.
+func chOptions(addr string) *clickhouse.Options {
+	return &clickhouse.Options{Addr: []string{addr}, Auth: clickhouse.Auth{Username: "default", Password: chPassword(addr)}}
+}
+
+var clientLine = regexp.MustCompile(`Managed ClickHouse \(loopback only\): clickhouse-client --port (\d+) --password "\$\(cat (\S+)\)"`)
+
+// checkClientLine runs the clickhouse-client line up prints: with the
+// password from the file it names, the managed server answers; without
+// it, it refuses.
+func checkClientLine(t *testing.T, in *instance, data, chAddr string) {
+	t.Helper()
+	m := clientLine.FindStringSubmatch(in.output())
+	if m == nil {
+		t.Fatalf("up printed no clickhouse-client line:\n%s", in.output())
+	}
+	if _, port, _ := net.SplitHostPort(chAddr); port != m[1] || m[2] != filepath.Join(data, "clickhouse-password") {
+		t.Fatalf("clickhouse-client line names port %s and %s; the server is on %s, its password in %s", m[1], m[2], chAddr, filepath.Join(data, "clickhouse-password"))
+	}
+	if _, err := os.Stat("/usr/bin/clickhouse-client"); err != nil {
+		return
+	}
+	pw, err := os.ReadFile(m[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("/usr/bin/clickhouse-client", "--port", m[1], "--password", strings.TrimSpace(string(pw)), "--query", "SELECT 'answered'").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "answered" {
+		t.Errorf("clickhouse-client with the password: %v %s", err, out)
+	}
+	out, err = exec.Command("/usr/bin/clickhouse-client", "--port", m[1], "--query", "SELECT 'answered'").CombinedOutput()
+	if err == nil || strings.Contains(string(out), "answered") {
+		t.Errorf("clickhouse-client without the password answered: %s", out)
+	}
 }
 
 func interrupt(t *testing.T, in *instance) {
@@ -155,7 +208,7 @@ func interrupt(t *testing.T, in *instance) {
 
 func chExec(t *testing.T, addr, q string) {
 	t.Helper()
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}})
+	conn, err := clickhouse.Open(chOptions(addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,6 +239,7 @@ func TestUpHealthStopRestartAndLock(t *testing.T) {
 		t.Fatalf("URL not printed:\n%s", in.output())
 	}
 	chAddr, chPid := managedServer(t, in)
+	checkClientLine(t, in, data, chAddr)
 	chExec(t, chAddr, "CREATE TABLE IF NOT EXISTS default.kept (x UInt8) ENGINE = MergeTree() ORDER BY x")
 	chExec(t, chAddr, "INSERT INTO default.kept SELECT 42")
 
@@ -205,7 +259,7 @@ func TestUpHealthStopRestartAndLock(t *testing.T) {
 	in2 := start(t, env, "up")
 	waitHealthy(t, in2, addr)
 	chAddr2, _ := managedServer(t, in2)
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{chAddr2}})
+	conn, err := clickhouse.Open(chOptions(chAddr2))
 	if err != nil {
 		t.Fatal(err)
 	}

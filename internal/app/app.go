@@ -115,6 +115,9 @@ func Run(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, st
 		url := "http://" + displayAddr(addr)
 		log.Info("AdoptScope is running", "mode", mode.Name, "url", url)
 		fmt.Fprintf(stdout, "\nAdoptScope is running: %s/\n", url)
+		if b.server != nil && b.server.ClientCommand != "" {
+			fmt.Fprintf(stdout, "Managed ClickHouse (loopback only): %s\n", b.server.ClientCommand)
+		}
 		a.url = url
 		close(a.listening)
 	}

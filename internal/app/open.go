@@ -18,9 +18,12 @@ import (
 type Server struct {
 	Addr    string
 	Managed bool // started by this process, in the data folder
-	cfg     config.Config
-	server  *chserver.Server
-	lock    *chserver.Lock
+	// ClientCommand is the clickhouse-client line that opens a shell on
+	// the managed server (empty when not managed).
+	ClientCommand string
+	cfg           config.Config
+	server        *chserver.Server
+	lock          *chserver.Lock
 }
 
 // OpenServer locks the data folder and starts the managed ClickHouse in it
@@ -37,7 +40,17 @@ func OpenServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Ser
 	}
 	s := &Server{lock: lock}
 	if cfg.ClickHouse.Addr == "" {
-		srv, err := chserver.Start(ctx, chserver.Options{Dir: cfg.ClickHouseDir(), Logger: log})
+		// The managed server's default user has a password of its own,
+		// generated once and kept in the data folder (0600): its ports
+		// listen on loopback only, but any local user could connect.
+		// Folders from versions without one get one at this start (the
+		// server's users.xml is written anew at every start).
+		pw, _, err := loadOrCreate(cfg.ClickHousePasswordFile())
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("managed ClickHouse password: %w", err)
+		}
+		srv, err := chserver.Start(ctx, chserver.Options{Dir: cfg.ClickHouseDir(), Logger: log, Password: pw, HTTPPort: cfg.ManagedHTTPPort})
 		if err != nil {
 			s.Close()
 			return nil, err
@@ -48,6 +61,9 @@ func OpenServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Ser
 		s.server = srv
 		s.Managed = true
 		cfg.ClickHouse.Addr = srv.TCPAddr
+		cfg.ClickHouse.User, cfg.ClickHouse.Password = "default", pw
+		s.ClientCommand = srv.ClientCommand(cfg.ClickHousePasswordFile())
+		log.Info("managed ClickHouse listens on loopback; open a shell with", "command", s.ClientCommand, "http", srv.HTTPAddr)
 	}
 	s.Addr = cfg.ClickHouse.Addr
 	s.cfg = *cfg

@@ -111,7 +111,9 @@ Run 'adoptscope export SUBCOMMAND --help' for the flags.`)
 	c, done, err := openClient(ctx, &cfg, *apiURL, *token, 60*time.Second,
 		func(ac apiClient) exportClient { return &httpExports{ac} },
 		func(b *app.Backend) exportClient {
-			return &storeExports{export.NewService(b.Store, cfg.ExportsDir(), logger(cfg, e.stderr))}
+			x := export.NewService(b.Store, cfg.ExportsDir(), logger(cfg, e.stderr))
+			x.Runner.Webhook.To = app.WebhookDestinations(ctx, &cfg)
+			return &storeExports{x}
 		})
 	if err != nil {
 		return err
@@ -208,7 +210,14 @@ func (s *storeExports) add(ctx context.Context, x export.Export) (export.Export,
 	return x, err
 }
 
-func (s *storeExports) list(ctx context.Context) ([]exportRow, error) { return s.x.Overview(ctx) }
+// list shows the operator what an admin sees (webhook passwords masked).
+func (s *storeExports) list(ctx context.Context) ([]exportRow, error) {
+	vs, err := s.x.Overview(ctx)
+	for i := range vs {
+		vs[i] = vs[i].Admin()
+	}
+	return vs, err
+}
 
 func (s *storeExports) run(ctx context.Context, name string) (export.Run, error) {
 	x, err := s.x.Store.ByName(ctx, name)

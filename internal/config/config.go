@@ -23,6 +23,7 @@ type Config struct {
 	Addr            string
 	DataDir         string
 	ClickHouse      store.Config
+	ManagedHTTPPort int // the managed ClickHouse's HTTP port (loopback); 0: off
 	IngestTokens    []string
 	ReadTokens      []string
 	AdminTokens     []string
@@ -87,6 +88,7 @@ func (c *Config) Bind(fs *flag.FlagSet, sections Section) {
 		f.dur(&c.ClickHouse.DialTimeout, "clickhouse-dial-timeout", "ADOPTSCOPE_CLICKHOUSE_DIAL_TIMEOUT", 5*time.Second, "how long to wait for ClickHouse to answer at start")
 		f.str(&c.ClickHouse.Compression, "clickhouse-compression", "ADOPTSCOPE_CLICKHOUSE_COMPRESSION", "auto", "compression of data sent to and from ClickHouse: auto (none for loopback addresses, lz4 otherwise), lz4 or none")
 		f.str(&c.ClickHouse.Protocol, "clickhouse-protocol", "ADOPTSCOPE_CLICKHOUSE_PROTOCOL", "native", "protocol to ClickHouse: native (port 9000, 9440 with TLS) or http (port 8123, 8443 with TLS; needs a server newer than 18.16)")
+		f.integer(&c.ManagedHTTPPort, "clickhouse-http-port", "ADOPTSCOPE_CLICKHOUSE_HTTP_PORT", 0, "HTTP port of the managed ClickHouse (loopback only, same password as its native port); 0: off, the product needs only the native port")
 		f.str(&c.ClickHouse.HTTPProxy, "clickhouse-http-proxy", "ADOPTSCOPE_CLICKHOUSE_HTTP_PROXY", "", "proxy URL for the http protocol; empty: HTTPS_PROXY, HTTP_PROXY and NO_PROXY")
 	}
 	if sections&Tokens != 0 {
@@ -144,6 +146,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, errors.New("--clickhouse-http-proxy / ADOPTSCOPE_CLICKHOUSE_HTTP_PROXY needs --clickhouse-protocol / ADOPTSCOPE_CLICKHOUSE_PROTOCOL=http"))
 		}
 	}
+	if c.ManagedHTTPPort < 0 || c.ManagedHTTPPort > 65535 {
+		errs = append(errs, fmt.Errorf("--clickhouse-http-port / ADOPTSCOPE_CLICKHOUSE_HTTP_PORT %d: want a port from 1 to 65535, or 0 for none", c.ManagedHTTPPort))
+	}
 	if c.ClickHouse.MaxOpenConns < 0 {
 		errs = append(errs, errors.New("--clickhouse-max-conns / ADOPTSCOPE_CLICKHOUSE_MAX_CONNS must be positive"))
 	}
@@ -185,6 +190,11 @@ func (c *Config) Validate() error {
 
 // ClickHouseDir is where the managed server keeps its files.
 func (c *Config) ClickHouseDir() string { return filepath.Join(c.DataDir, "clickhouse") }
+
+// ClickHousePasswordFile holds the managed server's password (0600).
+func (c *Config) ClickHousePasswordFile() string {
+	return filepath.Join(c.DataDir, "clickhouse-password")
+}
 
 type binder struct{ fs *flag.FlagSet }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"time"
+
+	"github.com/adoptscope/adoptscope/export"
 )
 
 // ExportConfig tunes the export scheduler (bound with the Data section:
@@ -21,6 +23,10 @@ type ExportConfig struct {
 	// RetryBackoff is the wait before the second attempt of a failed
 	// scheduled run, doubled for each further one.
 	RetryBackoff time.Duration
+	// WebhookAllow admits webhook receivers on non-public addresses:
+	// comma-separated host names, IP addresses and CIDR prefixes
+	// (export.ParseAllow). Empty: public addresses only.
+	WebhookAllow string
 
 	bound bool
 }
@@ -32,6 +38,7 @@ func (c *Config) bindExports(f binder) {
 	f.integer(&c.Exports.MaxAttempts, "export-attempts", "ADOPTSCOPE_EXPORT_ATTEMPTS", 3, "tries per scheduled export run, the first included; failures are retried with backoff (--export-retry-backoff, doubled each time)")
 	f.dur(&c.Exports.StaleAfter, "export-stale-after", "ADOPTSCOPE_EXPORT_STALE_AFTER", time.Minute, "a running export whose process has not said it is alive for this long (killed, machine lost) is recorded failed and retried; runs say so every quarter of it, at most every 10s; use one value on every scheduler process")
 	f.dur(&c.Exports.RetryBackoff, "export-retry-backoff", "ADOPTSCOPE_EXPORT_RETRY_BACKOFF", time.Minute, "wait before retrying a failed scheduled export run, doubled for each further attempt")
+	f.str(&c.Exports.WebhookAllow, "webhook-allow", "ADOPTSCOPE_WEBHOOK_ALLOW", "", "export webhooks go to public addresses only; this comma-separated list of host names, IP addresses and CIDR prefixes (hooks.corp.example,10.20.0.0/16) admits receivers inside your network; this instance's own address and ClickHouse's stay refused")
 }
 
 // validateExports checks the scheduler's settings.
@@ -49,6 +56,9 @@ func (c *Config) validateExports() []error {
 	}
 	if x.RetryBackoff < time.Second || x.RetryBackoff > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("--export-retry-backoff / ADOPTSCOPE_EXPORT_RETRY_BACKOFF %s: want 1s-24h", x.RetryBackoff))
+	}
+	if _, _, err := export.ParseAllow(x.WebhookAllow); err != nil {
+		errs = append(errs, fmt.Errorf("--webhook-allow / ADOPTSCOPE_WEBHOOK_ALLOW: %v; want comma-separated host names, IP addresses or CIDR prefixes, for example hooks.corp.example,10.20.0.0/16", err))
 	}
 	return errs
 }

@@ -36,6 +36,8 @@ func TestExportSchedulerSettingsValidated(t *testing.T) {
 		{"--export-retry-backoff", "500ms", "ADOPTSCOPE_EXPORT_RETRY_BACKOFF"},
 		{"--export-attempts", "0", "ADOPTSCOPE_EXPORT_ATTEMPTS"},
 		{"--export-claim-settle", "-1s", "ADOPTSCOPE_EXPORT_CLAIM_SETTLE"},
+		{"--webhook-allow", "10.0.0.0/33", "ADOPTSCOPE_WEBHOOK_ALLOW"},
+		{"--webhook-allow", "http://hooks.corp.example", "ADOPTSCOPE_WEBHOOK_ALLOW"},
 	} {
 		if _, err := parse(nil, tc.flag, tc.value); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s %s: %v, want an error naming %s", tc.flag, tc.value, err, tc.want)
@@ -47,6 +49,9 @@ func TestExportSchedulerSettingsValidated(t *testing.T) {
 	}
 	if c.Exports.StaleAfter != 4*time.Second || c.Exports.RetryBackoff != time.Second || c.ExportHeartbeat() != time.Second {
 		t.Errorf("from the environment: stale after %s, retry backoff %s, heartbeat %s; want 4s, 1s, 1s", c.Exports.StaleAfter, c.Exports.RetryBackoff, c.ExportHeartbeat())
+	}
+	if c, err := parse(map[string]string{"ADOPTSCOPE_WEBHOOK_ALLOW": "hooks.corp.example, 10.20.0.0/16,127.0.0.1"}); err != nil || c.Exports.WebhookAllow == "" {
+		t.Errorf("webhook allow-list from the environment: %q, %v", c.Exports.WebhookAllow, err)
 	}
 	if _, err := parse(map[string]string{"ADOPTSCOPE_EXPORT_STALE_AFTER": "soon"}); err == nil || !strings.Contains(err.Error(), "ADOPTSCOPE_EXPORT_STALE_AFTER") {
 		t.Errorf("unparsable ADOPTSCOPE_EXPORT_STALE_AFTER: %v", err)

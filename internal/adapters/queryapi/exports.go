@@ -21,7 +21,7 @@ import (
 // and history need a read token (or session), creating, deleting and
 // running need an admin token.
 func (a *API) RegisterExports(g *echo.Group, x *export.Service) {
-	h := exportHandlers{x}
+	h := exportHandlers{x, a}
 	g.GET("/exports", h.list, a.RequireRead)
 	g.POST("/exports", h.create, a.RequireAdmin)
 	g.GET("/exports/:id", h.show, a.RequireRead)
@@ -31,12 +31,27 @@ func (a *API) RegisterExports(g *echo.Group, x *export.Service) {
 	g.GET("/exports/:id/files/:file", h.download, a.RequireRead)
 }
 
-type exportHandlers struct{ x *export.Service }
+type exportHandlers struct {
+	x *export.Service
+	a *API
+}
+
+// shown is v as the caller may see it: webhook URLs (which often carry a
+// password or a secret path) only to admins, masked; readers see the host.
+func (h exportHandlers) shown(c echo.Context, v export.View) export.View {
+	if h.a.CanAdmin(c.Request()) {
+		return v.Admin()
+	}
+	return v
+}
 
 func (h exportHandlers) list(c echo.Context) error {
 	vs, err := h.x.Overview(c.Request().Context())
 	if err != nil {
 		return err
+	}
+	for i := range vs {
+		vs[i] = h.shown(c, vs[i])
 	}
 	return c.JSON(http.StatusOK, map[string]any{"exports": vs})
 }
@@ -50,7 +65,7 @@ func (h exportHandlers) show(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, v)
+	return c.JSON(http.StatusOK, h.shown(c, v))
 }
 
 // exportBody is what POST accepts. query is a URL query string
@@ -137,7 +152,7 @@ func (h exportHandlers) create(c echo.Context) error {
 	return c.JSON(http.StatusCreated, struct {
 		export.View
 		WebhookSecret string `json:"webhook_secret,omitempty"`
-	}{h.x.View(e, nil), e.WebhookSecret})
+	}{h.x.View(e, nil).Admin(), e.WebhookSecret})
 }
 
 func (h exportHandlers) delete(c echo.Context) error {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,9 @@ func exportServer(t *testing.T) (*echo.Echo, *export.Service) {
 	e := httpserver.New(log).Echo
 	a := New(Options{Store: s, Log: log, ReadTokens: []string{readToken}, AdminTokens: []string{adminToken}})
 	x := export.NewService(s, t.TempDir(), log)
-	x.Runner.Webhook = export.WebhookPolicy{Attempts: 2, Backoff: time.Millisecond}
+	// The test receivers listen on loopback, which only an allow-list admits.
+	x.Runner.Webhook = export.WebhookPolicy{Attempts: 2, Backoff: time.Millisecond,
+		To: &export.Destinations{AllowNets: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}
 	t.Cleanup(func() { _ = x.Stop(context.Background()) })
 	a.RegisterExports(e.Group("/api/v1"), x)
 	return e, x
@@ -125,5 +128,65 @@ func TestExportsAPI(t *testing.T) {
 	}
 	if rec := call(t, e, http.MethodGet, "/api/v1/exports/"+id+"/runs", readToken, nil); rec.Code != http.StatusNotFound {
 		t.Errorf("runs of a deleted export: %d", rec.Code)
+	}
+}
+
+// TestExportsWebhookURLShownToAdminsOnly: readers see a webhook's host,
+// admins its URL with the password and query values masked; no run error
+// repeats the URL's user, password, path or query.
+func TestExportsWebhookURLShownToAdminsOnly(t *testing.T) {
+	e, _ := exportServer(t)
+	hook := "http://bob:pw-s3cret@127.0.0.1:9/hooks/path-s3cret?token=tok-s3cret"
+	rec := call(t, e, http.MethodPost, "/api/v1/exports", adminToken, map[string]any{"name": "hooked", "schedule": "0 6 * * *", "webhook_url": hook})
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	var created export.View
+	json.Unmarshal(rec.Body.Bytes(), &created)
+	if rec := call(t, e, http.MethodPost, "/api/v1/exports/"+created.ID+"/run", adminToken, nil); rec.Code != http.StatusAccepted {
+		t.Fatalf("run now: %d %s", rec.Code, rec.Body)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var runs struct{ Runs []runView }
+		rec = call(t, e, http.MethodGet, "/api/v1/exports/"+created.ID+"/runs", readToken, nil)
+		json.Unmarshal(rec.Body.Bytes(), &runs)
+		if len(runs.Runs) == 1 && runs.Runs[0].Status != export.StatusRunning {
+			if !strings.Contains(runs.Runs[0].Error, "http://127.0.0.1:9") {
+				t.Errorf("run error %q does not name the host", runs.Runs[0].Error)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run did not finish: %s", rec.Body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	pages := map[string]string{}
+	for _, who := range []string{readToken, adminToken} {
+		for _, path := range []string{"/api/v1/exports", "/api/v1/exports/" + created.ID, "/api/v1/exports/" + created.ID + "/runs"} {
+			rec := call(t, e, http.MethodGet, path, who, nil)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+			}
+			pages[who+" "+path] = rec.Body.String()
+		}
+	}
+	for page, body := range pages {
+		secrets := []string{"pw-s3cret", "tok-s3cret"}
+		if strings.HasPrefix(page, readToken) || strings.HasSuffix(page, "/runs") {
+			secrets = append(secrets, "path-s3cret", "bob")
+		}
+		for _, s := range secrets {
+			if strings.Contains(body, s) {
+				t.Errorf("%s shows %s: %s", page, s, body)
+			}
+		}
+	}
+	if !strings.Contains(pages[readToken+" /api/v1/exports"], `"webhook_url":"http://127.0.0.1:9"`) {
+		t.Errorf("readers do not see the host: %s", pages[readToken+" /api/v1/exports"])
+	}
+	if want := `"webhook_url":"http://bob:***@127.0.0.1:9/hooks/path-s3cret?token=***"`; !strings.Contains(pages[adminToken+" /api/v1/exports"], want) {
+		t.Errorf("admins do not see %s: %s", want, pages[adminToken+" /api/v1/exports"])
 	}
 }

@@ -1,6 +1,8 @@
 package chserver
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,7 +20,9 @@ import (
 // load_balancing (random otherwise).
 // extraProfiles is XML placed inside users.xml's <profiles> (a cluster's
 // distributed_ddl profile); empty for a single server.
-func writeConfig(dir string, tcpPort, httpPort int, extra, extraProfiles, defaultSettings string) (string, error) {
+// password is the default user's (stored as its SHA-256, which 18.16
+// accepts); empty: none. httpPort 0: no HTTP interface.
+func writeConfig(dir string, tcpPort, httpPort int, password, extra, extraProfiles, defaultSettings string) (string, error) {
 	for _, sub := range []string{"data", "tmp", "user_files", "log", "format_schemas"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
 			return "", err
@@ -36,7 +40,7 @@ func writeConfig(dir string, tcpPort, httpPort int, extra, extraProfiles, defaul
 ` + extraProfiles + `  </profiles>
   <users>
     <default>
-      <password></password>
+      ` + passwordXML(password) + `
       <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
       <profile>default</profile>
       <quota>default</quota>
@@ -50,7 +54,10 @@ func writeConfig(dir string, tcpPort, httpPort int, extra, extraProfiles, defaul
 </clickhouse>
 `
 	usersPath := filepath.Join(dir, "users.xml")
-	if err := os.WriteFile(usersPath, []byte(users), 0o640); err != nil {
+	// Rewritten at every start: a folder written by a version without a
+	// password gets one, and a changed password file takes effect. 0600:
+	// the hash of the password is no one else's business.
+	if err := writeFile0600(usersPath, []byte(users)); err != nil {
 		return "", err
 	}
 	var b strings.Builder
@@ -65,8 +72,7 @@ func writeConfig(dir string, tcpPort, httpPort int, extra, extraProfiles, defaul
   </logger>
   <listen_host>127.0.0.1</listen_host>
   <tcp_port>%[2]d</tcp_port>
-  <http_port>%[3]d</http_port>
-  <path>%[1]s/data/</path>
+%[3]s  <path>%[1]s/data/</path>
   <tmp_path>%[1]s/tmp/</tmp_path>
   <user_files_path>%[1]s/user_files/</user_files_path>
   <format_schema_path>%[1]s/format_schemas/</format_schema_path>
@@ -77,7 +83,35 @@ func writeConfig(dir string, tcpPort, httpPort int, extra, extraProfiles, defaul
   <mark_cache_size>268435456</mark_cache_size>
   <max_concurrent_queries>100</max_concurrent_queries>
 %[5]s</clickhouse>
-`, dir, tcpPort, httpPort, usersPath, extra)
+`, dir, tcpPort, httpPortXML(httpPort), usersPath, extra)
 	cfgPath := filepath.Join(dir, "config.xml")
 	return cfgPath, os.WriteFile(cfgPath, []byte(b.String()), 0o640)
+}
+
+func passwordXML(password string) string {
+	if password == "" {
+		return "<password></password>"
+	}
+	sum := sha256.Sum256([]byte(password))
+	return "<password_sha256_hex>" + hex.EncodeToString(sum[:]) + "</password_sha256_hex>"
+}
+
+func httpPortXML(port int) string {
+	if port == 0 {
+		return ""
+	}
+	return fmt.Sprintf("  <http_port>%d</http_port>\n", port)
+}
+
+// writeFile0600 replaces path with data, readable by the owner only (also
+// when an earlier version created it with wider permissions).
+func writeFile0600(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,13 +14,17 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
 // Server is a running ClickHouse child process.
 type Server struct {
 	Dir      string
 	TCPAddr  string // host:port of the native protocol
-	HTTPAddr string // host:port of the HTTP interface
+	HTTPAddr string // host:port of the HTTP interface; empty when it is off
+	// Password is the default user's ("": none).
+	Password string
 	log      *slog.Logger
 
 	// What a restart needs (Supervise): the same binary, options and
@@ -47,10 +50,19 @@ type Options struct {
 	StartTimeout time.Duration
 	Logger       *slog.Logger
 
-	// TCPPort and HTTPPort, when both set, are used as given, without the
-	// retry on a clash: the nodes of a cluster must know each other's ports
-	// before any of them starts. Zero: free ports are picked.
+	// TCPPort and HTTPPort, when set, are used as given; when every port
+	// served is given, without the retry on a clash: the nodes of a cluster
+	// must know each other's ports before any of them starts. Zero: free
+	// ports are picked.
 	TCPPort, HTTPPort int
+	// HTTP serves the HTTP interface too (always when HTTPPort is set).
+	// Off by default: a URL on it runs SQL (?query=), so anything on the
+	// machine that can be made to send a request (a webhook, a browser)
+	// could reach the data; the product needs only the native port.
+	HTTP bool
+	// Password protects the default user ("": none, for throwaway test
+	// servers). Both ports listen on loopback only either way.
+	Password string
 	// ExtraConfig is XML added to the generated config's root element as is
 	// (a cluster node's zookeeper, remote_servers, macros, ...). Empty for a
 	// single server.
@@ -88,7 +100,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	stopOrphan(dir, opts.Logger)
 
-	if opts.TCPPort != 0 && opts.HTTPPort != 0 {
+	withHTTP := opts.HTTP || opts.HTTPPort != 0
+	if opts.TCPPort != 0 && (opts.HTTPPort != 0 || !withHTTP) {
 		return startOnce(ctx, bin, dir, opts.TCPPort, opts.HTTPPort, opts)
 	}
 	var lastErr error
@@ -99,7 +112,16 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		tcpPort, httpPort := ports[0], ports[1]
+		tcpPort, httpPort := ports[0], 0
+		if opts.TCPPort != 0 {
+			tcpPort = opts.TCPPort
+		}
+		if withHTTP {
+			httpPort = ports[1]
+			if opts.HTTPPort != 0 {
+				httpPort = opts.HTTPPort
+			}
+		}
 		s, err := startOnce(ctx, bin, dir, tcpPort, httpPort, opts)
 		if err == nil {
 			return s, nil
@@ -118,9 +140,12 @@ func startOnce(ctx context.Context, bin Binary, dir string, tcpPort, httpPort in
 	s := &Server{
 		Dir:      dir,
 		TCPAddr:  fmt.Sprintf("127.0.0.1:%d", tcpPort),
-		HTTPAddr: fmt.Sprintf("127.0.0.1:%d", httpPort),
+		Password: opts.Password,
 		log:      opts.Logger,
 		bin:      bin, opts: opts, tcpPort: tcpPort, httpPort: httpPort,
+	}
+	if httpPort != 0 {
+		s.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", httpPort)
 	}
 	cmd, done, err := s.launch(ctx)
 	if err != nil {
@@ -135,7 +160,7 @@ func startOnce(ctx context.Context, bin Binary, dir string, tcpPort, httpPort in
 // it answers; on failure nothing is left running.
 func (s *Server) launch(ctx context.Context) (*exec.Cmd, chan error, error) {
 	bin, dir, tcpPort, httpPort, opts := s.bin, s.Dir, s.tcpPort, s.httpPort, s.opts
-	cfgPath, err := writeConfig(dir, tcpPort, httpPort, opts.ExtraConfig, opts.ExtraProfiles, opts.DefaultSettings)
+	cfgPath, err := writeConfig(dir, tcpPort, httpPort, opts.Password, opts.ExtraConfig, opts.ExtraProfiles, opts.DefaultSettings)
 	if err != nil {
 		return nil, nil, fmt.Errorf("write ClickHouse config: %w", err)
 	}
@@ -160,7 +185,6 @@ func (s *Server) launch(ctx context.Context) (*exec.Cmd, chan error, error) {
 	go func() { done <- cmd.Wait(); stderr.Close() }()
 
 	deadline := time.Now().Add(opts.StartTimeout)
-	client := &http.Client{Timeout: time.Second}
 	for {
 		select {
 		case err := <-done:
@@ -176,17 +200,42 @@ func (s *Server) launch(ctx context.Context) (*exec.Cmd, chan error, error) {
 			return nil, nil, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
-		if resp, err := client.Get("http://" + s.HTTPAddr + "/ping"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return cmd, done, nil
-			}
+		if s.answers(ctx) {
+			return cmd, done, nil
 		}
 		if time.Now().After(deadline) {
 			stopProcess(cmd, done, dir, opts.Logger)
 			return nil, nil, fmt.Errorf("ClickHouse server in %s did not answer within %s; see %s", dir, opts.StartTimeout, filepath.Join(dir, "log"))
 		}
 	}
+}
+
+// answers reports whether the server answers a ping on its native port
+// with its password (the HTTP interface may be off).
+func (s *Server) answers(ctx context.Context) bool {
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Protocol:    clickhouse.Native,
+		Addr:        []string{s.TCPAddr},
+		Auth:        clickhouse.Auth{Username: "default", Password: s.Password},
+		DialTimeout: time.Second,
+	})
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return conn.Ping(ctx) == nil
+}
+
+// ClientCommand is the clickhouse-client command line that opens a shell
+// on the server, the password read from passwordFile.
+func (s *Server) ClientCommand(passwordFile string) string {
+	_, port, _ := net.SplitHostPort(s.TCPAddr)
+	if s.Password == "" {
+		return "clickhouse-client --port " + port
+	}
+	return fmt.Sprintf("clickhouse-client --port %s --password \"$(cat %s)\"", port, passwordFile)
 }
 
 // Stop ends the server: SIGTERM, a grace period, then SIGKILL. A

@@ -76,7 +76,8 @@ func Server(t testing.TB) *chserver.Server {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
-		server, startErr = chserver.Start(ctx, chserver.Options{Dir: dir, Logger: Logger()})
+		// With the HTTP interface: the store's protocol tests use it.
+		server, startErr = chserver.Start(ctx, chserver.Options{Dir: dir, Logger: Logger(), HTTP: true})
 	})
 	if startErr != nil {
 		SkipOrFail(t, "ClickHouse", startErr)
