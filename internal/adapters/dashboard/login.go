@@ -83,7 +83,7 @@ func waitWords(secs int) string {
 }
 
 func (h *Handler) submitLogout(c echo.Context) error {
-	clearSession(c.Response(), c.Request())
+	h.opts.Auth.endSession(c.Response(), c.Request())
 	if h.opts.Auth.Enabled() {
 		return c.Redirect(http.StatusSeeOther, "/login")
 	}
