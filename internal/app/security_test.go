@@ -241,3 +241,52 @@ func TestSignOutRevokesAPISession(t *testing.T) {
 		t.Errorf("freshness with the signed-out cookie: %d, want 401", code)
 	}
 }
+
+// TestAPIAnswersJSONForEveryPath: under /api/ and /v1/ and on the
+// PostHog-compatible paths, a path no route serves is a JSON 404 (even a
+// POST, which the dashboard's catch-all used to answer with its HTML
+// "form has expired" 403), and a known path asked with another method a
+// JSON 405 with Allow.
+func TestAPIAnswersJSONForEveryPath(t *testing.T) {
+	_, base := startFullApp(t, false)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"POST", "/api/v1/nope", 404, ""},
+		{"GET", "/api/v1/nope", 404, ""},
+		{"DELETE", "/api/nope", 404, ""},
+		{"POST", "/v1/nope", 404, ""},
+		{"PUT", "/api/v1/series", 405, "GET"},
+		{"POST", "/api/v1/series", 405, "GET"},
+		{"DELETE", "/api/v1/exports/x/run", 405, "POST"},
+		{"GET", "/v1/events", 405, "POST"},
+		{"GET", "/capture/", 405, "POST"},
+		{"PUT", "/api/v1/annotations", 405, "GET, POST"},
+	} {
+		req, _ := http.NewRequest(tc.method, base+tc.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b struct{ Error string }
+		jerr := json.NewDecoder(resp.Body).Decode(&b)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || jerr != nil || b.Error == "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("%s %s: %d %s (JSON error %q, %v), want %d in JSON", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), b.Error, jerr, tc.status)
+		}
+		if allow := resp.Header.Get("Allow"); tc.allow != "" && !strings.HasPrefix(allow, tc.allow) {
+			t.Errorf("%s %s: Allow %q, want %s first", tc.method, tc.path, allow, tc.allow)
+		}
+	}
+	// The dashboard still answers its own unknown paths as pages.
+	resp, err := http.Get(base + "/no/such/page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("GET /no/such/page: %d %s, want a 404 page", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
