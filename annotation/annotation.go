@@ -105,6 +105,14 @@ func Validate(a *Annotation, r catalog.Registry) error {
 	if !utf8.ValidString(a.Title) || !utf8.ValidString(a.Text) {
 		errs = append(errs, errors.New("title and text must be UTF-8"))
 	}
+	// No control characters (catalog.CheckPrintable); the text may hold
+	// tabs and line breaks.
+	if err := catalog.CheckPrintable("title", a.Title, ""); err != nil {
+		errs = append(errs, err)
+	}
+	if err := catalog.CheckPrintable("text", a.Text, "\t\n\r"); err != nil {
+		errs = append(errs, err)
+	}
 	if a.Link != "" {
 		u, err := url.Parse(a.Link)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(a.Link) > 2000 {
@@ -204,9 +212,22 @@ func CSVRecord(a Annotation) []string {
 }
 
 // cell keeps a spreadsheet from reading user text as a formula: a cell
-// starting with = + - @ or a control character gets a leading '.
+// whose first character other than a control character or a space is
+// = + - @, or that starts with a tab or a carriage return, gets a leading
+// '. A spreadsheet skips the leading control characters ("\x00=1" is read
+// as =1), so they do not hide the formula from this guard.
 func cell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+	if s == "" {
+		return s
+	}
+	if s[0] == '\t' || s[0] == '\r' {
+		return "'" + s
+	}
+	lead := strings.TrimLeftFunc(s, func(r rune) bool {
+		_, _, ctl := catalog.ControlChar(string(r), "")
+		return ctl || r == ' '
+	})
+	if lead != "" && strings.ContainsRune("=+-@", rune(lead[0])) {
 		return "'" + s
 	}
 	return s

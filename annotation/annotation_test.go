@@ -27,6 +27,11 @@ func TestValidate(t *testing.T) {
 		{"unknown kind", func(a *Annotation) { a.Kind = "rumour" }, `kind "rumour"`},
 		{"javascript link", func(a *Annotation) { a.Link = "javascript:alert(1)" }, "link"},
 		{"bad id", func(a *Annotation) { a.ID = "a'b" }, `id "a'b"`},
+		{"NUL in title", func(a *Annotation) { a.Title = "\x00=1" }, "title: contains a control character (U+0000 at byte 0)"},
+		{"escape in title", func(a *Annotation) { a.Title = "red \x1b[31m" }, "title: contains a control character (U+001B at byte 4)"},
+		{"tab in title", func(a *Annotation) { a.Title = "a\tb" }, "title: contains a control character"},
+		{"lines in text", func(a *Annotation) { a.Text = "one\r\ntwo\tthree" }, ""},
+		{"NUL in text", func(a *Annotation) { a.Text = "one\x00" }, "text: contains a control character other than tab and line breaks"},
 		{"unknown assistant", func(a *Annotation) { a.Assistant = "copilot" }, reg.Check(catalog.Assistant, "copilot").Error()},
 		{"channel not a slug", func(a *Annotation) { a.Channel = "2G-Network" }, catalog.CheckSlug(catalog.Channel, "2G-Network").Error()},
 		{"injection in scope", func(a *Annotation) { a.Channel = "whatsapp' OR 1=1 --" }, "channel"},
@@ -83,5 +88,14 @@ func TestCSVRecordDefusesFormulas(t *testing.T) {
 	rec := CSVRecord(Annotation{ID: "x", Title: "=HYPERLINK(1)", Text: "+1", Link: "https://example.com"})
 	if len(rec) != len(CSVHeader) || rec[3] != "'=HYPERLINK(1)" || rec[4] != "'+1" || rec[5] != "https://example.com" {
 		t.Errorf("record %q", rec)
+	}
+	// A spreadsheet skips leading control characters and spaces: the
+	// formula behind them is defused too (annotations stored before the
+	// rule refused control characters may hold them).
+	for in, want := range map[string]string{"\x00=1": "'\x00=1", "\x01\x02+1": "'\x01\x02+1", " @SUM(1)": "' @SUM(1)",
+		"\t-1": "'\t-1", "\r=1": "'\r=1", "\x00plain": "\x00plain", "a=1": "a=1", "": ""} {
+		if got := CSVRecord(Annotation{Title: in})[3]; got != want {
+			t.Errorf("title %q: cell %q, want %q", in, got, want)
+		}
 	}
 }

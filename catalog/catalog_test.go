@@ -158,3 +158,26 @@ func TestOwners(t *testing.T) {
 		t.Errorf("default table on another registry: %+v, %v", d, err)
 	}
 }
+
+func TestCheckPrintable(t *testing.T) {
+	f := func(value, allowed string, ok bool) {
+		t.Helper()
+		err := CheckPrintable("title", value, allowed)
+		if (err == nil) != ok {
+			t.Errorf("CheckPrintable(%q, %q) = %v, want ok=%v", value, allowed, err, ok)
+		}
+		if err != nil && !strings.HasPrefix(err.Error(), "title: ") {
+			t.Errorf("CheckPrintable(%q): %q does not name the field first", value, err)
+		}
+	}
+	f("Launch in FR — été", "", true)
+	f("", "", true)
+	f("\x00=1", "", false)
+	f("a\tb", "", false)
+	f("a\nb", "", false)
+	f("a\x1b[31mb", "", false)
+	f("a\x7f", "", false)
+	f("a\u0085b", "", false)
+	f("two\nlines\ttab\r\n", "\t\n\r", true)
+	f("nul\x00", "\t\n\r", false)
+}

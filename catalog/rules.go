@@ -90,3 +90,37 @@ func quote(v string) string {
 	}
 	return strconv.Quote(v)
 }
+
+// A control character (C0, DEL or C1) in a title, an id or a source is
+// never meant: a NUL or an escape sequence shown raw in a page or a
+// terminal, or a "\x00=1" cell that a spreadsheet reads as a formula.
+// CheckPrintable is the one rule that refuses them, used by ingest (event
+// ids, sources), annotations (titles, text) and every adapter through
+// them.
+
+// ControlChar returns the first control character of s and its byte
+// offset, ok false when s has none. Those in allowed (for example "\n\t"
+// for a multi-line text) are skipped.
+func ControlChar(s, allowed string) (r rune, at int, ok bool) {
+	for i, c := range s {
+		if (c < 0x20 || c == 0x7f || c >= 0x80 && c <= 0x9f) && !strings.ContainsRune(allowed, c) {
+			return c, i, true
+		}
+	}
+	return 0, 0, false
+}
+
+// CheckPrintable returns nil when value holds no control character but
+// those in allowed, else a *RuleError that names field and the character.
+func CheckPrintable(field, value, allowed string) error {
+	r, at, bad := ControlChar(value, allowed)
+	if !bad {
+		return nil
+	}
+	what := "a control character"
+	if allowed != "" {
+		what = "a control character other than tab and line breaks"
+	}
+	return &RuleError{Kind: Kind(field), Value: value,
+		msg: fmt.Sprintf("%s: contains %s (U+%04X at byte %d): remove it", field, what, r, at)}
+}

@@ -142,6 +142,17 @@ func setTextField(in *Input, key string, val string) *FieldError {
 	return nil
 }
 
+// printable is catalog.CheckPrintable as a field error: ids and sources
+// are shown in pages, logs and files, where a control character is never
+// meant.
+func printable(field, v string) *FieldError {
+	err := catalog.CheckPrintable(field, v, "")
+	if err == nil {
+		return nil
+	}
+	return &FieldError{Field: field, Error: strings.TrimPrefix(err.Error(), field+": ")}
+}
+
 func isDigits(s string) bool {
 	if s == "" {
 		return false
@@ -307,6 +318,8 @@ func (r *registries) validate(in *Input, now time.Time, ev *Event) []FieldError 
 		add(&FieldError{Field: "event_id", Error: "required"})
 	case len(in.EventID) > 128:
 		add(&FieldError{Field: "event_id", Error: fmt.Sprintf("%d bytes: at most 128", len(in.EventID))})
+	default:
+		add(printable("event_id", in.EventID))
 	}
 	switch {
 	case in.Time.IsZero():
@@ -355,6 +368,8 @@ func (r *registries) validate(in *Input, now time.Time, ev *Event) []FieldError 
 	}
 	if len(in.Source) > 64 {
 		add(&FieldError{Field: "source", Error: fmt.Sprintf("%d bytes: at most 64", len(in.Source))})
+	} else {
+		add(printable("source", in.Source))
 	}
 	if len(errs) > 0 {
 		for i := range errs {

@@ -54,6 +54,8 @@ func TestEachBadFieldIsRejectedAndValidEventsAreStored(t *testing.T) {
 		{"count too big", line("n4", map[string]any{"count": "1000001"}), "count", "1000001: must be an integer 1-1000000"},
 		{"linked string", line("l1", map[string]any{"linked": `"yes"`}), "linked", "must be true or false, got a string"},
 		{"source too long", line("s1", map[string]any{"source": long(65)}), "source", "65 bytes: at most 64"},
+		{"source with an escape", line("s2", map[string]any{"source": `"sdk\u001b[31m"`}), "source", "contains a control character (U+001B at byte 3): remove it"},
+		{"event_id with NUL", line("x\\u0000=1", nil), "event_id", "contains a control character (U+0000 at byte 1): remove it"},
 		{"broken JSON", `{"event_id": "b1", "time":`, "", "not valid JSON"},
 		{"not an object", `["b2"]`, "", "not a JSON object"},
 	}

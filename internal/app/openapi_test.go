@@ -68,6 +68,12 @@ func loadOpenAPI(t *testing.T) openAPIDoc {
 // to every request, as on a laptop.
 func startFullApp(t *testing.T, tokens bool) (*App, string) {
 	t.Helper()
+	return startFullAppWith(t, tokens, nil)
+}
+
+// startFullAppWith is startFullApp with the configuration changed by edit.
+func startFullAppWith(t *testing.T, tokens bool, edit func(*config.Config)) (*App, string) {
+	t.Helper()
 	s := chtest.NewStore(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), ShutdownTimeout: 5 * time.Second,
@@ -82,6 +88,9 @@ func startFullApp(t *testing.T, tokens bool) (*App, string) {
 	cfg.Ingest.MaxLine = 1 << 16
 	cfg.Ingest.DedupWindow = time.Hour
 	cfg.Exports.MaxAttempts = 1
+	if edit != nil {
+		edit(&cfg)
+	}
 	a, err := New(context.Background(), cfg, Mode{Name: "up", Ingest: true, Web: true, Scheduler: true}, &Backend{Store: s}, log, io.Discard)
 	if err != nil {
 		t.Fatal(err)

@@ -192,13 +192,19 @@ func (p *rulesProduct) filterErrors(t *testing.T, query string) []string {
 // status and the form's error, without the page's "Not saved: ".
 func (p *rulesProduct) submitAnnotation(t *testing.T, channel string) (int, string) {
 	t.Helper()
+	return p.submitAnnotationTitled(t, "from the page", channel)
+}
+
+// submitAnnotationTitled is submitAnnotation with the title given.
+func (p *rulesProduct) submitAnnotationTitled(t *testing.T, title, channel string) (int, string) {
+	t.Helper()
 	_, doc := p.page(t, "/annotations")
 	csrf := doc.Find(`form[data-testid=annotation-form] input[name=_csrf]`).AttrOr("value", "")
 	if csrf == "" {
 		t.Fatal("no annotation form on the Annotations page")
 	}
 	res, err := p.client.PostForm(p.base+"/annotations", url.Values{"_csrf": {csrf}, "start": {"2026-01-15"},
-		"title": {"from the page"}, "kind": {"shutdown"}, "channel": {channel}})
+		"title": {title}, "kind": {"shutdown"}, "channel": {channel}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,9 +220,15 @@ func (p *rulesProduct) submitAnnotation(t *testing.T, channel string) (int, stri
 // annotate runs `adoptscope annotate add` against the store.
 func (p *rulesProduct) annotate(t *testing.T, channel string) (string, error) {
 	t.Helper()
+	return p.annotateTitled(t, "from the CLI", channel)
+}
+
+// annotateTitled is annotate with the title given.
+func (p *rulesProduct) annotateTitled(t *testing.T, title, channel string) (string, error) {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	args := append([]string{"annotate", "add"}, p.cliArgs...)
-	args = append(args, "--start", "2026-01-15", "--title", "from the CLI", "--channel", channel)
+	args = append(args, "--start", "2026-01-15", "--title", title, "--channel", channel)
 	err := cli.Run(context.Background(), args, &out, &errOut)
 	return out.String() + errOut.String(), err
 }
@@ -337,4 +349,23 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestControlCharacterIsOneRule: a title holding a control character
+// ("\x00=1", which a spreadsheet reads as =1) is refused by the annotation
+// API, the dashboard's form and the CLI with catalog.CheckPrintable's
+// message, naming the field.
+func TestControlCharacterIsOneRule(t *testing.T) {
+	p := startRulesProduct(t)
+	const title = "\x00=1"
+	want := catalog.CheckPrintable("title", title, "").Error()
+	if code, msg := p.api(t, http.MethodPost, "/api/v1/annotations", map[string]any{"start": "2026-01-15", "title": title}); code != http.StatusBadRequest || msg != want {
+		t.Errorf("annotation API: %d %q, want 400 %q", code, msg, want)
+	}
+	if code, msg := p.submitAnnotationTitled(t, title, ""); code != http.StatusBadRequest || msg != want {
+		t.Errorf("annotation page: %d %q, want 400 %q", code, msg, want)
+	}
+	if out, err := p.annotateTitled(t, title, ""); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("CLI: %v (%s), want an error with %q", err, out, want)
+	}
 }

@@ -58,7 +58,8 @@ func (a *App) registerLoginMetrics(t *auth.Throttle) {
 // trackIngestRoutes runs start (startIngest) and tells the server which
 // paths it mounted (every route but /metrics): ingest bodies get their
 // longer read deadline and are not counted against the dashboard/API
-// concurrency cap, whichever family of sender they serve.
+// concurrency cap, whichever family of sender they serve, and every
+// answer on them is JSON.
 func (a *App) trackIngestRoutes(start func(context.Context, Mode) error) func(context.Context, Mode) error {
 	return func(ctx context.Context, mode Mode) error {
 		before := map[string]bool{}
@@ -78,6 +79,9 @@ func (a *App) trackIngestRoutes(start func(context.Context, Mode) error) func(co
 			paths = append(paths, r.Path)
 		}
 		a.Server.SetIngestPaths(paths)
+		// Every ingest route answers in JSON, errors and unknown methods
+		// included (the PostHog-compatible ones are outside /v1/).
+		a.Server.SetAPIPaths(paths)
 		return nil
 	}
 }

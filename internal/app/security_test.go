@@ -3,10 +3,15 @@ package app
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"github.com/adoptscope/adoptscope/internal/config"
+	"github.com/adoptscope/adoptscope/internal/platform/auth"
 )
 
 // routeFamilies are one request of each kind the server answers: ingest
@@ -105,4 +110,183 @@ func withAllowedHosts(a *App, hosts ...string) config.Config {
 	cfg := a.Cfg
 	cfg.HTTP.AllowedHosts = hosts
 	return cfg
+}
+
+// signedIn signs ana in on the dashboard at base and returns the client
+// (holding the session cookie) and the CSRF token of her pages.
+func signedIn(t *testing.T, base string) (*http.Client, string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	token := func(path string) string {
+		resp, err := c.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		doc, err := goquery.NewDocumentFromReader(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return doc.Find(`input[name=_csrf]`).First().AttrOr("value", "")
+	}
+	resp, err := c.PostForm(base+"/login", url.Values{"_csrf": {token("/login")}, "username": {"ana"}, "password": {"admin-pass"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", resp.StatusCode)
+	}
+	return c, token("/annotations")
+}
+
+func withAna(t *testing.T) func(*config.Config) {
+	h, err := auth.HashPassword("admin-pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(c *config.Config) { c.Users = "ana:admin:" + h }
+}
+
+// TestCookieWritesNeedCSRF: an API write without a body, authenticated by
+// the dashboard's session cookie, is refused (403) without the session's
+// CSRF token or this server's Origin; another port of the same host is
+// another origin. With the token (X-CSRF-Token) or the same Origin it is
+// answered, and a bearer-token request is not affected.
+func TestCookieWritesNeedCSRF(t *testing.T) {
+	_, base := startFullAppWith(t, true, withAna(t))
+	c, token := signedIn(t, base)
+	u, _ := url.Parse(base)
+	post := func(path string, hdr map[string]string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, base+path, nil)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, path := range []string{"/api/v1/breaks/detect", "/api/v1/exports/x/run", "/api/v1/breaks/x/dismiss"} {
+		for name, hdr := range map[string]map[string]string{
+			"cookie alone":        nil,
+			"Origin another port": {"Origin": "http://" + u.Hostname() + ":1"},
+			"Origin another site": {"Origin": "https://evil.example"},
+			"a token of no page":  {"X-CSRF-Token": "forged"},
+			"Origin null":         {"Origin": "null"},
+		} {
+			if code := post(path, hdr); code != http.StatusForbidden {
+				t.Errorf("POST %s, %s: %d, want 403", path, name, code)
+			}
+		}
+	}
+	for name, hdr := range map[string]map[string]string{
+		"the session's token": {"X-CSRF-Token": token},
+		"same Origin":         {"Origin": base},
+	} {
+		if code := post("/api/v1/breaks/detect", hdr); code == http.StatusForbidden || code == http.StatusUnauthorized {
+			t.Errorf("POST /api/v1/breaks/detect, %s: %d, want it answered", name, code)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/breaks/detect", nil)
+	req.Header.Set("Authorization", "Bearer oas-admin-token-0123456789")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized {
+		t.Errorf("POST /api/v1/breaks/detect with the admin token: %d, want it answered", resp.StatusCode)
+	}
+}
+
+// TestSignOutRevokesAPISession: the session cookie kept after sign-out no
+// longer reads the API (it used to, until it expired 12 h later).
+func TestSignOutRevokesAPISession(t *testing.T) {
+	_, base := startFullAppWith(t, false, withAna(t))
+	c, token := signedIn(t, base)
+	u, _ := url.Parse(base)
+	var session string
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == "adoptscope_session" {
+			session = ck.Value
+		}
+	}
+	read := func() int {
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/freshness", nil)
+		req.AddCookie(&http.Cookie{Name: "adoptscope_session", Value: session})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := read(); code != http.StatusOK {
+		t.Fatalf("freshness with the session: %d", code)
+	}
+	resp, err := c.PostForm(base+"/logout", url.Values{"_csrf": {token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d", resp.StatusCode)
+	}
+	if code := read(); code != http.StatusUnauthorized {
+		t.Errorf("freshness with the signed-out cookie: %d, want 401", code)
+	}
+}
+
+// TestAPIAnswersJSONForEveryPath: under /api/ and /v1/ and on the
+// PostHog-compatible paths, a path no route serves is a JSON 404 (even a
+// POST, which the dashboard's catch-all used to answer with its HTML
+// "form has expired" 403), and a known path asked with another method a
+// JSON 405 with Allow.
+func TestAPIAnswersJSONForEveryPath(t *testing.T) {
+	_, base := startFullApp(t, false)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"POST", "/api/v1/nope", 404, ""},
+		{"GET", "/api/v1/nope", 404, ""},
+		{"DELETE", "/api/nope", 404, ""},
+		{"POST", "/v1/nope", 404, ""},
+		{"PUT", "/api/v1/series", 405, "GET"},
+		{"POST", "/api/v1/series", 405, "GET"},
+		{"DELETE", "/api/v1/exports/x/run", 405, "POST"},
+		{"GET", "/v1/events", 405, "POST"},
+		{"GET", "/capture/", 405, "POST"},
+		{"PUT", "/api/v1/annotations", 405, "GET, POST"},
+	} {
+		req, _ := http.NewRequest(tc.method, base+tc.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b struct{ Error string }
+		jerr := json.NewDecoder(resp.Body).Decode(&b)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || jerr != nil || b.Error == "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("%s %s: %d %s (JSON error %q, %v), want %d in JSON", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), b.Error, jerr, tc.status)
+		}
+		if allow := resp.Header.Get("Allow"); tc.allow != "" && !strings.HasPrefix(allow, tc.allow) {
+			t.Errorf("%s %s: Allow %q, want %s first", tc.method, tc.path, allow, tc.allow)
+		}
+	}
+	// The dashboard still answers its own unknown paths as pages.
+	resp, err := http.Get(base + "/no/such/page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("GET /no/such/page: %d %s, want a 404 page", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
 }

@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/adoptscope/adoptscope/annotation"
 	"github.com/adoptscope/adoptscope/ingest"
@@ -64,6 +67,19 @@ func (a *App) startWeb(_ context.Context, mode Mode) error {
 	// (empty: the catalog's defaults), by the API, the dashboard's form
 	// and the CLI alike.
 	a.Annotations = annotation.New(a.Backend.Store, a.Cfg.Registry())
+	// A write to the API that a page of another site could have made a
+	// browser send (with the session cookie, or to the open laptop
+	// default) is refused before any handler runs.
+	a.Server.Echo.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if strings.HasPrefix(c.Request().URL.Path, "/api/") {
+				if err := a.Auth.CheckWrite(c.Request()); err != nil {
+					return err
+				}
+			}
+			return next(c)
+		}
+	})
 	g := a.Server.Echo.Group("/api/v1")
 	a.API.Register(g)
 	a.API.RegisterExports(g, a.Exports)

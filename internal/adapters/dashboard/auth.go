@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/adoptscope/adoptscope/internal/platform/auth"
+	"github.com/adoptscope/adoptscope/internal/platform/httperr"
 )
 
 // The accounts, sessions and CSRF tokens are internal/platform/auth's; the
@@ -76,21 +79,36 @@ func secureRequest(r *http.Request) bool {
 }
 
 func (a *Auth) setSession(w http.ResponseWriter, r *http.Request, u auth.User) {
-	s := auth.Session{User: u.Name, Role: u.Role, Expires: time.Now().Add(a.SessionTTL)}
+	s := auth.Session{ID: auth.NewSessionID(), User: u.Name, Role: u.Role, Expires: time.Now().Add(a.SessionTTL)}
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: a.SignSession(s), Path: "/", Expires: s.Expires,
 		HttpOnly: true, Secure: secureRequest(r), SameSite: http.SameSiteLaxMode,
 	})
 }
 
-func clearSession(w http.ResponseWriter, r *http.Request) {
+// endSession signs r out: its session is revoked on the server (its cookie
+// is refused from now on, wherever it was copied to) and the cookie
+// cleared.
+func (a *Auth) endSession(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if s, ok := a.VerifySession(c.Value, time.Now()); ok {
+			a.Revoke(s, time.Now())
+		}
+	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: secureRequest(r), SameSite: http.SameSiteLaxMode})
 }
 
-// csrfToken returns the form token of r's CSRF cookie, setting the cookie
-// first when r has none (see auth.CSRFToken).
+// csrfToken returns the form token of r's pages: bound to its session when
+// signed in; otherwise to the seed of its CSRF cookie (set first when r
+// has none), valid for the sign-in form only, or for every form on a
+// dashboard without accounts (see auth.SessionCSRF, auth.SeedCSRF).
 func (a *Auth) csrfToken(w http.ResponseWriter, r *http.Request) string {
+	if a.Enabled() {
+		if s, ok := a.SessionFromRequest(r); ok {
+			return a.SessionCSRF(s)
+		}
+	}
 	var seed string
 	if c, err := r.Cookie(csrfCookie); err == nil && auth.ValidCSRFSeed(c.Value) {
 		seed = c.Value
@@ -101,15 +119,107 @@ func (a *Auth) csrfToken(w http.ResponseWriter, r *http.Request) string {
 		// Later reads in this request see the new cookie.
 		r.AddCookie(&http.Cookie{Name: csrfCookie, Value: seed})
 	}
-	return a.CSRFToken(seed)
+	return a.SeedCSRF(a.seedPurpose(), seed)
 }
 
+func (a *Auth) seedPurpose() string {
+	if a.Enabled() {
+		return auth.CSRFLogin
+	}
+	return auth.CSRFAnonymous
+}
+
+// CSRFHeader carries the form token on a write sent by a script (the
+// query API accepts it from a dashboard session).
+const CSRFHeader = "X-CSRF-Token"
+
+// validCSRF reports whether the write r comes from this site: it carries
+// the token of its session (form field or CSRFHeader), or, for the sign-in
+// form and on a dashboard without accounts, the token of its CSRF cookie;
+// or its Origin is this server's own (scheme, host and port).
 func (a *Auth) validCSRF(r *http.Request) bool {
+	if sameOrigin(r) {
+		return true
+	}
+	sent := r.Header.Get(CSRFHeader)
+	if sent == "" {
+		sent = r.PostFormValue(csrfField)
+	}
+	if a.Enabled() {
+		if s, ok := a.SessionFromRequest(r); ok && auth.SameToken(a.SessionCSRF(s), sent) {
+			return true
+		}
+		if r.URL.Path != "/login" {
+			return false
+		}
+	}
 	c, err := r.Cookie(csrfCookie)
 	if err != nil {
 		return false
 	}
-	return a.ValidCSRF(c.Value, r.PostFormValue(csrfField))
+	return auth.SameToken(a.SeedCSRF(a.seedPurpose(), c.Value), sent)
+}
+
+// CheckWrite refuses a write to the query API that a browser could have
+// been made to send from another site: one without a bearer token whose
+// Origin is another site's, and one authenticated by the session cookie
+// that has neither the session's token (CSRFHeader) nor this site's
+// Origin. Bearer-token requests, which no other site can make a browser
+// send, pass; reads pass.
+func (a *Auth) CheckWrite(r *http.Request) error {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return nil
+	}
+	if r.Header.Get("Authorization") != "" {
+		return nil
+	}
+	if o := r.Header.Get("Origin"); o != "" && !sameOrigin(r) {
+		return httperr.New(http.StatusForbidden, "a write from a page of another site (Origin "+strconv.Quote(o)+") is refused: call the API from this site's pages, or with Authorization: Bearer <admin token>")
+	}
+	if _, err := r.Cookie(sessionCookie); err != nil || sameOrigin(r) {
+		return nil
+	}
+	if s, ok := a.SessionFromRequest(r); ok && auth.SameToken(a.SessionCSRF(s), r.Header.Get(CSRFHeader)) {
+		return nil
+	}
+	return httperr.New(http.StatusForbidden, "a write with the dashboard's session cookie needs the "+CSRFHeader+" header (the token of the dashboard's pages) or an Origin of this site; scripts should send Authorization: Bearer <admin token> instead")
+}
+
+// sameOrigin reports whether r's Origin is this server as the browser
+// reached it: the same scheme, host and port. Another port of the same
+// host is another origin (though the same site for cookies).
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" || o == "null" {
+		return false
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" || u.Path != "" && u.Path != "/" || u.User != nil {
+		return false
+	}
+	scheme := "http"
+	if secureRequest(r) {
+		scheme = "https"
+	}
+	if !strings.EqualFold(u.Scheme, scheme) {
+		return false
+	}
+	return hostPort(u.Host, scheme) == hostPort(r.Host, scheme)
+}
+
+// hostPort is host with its port, the scheme's default when it names none,
+// in lower case.
+func hostPort(host, scheme string) string {
+	host = strings.ToLower(host)
+	if _, _, err := net.SplitHostPort(host); err == nil {
+		return host
+	}
+	port := "80"
+	if scheme == "https" {
+		port = "443"
+	}
+	return net.JoinHostPort(strings.Trim(host, "[]"), port)
 }
 
 // safeNext keeps a post-login redirect on this site.

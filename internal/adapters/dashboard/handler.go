@@ -141,7 +141,8 @@ func (h *Handler) routes(g *echo.Group) {
 }
 
 // secure sets the security headers of dashboard responses, with a fresh
-// CSP nonce for each, and checks the CSRF token of every form post.
+// CSP nonce for each, and checks every write (any method but GET, HEAD
+// and OPTIONS) for the CSRF token or this site's Origin (validCSRF).
 func (h *Handler) secure(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
@@ -162,11 +163,15 @@ func (h *Handler) secure(next echo.HandlerFunc) echo.HandlerFunc {
 		ctx := withFreshMemo(withEmptyFlag(withSeriesMemo(templ.WithNonce(r.Context(), nonce))))
 		ctx = context.WithValue(ctx, csrfKey, h.opts.Auth.csrfToken(c.Response(), r))
 		c.SetRequest(r.WithContext(ctx))
-		if r.Method == http.MethodPost && !h.opts.Auth.validCSRF(c.Request()) {
+		if !safeMethod(r.Method) && !h.opts.Auth.validCSRF(c.Request()) {
 			return httperr.New(http.StatusForbidden, "The form has expired or did not come from this site. Reload the page and try again.")
 		}
 		return next(c)
 	}
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
 func (h *Handler) requireSession(next echo.HandlerFunc) echo.HandlerFunc {

@@ -35,7 +35,15 @@ func (h *Handler) submitLogin(c echo.Context) error {
 	}
 	name := c.FormValue("username")
 	addr := a.Proxies.ClientAddr(c.Request())
-	d := a.Throttle.Check(name, addr)
+	// Counted before the password is checked, one attempt at a time per
+	// account and per address: concurrent guesses cannot all be checked
+	// before the first of them is counted.
+	at, err := a.Throttle.Begin(c.Request().Context(), name, addr)
+	if err != nil {
+		return err
+	}
+	defer at.End()
+	d := at.Decision
 	if d.Refused {
 		secs := int(math.Ceil(d.RetryAfter.Seconds()))
 		h.log.Warn("dashboard sign-in refused: too many failures", "user", logName(name), "client", addr,
@@ -49,11 +57,10 @@ func (h *Handler) submitLogin(c echo.Context) error {
 	}
 	u, ok := a.Check(name, c.FormValue("password"))
 	if !ok {
-		a.Throttle.Failed(name, addr)
 		h.log.Info("dashboard sign-in failed", "user", logName(name), "client", addr, "failures_before", d.Failures, "delayed", d.Delay)
 		return h.renderLogin(c, http.StatusUnauthorized, "Wrong user name or password.")
 	}
-	a.Throttle.Succeeded(name)
+	at.Succeeded()
 	a.setSession(c.Response(), c.Request(), u)
 	h.log.Info("dashboard sign-in", "user", u.Name, "role", u.Role, "client", addr)
 	return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
@@ -76,7 +83,7 @@ func waitWords(secs int) string {
 }
 
 func (h *Handler) submitLogout(c echo.Context) error {
-	clearSession(c.Response(), c.Request())
+	h.opts.Auth.endSession(c.Response(), c.Request())
 	if h.opts.Auth.Enabled() {
 		return c.Redirect(http.StatusSeeOther, "/login")
 	}

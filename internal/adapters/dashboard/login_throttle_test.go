@@ -76,3 +76,48 @@ func TestLoginThrottle(t *testing.T) {
 		t.Fatalf("account after a sign-in: %+v, want cleared", d)
 	}
 }
+
+// TestLoginThrottleCountsConcurrentAttempts: 24 wrong passwords for one
+// account sent at once, then the right one 0.3 s later, while the wrong
+// ones may still be checked: each attempt is counted before its password
+// is checked, and attempts on one account take turns, so the right one is
+// answered 429 and no more than the throttle's 10 passwords are checked.
+func TestLoginThrottleCountsConcurrentAttempts(t *testing.T) {
+	app := newTestAppWith(t, testUsers(t), false, func(o *Options) {
+		o.Auth.Wait = func(context.Context, time.Duration) error { return nil }
+	})
+	base := app.srv.URL
+	c := newClient(t)
+	_, doc, _ := get(t, c, base+"/login")
+	csrf := doc.Find(`input[name=_csrf]`).AttrOr("value", "")
+	post := func(pw string) int {
+		resp, err := c.PostForm(base+"/login", url.Values{"_csrf": {csrf}, "username": {"ana"}, "password": {pw}})
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	var wg sync.WaitGroup
+	codes := make([]int, 24)
+	for i := range codes {
+		wg.Add(1)
+		go func() { defer wg.Done(); codes[i] = post("wrong") }()
+	}
+	time.Sleep(300 * time.Millisecond)
+	right := post("admin-pass")
+	wg.Wait()
+	checked := 0
+	for _, code := range codes {
+		if code == http.StatusUnauthorized {
+			checked++
+		}
+	}
+	if right != http.StatusTooManyRequests {
+		t.Errorf("right password after 24 concurrent wrong ones: %d, want 429", right)
+	}
+	if checked > 10 {
+		t.Errorf("%d of 24 concurrent wrong passwords were checked (401), want at most 10", checked)
+	}
+}

@@ -355,12 +355,37 @@ func TestPostHogJSBodies(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example" {
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
 	}
 	got := rows(t, s)
 	if got["js-1"].Source != "web" || got["js-2"].Channel != "web" || len(got) != 2 {
 		t.Errorf("stored %v", got)
+	}
+}
+
+// TestCORSWithoutCredentials: the preflight and the answer of a post
+// from another origin let any page send events, never with credentials:
+// the key is in the body, so a cookie of this site must never ride along.
+func TestCORSWithoutCredentials(t *testing.T) {
+	s := chtest.NewStore(t)
+	in := start(t, s, ingest.Config{}, ingest.SDKConfig{})
+	body := fmt.Sprintf(`{"api_key":%q,"event":"message","distinct_id":"u1","properties":{"assistant":"chatgpt","channel":"web"}}`, key)
+	for _, method := range []string{http.MethodOptions, http.MethodPost} {
+		req, _ := http.NewRequest(method, in.srv.URL+"/capture/", strings.NewReader(body))
+		req.Header.Set("Origin", "https://evil.example")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if v := resp.Header.Get("Access-Control-Allow-Credentials"); v != "" {
+			t.Errorf("%s: Access-Control-Allow-Credentials %q, want none", method, v)
+		}
+		if v := resp.Header.Get("Access-Control-Allow-Origin"); v != "*" {
+			t.Errorf("%s: Access-Control-Allow-Origin %q, want *", method, v)
+		}
 	}
 }
 

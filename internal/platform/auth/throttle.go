@@ -17,6 +17,11 @@ import (
 // (not the address's: one's own account must not clear a guessing
 // address). Attempts are counted under the name given, known or not, so
 // the answer does not tell which names exist.
+//
+// Begin is how a sign-in uses it: attempts on one account, and from one
+// address, take turns, and each is counted as a failure before its
+// password is checked. Counting only finished attempts let 24 concurrent
+// guesses all be checked while none had finished yet.
 type Throttle struct {
 	Window   time.Duration // default 15 min
 	Free     int           // failures without delay, default 5
@@ -29,6 +34,16 @@ type Throttle struct {
 	accounts map[string][]time.Time
 	addrs    map[string][]time.Time
 	metrics  throttleMetrics
+
+	turnsMu sync.Mutex
+	turns   map[string]*turn // "a:"+account, "i:"+address: the attempt checking now and those waiting
+}
+
+// turn lets one attempt at a time through for a key; waiting counts the
+// attempts holding or waiting for it, so the entry goes when none does.
+type turn struct {
+	ch      chan struct{}
+	waiting int
 }
 
 type throttleMetrics struct {
@@ -48,6 +63,7 @@ func NewThrottle() *Throttle {
 	return &Throttle{
 		accounts: map[string][]time.Time{},
 		addrs:    map[string][]time.Time{},
+		turns:    map[string]*turn{},
 		metrics: throttleMetrics{
 			failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "adoptscope_login_failures_total",
 				Help: "Dashboard sign-ins refused for a wrong name or password."}),
@@ -159,6 +175,113 @@ func (t *Throttle) Succeeded(account string) {
 	defer t.mu.Unlock()
 	t.metrics.successes.Inc()
 	delete(t.accounts, account)
+}
+
+// Attempt is a sign-in attempt let through by Begin: its Decision, and,
+// unless refused, a failure already counted. Call Succeeded when the
+// password was right, and End when the attempt is answered.
+type Attempt struct {
+	Decision
+	t                *Throttle
+	account, address string
+	at               time.Time
+	counted          bool
+	release          func()
+}
+
+// Begin waits for the turn of account and of address (one attempt at a
+// time for each; ctx ending gives up), then decides on the attempt and,
+// unless it is refused, counts it as a failure at once, before the
+// password is checked. The caller waits Delay, checks the password,
+// calls Succeeded if it was right, and End in every case.
+func (t *Throttle) Begin(ctx context.Context, account, address string) (*Attempt, error) {
+	// Always the account's turn first, then the address's: two attempts
+	// never hold one each while waiting for the other.
+	relAcc, err := t.take(ctx, "a:"+account)
+	if err != nil {
+		return nil, err
+	}
+	relAdr, err := t.take(ctx, "i:"+address)
+	if err != nil {
+		relAcc()
+		return nil, err
+	}
+	at := &Attempt{t: t, account: account, address: address, release: func() { relAdr(); relAcc() }}
+	at.Decision = t.Check(account, address)
+	if !at.Refused {
+		window, _, _, _ := t.params()
+		at.at = t.now()
+		t.mu.Lock()
+		t.accounts = record(t.accounts, account, at.at, window)
+		t.addrs = record(t.addrs, address, at.at, window)
+		t.mu.Unlock()
+		at.counted = true
+	}
+	return at, nil
+}
+
+// Succeeded records that the password was right: the account's failures
+// are cleared and this attempt no longer counts against the address.
+func (a *Attempt) Succeeded() {
+	t := a.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.metrics.successes.Inc()
+	delete(t.accounts, a.account)
+	if a.counted {
+		ts := t.addrs[a.address]
+		for i := len(ts) - 1; i >= 0; i-- {
+			if ts[i].Equal(a.at) {
+				t.addrs[a.address] = append(ts[:i:i], ts[i+1:]...)
+				break
+			}
+		}
+	}
+	a.counted = false
+}
+
+// End ends the attempt (a failure unless Succeeded was called) and lets
+// the next one on its account and address go.
+func (a *Attempt) End() {
+	if a.counted {
+		a.t.mu.Lock()
+		a.t.metrics.failures.Inc()
+		a.t.mu.Unlock()
+		a.counted = false
+	}
+	if a.release != nil {
+		a.release()
+		a.release = nil
+	}
+}
+
+// take waits for key's turn and returns the function that gives it back.
+func (t *Throttle) take(ctx context.Context, key string) (func(), error) {
+	t.turnsMu.Lock()
+	if t.turns == nil {
+		t.turns = map[string]*turn{}
+	}
+	tn := t.turns[key]
+	if tn == nil {
+		tn = &turn{ch: make(chan struct{}, 1)}
+		t.turns[key] = tn
+	}
+	tn.waiting++
+	t.turnsMu.Unlock()
+	leave := func() {
+		t.turnsMu.Lock()
+		if tn.waiting--; tn.waiting == 0 {
+			delete(t.turns, key)
+		}
+		t.turnsMu.Unlock()
+	}
+	select {
+	case tn.ch <- struct{}{}:
+		return func() { <-tn.ch; leave() }, nil
+	case <-ctx.Done():
+		leave()
+		return nil, ctx.Err()
+	}
 }
 
 // Wait sleeps d or until ctx ends.

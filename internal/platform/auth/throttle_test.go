@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"context"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -136,4 +138,57 @@ func TestClientAddr(t *testing.T) {
 	// Garbage: the last address known.
 	f(proxies, "10.1.1.1:5555", "unknown", "10.1.1.1")
 	f(proxies, "10.1.1.1:5555", "", "10.1.1.1")
+}
+
+// TestThrottleBeginCountsFirstAndTakesTurns: an attempt is counted as a
+// failure when it begins, before its password is checked; a second attempt
+// on the same account (or from the same address) waits until the first
+// ends; a success un-counts itself from the address and clears the
+// account; a caller that gives up while waiting leaves no trace.
+func TestThrottleBeginCountsFirstAndTakesTurns(t *testing.T) {
+	th := NewThrottle()
+	ctx := context.Background()
+	first, err := th.Begin(ctx, "ana", "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := th.Check("ana", "192.0.2.9"); d.Failures != 1 {
+		t.Fatalf("while the first attempt is checked: %d failures counted, want 1", d.Failures)
+	}
+	for _, who := range [][2]string{{"ana", "192.0.2.2"}, {"bob", "192.0.2.1"}} {
+		wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		if _, err := th.Begin(wctx, who[0], who[1]); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s from %s while the first attempt holds its turn: %v, want it to wait", who[0], who[1], err)
+		}
+		cancel()
+	}
+	done := make(chan *Attempt)
+	go func() {
+		at, _ := th.Begin(ctx, "ana", "192.0.2.2")
+		done <- at
+	}()
+	select {
+	case <-done:
+		t.Fatal("the second attempt went before the first ended")
+	case <-time.After(50 * time.Millisecond):
+	}
+	first.Succeeded()
+	first.End()
+	second := <-done
+	if second.Failures != 0 {
+		t.Errorf("after a success: %d failures before the second attempt, want 0", second.Failures)
+	}
+	second.End()
+	if d := th.Check("x", "192.0.2.1"); d.Failures != 0 {
+		t.Errorf("the address of the successful attempt: %d failures, want 0", d.Failures)
+	}
+	if d := th.Check("ana", "192.0.2.2"); d.Failures != 1 {
+		t.Errorf("the account after the second (failed) attempt: %d failures, want 1", d.Failures)
+	}
+	th.turnsMu.Lock()
+	left := len(th.turns)
+	th.turnsMu.Unlock()
+	if left != 0 {
+		t.Errorf("%d turns kept after every attempt ended", left)
+	}
 }

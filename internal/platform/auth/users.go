@@ -93,6 +93,8 @@ type Accounts struct {
 	// not tell which names exist. It has the cost of the costliest
 	// account's hash: a cheaper one would answer unknown names faster.
 	dummy []byte
+	// revoked are the sessions signed out before their expiry.
+	revoked revocations
 }
 
 // NewAccounts builds the accounts. key signs cookies (32 random bytes;

@@ -198,9 +198,16 @@ func TestHeaderSizeLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Fatalf("64 KiB header: %d, want 431", resp.StatusCode)
+	}
+	// net/http answers it before any handler, in text/plain; the server
+	// answers it in the APIs' JSON shape, with the setting to change.
+	var b struct{ Error string }
+	if err := json.Unmarshal(body, &b); err != nil || !strings.Contains(b.Error, "ADOPTSCOPE_MAX_HEADER_BYTES") || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("64 KiB header: %s %q, want a JSON error naming ADOPTSCOPE_MAX_HEADER_BYTES", resp.Header.Get("Content-Type"), body)
 	}
 }
 

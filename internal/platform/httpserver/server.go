@@ -30,6 +30,7 @@ type Server struct {
 	log       *slog.Logger
 
 	opts     Options       // SetOptions
+	apiPaths []string      // SetAPIPaths
 	slots    chan struct{} // the concurrency cap's slots
 	rejected atomic.Int64  // requests the cap answered 503
 }
@@ -56,6 +57,7 @@ func New(log *slog.Logger) *Server {
 	e.Use(securityHeaders)
 	e.Use(requestLog(log))
 	e.Use(s.limitConcurrency)
+	e.Use(s.apiRouting)
 	return s
 }
 
@@ -135,7 +137,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.NoContent(status)
 		return
 	}
-	if IsAPI(req.URL.Path) {
+	if s.answersJSON(req.URL.Path) {
 		_ = c.JSONBlob(status, httperr.JSON(msg))
 		return
 	}
@@ -155,6 +157,7 @@ func (s *Server) Serve(ctx context.Context, addr string, grace time.Duration, re
 	if err != nil {
 		return err
 	}
+	l = headerLimitListener{Listener: l, answer: headerLimitAnswer(s.opts.MaxHeaderBytes)}
 	srv := s.HTTPServer()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
