@@ -66,7 +66,7 @@ const queryTimeout = 60 * time.Second
 const settingsClause = " SETTINGS max_execution_time = 60"
 
 func run(ctx context.Context, s *store.Store, q *sqlText) (driver.Rows, context.CancelFunc, error) {
-	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	ctx, cancel := context.WithTimeout(s.ReadContext(ctx), queryTimeout)
 	rows, err := s.Conn.Query(ctx, q.String(), q.args...)
 	if err != nil {
 		cancel()

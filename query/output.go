@@ -101,11 +101,56 @@ func WriteSeriesCSV(ctx context.Context, s *store.Store, r SeriesRequest, w io.W
 // and with Compare previous and change_pct (null when it cannot be
 // computed).
 func WriteSeriesJSON(w io.Writer, res SeriesResult) error {
-	bw := bufio.NewWriter(w)
-	m := res.SeriesMeta
-	by := make([]string, len(m.By))
+	sw, err := newSeriesJSON(w, res.SeriesMeta)
+	if err != nil {
+		return err
+	}
+	for _, row := range res.Rows {
+		sw.row(row)
+	}
+	return sw.close()
+}
+
+// StreamSeriesJSON streams the answer to r in WriteSeriesJSON's shape,
+// byte for byte, with one period of groups in memory at a time: a large
+// answer costs the process no more than a small one.
+func StreamSeriesJSON(ctx context.Context, s *store.Store, r SeriesRequest, w io.Writer) error {
+	var sw *seriesJSON
+	n := 0
+	meta, err := StreamSeriesAnswer(ctx, s, r, func(m SeriesMeta) error {
+		var err error
+		sw, err = newSeriesJSON(w, m)
+		return err
+	}, func(row SeriesRow) error {
+		sw.row(row)
+		if n++; n%10000 == 0 {
+			return sw.bw.Flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if sw == nil { // nothing to stream: the range ends before any data
+		if sw, err = newSeriesJSON(w, meta); err != nil {
+			return err
+		}
+	}
+	return sw.close()
+}
+
+// seriesJSON writes one series answer: the head, then rows as they come.
+type seriesJSON struct {
+	bw      *bufio.Writer
+	by      []string
+	compare bool
+	n       int
+}
+
+func newSeriesJSON(w io.Writer, m SeriesMeta) (*seriesJSON, error) {
+	sw := &seriesJSON{bw: bufio.NewWriter(w), by: make([]string, len(m.By)), compare: m.Compare}
 	for i, d := range m.By {
-		by[i] = string(d)
+		sw.by[i] = string(d)
 	}
 	tz := m.TZ
 	if tz == "" {
@@ -123,33 +168,40 @@ func WriteSeriesJSON(w io.Writer, res SeriesResult) error {
 		Source      string   `json:"source"`
 		Partial     string   `json:"partial"`
 		freshnessJSON
-	}{m.Metric, m.Interval, m.From.Format(catalog.DateLayout), m.To.Format(catalog.DateLayout), by, tz, m.Compare, m.Approximate, m.Source,
+	}{m.Metric, m.Interval, m.From.Format(catalog.DateLayout), m.To.Format(catalog.DateLayout), sw.by, tz, m.Compare, m.Approximate, m.Source,
 		partialWord(m.Partial), newFreshnessJSON(m.Freshness, m.LastCompleteDay)})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	bw.Write(head[:len(head)-1])
-	bw.WriteString(`,"rows":[`)
-	for i, row := range res.Rows {
-		if i > 0 {
-			bw.WriteByte(',')
-		}
-		bw.WriteString(`{"period":"` + row.Period.Format(catalog.DateLayout) + `"`)
-		for j, d := range by {
-			bw.WriteString(`,"` + d + `":`)
-			b, _ := json.Marshal(row.Dims[j])
-			bw.Write(b)
-		}
-		bw.WriteString(`,"value":` + FormatNumber(row.Value))
-		if m.Compare {
-			bw.WriteString(`,"previous":` + optNumber(row.Previous, "null"))
-			bw.WriteString(`,"change_pct":` + optNumber(row.ChangePct, "null"))
-		}
-		bw.WriteString(`,"complete":` + strconv.FormatBool(row.Complete))
-		bw.WriteByte('}')
+	sw.bw.Write(head[:len(head)-1])
+	sw.bw.WriteString(`,"rows":[`)
+	return sw, nil
+}
+
+func (sw *seriesJSON) row(row SeriesRow) {
+	bw := sw.bw
+	if sw.n > 0 {
+		bw.WriteByte(',')
 	}
-	bw.WriteString("]}\n")
-	return bw.Flush()
+	sw.n++
+	bw.WriteString(`{"period":"` + row.Period.Format(catalog.DateLayout) + `"`)
+	for j, d := range sw.by {
+		bw.WriteString(`,"` + d + `":`)
+		b, _ := json.Marshal(row.Dims[j])
+		bw.Write(b)
+	}
+	bw.WriteString(`,"value":` + FormatNumber(row.Value))
+	if sw.compare {
+		bw.WriteString(`,"previous":` + optNumber(row.Previous, "null"))
+		bw.WriteString(`,"change_pct":` + optNumber(row.ChangePct, "null"))
+	}
+	bw.WriteString(`,"complete":` + strconv.FormatBool(row.Complete))
+	bw.WriteByte('}')
+}
+
+func (sw *seriesJSON) close() error {
+	sw.bw.WriteString("]}\n")
+	return sw.bw.Flush()
 }
 
 func partialWord(include bool) string {

@@ -323,6 +323,13 @@ func shareWholeFilters(r SeriesRequest) Filters {
 // groupsSQL lists the groups (distinct By values) with any event in
 // [from, to], in output order.
 func groupsSQL(r SeriesRequest, from, to time.Time) *sqlText {
+	q := groupsCore(r, from, to)
+	q.add(" ORDER BY " + dimAliases(r.By) + settingsClause)
+	return q
+}
+
+// groupsCore is the distinct By values with any event in [from, to].
+func groupsCore(r SeriesRequest, from, to time.Time) *sqlText {
 	q := &sqlText{}
 	src := sumSource(SeriesRequest{})
 	if r.TZ != "" {
@@ -332,7 +339,14 @@ func groupsSQL(r SeriesRequest, from, to time.Time) *sqlText {
 	}
 	q.add("SELECT DISTINCT " + dimCols(r.By) + " FROM " + src.table)
 	rangeWhere(q, src, Day, from, to, r.Filters)
-	q.add(" ORDER BY " + dimAliases(r.By) + settingsClause)
+	return q
+}
+
+// countGroupsSQL counts the groups of groupsSQL: an answer is sized
+// before its groups are read.
+func countGroupsSQL(r SeriesRequest, from, to time.Time) *sqlText {
+	q := &sqlText{}
+	q.add("SELECT count() FROM (").sub(groupsCore(r, from, to)).add(")" + settingsClause)
 	return q
 }
 
@@ -360,6 +374,20 @@ func Series(ctx context.Context, s *store.Store, r SeriesRequest) (SeriesResult,
 // then the By columns). Memory holds one period of groups at a time, so an
 // export of millions of rows streams.
 func StreamSeries(ctx context.Context, s *store.Store, r SeriesRequest, fn func(SeriesRow) error) (SeriesMeta, error) {
+	return StreamSeriesAnswer(ctx, s, r, nil, fn)
+}
+
+// StreamSeriesAnswer is StreamSeries that also hands the answer's meta
+// data (its freshness included) to head, once the answer has been sized
+// and before its first row: a streamed JSON answer writes its head there.
+//
+// An answer is sized before anything runs: groups x periods over the
+// store's read budget (ReadBudget.MaxRows) is refused with a *LimitError.
+// Periods that end before the first stored event are left out rather than
+// filled with zeros: a range reaching back before the data does not grow
+// the answer.
+func StreamSeriesAnswer(ctx context.Context, s *store.Store, r SeriesRequest, head func(SeriesMeta) error,
+	fn func(SeriesRow) error) (SeriesMeta, error) {
 	def, ok := metrics[r.Metric]
 	if !ok {
 		return SeriesMeta{}, &ParamError{Param: "metric", Value: string(r.Metric), Allowed: "want one of " + joinNames(MetricNames())}
@@ -398,14 +426,37 @@ func StreamSeries(ctx context.Context, s *store.Store, r SeriesRequest, fn func(
 	// sticky): left out unless asked for.
 	dropIncomplete := !r.Partial && (def.kind == kindShare || def.kind == kindStickiness)
 
-	// The groups, so that every group has a row in every period.
+	// Periods that end before the first stored event hold nothing: not
+	// zero-filled, however far back the range reaches.
+	skip := 0
+	if !fr.FirstEvent.IsZero() {
+		first := dayIn(fr.FirstEvent, loc)
+		for skip < len(periods) && nextPeriod(periods[skip], r.Interval).AddDate(0, 0, -1).Before(first) {
+			skip++
+		}
+	}
+
+	// The groups, so that every group has a row in every period; counted
+	// first, so that an answer over the budget is refused before it runs.
 	groups := [][]string{nil}
 	if len(r.By) > 0 {
 		gFrom := r.From
 		if r.Compare {
 			gFrom = prevFrom
 		}
+		var n uint64
+		if err := scanOne(ctx, s, countGroupsSQL(r, gFrom, to), &n); err != nil {
+			return meta, err
+		}
+		if err := checkAnswerSize(s.Read, int(n), len(periods)-skip); err != nil {
+			return meta, err
+		}
 		if groups, err = readGroups(ctx, s, groupsSQL(r, gFrom, to), len(r.By)); err != nil {
+			return meta, err
+		}
+	}
+	if head != nil {
+		if err := head(meta); err != nil {
 			return meta, err
 		}
 	}
@@ -426,6 +477,9 @@ func StreamSeries(ctx context.Context, s *store.Store, r SeriesRequest, fn func(
 	}
 
 	for i, p := range periods {
+		if i < skip {
+			continue
+		}
 		vals, err := cur.read(p)
 		if err != nil {
 			return meta, err
@@ -495,6 +549,50 @@ func finalize(def MetricDef, vw [2]float64, period time.Time, iv Interval, from,
 func round(v float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(v*p) / p
+}
+
+// LimitError refuses an answer larger than the read budget before it
+// runs, and says how to ask for less.
+type LimitError struct {
+	Groups, Periods, Limit int
+}
+
+// HTTPStatus: the request is well formed, its answer is too large.
+func (e *LimitError) HTTPStatus() int { return 422 }
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("the answer would hold %d rows (%d groups x %d periods), over the limit of %d rows per answer "+
+		"(ADOPTSCOPE_QUERY_MAX_ROWS): narrow the dates, use a longer interval, group by fewer dimensions or filter the slice",
+		e.Groups*e.Periods, e.Groups, e.Periods, e.Limit)
+}
+
+// checkAnswerSize refuses groups x periods over the budget's rows.
+func checkAnswerSize(b store.ReadBudget, groups, periods int) error {
+	b = b.WithDefaults()
+	if groups > 0 && periods > 0 && groups*periods > b.MaxRows {
+		return &LimitError{Groups: groups, Periods: periods, Limit: b.MaxRows}
+	}
+	return nil
+}
+
+// scanOne runs a one-row query and scans it into dest.
+func scanOne(ctx context.Context, s *store.Store, q *sqlText, dest ...any) error {
+	rows, cancel, err := run(ctx, s, q)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("query: %w", err)
+		}
+		return fmt.Errorf("query: no row")
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	return rows.Err()
 }
 
 func readGroups(ctx context.Context, s *store.Store, q *sqlText, n int) ([][]string, error) {

@@ -39,6 +39,8 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
+	// QueryMaxMemoryMiB is ClickHouse.Read.MaxMemory in MiB, as set.
+	QueryMaxMemoryMiB int
 }
 
 // Section selects groups of flags.
@@ -90,6 +92,8 @@ func (c *Config) Bind(fs *flag.FlagSet, sections Section) {
 		f.str(&c.ClickHouse.Protocol, "clickhouse-protocol", "ADOPTSCOPE_CLICKHOUSE_PROTOCOL", "native", "protocol to ClickHouse: native (port 9000, 9440 with TLS) or http (port 8123, 8443 with TLS; needs a server newer than 18.16)")
 		f.integer(&c.ManagedHTTPPort, "clickhouse-http-port", "ADOPTSCOPE_CLICKHOUSE_HTTP_PORT", 0, "HTTP port of the managed ClickHouse (loopback only, same password as its native port); 0: off, the product needs only the native port")
 		f.str(&c.ClickHouse.HTTPProxy, "clickhouse-http-proxy", "ADOPTSCOPE_CLICKHOUSE_HTTP_PROXY", "", "proxy URL for the http protocol; empty: HTTPS_PROXY, HTTP_PROXY and NO_PROXY")
+		f.integer(&c.ClickHouse.Read.MaxRows, "query-max-rows", "ADOPTSCOPE_QUERY_MAX_ROWS", store.DefaultMaxRows, "most rows one answer (API, chart, CSV export) may hold; a larger one is refused with 422 before it runs")
+		f.integer(&c.QueryMaxMemoryMiB, "query-max-memory-mib", "ADOPTSCOPE_QUERY_MAX_MEMORY_MIB", store.DefaultMaxMemory>>20, "ClickHouse memory one read query may use, in MiB (max_memory_usage); a query over it fails instead of growing")
 	}
 	if sections&Tokens != 0 {
 		f.list(&c.IngestTokens, "ingest-tokens", "ADOPTSCOPE_INGEST_TOKENS", "comma-separated bearer tokens that may send events")
@@ -149,6 +153,15 @@ func (c *Config) Validate() error {
 	if c.ManagedHTTPPort < 0 || c.ManagedHTTPPort > 65535 {
 		errs = append(errs, fmt.Errorf("--clickhouse-http-port / ADOPTSCOPE_CLICKHOUSE_HTTP_PORT %d: want a port from 1 to 65535, or 0 for none", c.ManagedHTTPPort))
 	}
+	// Zero (a command that does not bind the ClickHouse flags) is the
+	// store's default budget.
+	if c.ClickHouse.Read.MaxRows < 0 || c.ClickHouse.Read.MaxRows > 100_000_000 {
+		errs = append(errs, fmt.Errorf("--query-max-rows / ADOPTSCOPE_QUERY_MAX_ROWS %d: want 1-100000000", c.ClickHouse.Read.MaxRows))
+	}
+	if c.QueryMaxMemoryMiB != 0 && (c.QueryMaxMemoryMiB < 64 || c.QueryMaxMemoryMiB > 1<<20) {
+		errs = append(errs, fmt.Errorf("--query-max-memory-mib / ADOPTSCOPE_QUERY_MAX_MEMORY_MIB %d: want 64-1048576", c.QueryMaxMemoryMiB))
+	}
+	c.ClickHouse.Read.MaxMemory = int64(c.QueryMaxMemoryMiB) << 20
 	if c.ClickHouse.MaxOpenConns < 0 {
 		errs = append(errs, errors.New("--clickhouse-max-conns / ADOPTSCOPE_CLICKHOUSE_MAX_CONNS must be positive"))
 	}

@@ -188,15 +188,11 @@ func (a *API) getSeries(c echo.Context) error {
 		}
 		return w.finish()
 	}
-	res, err := query.Series(ctx, a.opts.Store, req)
-	if err != nil {
-		return err
+	w := newLazyJSON(c)
+	if err := query.StreamSeriesJSON(ctx, a.opts.Store, req, w); err != nil {
+		return a.streamFailed(c, w, err)
 	}
-	var buf bytes.Buffer
-	if err := query.WriteSeriesJSON(&buf, res); err != nil {
-		return err
-	}
-	return c.Blob(http.StatusOK, mimeJSON, buf.Bytes())
+	return w.finish()
 }
 
 func (a *API) getMigration(c echo.Context) error {
@@ -349,21 +345,30 @@ func setCSV(c echo.Context, filename string) {
 	h.Set(echo.HeaderContentDisposition, `attachment; filename="`+filename+`"`)
 }
 
-// lazyCSV holds the first part of a streamed answer back, so that an error
-// early in the query (the usual case) still becomes a proper error status;
-// past that, rows stream to the client.
-type lazyCSV struct {
+// lazyStream holds the first part of a streamed answer back, so that an
+// error early in the query (the usual case, a refused size among them)
+// still becomes a proper error status; past that, rows stream to the
+// client and memory holds at most lazyLimit bytes of the answer.
+type lazyStream struct {
 	c         echo.Context
-	name      string
+	setHeader func(echo.Context)
 	buf       bytes.Buffer
 	committed bool
 }
 
 const lazyLimit = 256 << 10
 
-func newLazyCSV(c echo.Context, name string) *lazyCSV { return &lazyCSV{c: c, name: name} }
+func newLazyCSV(c echo.Context, name string) *lazyStream {
+	return &lazyStream{c: c, setHeader: func(c echo.Context) { setCSV(c, name) }}
+}
 
-func (w *lazyCSV) Write(p []byte) (int, error) {
+func newLazyJSON(c echo.Context) *lazyStream {
+	return &lazyStream{c: c, setHeader: func(c echo.Context) {
+		c.Response().Header().Set(echo.HeaderContentType, mimeJSON)
+	}}
+}
+
+func (w *lazyStream) Write(p []byte) (int, error) {
 	if w.committed {
 		return w.c.Response().Write(p)
 	}
@@ -377,13 +382,13 @@ func (w *lazyCSV) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (w *lazyCSV) commit() {
-	setCSV(w.c, w.name)
+func (w *lazyStream) commit() {
+	w.setHeader(w.c)
 	w.c.Response().WriteHeader(http.StatusOK)
 	w.committed = true
 }
 
-func (w *lazyCSV) finish() error {
+func (w *lazyStream) finish() error {
 	if !w.committed {
 		w.commit()
 	}
@@ -394,10 +399,10 @@ func (w *lazyCSV) finish() error {
 
 // streamFailed reports an error of a streamed answer: a proper status when
 // nothing was sent yet, else a log line (the client sees a cut answer).
-func (a *API) streamFailed(c echo.Context, w *lazyCSV, err error) error {
+func (a *API) streamFailed(c echo.Context, w *lazyStream, err error) error {
 	if !w.committed {
 		return err
 	}
-	a.opts.Log.Error("CSV stream failed after the first rows", "path", c.Request().URL.Path, "error", err)
+	a.opts.Log.Error("answer stream failed after the first rows", "path", c.Request().URL.Path, "error", err)
 	return nil
 }

@@ -37,6 +37,47 @@ type Config struct {
 	// HTTPProxy is the URL of a proxy for the http protocol; empty: the
 	// standard HTTPS_PROXY, HTTP_PROXY and NO_PROXY variables.
 	HTTPProxy string
+	// Read is what one read of the product's questions may cost.
+	Read ReadBudget
+}
+
+// ReadBudget bounds one answer, so that no request, however it is
+// phrased, can take the server or this process past a stated size.
+type ReadBudget struct {
+	// MaxRows is the most rows one answer may hold (a series' groups x
+	// periods); a larger one is refused before it runs. Zero:
+	// DefaultMaxRows.
+	MaxRows int
+	// MaxMemory is ClickHouse's max_memory_usage for each read query, in
+	// bytes: a query over it fails on the server instead of growing.
+	// Zero: DefaultMaxMemory.
+	MaxMemory int64
+}
+
+// The default read budget: a million rows is about 150 MB of JSON, far
+// more than a chart draws and less than a spreadsheet holds; 2 GiB keeps
+// a year of per-person questions at 100 M events inside the server's
+// reach on a small machine.
+const (
+	DefaultMaxRows   = 1_000_000
+	DefaultMaxMemory = 2 << 30
+)
+
+// WithDefaults fills the zero fields.
+func (b ReadBudget) WithDefaults() ReadBudget {
+	if b.MaxRows <= 0 {
+		b.MaxRows = DefaultMaxRows
+	}
+	if b.MaxMemory <= 0 {
+		b.MaxMemory = DefaultMaxMemory
+	}
+	return b
+}
+
+// ReadContext returns ctx with the read budget's server-side settings
+// attached: every read query of the product's questions runs with it.
+func (s *Store) ReadContext(ctx context.Context) context.Context {
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_memory_usage": int(s.Read.MaxMemory)}))
 }
 
 // Compression settings.
@@ -90,6 +131,8 @@ type Store struct {
 	Version  Version
 	Addr     string
 	Protocol string // native or http
+	// Read is the budget of each read (Config.Read with its defaults).
+	Read ReadBudget
 }
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
@@ -176,7 +219,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		return nil, fmt.Errorf("clickhouse at %s does not answer: %w", cfg.Addr, err)
 	}
 	v := Version{Major: int(sv.Version.Major), Minor: int(sv.Version.Minor), Patch: int(sv.Version.Patch)}
-	s := &Store{Conn: conn, Database: cfg.Database, Cluster: cfg.Cluster, Version: v, Addr: cfg.Addr, Protocol: cfg.Protocol}
+	s := &Store{Conn: conn, Database: cfg.Database, Cluster: cfg.Cluster, Version: v, Addr: cfg.Addr, Protocol: cfg.Protocol,
+		Read: cfg.Read.WithDefaults()}
 	log.Info("connected to ClickHouse", "addr", cfg.Addr, "protocol", cfg.Protocol, "database", cfg.Database, "server_version", v.String(),
 		"cluster", cfg.Cluster, "compression", cfg.EffectiveCompression(), "features", s.Features().String())
 	return s, nil
