@@ -32,13 +32,30 @@ type DependencyRequest struct {
 // DependencyRow: of the Users active on Assistant in Period (any channel),
 // DependentUsers were active on a channel its maker does not control; Pct
 // is DependentUsers / Users * 100, 2 decimals.
+//
+// OnlyDependentUsers were active on the assistant in the period only
+// through such channels: the people it loses outright if their owners
+// close them ("also on" its own channels is DependentUsers less these).
+// OnlyOn splits them by owner, for the people whose channels all belong
+// to one owner; OnlyPct is OnlyDependentUsers / Users * 100.
 type DependencyRow struct {
-	Period         time.Time
-	Assistant      string
-	Users          uint64
-	DependentUsers uint64
-	Pct            float64
-	Complete       bool
+	Period             time.Time
+	Assistant          string
+	Users              uint64
+	DependentUsers     uint64
+	Pct                float64
+	OnlyDependentUsers uint64
+	OnlyPct            float64
+	OnlyOn             []OwnerUsers
+	Complete           bool
+}
+
+// OwnerUsers: Users of a DependencyRow were active only on channels of
+// Owner; Pct is their share of the row's Users.
+type OwnerUsers struct {
+	Owner string
+	Users uint64
+	Pct   float64
 }
 
 // DependencyAssistant says, for one assistant of the answer, who makes it
@@ -103,6 +120,20 @@ func dependentChannels(o catalog.Owners, a string, filter []string) []string {
 			out = append(out, c)
 		}
 	}
+	return out
+}
+
+// dependentOwners lists, sorted, the owners of a's dependent channels.
+func dependentOwners(o catalog.Owners, a string, filter []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range dependentChannels(o, a, filter) {
+		if w := o.Owner(c); !seen[w] {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	sort.Strings(out)
 	return out
 }
 
@@ -196,14 +227,32 @@ func Dependency(ctx context.Context, s *store.Store, r DependencyRequest) (Depen
 			dep.add(")")
 		}
 	}
+	// The owner of each owned channel ('' for the others): a person whose
+	// channels are all dependent ones of a single owner is "only on" it.
+	owner := &sqlText{}
+	if len(owned) == 0 {
+		owner.add("''")
+	} else {
+		owner.add("multiIf(")
+		for _, c := range owned {
+			owner.add("channel = ?, ?, ", c, r.Owners.Owner(c))
+		}
+		owner.add("'')")
+	}
+	// Per person first (on the assistant in the period: any dependent
+	// channel, every channel dependent, and the range of their owners),
+	// then counted by whether and to whom they are bound.
 	q := &sqlText{}
-	q.add("SELECT toString(")
+	q.add("SELECT p, d_assistant, all_dep, if(all_dep = 1 AND o_min = o_max, o_min, '') AS only_owner, " +
+		"toUInt64(count()), toUInt64(countIf(any_dep = 1)) FROM (SELECT toString(")
 	periodExpr(q, src, r.Interval)
-	q.add(") AS p, CAST(assistant AS String) AS d_assistant, toUInt64(uniqExact(user_key)), toUInt64(uniqExactIf(user_key, ")
+	q.add(") AS p, CAST(assistant AS String) AS d_assistant, user_key, max(toUInt8(")
 	q.sub(dep)
-	q.add(")) FROM " + src.table)
+	q.add(")) AS any_dep, min(toUInt8(")
+	q.sub(dep)
+	q.add(")) AS all_dep, min(").sub(owner).add(") AS o_min, max(").sub(owner).add(") AS o_max FROM " + src.table)
 	rangeWhere(q, src, Day, r.From, to, slice)
-	q.add(" GROUP BY p, d_assistant ORDER BY p, d_assistant" + settingsClause)
+	q.add(" GROUP BY p, d_assistant, user_key) GROUP BY p, d_assistant, all_dep, only_owner ORDER BY p, d_assistant, all_dep, only_owner" + settingsClause)
 	rows, cancel, err := run(ctx, s, q)
 	if err != nil {
 		return res, err
@@ -211,15 +260,32 @@ func Dependency(ctx context.Context, s *store.Store, r DependencyRequest) (Depen
 	defer cancel()
 	defer rows.Close()
 	type key struct{ p, a string }
-	got := map[key][2]uint64{}
+	type counts struct {
+		all, dep, only uint64
+		byOwner        map[string]uint64
+	}
+	got := map[key]*counts{}
 	seen := map[string]bool{}
 	for rows.Next() {
-		var p, a string
-		var all, d uint64
-		if err := rows.Scan(&p, &a, &all, &d); err != nil {
+		var p, a, onlyOwner string
+		var allDep uint8
+		var n, d uint64
+		if err := rows.Scan(&p, &a, &allDep, &onlyOwner, &n, &d); err != nil {
 			return res, fmt.Errorf("query: dependency: %w", err)
 		}
-		got[key{p, a}] = [2]uint64{all, d}
+		c := got[key{p, a}]
+		if c == nil {
+			c = &counts{byOwner: map[string]uint64{}}
+			got[key{p, a}] = c
+		}
+		c.all += n
+		c.dep += d
+		if allDep == 1 {
+			c.only += n
+			if onlyOwner != "" {
+				c.byOwner[onlyOwner] += n
+			}
+		}
 		seen[a] = true
 	}
 	if err := rows.Err(); err != nil {
@@ -241,9 +307,15 @@ func Dependency(ctx context.Context, s *store.Store, r DependencyRequest) (Depen
 			continue // a percentage of an unfinished period misleads
 		}
 		for _, a := range assistants {
-			v := got[key{p.Format(catalog.DateLayout), a}]
-			row := DependencyRow{Period: p, Assistant: a, Users: v[0], DependentUsers: v[1], Complete: complete}
-			row.Pct = Pct(v[1], v[0])
+			c := got[key{p.Format(catalog.DateLayout), a}]
+			if c == nil {
+				c = &counts{}
+			}
+			row := DependencyRow{Period: p, Assistant: a, Users: c.all, DependentUsers: c.dep, Pct: Pct(c.dep, c.all),
+				OnlyDependentUsers: c.only, OnlyPct: Pct(c.only, c.all), OnlyOn: []OwnerUsers{}, Complete: complete}
+			for _, o := range dependentOwners(r.Owners, a, r.Filters.Channels) {
+				row.OnlyOn = append(row.OnlyOn, OwnerUsers{Owner: o, Users: c.byOwner[o], Pct: Pct(c.byOwner[o], c.all)})
+			}
 			res.Rows = append(res.Rows, row)
 		}
 	}

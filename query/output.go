@@ -471,7 +471,8 @@ const (
 
 // DependencyCSVHeader: one row per period and assistant, the percentage
 // drawn next to the counts it is computed from.
-var DependencyCSVHeader = []string{"period", "assistant", "maker", "users", "dependent_users", "dependent_pct", "dependent_channels", "complete"}
+var DependencyCSVHeader = []string{"period", "assistant", "maker", "users", "dependent_users", "dependent_pct", "dependent_channels",
+	"only_dependent_users", "only_dependent_pct", "only_on", "complete"}
 
 // WriteDependencyCSV writes res as CSV.
 func WriteDependencyCSV(w io.Writer, res DependencyResult) error {
@@ -483,8 +484,13 @@ func WriteDependencyCSV(w io.Writer, res DependencyResult) error {
 	}
 	for _, row := range res.Rows {
 		a := info[row.Assistant]
+		only := make([]string, len(row.OnlyOn))
+		for i, o := range row.OnlyOn {
+			only[i] = o.Owner + "=" + strconv.FormatUint(o.Users, 10)
+		}
 		cw.Write([]string{row.Period.Format(catalog.DateLayout), row.Assistant, a.Maker, strconv.FormatUint(row.Users, 10),
-			strconv.FormatUint(row.DependentUsers, 10), FormatNumber(row.Pct), strings.Join(a.Channels, " "), strconv.FormatBool(row.Complete)})
+			strconv.FormatUint(row.DependentUsers, 10), FormatNumber(row.Pct), strings.Join(a.Channels, " "),
+			strconv.FormatUint(row.OnlyDependentUsers, 10), FormatNumber(row.OnlyPct), strings.Join(only, " "), strconv.FormatBool(row.Complete)})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -497,13 +503,21 @@ func WriteDependencyJSON(w io.Writer, res DependencyResult) error {
 		Maker     string   `json:"maker"`
 		Channels  []string `json:"dependent_channels"`
 	}
+	type ownerJSON struct {
+		Owner string  `json:"owner"`
+		Users uint64  `json:"users"`
+		Pct   float64 `json:"pct"`
+	}
 	type rowJSON struct {
-		Period         string  `json:"period"`
-		Assistant      string  `json:"assistant"`
-		Users          uint64  `json:"users"`
-		DependentUsers uint64  `json:"dependent_users"`
-		Pct            float64 `json:"dependent_pct"`
-		Complete       bool    `json:"complete"`
+		Period             string      `json:"period"`
+		Assistant          string      `json:"assistant"`
+		Users              uint64      `json:"users"`
+		DependentUsers     uint64      `json:"dependent_users"`
+		Pct                float64     `json:"dependent_pct"`
+		OnlyDependentUsers uint64      `json:"only_dependent_users"`
+		OnlyPct            float64     `json:"only_dependent_pct"`
+		OnlyOn             []ownerJSON `json:"only_on"`
+		Complete           bool        `json:"complete"`
 	}
 	tz := res.TZ
 	if tz == "" {
@@ -529,7 +543,12 @@ func WriteDependencyJSON(w io.Writer, res DependencyResult) error {
 		out.Assistants = append(out.Assistants, assistantJSON{a.Assistant, a.Maker, ch})
 	}
 	for _, r := range res.Rows {
-		out.Rows = append(out.Rows, rowJSON{r.Period.Format(catalog.DateLayout), r.Assistant, r.Users, r.DependentUsers, r.Pct, r.Complete})
+		only := make([]ownerJSON, len(r.OnlyOn))
+		for i, o := range r.OnlyOn {
+			only[i] = ownerJSON{o.Owner, o.Users, o.Pct}
+		}
+		out.Rows = append(out.Rows, rowJSON{r.Period.Format(catalog.DateLayout), r.Assistant, r.Users, r.DependentUsers, r.Pct,
+			r.OnlyDependentUsers, r.OnlyPct, only, r.Complete})
 	}
 	return json.NewEncoder(w).Encode(out)
 }

@@ -3,6 +3,7 @@ package query_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/url"
 	"strings"
@@ -406,6 +407,41 @@ func TestDependencyOwnChannels(t *testing.T) {
 		}
 		if r.Assistant == "meta_ai" && r.DependentUsers != 0 {
 			t.Errorf("Meta AI depends on its maker's WhatsApp: %+v", r)
+		}
+		// Only on WhatsApp: every one of the person's January events on
+		// this assistant came through WhatsApp, Meta's channel.
+		onlyWA := 0.0
+		channels := map[uint64]map[string]bool{}
+		for _, e := range evs {
+			if jan(e) && e.assistant == r.Assistant {
+				if channels[e.user] == nil {
+					channels[e.user] = map[string]bool{}
+				}
+				channels[e.user][e.channel] = true
+			}
+		}
+		for _, cs := range channels {
+			if len(cs) == 1 && cs["whatsapp"] && r.Assistant != "meta_ai" {
+				onlyWA++
+			}
+		}
+		wantOnly := math.Round(onlyWA/all[r.Assistant]*100*100) / 100
+		if float64(r.OnlyDependentUsers) != onlyWA || r.OnlyPct != wantOnly {
+			t.Errorf("%s: only on others' channels %d (%v%%), want %v (%v%%)", r.Assistant, r.OnlyDependentUsers, r.OnlyPct, onlyWA, wantOnly)
+		}
+		wantOwners := "Meta=" + fmt.Sprint(onlyWA) + " Telegram=0"
+		if r.Assistant == "meta_ai" {
+			wantOwners = "Telegram=0"
+		}
+		var got []string
+		for _, o := range r.OnlyOn {
+			got = append(got, o.Owner+"="+fmt.Sprint(o.Users))
+		}
+		if strings.Join(got, " ") != wantOwners {
+			t.Errorf("%s: only on %v, want %s", r.Assistant, got, wantOwners)
+		}
+		if onlyWA == 0 && r.Assistant != "meta_ai" {
+			t.Errorf("%s: the fixture has nobody only on WhatsApp; the test checks nothing", r.Assistant)
 		}
 	}
 	for _, a := range res.Assistants {
