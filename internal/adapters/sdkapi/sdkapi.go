@@ -10,9 +10,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -132,9 +130,6 @@ func (ep *endpoint) serve(r *http.Request) (int, []byte, error) {
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, ingest.ErrBusy) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return 0, nil, submitError(err)
-		}
 		return 0, nil, err
 	}
 	if err := ep.authorize(headerKey, b.Keys); err != nil {
@@ -142,7 +137,7 @@ func (ep *endpoint) serve(r *http.Request) (int, []byte, error) {
 	}
 	res, err := ep.h.sdk.Submit(r.Context(), ep.name, b)
 	if err != nil {
-		return 0, nil, submitError(err)
+		return 0, nil, err // an ingest.Error: it says its status and Retry-After
 	}
 	if res.Accepted == 0 && res.Duplicates == 0 && res.Skipped == 0 && res.Rejected > 0 {
 		return 0, nil, httperr.New(http.StatusBadRequest, rejectedMessage(res))
@@ -170,9 +165,6 @@ func (ep *endpoint) parse(r *http.Request) (*ingest.SDKBatch, error) {
 		b, err = ep.h.sdk.Mapper().ParseSegment(body, ep.segmentType, now)
 	}
 	if err != nil {
-		if errors.Is(err, ingest.ErrMalformed) {
-			return nil, httperr.Wrap(http.StatusBadRequest, err.Error(), err)
-		}
 		return nil, err
 	}
 	return b, nil
@@ -243,18 +235,8 @@ func readBody(r *http.Request, maxBody int64) ([]byte, error) {
 		return nil, httperr.New(http.StatusUnsupportedMediaType, "compression lz64 is not supported: let the SDK send gzip (posthog-js does by default) or no compression")
 	}
 	b, err := readAll(src, r.ContentLength, gz, maxBody)
-	var st interface{ HTTPStatus() int }
-	switch {
-	case err != nil && errors.As(err, &st):
-		// Its layer already said why (a body cut off at its read
-		// deadline: 408 from the HTTP server).
-		return nil, err
-	case errors.Is(err, ingest.ErrTooLarge):
-		return nil, httperr.Wrap(http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over %d bytes (after decompression; ADOPTSCOPE_INGEST_MAX_BODY): nothing from this request was written; send smaller batches", maxBody), err)
-	case err != nil && (errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF)):
-		return nil, httperr.Wrap(http.StatusBadRequest, "the gzip body is cut short or damaged", err)
-	case err != nil:
-		return nil, httperr.Wrap(http.StatusBadRequest, "reading the body: "+err.Error(), err)
+	if err != nil {
+		return nil, ingest.BodyError(err)
 	}
 	return b, nil
 }
@@ -270,24 +252,6 @@ func readAll(src io.Reader, length int64, gz bool, maxBody int64) ([]byte, error
 	buf := bytes.NewBuffer(make([]byte, 0, length+bytes.MinRead))
 	_, err := buf.ReadFrom(src)
 	return buf.Bytes(), err
-}
-
-func submitError(err error) error {
-	switch {
-	case errors.Is(err, ingest.ErrBusy):
-		e := httperr.Wrap(http.StatusServiceUnavailable, "ingest is busy ("+err.Error()+"): nothing from this request was acknowledged, retry after a second", err)
-		e.RetryAfter = 1
-		return e
-	case errors.Is(err, ingest.ErrUnavailable), errors.Is(err, ingest.ErrClosed):
-		e := httperr.Wrap(http.StatusServiceUnavailable, "events not stored ("+err.Error()+"): nothing from this request was acknowledged, retry later", err)
-		e.RetryAfter = 5
-		return e
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		e := httperr.Wrap(http.StatusServiceUnavailable, "request ended before its events were committed; they are not acknowledged: retry", err)
-		e.RetryAfter = 1
-		return e
-	}
-	return err
 }
 
 // rejectedMessage names the first errors of a request whose every
