@@ -158,7 +158,11 @@ func newTestAppEvents(t testing.TB, users []auth.User, evs []ev, opt func(*Optio
 	srv0.PageError = h.ErrorPage
 	e := srv0.Echo
 	h.Register(e)
-	queryapi.New(queryapi.Options{Store: s, Log: log, Loopback: true}).Register(e.Group("/api/v1"))
+	api, err := queryapi.New(queryapi.Deps{Store: s, Log: log, Loopback: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.Register(e.Group("/api/v1"))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &testApp{srv: srv, store: s, h: h}

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,12 +19,24 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/platform/auth"
 	"github.com/adoptscope/adoptscope/internal/platform/httperr"
 )
 
-// Handler serves POST /v1/events. It is a plain http.Handler; the app
+// Deps are what the endpoint needs, filled once by the composition root.
+type Deps struct {
+	// Pipeline commits the events (required).
+	Pipeline *ingest.Pipeline
+	// Tokens are the accepted bearer tokens (required, never empty: the
+	// app generates one when none is configured).
+	Tokens auth.Tokens
+	Log    *slog.Logger // nil: slog.Default()
+}
+
+// Handler serves POST /v1/events. It is a plain http.Handler; Register
 // mounts it on echo.
 type Handler struct {
 	p      *ingest.Pipeline
@@ -31,13 +44,27 @@ type Handler struct {
 	log    *slog.Logger
 }
 
-// New returns the ingest endpoint; tokens are the accepted bearer tokens
-// (never empty: the app generates one when none is configured).
-func New(p *ingest.Pipeline, tokens auth.Tokens, log *slog.Logger) *Handler {
-	if log == nil {
-		log = slog.Default()
+// New returns the ingest endpoint; it fails when a required dependency is
+// missing.
+func New(d Deps) (*Handler, error) {
+	switch {
+	case d.Pipeline == nil:
+		return nil, errors.New("ingestapi: Deps.Pipeline is missing")
+	case d.Tokens.Empty():
+		return nil, errors.New("ingestapi: Deps.Tokens is empty: no sender could be accepted")
 	}
-	return &Handler{p: p, tokens: tokens, log: log}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	return &Handler{p: d.Pipeline, tokens: d.Tokens, log: d.Log}, nil
+}
+
+// Path is the endpoint's path.
+const Path = "/v1/events"
+
+// Register mounts POST /v1/events on e.
+func (h *Handler) Register(e *echo.Echo) {
+	e.POST(Path, echo.WrapHandler(h))
 }
 
 func (h *Handler) answer(w http.ResponseWriter, status int, body []byte) {

@@ -52,7 +52,11 @@ func newServer(t *testing.T, s *store.Store, cfg ingest.Config) (*ingest.Pipelin
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(ingestapi.New(p, auth.NewTokens([]string{token}), quiet()))
+	h, err := ingestapi.New(ingestapi.Deps{Pipeline: p, Tokens: auth.NewTokens([]string{token}), Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -141,4 +145,26 @@ func gz(b []byte) []byte {
 	w.Write(b)
 	w.Close()
 	return buf.Bytes()
+}
+
+// TestNewNamesAMissingDependency: the endpoint refuses to start without a
+// pipeline or without a token, and says which.
+func TestNewNamesAMissingDependency(t *testing.T) {
+	s := chtest.NewStore(t)
+	p, err := ingest.NewPipeline(s, ingest.Config{Secret: testSecret}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	for _, tc := range []struct {
+		deps ingestapi.Deps
+		want string
+	}{
+		{ingestapi.Deps{Tokens: auth.NewTokens([]string{token})}, "Deps.Pipeline"},
+		{ingestapi.Deps{Pipeline: p}, "Deps.Tokens"},
+	} {
+		if _, err := ingestapi.New(tc.deps); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New(%+v): %v, want an error naming %s", tc.deps, err, tc.want)
+		}
+	}
 }

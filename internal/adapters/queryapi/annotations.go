@@ -27,14 +27,14 @@ type AnnotationHandlers struct {
 	CanRead, CanWrite func(r *http.Request) bool
 }
 
-// Annotations returns the annotation handlers of svc under this API's
-// access policy: reads as CanRead, writes as CanAdmin.
-func (a *API) Annotations(svc *annotation.Service) *AnnotationHandlers {
-	return &AnnotationHandlers{Service: svc, Log: a.opts.Log, CanRead: a.CanRead, CanWrite: a.CanAdmin}
+// annotationHandlers are the annotation handlers of the API's service
+// under its access policy: reads as CanRead, writes as CanAdmin.
+func (a *API) annotationHandlers() *AnnotationHandlers {
+	return &AnnotationHandlers{Service: a.deps.Annotations, Log: a.deps.Log, CanRead: a.CanRead, CanWrite: a.CanAdmin}
 }
 
-// Register mounts the routes on g (the /api/v1 group).
-func (h *AnnotationHandlers) Register(g *echo.Group) {
+// register mounts the routes on g (the /api/v1 group).
+func (h *AnnotationHandlers) register(g *echo.Group) {
 	g.GET("/annotations", h.listAnnotations)
 	g.GET("/annotations/:id", h.showAnnotation)
 	g.POST("/annotations", h.saveAnnotation)

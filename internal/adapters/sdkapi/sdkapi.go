@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,10 +19,23 @@ import (
 	"strings"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/platform/auth"
 	"github.com/adoptscope/adoptscope/internal/platform/httperr"
 )
+
+// Deps are what the endpoints need, filled once by the composition root.
+type Deps struct {
+	// SDK maps the messages and commits them through the pipeline
+	// (required).
+	SDK *ingest.SDK
+	// Tokens are the ingest tokens (required): a PostHog project API key
+	// or a Segment write key is one of them.
+	Tokens auth.Tokens
+	Log    *slog.Logger // nil: slog.Default()
+}
 
 // Handler serves both families' endpoints.
 type Handler struct {
@@ -31,13 +45,28 @@ type Handler struct {
 	now    func() time.Time
 }
 
-// New returns the handler; tokens are the ingest tokens (a PostHog
-// project API key or a Segment write key is one of them).
-func New(sdk *ingest.SDK, tokens auth.Tokens, log *slog.Logger) *Handler {
-	if log == nil {
-		log = slog.Default()
+// New returns the handler; it fails when a required dependency is
+// missing.
+func New(d Deps) (*Handler, error) {
+	switch {
+	case d.SDK == nil:
+		return nil, errors.New("sdkapi: Deps.SDK is missing")
+	case d.Tokens.Empty():
+		return nil, errors.New("sdkapi: Deps.Tokens is empty: no sender could be accepted")
 	}
-	return &Handler{sdk: sdk, tokens: tokens, log: log, now: sdk.Pipeline().Config().Now}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	return &Handler{sdk: d.SDK, tokens: d.Tokens, log: d.Log, now: d.SDK.Pipeline().Config().Now}, nil
+}
+
+// Register mounts every endpoint on e: POST, and OPTIONS for the CORS
+// preflight of browser SDKs.
+func (h *Handler) Register(e *echo.Echo) {
+	for _, r := range h.Routes() {
+		e.POST(r.Path, echo.WrapHandler(r.Handler))
+		e.OPTIONS(r.Path, echo.WrapHandler(r.Handler))
+	}
 }
 
 // Route is one endpoint: a path and its handler (POST, and OPTIONS for

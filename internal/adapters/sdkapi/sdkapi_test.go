@@ -55,7 +55,11 @@ func start(t *testing.T, s *store.Store, cfg ingest.Config, sdkCfg ingest.SDKCon
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	for _, r := range sdkapi.New(sdk, auth.NewTokens([]string{key}), chtest.Logger()).Routes() {
+	h, err := sdkapi.New(sdkapi.Deps{SDK: sdk, Tokens: auth.NewTokens([]string{key}), Log: chtest.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range h.Routes() {
 		mux.Handle(r.Path, r.Handler)
 	}
 	mux.Handle("/metrics", promhttp.HandlerFor(p.Metrics().Registry, promhttp.HandlerOpts{}))
@@ -390,5 +394,22 @@ func TestUnavailableAnswers503(t *testing.T) {
 	}
 	if v := metric(t, in, "adoptscope_sdk_requests_total", `endpoint="/v1/track"`, `code="503"`); v != "1" {
 		t.Errorf("503 not counted: %q", v)
+	}
+}
+
+// TestNewNamesAMissingDependency: the endpoints refuse to start without
+// the SDK service or without a token, and say which.
+func TestNewNamesAMissingDependency(t *testing.T) {
+	in := start(t, chtest.NewStore(t), ingest.Config{}, ingest.SDKConfig{})
+	for _, tc := range []struct {
+		deps sdkapi.Deps
+		want string
+	}{
+		{sdkapi.Deps{Tokens: auth.NewTokens([]string{key})}, "Deps.SDK"},
+		{sdkapi.Deps{SDK: in.sdk}, "Deps.Tokens"},
+	} {
+		if _, err := sdkapi.New(tc.deps); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New: %v, want an error naming %s", err, tc.want)
+		}
 	}
 }
