@@ -17,6 +17,7 @@ import (
 	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 	"github.com/adoptscope/adoptscope/internal/platform/httpserver"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
+	"github.com/adoptscope/adoptscope/schema/schematest"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -25,15 +26,9 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 func queryServer(t *testing.T, deps Deps) (http.Handler, *store.Store) {
 	t.Helper()
 	s := chtest.NewStore(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	b, err := s.Conn.PrepareBatch(ctx, "INSERT INTO events (event_id, event_time, received_at, assistant, channel, event_type, modality, user_key, country, count, linked, source)")
-	if err != nil {
-		t.Fatal(err)
-	}
+	var rows []schematest.Event
 	as, cs, ks, ms := []string{"chatgpt", "meta_ai", "copilot"}, []string{"whatsapp", "ios", "web"}, []string{"EG", "FR"}, []string{"text", "voice"}
 	start := time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC)
-	n := 0
 	for u := uint64(1); u <= 60; u++ {
 		for day := 0; day < 80; day++ {
 			if (u*31+uint64(day)*17)%5 > 1 {
@@ -41,18 +36,12 @@ func queryServer(t *testing.T, deps Deps) (http.Handler, *store.Store) {
 			}
 			for k := uint64(0); k < 1+(u+uint64(day))%3; k++ {
 				at := start.AddDate(0, 0, day).Add(time.Duration((u*3600+k*977)%86400) * time.Second)
-				n++
-				if err := b.Append(fmt.Sprintf("a%d", n), at, at, as[(u+k*uint64(day%2))%3], cs[(u/3+uint64(day/40))%3], "message", ms[k%2],
-					u*104729, ks[u%2], uint32(1+k), uint8(u%5/4), "test"); err != nil {
-					t.Fatal(err)
-				}
+				rows = append(rows, schematest.Event{Time: at, Assistant: as[(u+k*uint64(day%2))%3], Channel: cs[(u/3+uint64(day/40))%3],
+					EventType: "message", Modality: ms[k%2], User: u * 104729, Country: ks[u%2], Count: uint32(1 + k), Linked: u%5/4 == 1})
 			}
 		}
 	}
-	if err := b.Send(); err != nil {
-		t.Fatal(err)
-	}
-	chtest.BuildRollups(t, s)
+	schematest.InsertAndBuild(t, s, "a", rows)
 	e := httpserver.New(quiet()).Echo
 	deps.Store, deps.Log = s, quiet()
 	mustNew(t, deps).Register(e.Group("/api/v1"))
