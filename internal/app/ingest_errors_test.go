@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -101,6 +102,23 @@ func (in *refusalIntakes) events(t *testing.T, contentType string, body []byte) 
 	return in.do(t, req)
 }
 
+// eventsGzip posts an NDJSON body sent with Content-Encoding: gzip.
+func (in *refusalIntakes) eventsGzip(t *testing.T, body []byte) answer {
+	req, _ := http.NewRequest(http.MethodPost, in.base+"/v1/events", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+refusalToken)
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	req.Header.Set("Content-Encoding", "gzip")
+	return in.do(t, req)
+}
+
+func gzipped(b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
 // posthog posts body to PostHog's /batch, the key in the header.
 func (in *refusalIntakes) posthog(t *testing.T, body []byte) answer {
 	req, _ := http.NewRequest(http.MethodPost, in.base+"/batch", bytes.NewReader(body))
@@ -191,6 +209,16 @@ func TestSameRefusalSameAnswerOnEveryIntake(t *testing.T) {
 		"/batch":     in.posthog(t, notJSON),
 		"/v1/batch":  in.segment(t, notJSON),
 		"upload":     in.upload(t, "events.json", notJSON),
+	})
+
+	// gzip data cut short: the header reads, the stream ends early.
+	cut := gzipped(ndjson("cut", 50))
+	cut = cut[:len(cut)-12]
+	check("gzip cut short", answer{400, ""}, map[string]answer{
+		"/v1/events": in.eventsGzip(t, cut),
+		"/batch":     in.posthog(t, cut),
+		"/v1/batch":  in.segment(t, cut),
+		"upload":     in.upload(t, "events.ndjson.gz", cut),
 	})
 
 	// Over MaxBody, every line within MaxLine: under the upload form's
