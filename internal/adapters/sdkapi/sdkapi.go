@@ -63,33 +63,33 @@ func New(d Deps) (*Handler, error) {
 // Register mounts every endpoint on e: POST, and OPTIONS for the CORS
 // preflight of browser SDKs.
 func (h *Handler) Register(e *echo.Echo) {
-	for _, r := range h.Routes() {
+	for _, r := range h.routes() {
 		e.POST(r.Path, echo.WrapHandler(r.Handler))
 		e.OPTIONS(r.Path, echo.WrapHandler(r.Handler))
 	}
 }
 
-// Route is one endpoint: a path and its handler (POST, and OPTIONS for
+// route is one endpoint: a path and its handler (POST, and OPTIONS for
 // the CORS preflight of browser SDKs).
-type Route struct {
+type route struct {
 	Path    string
 	Handler http.Handler
 }
 
-// Routes lists every path of both families, with and without the
+// routes lists every path of both families, with and without the
 // trailing slash the SDKs use.
-func (h *Handler) Routes() []Route {
-	var rs []Route
+func (h *Handler) routes() []route {
+	var rs []route
 	for _, p := range []string{"/batch", "/capture", "/e", "/i/v0/e"} {
 		ep := &endpoint{h: h, name: p, family: ingest.PostHog}
-		rs = append(rs, Route{p, ep}, Route{p + "/", ep})
+		rs = append(rs, route{p, ep}, route{p + "/", ep})
 	}
 	for _, t := range []string{"batch", "track", "identify", "page", "screen", "group", "alias"} {
 		ep := &endpoint{h: h, name: "/v1/" + t, family: ingest.Segment}
 		if t != "batch" {
 			ep.segmentType = t
 		}
-		rs = append(rs, Route{"/v1/" + t, ep})
+		rs = append(rs, route{"/v1/" + t, ep})
 	}
 	return rs
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/adoptscope/adoptscope/ingest"
@@ -54,16 +55,14 @@ func start(t *testing.T, s *store.Store, cfg ingest.Config, sdkCfg ingest.SDKCon
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
 	h, err := sdkapi.New(sdkapi.Deps{SDK: sdk, Tokens: auth.NewTokens([]string{key}), Log: chtest.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range h.Routes() {
-		mux.Handle(r.Path, r.Handler)
-	}
-	mux.Handle("/metrics", promhttp.HandlerFor(p.Metrics().Registry, promhttp.HandlerOpts{}))
-	srv := httptest.NewServer(mux)
+	e := echo.New()
+	h.Register(e)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(p.Metrics().Registry, promhttp.HandlerOpts{})))
+	srv := httptest.NewServer(e)
 	t.Cleanup(func() {
 		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
