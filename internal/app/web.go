@@ -63,7 +63,9 @@ func (a *App) startWeb(_ context.Context, mode Mode) error {
 		},
 		DashboardUsers: a.Auth.Enabled,
 		Loopback:       loopback(a.Cfg.Addr),
-		Registry:       a.Cfg.Registry(), Owners: a.Cfg.OwnersOrDefault(),
+		Registry:       a.Cfg.Registry(),
+		Owners:         a.Cfg.OwnersOrDefault(),
+		// The optional features this process serves.
 		Exports:     a.Exports,
 		Annotations: a.Annotations,
 		Detect: func(ctx context.Context) (string, error) {
