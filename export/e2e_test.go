@@ -16,6 +16,7 @@ import (
 	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 	"github.com/adoptscope/adoptscope/query"
+	"github.com/adoptscope/adoptscope/schema/schematest"
 )
 
 type testEvent struct {
@@ -26,23 +27,15 @@ type testEvent struct {
 	source    string
 }
 
+// insertEvents writes evs into events (the shared fixture) and builds
+// the rollups.
 func insertEvents(t *testing.T, s *store.Store, evs []testEvent) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	b, err := s.Conn.PrepareBatch(ctx, "INSERT INTO events (event_id, event_time, received_at, assistant, channel, event_type, modality, user_key, country, count, linked, source)")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := make([]schematest.Event, len(evs))
 	for i, e := range evs {
-		if err := b.Append(fmt.Sprintf("x%d", i), e.t.UTC(), e.t.UTC(), e.assistant, e.channel, "message", "text", e.user, "FR", uint32(1), uint8(0), e.source); err != nil {
-			t.Fatal(err)
-		}
+		rows[i] = schematest.Event{Time: e.t, Assistant: e.assistant, Channel: e.channel, User: e.user, Count: 1, Source: e.source}
 	}
-	if err := b.Send(); err != nil {
-		t.Fatal(err)
-	}
-	chtest.BuildRollups(t, s)
+	schematest.InsertAndBuild(t, s, "x", rows)
 }
 
 // TestEveryMinuteExportMatchesIndependentCount: an export scheduled every

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -49,11 +48,11 @@ func (p *Pipeline) SubmitBodyWith(ctx context.Context, f Format, body io.Reader,
 	<-p.decoding
 	if err != nil {
 		dec.release()
-		return Result{}, err
+		return Result{}, BodyError(err)
 	}
 	if len(in) == 0 && len(decodeErrs) == 0 {
 		dec.release()
-		return Result{}, fmt.Errorf("no events in the body: %w", ErrMalformed)
+		return Result{}, refuse(BadInput, "no events in the body")
 	}
 	// The inputs go back to the pool once validated, before the wait for
 	// the commit.
@@ -68,7 +67,7 @@ func (p *Pipeline) SubmitBodyWith(ctx context.Context, f Format, body io.Reader,
 // one of the decoding slots SubmitBody takes is free: every intake that
 // holds a whole body in memory (the PostHog and Segment endpoints) is
 // bounded by the same slots. When none is free within Config.DecodeWait it
-// returns an error wrapping ErrBusy (HTTP 503, retry) without calling fn.
+// returns an Error of kind Busy (HTTP 503, retry) without calling fn.
 // The slot is given back when fn returns.
 func (p *Pipeline) WithDecodeSlot(ctx context.Context, fn func() error) error {
 	if err := p.takeDecodeSlot(ctx); err != nil {
@@ -95,9 +94,9 @@ func (p *Pipeline) takeDecodeSlot(ctx context.Context) error {
 	case p.decoding <- struct{}{}:
 		return nil
 	case <-wait.C:
-		return fmt.Errorf("%w: every one of the %d decoding slots stayed busy for %s", ErrBusy, cap(p.decoding), p.cfg.DecodeWait)
+		return refuse(Busy, "every one of the %d decoding slots stayed busy for %s", cap(p.decoding), p.cfg.DecodeWait)
 	case <-ctx.Done():
-		return ctx.Err()
+		return interrupted(ctx.Err())
 	}
 }
 

@@ -2,10 +2,7 @@ package ingest_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -30,64 +27,9 @@ func waitBuffer(t *testing.T, p *ingest.Pipeline, n int) {
 	}
 }
 
-func TestFullBufferAnswers503AndShutdownFlushes(t *testing.T) {
-	s := chtest.NewStore(t)
-	// A batch of 100 rows waits up to a minute: the first submission stays
-	// in the buffer until Close flushes it.
-	p, srv := newServer(t, s, ingest.Config{BatchRows: 100, BufferRows: 100, FlushInterval: time.Minute})
-	first := make(chan ingest.Result, 1)
-	go func() {
-		r, err := p.Submit(context.Background(), inputs("first", 5))
-		if err != nil {
-			t.Errorf("first submission: %v", err)
-		}
-		first <- r
-	}()
-	waitBuffer(t, p, 5)
-
-	_, err := p.Submit(context.Background(), inputs("second", 96))
-	if !errors.Is(err, ingest.ErrBusy) {
-		t.Fatalf("submission over the buffer: %v, want ErrBusy", err)
-	}
-	var body strings.Builder
-	for i := 0; i < 96; i++ {
-		body.WriteString(line(fmt.Sprintf("http-%d", i), nil) + "\n")
-	}
-	r := post(t, srv.URL, "application/x-ndjson", []byte(body.String()), nil)
-	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
-		t.Errorf("HTTP over the buffer: %d (Retry-After %q) %s", r.status, r.header.Get("Retry-After"), r.raw)
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := p.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if r := <-first; r.Accepted != 5 {
-		t.Errorf("first submission after Close: %+v, want 5 accepted", r)
-	}
-	if _, err := p.Submit(context.Background(), inputs("late", 1)); !errors.Is(err, ingest.ErrClosed) {
-		t.Errorf("submission after Close: %v, want ErrClosed", err)
-	}
-	if n := query[uint64](t, s, "SELECT count() FROM events"); n != 5 {
-		t.Errorf("events holds %d rows, want 5", n)
-	}
-	snap := p.Snapshot()
-	if len(snap.PerMinute) != 60 || len(snap.Recent) != 5 || snap.Recent[0].EventID != "first-4" {
-		t.Errorf("snapshot: %d minutes, recent %+v", len(snap.PerMinute), snap.Recent)
-	}
-	var total uint64
-	for _, m := range snap.PerMinute {
-		total += m.Accepted
-	}
-	if total != 5 {
-		t.Errorf("per-minute counts add up to %d, want 5", total)
-	}
-}
-
 func TestFlushWritesTheFillingBatchAtOnce(t *testing.T) {
 	s := chtest.NewStore(t)
-	p, _ := newServer(t, s, ingest.Config{FlushInterval: time.Minute})
+	p := newPipeline(t, s, ingest.Config{FlushInterval: time.Minute})
 	res := make(chan ingest.Result, 1)
 	go func() {
 		r, err := p.Submit(context.Background(), inputs("f", 3))
@@ -111,7 +53,7 @@ func TestFlushWritesTheFillingBatchAtOnce(t *testing.T) {
 // batches grow instead of queueing up behind each other.
 func TestReadyBatchKeepsFillingWhileWritesAreBusy(t *testing.T) {
 	s := chtest.NewStore(t)
-	p, _ := newServer(t, s, ingest.Config{BatchRows: 1000, FlushInterval: 20 * time.Millisecond, Writes: 1})
+	p := newPipeline(t, s, ingest.Config{BatchRows: 1000, FlushInterval: 20 * time.Millisecond, Writes: 1})
 	release := p.HoldWriteSlot()
 	results := make(chan ingest.Result, 3)
 	submit := func(prefix string, n int) {
@@ -155,7 +97,7 @@ func TestReadyBatchKeepsFillingWhileWritesAreBusy(t *testing.T) {
 // waits for: requests waiting for a batch hold only their events.
 func TestInputsAreGivenBackBeforeTheCommit(t *testing.T) {
 	s := chtest.NewStore(t)
-	p, _ := newServer(t, s, ingest.Config{BatchRows: 1000, FlushInterval: 20 * time.Millisecond, Writes: 1})
+	p := newPipeline(t, s, ingest.Config{BatchRows: 1000, FlushInterval: 20 * time.Millisecond, Writes: 1})
 	release := p.HoldWriteSlot()
 	given := make(chan struct{})
 	results := make(chan ingest.Result, 1)

@@ -67,13 +67,6 @@ func FormatOfFile(name string) (f Format, gz bool, ok bool) {
 	return 0, gz, false
 }
 
-var (
-	// ErrTooLarge: the body, the file or one line is over its limit (413).
-	ErrTooLarge = errors.New("over the size limit")
-	// ErrMalformed: the body as a whole cannot be read (400).
-	ErrMalformed = errors.New("malformed body")
-)
-
 // Record is one decoded event, or the reason it could not be decoded.
 type Record struct {
 	Input Input
@@ -158,7 +151,7 @@ func (d *ndjsonDecoder) Next(rec *Record) error {
 	for {
 		line, err := d.br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
-			return fmt.Errorf("line %d: longer than %d bytes: %w", d.line+1, d.br.Size()-2, ErrTooLarge)
+			return &Error{Kind: LineTooLong, Line: d.line + 1, Limit: int64(d.br.Size() - 2)}
 		}
 		if err != nil && err != io.EOF {
 			return err
@@ -233,7 +226,7 @@ func (d *jsonDecoder) Next(rec *Record) error {
 		for {
 			c, err := br.ReadByte()
 			if err == io.EOF {
-				return fmt.Errorf("empty body: %w", ErrMalformed)
+				return refuse(BadInput, "empty body")
 			}
 			if err != nil {
 				return err
@@ -254,7 +247,7 @@ func (d *jsonDecoder) Next(rec *Record) error {
 			*rec = Record{Line: 1, Raw: b}
 			decodeObject(&d.sc, b, rec, d.set, &d.cur)
 			if rec.Err != nil && rec.Err.Field == "" {
-				return fmt.Errorf("not valid JSON: %w", ErrMalformed)
+				return refuse(BadInput, "not valid JSON")
 			}
 			return nil
 		case '[':
@@ -263,7 +256,7 @@ func (d *jsonDecoder) Next(rec *Record) error {
 				return jsonErr(err) // a read error (a body deadline) keeps its status
 			}
 		default:
-			return fmt.Errorf("want a JSON array of events or one event object: %w", ErrMalformed)
+			return refuse(BadInput, "want a JSON array of events or one event object")
 		}
 	}
 	if !d.dec.More() {
@@ -272,7 +265,7 @@ func (d *jsonDecoder) Next(rec *Record) error {
 			return jsonErr(err)
 		}
 		if _, err := d.dec.Token(); err != io.EOF {
-			return fmt.Errorf("data after the closing ]: %w", ErrMalformed)
+			return refuse(BadInput, "data after the closing ]")
 		}
 		return io.EOF
 	}
@@ -292,7 +285,7 @@ func jsonErr(err error) error {
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return fmt.Errorf("not valid JSON: %w", ErrMalformed)
+		return refuse(BadInput, "not valid JSON")
 	}
 	return err
 }
@@ -374,8 +367,10 @@ func (d *csvDecoder) checkHeader() error {
 	if len(missing) == 0 {
 		return nil
 	}
-	return fmt.Errorf("CSV header: no %s column (the header row must name the fields: %s); found %d column(s) separated by %q: %s: %w",
-		strings.Join(missing, ", "), strings.Join(requiredColumns, ", "), len(d.header), d.r.Comma, strings.Join(quoteAll(d.header), ", "), ErrMalformed)
+	e := refuse(BadInput, "CSV header: no %s column (the header row must name the fields: %s); found %d column(s) separated by %q: %s",
+		strings.Join(missing, ", "), strings.Join(requiredColumns, ", "), len(d.header), d.r.Comma, strings.Join(quoteAll(d.header), ", "))
+	e.Line, e.Field = 1, missing[0]
+	return e
 }
 
 func quoteAll(l []string) []string {
@@ -404,13 +399,15 @@ func (d *csvDecoder) Next(rec *Record) error {
 		d.started = true
 		h, err := d.r.Read()
 		if err == io.EOF {
-			return fmt.Errorf("empty CSV: want a header row of field names: %w", ErrMalformed)
+			return refuse(BadInput, "empty CSV: want a header row of field names")
 		}
 		if err != nil {
 			if errors.Is(err, ErrTooLarge) {
 				return err
 			}
-			return fmt.Errorf("CSV header: %v: %w", err, ErrMalformed)
+			e := refuse(BadInput, "CSV header: %v", err)
+			e.Line = 1
+			return e
 		}
 		d.header = make([]string, len(h))
 		for i, name := range h {
@@ -472,9 +469,10 @@ func (d *csvDecoder) Next(rec *Record) error {
 // lineLimiter fails with ErrTooLarge once a line grows past max bytes, so
 // that a CSV reader never buffers a huge line.
 type lineLimiter struct {
-	r   io.Reader
-	max int
-	cur int
+	r    io.Reader
+	max  int
+	cur  int
+	line int // lines ended so far
 }
 
 func (l *lineLimiter) Read(p []byte) (int, error) {
@@ -482,11 +480,12 @@ func (l *lineLimiter) Read(p []byte) (int, error) {
 	for _, c := range p[:n] {
 		if c == '\n' {
 			l.cur = 0
+			l.line++
 			continue
 		}
 		l.cur++
 		if l.cur > l.max+1 { // +1: a "\r" before the "\n"
-			return 0, fmt.Errorf("a line is longer than %d bytes: %w", l.max, ErrTooLarge)
+			return 0, &Error{Kind: LineTooLong, Line: l.line + 1, Limit: int64(l.max)}
 		}
 	}
 	return n, err
@@ -495,16 +494,16 @@ func (l *lineLimiter) Read(p []byte) (int, error) {
 // LimitReader fails with ErrTooLarge when r yields more than max bytes, after
 // reading at most max+1 of them: a gzip body that expands past the limit is
 // cut off there.
-func LimitReader(r io.Reader, max int64) io.Reader { return &limitReader{r: r, left: max} }
+func LimitReader(r io.Reader, max int64) io.Reader { return &limitReader{r: r, left: max, max: max} }
 
 type limitReader struct {
-	r    io.Reader
-	left int64
+	r         io.Reader
+	left, max int64
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
 	if l.left < 0 {
-		return 0, ErrTooLarge
+		return 0, &Error{Kind: BodyTooLarge, Limit: l.max}
 	}
 	if int64(len(p)) > l.left+1 {
 		p = p[:l.left+1]
@@ -512,7 +511,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.left -= int64(n)
 	if l.left < 0 {
-		return n - 1, fmt.Errorf("more than the limit: %w", ErrTooLarge)
+		return n - 1, &Error{Kind: BodyTooLarge, Limit: l.max}
 	}
 	return n, err
 }

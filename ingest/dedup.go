@@ -230,8 +230,17 @@ type Idempotent struct {
 }
 
 // LookupIdempotent returns the first answer stored for (scope, key) within
-// the dedup window.
+// the dedup window. A failed lookup is an Error of kind Unavailable: the
+// request cannot be answered without it.
 func (p *Pipeline) LookupIdempotent(ctx context.Context, scope, key string) (*Idempotent, error) {
+	ans, err := p.lookupIdempotent(ctx, scope, key)
+	if err != nil {
+		return nil, &Error{Kind: Unavailable, Msg: "the Idempotency-Key lookup failed", Err: err}
+	}
+	return ans, nil
+}
+
+func (p *Pipeline) lookupIdempotent(ctx context.Context, scope, key string) (*Idempotent, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	since := p.cfg.Now().Add(-p.cfg.DedupWindow).UTC().Unix()

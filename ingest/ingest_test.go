@@ -1,23 +1,15 @@
 package ingest_test
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/adoptscope/adoptscope/ingest"
-	"github.com/adoptscope/adoptscope/internal/adapters/ingestapi"
-	"github.com/adoptscope/adoptscope/internal/platform/auth"
 	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 	"github.com/adoptscope/adoptscope/rollup"
@@ -28,8 +20,6 @@ func TestMain(m *testing.M) {
 	os.Exit(chtest.Main(m, chtest.Schema{Migrate: schema.Migrate, BuildRollups: rollup.BuildAll}))
 }
 
-const token = "test-token-0123456789"
-
 var testSecret = []byte("test-secret-0123456789abcdef")
 
 func quiet() *slog.Logger {
@@ -37,60 +27,6 @@ func quiet() *slog.Logger {
 		return slog.Default()
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-// newServer runs a pipeline and the HTTP handler on s.
-func newServer(t *testing.T, s *store.Store, cfg ingest.Config) (*ingest.Pipeline, *httptest.Server) {
-	t.Helper()
-	if cfg.Secret == nil {
-		cfg.Secret = testSecret
-	}
-	if cfg.FlushInterval == 0 {
-		cfg.FlushInterval = 20 * time.Millisecond
-	}
-	p, err := ingest.NewPipeline(s, cfg, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(ingestapi.New(p, auth.NewTokens([]string{token}), quiet()))
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := p.Close(ctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return p, srv
-}
-
-type response struct {
-	status int
-	header http.Header
-	raw    []byte
-	body   ingest.Result
-}
-
-func post(t *testing.T, url, contentType string, body []byte, hdr map[string]string) response {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url+"/v1/events", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", contentType)
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := response{status: resp.StatusCode, header: resp.Header, raw: raw}
-	_ = json.Unmarshal(raw, &r.body)
-	return r
 }
 
 func query[T any](t *testing.T, s *store.Store, q string, args ...any) T {
@@ -133,12 +69,4 @@ func line(id string, over map[string]any) string {
 		}
 	}
 	return "{" + strings.Join(parts, ",") + "}"
-}
-
-func gz(b []byte) []byte {
-	var buf bytes.Buffer
-	w := gzip.NewWriter(&buf)
-	w.Write(b)
-	w.Close()
-	return buf.Bytes()
 }

@@ -22,17 +22,6 @@ import (
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
-var (
-	// ErrBusy: the buffer of accepted, not yet committed events is full.
-	// Nothing of the submission was acknowledged; retry later (HTTP 503).
-	ErrBusy = errors.New("ingest buffer is full")
-	// ErrUnavailable: ClickHouse did not take the batch. Nothing of the
-	// submission was acknowledged; retry later (HTTP 503).
-	ErrUnavailable = errors.New("ClickHouse is unavailable")
-	// ErrClosed: the pipeline is shutting down.
-	ErrClosed = errors.New("ingest is shutting down")
-)
-
 // MaxListedErrors bounds Result.Errors; the counts are always complete.
 const MaxListedErrors = 100
 
@@ -230,7 +219,7 @@ func (p *Pipeline) submit(ctx context.Context, inputs []Input, lines []int, deco
 		}
 	case <-ctx.Done():
 		// The events may still be committed; they are not acknowledged.
-		return Result{}, nil, ctx.Err()
+		return Result{}, nil, interrupted(ctx.Err())
 	}
 	for _, d := range pd.dup {
 		if d {
@@ -246,20 +235,20 @@ func (p *Pipeline) enqueue(ctx context.Context, pd *pending) error {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
-		return ErrClosed
+		return &Error{Kind: ShuttingDown}
 	}
 	n := int64(len(pd.events))
 	if after := p.pending.Add(n); after > int64(p.cfg.BufferRows) && after != n {
 		p.pending.Add(-n)
 		p.metrics.busy.Inc()
-		return ErrBusy
+		return refuse(Busy, "the ingest buffer is full")
 	}
 	select {
 	case p.queue <- pd:
 		return nil
 	case <-ctx.Done():
 		p.pending.Add(-n)
-		return ctx.Err()
+		return interrupted(ctx.Err())
 	}
 }
 
@@ -497,7 +486,7 @@ func (p *Pipeline) fail(batch []*pending, op string, err error) {
 	}
 	p.log.Warn("ingest batch not committed: answering 503", "op", op, "submissions", len(batch), "error", err)
 	for _, pd := range batch {
-		pd.done <- fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
+		pd.done <- &Error{Kind: Unavailable, Msg: "ClickHouse did not take the batch (" + op + ")", Err: err}
 	}
 }
 

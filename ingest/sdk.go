@@ -264,7 +264,7 @@ type sdkParser struct {
 
 // notJSON is a body that is not JSON, or not the shape the API takes.
 func notJSON(family, msg string) error {
-	return fmt.Errorf("%s: %s: %w", family, msg, ErrMalformed)
+	return refuse(BadInput, "%s: %s", family, msg)
 }
 
 // ParsePostHog decodes a PostHog capture body: {"api_key"|"token": KEY,

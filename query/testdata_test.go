@@ -1,8 +1,6 @@
 package query_test
 
 import (
-	"context"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"testing"
@@ -12,6 +10,7 @@ import (
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 	"github.com/adoptscope/adoptscope/rollup"
 	"github.com/adoptscope/adoptscope/schema"
+	"github.com/adoptscope/adoptscope/schema/schematest"
 )
 
 func TestMain(m *testing.M) {
@@ -40,31 +39,16 @@ func d(s string) time.Time {
 	return t
 }
 
-// insert writes events with a columnar batch, the way the ingest does.
+// insert writes evs into events (the shared fixture, ids e0, e1, …) and
+// builds the rollups.
 func insert(t testing.TB, s *store.Store, evs []ev) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	for start := 0; start < len(evs); start += 100000 {
-		end := min(start+100000, len(evs))
-		b, err := s.Conn.PrepareBatch(ctx, "INSERT INTO events (event_id, event_time, received_at, assistant, channel, event_type, modality, user_key, country, count, linked, source)")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, e := range evs[start:end] {
-			var l uint8
-			if e.linked {
-				l = 1
-			}
-			if err := b.Append(fmt.Sprintf("e%d", start+i), e.t.UTC(), e.t.UTC(), e.assistant, e.channel, e.etype, e.modality, e.user, e.country, e.count, l, "test"); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := b.Send(); err != nil {
-			t.Fatal(err)
-		}
+	rows := make([]schematest.Event, len(evs))
+	for i, e := range evs {
+		rows[i] = schematest.Event{Time: e.t, Assistant: e.assistant, Channel: e.channel, EventType: e.etype, Modality: e.modality,
+			Country: e.country, User: e.user, Count: e.count, Linked: e.linked}
 	}
-	chtest.BuildRollups(t, s)
+	schematest.InsertAndBuild(t, s, "e", rows)
 }
 
 var (

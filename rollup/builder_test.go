@@ -14,6 +14,7 @@ import (
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 	. "github.com/adoptscope/adoptscope/rollup"
 	"github.com/adoptscope/adoptscope/schema"
+	"github.com/adoptscope/adoptscope/schema/schematest"
 )
 
 func TestMain(m *testing.M) {
@@ -30,24 +31,15 @@ type event struct {
 	count     uint32
 }
 
-// send writes evs to events in one insert, ids prefixed so that every call
-// writes new events.
+// send writes evs to events in one insert (the shared fixture), ids
+// prefixed so that every call writes new events; it builds nothing.
 func send(t *testing.T, s *store.Store, prefix string, evs []event) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	b, err := s.Conn.PrepareBatch(ctx, "INSERT INTO events (event_id, event_time, received_at, assistant, channel, event_type, modality, user_key, country, count, linked, source)")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := make([]schematest.Event, len(evs))
 	for i, e := range evs {
-		if err := b.Append(fmt.Sprintf("%s-%d", prefix, i), e.day, e.day, e.assistant, "web", "message", "text", e.user, "FR", e.count, uint8(0), "test"); err != nil {
-			t.Fatal(err)
-		}
+		rows[i] = schematest.Event{Time: e.day, Assistant: e.assistant, Channel: "web", User: e.user, Count: e.count}
 	}
-	if err := b.Send(); err != nil {
-		t.Fatal(err)
-	}
+	schematest.Insert(t, s, prefix+"-", rows)
 }
 
 // someEvents are n events over 10 days, 3 assistants and 50 people.

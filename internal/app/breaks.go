@@ -7,7 +7,6 @@ import (
 
 	"github.com/adoptscope/adoptscope/annotation"
 	"github.com/adoptscope/adoptscope/breaks"
-	"github.com/adoptscope/adoptscope/internal/adapters/queryapi"
 )
 
 // startBreaks builds the break detector in the processes that run the web
@@ -19,26 +18,30 @@ func (a *App) startBreaks(_ context.Context, mode Mode) error {
 	if !mode.Web && !mode.Scheduler {
 		return nil
 	}
-	notes := a.Annotations
-	if notes == nil {
-		notes = annotation.New(a.Backend.Store, a.Cfg.Registry())
-	}
-	det := breaks.NewDetector(a.Backend.Store, notes, a.Log.With("part", "breaks"))
-	a.Breaks = det
+	det := a.breaksDetector()
 	if reg := a.metricsRegistry(); reg != nil {
 		reg.MustRegister(det.Collectors()...)
-	}
-	if a.API != nil {
-		a.API.SetInsight(queryapi.Insight{Annotations: notes, Detect: func(ctx context.Context) (string, error) {
-			res, err := det.Run(ctx)
-			return res.String(), err
-		}})
 	}
 	if mode.Scheduler {
 		a.started(det.Start(0))
 		a.Log.Info("break detection scheduled after each complete day")
 	}
 	return nil
+}
+
+// breaksDetector builds the break detector once: the web side builds it
+// first (the query API runs it on demand), a scheduler-only process in
+// startBreaks.
+func (a *App) breaksDetector() *breaks.Detector {
+	if a.Breaks != nil {
+		return a.Breaks
+	}
+	notes := a.Annotations
+	if notes == nil {
+		notes = annotation.New(a.Backend.Store, a.Cfg.Registry())
+	}
+	a.Breaks = breaks.NewDetector(a.Backend.Store, notes, a.Log.With("part", "breaks"))
+	return a.Breaks
 }
 
 // metricsRegistry is the registry behind this process's /metrics: ingest's

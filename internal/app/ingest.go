@@ -49,23 +49,33 @@ func (d *App) startIngest(ctx context.Context, mode Mode) error {
 	if err != nil {
 		return err
 	}
+	// Stopped (flushed) with the rest, even when a step below fails.
+	timeout := d.Cfg.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	d.started(ingestPart{p: p, timeout: timeout})
 	if generated != "" {
 		fmt.Fprintf(d.Stdout, "Ingest token (kept in %s): %s\n  curl -H 'Authorization: Bearer %s' -H 'Content-Type: application/x-ndjson' --data-binary @events.ndjson http://%s/v1/events\n",
 			filepath.Join(d.Cfg.DataDir, "ingest-token"), generated, generated, d.Cfg.Addr)
 	}
 	d.Ingest = p
-	h := ingestapi.New(p, auth.NewTokens(tokens), d.Log)
-	d.Server.Echo.POST("/v1/events", echo.WrapHandler(h))
+	events, err := ingestapi.New(ingestapi.Deps{Pipeline: p, Tokens: auth.NewTokens(tokens), Log: d.Log})
+	if err != nil {
+		return err
+	}
+	events.Register(d.Server.Echo)
 	// PostHog- and Segment-compatible endpoints, through the same pipeline.
 	sdk, err := ingest.NewSDK(p, d.Cfg.SDKMapping())
 	if err != nil {
 		return err
 	}
 	d.SDK = sdk
-	for _, r := range sdkapi.New(sdk, auth.NewTokens(tokens), d.Log).Routes() {
-		d.Server.Echo.POST(r.Path, echo.WrapHandler(r.Handler))
-		d.Server.Echo.OPTIONS(r.Path, echo.WrapHandler(r.Handler))
+	sdkEndpoints, err := sdkapi.New(sdkapi.Deps{SDK: sdk, Tokens: auth.NewTokens(tokens), Log: d.Log})
+	if err != nil {
+		return err
 	}
+	sdkEndpoints.Register(d.Server.Echo)
 	reg := p.Metrics().Registry
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if d.Backend.Rollups != nil {
@@ -79,11 +89,6 @@ func (d *App) startIngest(ctx context.Context, mode Mode) error {
 		p.Flush()
 	}()
 	d.Log.Info("ingest ready", "batch_rows", icfg.BatchRows, "flush_interval", icfg.FlushInterval, "dedup_window", icfg.DedupWindow)
-	timeout := d.Cfg.ShutdownTimeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	d.started(ingestPart{p: p, timeout: timeout})
 	return nil
 }
 

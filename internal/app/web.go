@@ -47,7 +47,12 @@ func (a *App) startWeb(_ context.Context, mode Mode) error {
 	a.Auth.Proxies = trustedProxies(a.Cfg)
 	a.registerLoginMetrics(a.Auth.Throttle)
 
-	a.API = queryapi.New(queryapi.Options{
+	// Annotation scopes are checked against the configured registries
+	// (empty: the catalog's defaults), by the API, the dashboard's form
+	// and the CLI alike.
+	a.Annotations = annotation.New(a.Backend.Store, a.Cfg.Registry())
+	det := a.breaksDetector()
+	api, err := queryapi.New(queryapi.Deps{
 		Store:       a.Backend.Store,
 		Log:         a.Log,
 		ReadTokens:  a.Cfg.ReadTokens,
@@ -61,12 +66,20 @@ func (a *App) startWeb(_ context.Context, mode Mode) error {
 		},
 		DashboardUsers: a.Auth.Enabled,
 		Loopback:       loopback(a.Cfg.Addr),
-		Registry:       a.Cfg.Registry(), Owners: a.Cfg.OwnersOrDefault(),
+		Registry:       a.Cfg.Registry(),
+		Owners:         a.Cfg.OwnersOrDefault(),
+		// The optional features this process serves.
+		Exports:     a.Exports,
+		Annotations: a.Annotations,
+		Detect: func(ctx context.Context) (string, error) {
+			res, err := det.Run(ctx)
+			return res.String(), err
+		},
 	})
-	// Annotation scopes are checked against the configured registries
-	// (empty: the catalog's defaults), by the API, the dashboard's form
-	// and the CLI alike.
-	a.Annotations = annotation.New(a.Backend.Store, a.Cfg.Registry())
+	if err != nil {
+		return err
+	}
+	a.API = api
 	// A write to the API that a page of another site could have made a
 	// browser send (with the session cookie, or to the open laptop
 	// default) is refused before any handler runs.
@@ -80,11 +93,7 @@ func (a *App) startWeb(_ context.Context, mode Mode) error {
 			return next(c)
 		}
 	})
-	g := a.Server.Echo.Group("/api/v1")
-	a.API.Register(g)
-	a.API.RegisterExports(g, a.Exports)
-	a.API.Annotations(a.Annotations).Register(g)
-	g.GET("/openapi.json", queryapi.ServeOpenAPI)
+	a.API.Register(a.Server.Echo.Group("/api/v1"))
 
 	// The filter choices follow the ingest registries (empty: the defaults).
 	var snapshot func() ingest.Snapshot

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"github.com/adoptscope/adoptscope/internal/platform/auth"
+	"github.com/adoptscope/adoptscope/schema/schematest"
 
 	"context"
 	"fmt"
@@ -92,31 +93,20 @@ func smallDataSet() []ev {
 	return out
 }
 
+// insertEvents writes evs into events (the shared fixture), each at
+// 10:00-17:00 of its day unless it names its time, and builds the rollups.
 func insertEvents(t testing.TB, s *store.Store, evs []ev) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	b, err := s.Conn.PrepareBatch(ctx, "INSERT INTO events (event_id, event_time, received_at, assistant, channel, event_type, modality, user_key, country, count, linked, source)")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := make([]schematest.Event, len(evs))
 	for i, e := range evs {
-		var linked uint8
-		if e.linked {
-			linked = 1
-		}
 		ts := e.day.Add(time.Duration(10+i%8) * time.Hour)
 		if !e.at.IsZero() {
 			ts = e.at
 		}
-		if err := b.Append(fmt.Sprintf("e%d", i), ts, ts, e.assistant, e.channel, "message", e.modality, e.user, "BR", uint32(2), linked, e.source); err != nil {
-			t.Fatal(err)
-		}
+		rows[i] = schematest.Event{Time: ts, Assistant: e.assistant, Channel: e.channel, Modality: e.modality, Country: "BR",
+			User: e.user, Count: 2, Linked: e.linked, Source: e.source}
 	}
-	if err := b.Send(); err != nil {
-		t.Fatal(err)
-	}
-	chtest.BuildRollups(t, s)
+	schematest.InsertAndBuild(t, s, "e", rows)
 }
 
 type testApp struct {
@@ -158,7 +148,11 @@ func newTestAppEvents(t testing.TB, users []auth.User, evs []ev, opt func(*Optio
 	srv0.PageError = h.ErrorPage
 	e := srv0.Echo
 	h.Register(e)
-	queryapi.New(queryapi.Options{Store: s, Log: log, Loopback: true}).Register(e.Group("/api/v1"))
+	api, err := queryapi.New(queryapi.Deps{Store: s, Log: log, Loopback: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.Register(e.Group("/api/v1"))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return &testApp{srv: srv, store: s, h: h}

@@ -3,7 +3,6 @@ package dashboard
 import (
 	"bufio"
 	"compress/gzip"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -173,9 +172,19 @@ func (h *Handler) submitIngestUpload(c echo.Context) error {
 	}
 	out, err := p.SubmitBodyWith(r.Context(), format, body, ingest.BodyOptions{Delimiter: delim})
 	if err != nil {
-		res.Status, res.Err = h.uploadError(err)
-		if res.Status == http.StatusServiceUnavailable {
-			c.Response().Header().Set("Retry-After", "5")
+		// The pipeline's error says its status and Retry-After, the same
+		// as POST /v1/events and the SDK endpoints answer; the page only
+		// shows it.
+		status, msg, unexpected := httperr.Describe(err)
+		if unexpected {
+			h.log.Error("ingest upload failed", "error", err)
+		}
+		httperr.SetHeaders(c.Response().Header(), err)
+		res.Status, res.Err = status, uploadSentence(msg)
+		if ie := (*ingest.Error)(nil); errors.As(err, &ie) && ie.Kind == ingest.BodyTooLarge {
+			// The page's advice for a file: the limit in units, and the
+			// command that sends any size.
+			res.Err = h.tooLargeMessage()
 		}
 		return h.showUploadResult(c, res)
 	}
@@ -196,26 +205,13 @@ func (h *Handler) submitIngestUpload(c echo.Context) error {
 	return h.showUploadResult(c, res)
 }
 
-// uploadError is the status and message of a file the pipeline refused
-// as a whole, as POST /v1/events words them.
-func (h *Handler) uploadError(err error) (int, string) {
-	switch {
-	case errors.Is(err, ingest.ErrTooLarge):
-		if strings.Contains(err.Error(), "line") {
-			return http.StatusRequestEntityTooLarge, fmt.Sprintf("Nothing was stored: %v (at most %d bytes a line).", err, h.opts.Ingest.Config().MaxLine)
-		}
-		return http.StatusRequestEntityTooLarge, h.tooLargeMessage()
-	case errors.Is(err, ingest.ErrMalformed):
-		return http.StatusBadRequest, "Nothing was stored: " + err.Error() + "."
-	case errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader), errors.Is(err, io.ErrUnexpectedEOF):
-		return http.StatusBadRequest, "Nothing was stored: the gzip file is cut short or damaged."
-	case errors.Is(err, ingest.ErrBusy), errors.Is(err, ingest.ErrUnavailable), errors.Is(err, ingest.ErrClosed):
-		return http.StatusServiceUnavailable, "Nothing was stored (" + err.Error() + "): upload the file again in a few seconds; nothing will be stored twice."
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return http.StatusServiceUnavailable, "The upload ended before its events were committed; they may or may not be stored: upload the file again, nothing will be stored twice."
+// uploadSentence is msg as a sentence of the page: capitalised, with its
+// full stop.
+func uploadSentence(msg string) string {
+	if msg == "" {
+		return msg
 	}
-	h.log.Error("ingest upload failed", "error", err)
-	return http.StatusBadRequest, "Nothing was stored: the file could not be read (" + err.Error() + ")."
+	return strings.ToUpper(msg[:1]) + msg[1:] + "."
 }
 
 func (h *Handler) showUploadResult(c echo.Context, res uploadResult) error {

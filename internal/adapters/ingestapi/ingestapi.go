@@ -6,7 +6,6 @@ package ingestapi
 
 import (
 	"compress/gzip"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -20,12 +19,24 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/platform/auth"
 	"github.com/adoptscope/adoptscope/internal/platform/httperr"
 )
 
-// Handler serves POST /v1/events. It is a plain http.Handler; the app
+// Deps are what the endpoint needs, filled once by the composition root.
+type Deps struct {
+	// Pipeline commits the events (required).
+	Pipeline *ingest.Pipeline
+	// Tokens are the accepted bearer tokens (required, never empty: the
+	// app generates one when none is configured).
+	Tokens auth.Tokens
+	Log    *slog.Logger // nil: slog.Default()
+}
+
+// Handler serves POST /v1/events. It is a plain http.Handler; Register
 // mounts it on echo.
 type Handler struct {
 	p      *ingest.Pipeline
@@ -33,13 +44,27 @@ type Handler struct {
 	log    *slog.Logger
 }
 
-// New returns the ingest endpoint; tokens are the accepted bearer tokens
-// (never empty: the app generates one when none is configured).
-func New(p *ingest.Pipeline, tokens auth.Tokens, log *slog.Logger) *Handler {
-	if log == nil {
-		log = slog.Default()
+// New returns the ingest endpoint; it fails when a required dependency is
+// missing.
+func New(d Deps) (*Handler, error) {
+	switch {
+	case d.Pipeline == nil:
+		return nil, errors.New("ingestapi: Deps.Pipeline is missing")
+	case d.Tokens.Empty():
+		return nil, errors.New("ingestapi: Deps.Tokens is empty: no sender could be accepted")
 	}
-	return &Handler{p: p, tokens: tokens, log: log}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	return &Handler{p: d.Pipeline, tokens: d.Tokens, log: d.Log}, nil
+}
+
+// Path is the endpoint's path.
+const Path = "/v1/events"
+
+// Register mounts POST /v1/events on e.
+func (h *Handler) Register(e *echo.Echo) {
+	e.POST(Path, echo.WrapHandler(h))
 }
 
 func (h *Handler) answer(w http.ResponseWriter, status int, body []byte) {
@@ -108,7 +133,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		scope = hex.EncodeToString(sum[:8])
 		prev, err := h.p.LookupIdempotent(r.Context(), scope, key)
 		if err != nil {
-			return unavailable(fmt.Errorf("%w: idempotency lookup: %v", ingest.ErrUnavailable, err))
+			return err
 		}
 		if prev != nil {
 			w.Header().Set("Idempotent-Replayed", "true")
@@ -119,7 +144,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 
 	res, err := h.p.SubmitBodyWith(r.Context(), format, body, opts)
 	if err != nil {
-		return h.submitError(err, limits)
+		return err // an ingest.Error: it says its status and Retry-After
 	}
 	status := http.StatusOK
 	if res.Accepted == 0 && res.Duplicates == 0 {
@@ -178,45 +203,4 @@ func queryValue(raw, key string) (string, bool) {
 		return v, true
 	}
 	return "", false
-}
-
-// submitError gives a refused body its status and the advice a sender
-// needs: what was kept (nothing) and whether to retry.
-func (h *Handler) submitError(err error, limits ingest.Config) error {
-	var st interface{ HTTPStatus() int }
-	var he *httperr.Error
-	switch {
-	case errors.As(err, &he), errors.As(err, &st):
-		// The layer that knows why already said (a body cut off at its
-		// read deadline: 408 from the HTTP server).
-		h.log.Warn("ingest request refused", "status", statusOf(err), "error", err)
-		return err
-	case errors.Is(err, ingest.ErrTooLarge):
-		return httperr.Wrap(http.StatusRequestEntityTooLarge, fmt.Sprintf("%v: nothing from this request was written (limits: %d bytes per body after decompression, %d per line)", err, limits.MaxBody, limits.MaxLine), err)
-	case errors.Is(err, ingest.ErrMalformed):
-		return httperr.Wrap(http.StatusBadRequest, err.Error(), err)
-	case errors.Is(err, ingest.ErrBusy), errors.Is(err, ingest.ErrUnavailable), errors.Is(err, ingest.ErrClosed):
-		return unavailable(err)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return httperr.Wrap(http.StatusServiceUnavailable, "request ended before its events were committed; they are not acknowledged: retry", err)
-	}
-	// A body that could not be read (the client went away or sent a
-	// broken chunked encoding) is the client's problem, not the server's.
-	h.log.Warn("ingest request body unreadable", "error", err)
-	return httperr.Wrap(http.StatusBadRequest, "reading the body: "+err.Error(), err)
-}
-
-func statusOf(err error) int {
-	status, _, _ := httperr.Describe(err)
-	return status
-}
-
-func unavailable(err error) error {
-	e := httperr.Wrap(http.StatusServiceUnavailable, "the ingest buffer is full: nothing from this request was acknowledged, retry after a second", err)
-	e.RetryAfter = 1
-	if !errors.Is(err, ingest.ErrBusy) {
-		e.RetryAfter = 5
-		e.Message = "events not stored (" + err.Error() + "): nothing from this request was acknowledged, retry later"
-	}
-	return e
 }

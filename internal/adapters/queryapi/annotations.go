@@ -16,10 +16,10 @@ import (
 	"github.com/adoptscope/adoptscope/annotation"
 )
 
-// AnnotationHandlers serve /api/v1/annotations: GET lists (JSON, or CSV
+// annotationRoutes serve /api/v1/annotations: GET lists (JSON, or CSV
 // with format=csv), POST creates or updates, DELETE /annotations/:id
 // removes. Writes need an admin token.
-type AnnotationHandlers struct {
+type annotationRoutes struct {
 	// Service validates (scopes against its registry), stores and reads.
 	Service *annotation.Service
 	Log     *slog.Logger
@@ -27,14 +27,14 @@ type AnnotationHandlers struct {
 	CanRead, CanWrite func(r *http.Request) bool
 }
 
-// Annotations returns the annotation handlers of svc under this API's
-// access policy: reads as CanRead, writes as CanAdmin.
-func (a *API) Annotations(svc *annotation.Service) *AnnotationHandlers {
-	return &AnnotationHandlers{Service: svc, Log: a.opts.Log, CanRead: a.CanRead, CanWrite: a.CanAdmin}
+// annotationHandlers are the annotation routes of the API's service
+// under its access policy: reads as CanRead, writes as CanAdmin.
+func (a *API) annotationHandlers() *annotationRoutes {
+	return &annotationRoutes{Service: a.deps.Annotations, Log: a.deps.Log, CanRead: a.CanRead, CanWrite: a.CanAdmin}
 }
 
-// Register mounts the routes on g (the /api/v1 group).
-func (h *AnnotationHandlers) Register(g *echo.Group) {
+// register mounts the routes on g (the /api/v1 group).
+func (h *annotationRoutes) register(g *echo.Group) {
 	g.GET("/annotations", h.listAnnotations)
 	g.GET("/annotations/:id", h.showAnnotation)
 	g.POST("/annotations", h.saveAnnotation)
@@ -43,21 +43,21 @@ func (h *AnnotationHandlers) Register(g *echo.Group) {
 
 const maxAnnotationBody = 64 << 10
 
-func (h *AnnotationHandlers) requireRead(c echo.Context) error {
+func (h *annotationRoutes) requireRead(c echo.Context) error {
 	if h.CanRead != nil && !h.CanRead(c.Request()) {
 		return httperr.New(http.StatusUnauthorized, "missing or unknown token: send Authorization: Bearer <token> with a token from ADOPTSCOPE_READ_TOKENS or ADOPTSCOPE_ADMIN_TOKENS")
 	}
 	return nil
 }
 
-func (h *AnnotationHandlers) requireWrite(c echo.Context) error {
+func (h *annotationRoutes) requireWrite(c echo.Context) error {
 	if h.CanWrite == nil || !h.CanWrite(c.Request()) {
 		return httperr.New(http.StatusUnauthorized, "writing annotations needs Authorization: Bearer <token> with a token from ADOPTSCOPE_ADMIN_TOKENS")
 	}
 	return nil
 }
 
-func (h *AnnotationHandlers) listAnnotations(c echo.Context) error {
+func (h *annotationRoutes) listAnnotations(c echo.Context) error {
 	if err := h.requireRead(c); err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func (h *AnnotationHandlers) listAnnotations(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"annotations": list})
 }
 
-func (h *AnnotationHandlers) showAnnotation(c echo.Context) error {
+func (h *annotationRoutes) showAnnotation(c echo.Context) error {
 	if err := h.requireRead(c); err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ type annotationBody struct {
 	RealWorld bool   `json:"real_world"`
 }
 
-func (h *AnnotationHandlers) saveAnnotation(c echo.Context) error {
+func (h *annotationRoutes) saveAnnotation(c echo.Context) error {
 	if err := h.requireWrite(c); err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func (b annotationBody) toAnnotation() annotation.Annotation {
 		Assistant: b.Assistant, Channel: b.Channel, Kind: b.Kind, RealWorld: b.RealWorld}
 }
 
-func (h *AnnotationHandlers) deleteAnnotation(c echo.Context) error {
+func (h *annotationRoutes) deleteAnnotation(c echo.Context) error {
 	if err := h.requireWrite(c); err != nil {
 		return err
 	}

@@ -40,9 +40,9 @@ func annotationServer(t *testing.T) (*echo.Echo, *store.Store) {
 	s := chtest.NewStore(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e := httpserver.New(log).Echo
-	a := New(Options{Store: s, Log: log, ReadTokens: []string{readToken}, AdminTokens: []string{adminToken}, Loopback: true})
 	reg := catalog.Registry{Assistants: []string{"chatgpt", "meta_ai"}, Channels: []string{"whatsapp", "ios"}}
-	a.Annotations(annotation.New(s, reg)).Register(e.Group("/api/v1"))
+	mustNew(t, Deps{Store: s, Log: log, ReadTokens: []string{readToken}, AdminTokens: []string{adminToken}, Loopback: true,
+		Annotations: annotation.New(s, reg)}).Register(e.Group("/api/v1"))
 	return e, s
 }
 

@@ -4,6 +4,7 @@ package queryapi
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,7 +14,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/adoptscope/adoptscope/annotation"
 	"github.com/adoptscope/adoptscope/catalog"
+	"github.com/adoptscope/adoptscope/export"
 	"github.com/adoptscope/adoptscope/internal/platform/auth"
 	"github.com/adoptscope/adoptscope/internal/platform/httperr"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
@@ -24,10 +27,13 @@ import (
 // echo's MIMEApplicationJSONCharsetUTF8 (deprecated) says.
 const mimeJSON = "application/json; charset=UTF-8"
 
-// Options configure the query API.
-type Options struct {
+// Deps are everything the query API needs, filled once by the
+// composition root. Store is required; Exports, Annotations and Detect are
+// optional features: without Exports or Annotations their routes are not
+// mounted, and the routes that need one they lack answer 503.
+type Deps struct {
 	Store *store.Store
-	Log   *slog.Logger
+	Log   *slog.Logger // nil: slog.Default()
 	// ReadTokens may read; AdminTokens may read and write (annotations,
 	// export definitions).
 	ReadTokens, AdminTokens []string
@@ -49,34 +55,45 @@ type Options struct {
 	// Owners is who makes each assistant and owns each channel, for
 	// /dependency (zero: catalog.DefaultOwners).
 	Owners catalog.Owners
+
+	// Exports serves /exports (nil: not mounted).
+	Exports *export.Service
+	// Annotations serves /annotations, annotation=<id> on /impact and the
+	// detected breaks of /breaks (nil: /annotations is not mounted, the
+	// others answer 503).
+	Annotations *annotation.Service
+	// Detect runs break detection now and describes what it did, for POST
+	// /breaks/detect (nil: 503).
+	Detect func(ctx context.Context) (string, error)
 }
 
 // API holds the query API's handlers and access policy.
 type API struct {
-	opts   Options
+	deps   Deps
 	read   auth.Tokens // read + admin tokens
 	admin  auth.Tokens
 	noAuth bool // no token configured
-	// insight holds what /impact, /overlap and /breaks need (SetInsight).
-	insight Insight
 }
 
-// New builds the API.
-func New(opts Options) *API {
-	if opts.Log == nil {
-		opts.Log = slog.Default()
+// New builds the API; it fails when a required dependency is missing.
+func New(d Deps) (*API, error) {
+	if d.Store == nil {
+		return nil, errors.New("queryapi: Deps.Store is missing")
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
 	}
 	return &API{
-		opts:   opts,
-		read:   auth.NewTokens(opts.ReadTokens, opts.AdminTokens),
-		admin:  auth.NewTokens(opts.AdminTokens),
-		noAuth: len(opts.ReadTokens)+len(opts.AdminTokens) == 0,
-	}
+		deps:   d,
+		read:   auth.NewTokens(d.ReadTokens, d.AdminTokens),
+		admin:  auth.NewTokens(d.AdminTokens),
+		noAuth: len(d.ReadTokens)+len(d.AdminTokens) == 0,
+	}, nil
 }
 
 // open reports whether nothing at all is configured to check against.
 func (a *API) open() bool {
-	return a.noAuth && (a.opts.DashboardUsers == nil || !a.opts.DashboardUsers())
+	return a.noAuth && (a.deps.DashboardUsers == nil || !a.deps.DashboardUsers())
 }
 
 // CanRead reports whether r may read: a read or admin bearer token, a
@@ -86,8 +103,8 @@ func (a *API) CanRead(r *http.Request) bool {
 	if a.read.Allows(auth.BearerToken(r)) {
 		return true
 	}
-	if a.opts.Session != nil {
-		if role, ok := a.opts.Session(r); ok && role != "" {
+	if a.deps.Session != nil {
+		if role, ok := a.deps.Session(r); ok && role != "" {
 			return true
 		}
 	}
@@ -100,12 +117,12 @@ func (a *API) CanAdmin(r *http.Request) bool {
 	if a.admin.Allows(auth.BearerToken(r)) {
 		return true
 	}
-	if a.opts.Session != nil {
-		if role, ok := a.opts.Session(r); ok && role == "admin" {
+	if a.deps.Session != nil {
+		if role, ok := a.deps.Session(r); ok && role == "admin" {
 			return true
 		}
 	}
-	return a.open() && a.opts.Loopback
+	return a.open() && a.deps.Loopback
 }
 
 // RequireRead is middleware that answers 401 unless CanRead.
@@ -128,8 +145,11 @@ func require(allowed func(*http.Request) bool, msg string, next echo.HandlerFunc
 	}
 }
 
-// Register mounts the query endpoints on g (the /api/v1 group).
+// Register mounts every route of the API on g (the /api/v1 group): the
+// queries, the insight endpoints, the description, and the exports and
+// annotations when their services are given.
 func (a *API) Register(g *echo.Group) {
+	g.GET("/openapi.json", ServeOpenAPI)
 	g.GET("/series", a.getSeries, a.RequireRead)
 	g.GET("/migration", a.getMigration, a.RequireRead)
 	g.GET("/retention", a.getRetention, a.RequireRead)
@@ -138,6 +158,12 @@ func (a *API) Register(g *echo.Group) {
 	g.GET("/kpis", a.getKPIs, a.RequireRead)
 	g.GET("/freshness", a.getFreshness, a.RequireRead)
 	a.registerInsight(g)
+	if a.deps.Exports != nil {
+		a.registerExports(g)
+	}
+	if a.deps.Annotations != nil {
+		a.annotationHandlers().register(g)
+	}
 }
 
 // format reads the format parameter: json (default) or csv.
@@ -176,20 +202,20 @@ func (a *API) getSeries(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := query.CheckKnown(a.opts.Registry, req.Filters); err != nil {
+	if err := query.CheckKnown(a.deps.Registry, req.Filters); err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
 	if f == "csv" {
 		name := fmt.Sprintf("%s-%s-%s-%s.csv", req.Metric, req.Interval, req.From.Format(catalog.DateLayout), req.To.Format(catalog.DateLayout))
 		w := newLazyCSV(c, name)
-		if err := query.WriteSeriesCSV(ctx, a.opts.Store, req, w); err != nil {
+		if err := query.WriteSeriesCSV(ctx, a.deps.Store, req, w); err != nil {
 			return a.streamFailed(c, w, err)
 		}
 		return w.finish()
 	}
 	w := newLazyJSON(c)
-	if err := query.StreamSeriesJSON(ctx, a.opts.Store, req, w); err != nil {
+	if err := query.StreamSeriesJSON(ctx, a.deps.Store, req, w); err != nil {
 		return a.streamFailed(c, w, err)
 	}
 	return w.finish()
@@ -199,12 +225,12 @@ func (a *API) getMigration(c echo.Context) error {
 	return answer(c, func(v url.Values) (query.MigrationRequest, error) {
 		r, err := query.ParseMigration(v)
 		if err == nil {
-			err = query.CheckKnownMigration(a.opts.Registry, r)
+			err = query.CheckKnownMigration(a.deps.Registry, r)
 		}
 		return r, err
 	},
 		func(ctx context.Context, req query.MigrationRequest) (query.MigrationResult, error) {
-			return query.Migration(ctx, a.opts.Store, req)
+			return query.Migration(ctx, a.deps.Store, req)
 		},
 		query.WriteMigrationJSON, query.WriteMigrationCSV,
 		func(req query.MigrationRequest) string {
@@ -216,12 +242,12 @@ func (a *API) getRetention(c echo.Context) error {
 	return answer(c, func(v url.Values) (query.RetentionRequest, error) {
 		r, err := query.ParseRetention(v)
 		if err == nil {
-			err = query.CheckKnown(a.opts.Registry, r.Filters)
+			err = query.CheckKnown(a.deps.Registry, r.Filters)
 		}
 		return r, err
 	},
 		func(ctx context.Context, req query.RetentionRequest) (query.RetentionResult, error) {
-			return query.Retention(ctx, a.opts.Store, req)
+			return query.Retention(ctx, a.deps.Store, req)
 		},
 		query.WriteRetentionJSON, query.WriteRetentionCSV,
 		func(req query.RetentionRequest) string {
@@ -235,13 +261,13 @@ func (a *API) getDependency(c echo.Context) error {
 	return answer(c, func(v url.Values) (query.DependencyRequest, error) {
 		r, err := query.ParseDependency(v)
 		if err == nil {
-			err = query.CheckKnown(a.opts.Registry, r.Filters)
+			err = query.CheckKnown(a.deps.Registry, r.Filters)
 		}
-		r.Owners = a.opts.Owners
+		r.Owners = a.deps.Owners
 		return r, err
 	},
 		func(ctx context.Context, req query.DependencyRequest) (query.DependencyResult, error) {
-			return query.Dependency(ctx, a.opts.Store, req)
+			return query.Dependency(ctx, a.deps.Store, req)
 		},
 		query.WriteDependencyJSON, query.WriteDependencyCSV,
 		func(req query.DependencyRequest) string {
@@ -260,12 +286,12 @@ func (a *API) getKPIs(c echo.Context) error {
 	return answer(c, func(v url.Values) (kpiRequest, error) {
 		f, tz, err := query.ParseKPIs(v)
 		if err == nil {
-			err = query.CheckKnown(a.opts.Registry, f)
+			err = query.CheckKnown(a.deps.Registry, f)
 		}
 		return kpiRequest{f, tz}, err
 	},
 		func(ctx context.Context, req kpiRequest) (query.KPIResult, error) {
-			return query.KPIs(ctx, a.opts.Store, req.filters, req.tz, time.Time{})
+			return query.KPIs(ctx, a.deps.Store, req.filters, req.tz, time.Time{})
 		},
 		query.WriteKPIsJSON, query.WriteKPIsCSV,
 		func(kpiRequest) string { return "kpis.csv" })
@@ -273,7 +299,7 @@ func (a *API) getKPIs(c echo.Context) error {
 
 // getFreshness: how far the data reaches and how far the charts trail.
 func (a *API) getFreshness(c echo.Context) error {
-	f, err := query.Freshness(c.Request().Context(), a.opts.Store, time.Time{})
+	f, err := query.Freshness(c.Request().Context(), a.deps.Store, time.Time{})
 	if err != nil {
 		return err
 	}
@@ -403,6 +429,6 @@ func (a *API) streamFailed(c echo.Context, w *lazyStream, err error) error {
 	if !w.committed {
 		return err
 	}
-	a.opts.Log.Error("answer stream failed after the first rows", "path", c.Request().URL.Path, "error", err)
+	a.deps.Log.Error("answer stream failed after the first rows", "path", c.Request().URL.Path, "error", err)
 	return nil
 }

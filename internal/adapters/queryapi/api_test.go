@@ -17,23 +17,18 @@ import (
 	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 	"github.com/adoptscope/adoptscope/internal/platform/httpserver"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
+	"github.com/adoptscope/adoptscope/schema/schematest"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // queryServer is the query API on a fresh database with a small data set.
-func queryServer(t *testing.T, opts Options) (http.Handler, *store.Store) {
+func queryServer(t *testing.T, deps Deps) (http.Handler, *store.Store) {
 	t.Helper()
 	s := chtest.NewStore(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	b, err := s.Conn.PrepareBatch(ctx, "INSERT INTO events (event_id, event_time, received_at, assistant, channel, event_type, modality, user_key, country, count, linked, source)")
-	if err != nil {
-		t.Fatal(err)
-	}
+	var rows []schematest.Event
 	as, cs, ks, ms := []string{"chatgpt", "meta_ai", "copilot"}, []string{"whatsapp", "ios", "web"}, []string{"EG", "FR"}, []string{"text", "voice"}
 	start := time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC)
-	n := 0
 	for u := uint64(1); u <= 60; u++ {
 		for day := 0; day < 80; day++ {
 			if (u*31+uint64(day)*17)%5 > 1 {
@@ -41,21 +36,15 @@ func queryServer(t *testing.T, opts Options) (http.Handler, *store.Store) {
 			}
 			for k := uint64(0); k < 1+(u+uint64(day))%3; k++ {
 				at := start.AddDate(0, 0, day).Add(time.Duration((u*3600+k*977)%86400) * time.Second)
-				n++
-				if err := b.Append(fmt.Sprintf("a%d", n), at, at, as[(u+k*uint64(day%2))%3], cs[(u/3+uint64(day/40))%3], "message", ms[k%2],
-					u*104729, ks[u%2], uint32(1+k), uint8(u%5/4), "test"); err != nil {
-					t.Fatal(err)
-				}
+				rows = append(rows, schematest.Event{Time: at, Assistant: as[(u+k*uint64(day%2))%3], Channel: cs[(u/3+uint64(day/40))%3],
+					EventType: "message", Modality: ms[k%2], User: u * 104729, Country: ks[u%2], Count: uint32(1 + k), Linked: u%5/4 == 1})
 			}
 		}
 	}
-	if err := b.Send(); err != nil {
-		t.Fatal(err)
-	}
-	chtest.BuildRollups(t, s)
+	schematest.InsertAndBuild(t, s, "a", rows)
 	e := httpserver.New(quiet()).Echo
-	opts.Store, opts.Log = s, quiet()
-	New(opts).Register(e.Group("/api/v1"))
+	deps.Store, deps.Log = s, quiet()
+	mustNew(t, deps).Register(e.Group("/api/v1"))
 	return e, s
 }
 
@@ -71,7 +60,7 @@ func apiGet(h http.Handler, target, token string) *httptest.ResponseRecorder {
 }
 
 func TestInjectionAttemptsAre400(t *testing.T) {
-	h, s := queryServer(t, Options{})
+	h, s := queryServer(t, Deps{})
 	bad := []string{
 		"chatgpt' OR 1=1 --", "x;DROP TABLE events", "user_key", "1) OR (1=1", `"; SELECT 1`, "chatgpt\x00", "../../etc",
 		"whatsapp' UNION SELECT user_key FROM events --", "%27",
@@ -136,7 +125,7 @@ func TestInjectionAttemptsAre400(t *testing.T) {
 }
 
 func TestJSONAndCSVCarryTheSameNumbers(t *testing.T) {
-	h, _ := queryServer(t, Options{})
+	h, _ := queryServer(t, Deps{})
 	for _, q := range []string{
 		"metric=active_users&interval=day&from=2026-01-01&to=2026-01-31&by=assistant,channel&compare=previous",
 		"metric=share&interval=week&from=2026-01-05&to=2026-02-15&by=assistant,channel&share_of=channel",
@@ -258,14 +247,14 @@ func TestJSONAndCSVCarryTheSameNumbers(t *testing.T) {
 func TestReadAndAdminAccess(t *testing.T) {
 	const target = "/api/v1/series?metric=events&from=2026-01-01&to=2026-01-02"
 	t.Run("open when nothing is configured", func(t *testing.T) {
-		h, _ := queryServer(t, Options{})
+		h, _ := queryServer(t, Deps{})
 		if rec := apiGet(h, target, ""); rec.Code != 200 {
 			t.Errorf("status %d, want 200", rec.Code)
 		}
 	})
 	t.Run("tokens", func(t *testing.T) {
 		sessionRole := ""
-		h, _ := queryServer(t, Options{ReadTokens: []string{"r1"}, AdminTokens: []string{"a1"},
+		h, _ := queryServer(t, Deps{ReadTokens: []string{"r1"}, AdminTokens: []string{"a1"},
 			Session:        func(r *http.Request) (string, bool) { return sessionRole, sessionRole != "" },
 			DashboardUsers: func() bool { return true }})
 		for _, c := range []struct {
@@ -279,7 +268,8 @@ func TestReadAndAdminAccess(t *testing.T) {
 		}
 	})
 	t.Run("admin", func(t *testing.T) {
-		a := New(Options{ReadTokens: []string{"r1"}, AdminTokens: []string{"a1"}})
+		s := chtest.NewStore(t)
+		a := mustNew(t, Deps{Store: s, ReadTokens: []string{"r1"}, AdminTokens: []string{"a1"}})
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Header.Set("Authorization", "Bearer r1")
 		if a.CanAdmin(r) || !a.CanRead(r) {
@@ -289,16 +279,34 @@ func TestReadAndAdminAccess(t *testing.T) {
 		if !a.CanAdmin(r) || !a.CanRead(r) {
 			t.Error("an admin token must read and write")
 		}
-		open := New(Options{Loopback: true})
+		open := mustNew(t, Deps{Store: s, Loopback: true})
 		if !open.CanAdmin(httptest.NewRequest("GET", "/", nil)) {
 			t.Error("nothing configured on loopback: admin is open")
 		}
-		if New(Options{}).CanAdmin(httptest.NewRequest("GET", "/", nil)) {
+		if mustNew(t, Deps{Store: s}).CanAdmin(httptest.NewRequest("GET", "/", nil)) {
 			t.Error("nothing configured beyond loopback: admin must stay closed")
 		}
-		users := New(Options{DashboardUsers: func() bool { return true }, Loopback: true})
+		users := mustNew(t, Deps{Store: s, DashboardUsers: func() bool { return true }, Loopback: true})
 		if users.CanRead(httptest.NewRequest("GET", "/", nil)) {
 			t.Error("with dashboard accounts, an anonymous request must not read")
 		}
 	})
+}
+
+// mustNew is New for a test whose dependencies are complete.
+func mustNew(t *testing.T, d Deps) *API {
+	t.Helper()
+	a, err := New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TestNewNamesAMissingDependency: the API refuses to start without its
+// store, and says so by the field's name.
+func TestNewNamesAMissingDependency(t *testing.T) {
+	if _, err := New(Deps{ReadTokens: []string{"r1"}}); err == nil || !strings.Contains(err.Error(), "Deps.Store") {
+		t.Errorf("New without a store: %v, want an error naming Deps.Store", err)
+	}
 }

@@ -14,7 +14,7 @@ import (
 // years by day) is refused with a JSON 422 that names the limit, however
 // many arrive at once; the same request within the budget streams.
 func TestOversizedSeriesRefused(t *testing.T) {
-	h, s := queryServer(t, Options{})
+	h, s := queryServer(t, Deps{})
 	const target = "/api/v1/series?metric=events&from=2016-12-10&to=2026-12-05&interval=day&by=assistant,channel,country,modality,event_type"
 	// The fixture has 3 x 3 x 2 x 2 x 1 = 36 groups at most over its 80
 	// days: a 1,000-row budget is exceeded, a 3,000-row one is not.

@@ -17,11 +17,11 @@ import (
 	"github.com/adoptscope/adoptscope/internal/platform/httpserver"
 )
 
-// RegisterExports mounts /api/v1/exports on g (the /api/v1 group): list
+// registerExports mounts /api/v1/exports on g (the /api/v1 group): list
 // and history need a read token (or session), creating, deleting and
 // running need an admin token.
-func (a *API) RegisterExports(g *echo.Group, x *export.Service) {
-	h := exportHandlers{x, a}
+func (a *API) registerExports(g *echo.Group) {
+	h := exportHandlers{a.deps.Exports, a}
 	g.GET("/exports", h.list, a.RequireRead)
 	g.POST("/exports", h.create, a.RequireAdmin)
 	g.GET("/exports/:id", h.show, a.RequireRead)

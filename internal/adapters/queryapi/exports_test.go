@@ -23,13 +23,12 @@ func exportServer(t *testing.T) (*echo.Echo, *export.Service) {
 	s := chtest.NewStore(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e := httpserver.New(log).Echo
-	a := New(Options{Store: s, Log: log, ReadTokens: []string{readToken}, AdminTokens: []string{adminToken}})
 	x := export.NewService(s, t.TempDir(), log)
 	// The test receivers listen on loopback, which only an allow-list admits.
 	x.Runner.Webhook = export.WebhookPolicy{Attempts: 2, Backoff: time.Millisecond,
 		To: &export.Destinations{AllowNets: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}
 	t.Cleanup(func() { _ = x.Stop(context.Background()) })
-	a.RegisterExports(e.Group("/api/v1"), x)
+	mustNew(t, Deps{Store: s, Log: log, ReadTokens: []string{readToken}, AdminTokens: []string{adminToken}, Exports: x}).Register(e.Group("/api/v1"))
 	return e, x
 }
 

@@ -20,24 +20,11 @@ import (
 	"github.com/adoptscope/adoptscope/query"
 )
 
-// Insight is what the impact, overlap and breaks endpoints need beyond
-// the store: the annotation service (annotation=<id> on /impact, the
-// detected breaks) and the detection run behind POST /breaks/detect.
-type Insight struct {
-	Annotations *annotation.Service
-	// Detect runs break detection now and describes what it did.
-	Detect func(ctx context.Context) (string, error)
-}
-
-// SetInsight gives the API its insight dependencies; the composition
-// root calls it once, before serving.
-func (a *API) SetInsight(i Insight) { a.insight = i }
-
 func (a *API) annotations() (*annotation.Service, error) {
-	if a.insight.Annotations == nil {
+	if a.deps.Annotations == nil {
 		return nil, httperr.New(http.StatusServiceUnavailable, "annotations are not available in this process")
 	}
-	return a.insight.Annotations, nil
+	return a.deps.Annotations, nil
 }
 
 // getImpact: the effect of an event on a series against controls.
@@ -53,7 +40,7 @@ func (a *API) getImpact(c echo.Context) error {
 			if err := a.resolveAnnotation(ctx, &req); err != nil {
 				return query.ImpactResult{}, err
 			}
-			return query.Impact(ctx, a.opts.Store, req)
+			return query.Impact(ctx, a.deps.Store, req)
 		},
 		query.WriteImpactJSON, query.WriteImpactCSV,
 		func(req query.ImpactRequest) string {
@@ -80,7 +67,7 @@ func (a *API) checkImpactValues(r query.ImpactRequest) error {
 		if k.Channel != "" {
 			f.Channels = []string{k.Channel}
 		}
-		if err := query.CheckKnown(a.opts.Registry, f); err != nil {
+		if err := query.CheckKnown(a.deps.Registry, f); err != nil {
 			if i > 0 {
 				return &query.ParamError{Param: "control", Value: k.String(), Err: err}
 			}
@@ -123,12 +110,12 @@ func (a *API) getOverlap(c echo.Context) error {
 	return answer(c, func(v url.Values) (query.OverlapRequest, error) {
 		r, err := query.ParseOverlap(v)
 		if err == nil {
-			err = query.CheckKnown(a.opts.Registry, r.Filters)
+			err = query.CheckKnown(a.deps.Registry, r.Filters)
 		}
 		return r, err
 	},
 		func(ctx context.Context, req query.OverlapRequest) (query.OverlapResult, error) {
-			return query.Overlap(ctx, a.opts.Store, req)
+			return query.Overlap(ctx, a.deps.Store, req)
 		},
 		query.WriteOverlapJSON, query.WriteOverlapCSV,
 		func(req query.OverlapRequest) string {
@@ -238,7 +225,7 @@ func (a *API) acceptBreak(c echo.Context) error {
 	if err != nil {
 		return breakError(c.Param("id"), err)
 	}
-	a.opts.Log.Info("detected break accepted", "break", c.Param("id"), "annotation", saved.ID)
+	a.deps.Log.Info("detected break accepted", "break", c.Param("id"), "annotation", saved.ID)
 	return c.JSON(http.StatusCreated, saved)
 }
 
@@ -252,16 +239,16 @@ func (a *API) dismissBreak(c echo.Context) error {
 	if err != nil {
 		return breakError(c.Param("id"), err)
 	}
-	a.opts.Log.Info("detected break dismissed", "break", b.ID)
+	a.deps.Log.Info("detected break dismissed", "break", b.ID)
 	return c.JSON(http.StatusOK, newBreakJSON(b))
 }
 
 // detectBreaks: POST /breaks/detect runs detection now.
 func (a *API) detectBreaks(c echo.Context) error {
-	if a.insight.Detect == nil {
+	if a.deps.Detect == nil {
 		return httperr.New(http.StatusServiceUnavailable, "break detection is not available in this process")
 	}
-	msg, err := a.insight.Detect(c.Request().Context())
+	msg, err := a.deps.Detect(c.Request().Context())
 	if err != nil {
 		return err
 	}

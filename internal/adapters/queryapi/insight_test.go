@@ -28,15 +28,14 @@ func apiPost(h http.Handler, target, token string) *httptest.ResponseRecorder {
 // to a read token, refuse no token, and keep detection, accept and
 // dismiss to admins.
 func TestInsightEndpoints(t *testing.T) {
-	_, s := queryServer(t, Options{})
+	_, s := queryServer(t, Deps{})
 	e := httpserver.New(quiet()).Echo
-	api := New(Options{Store: s, Log: quiet(), ReadTokens: []string{"r1"}, AdminTokens: []string{"a1"}})
-	api.Register(e.Group("/api/v1"))
 	detected := 0
-	api.SetInsight(Insight{Annotations: annotation.New(s, catalog.Registry{}), Detect: func(context.Context) (string, error) {
-		detected++
-		return "ran", nil
-	}})
+	mustNew(t, Deps{Store: s, Log: quiet(), ReadTokens: []string{"r1"}, AdminTokens: []string{"a1"},
+		Annotations: annotation.New(s, catalog.Registry{}), Detect: func(context.Context) (string, error) {
+			detected++
+			return "ran", nil
+		}}).Register(e.Group("/api/v1"))
 	var h http.Handler = e
 
 	impact := "/api/v1/impact?date=2026-01-20&assistant=chatgpt&channel=whatsapp"

@@ -22,7 +22,7 @@ func localGet(h http.Handler, target string) *httptest.ResponseRecorder {
 // TestUnknownValuesAre400: a slug that is not in the registry is a 400
 // naming the known values, on every endpoint that takes it.
 func TestUnknownValuesAre400(t *testing.T) {
-	h, _ := queryServer(t, Options{})
+	h, _ := queryServer(t, Deps{})
 	for _, tc := range []struct{ path, want string }{
 		{"/api/v1/series?assistant=bard", `unknown assistant "bard" (known: chatgpt, copilot, meta_ai, perplexity)`},
 		{"/api/v1/series?assistant=chatgtp&format=csv", `unknown assistant "chatgtp"`},

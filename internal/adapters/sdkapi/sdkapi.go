@@ -10,7 +10,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,10 +19,23 @@ import (
 	"strings"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/platform/auth"
 	"github.com/adoptscope/adoptscope/internal/platform/httperr"
 )
+
+// Deps are what the endpoints need, filled once by the composition root.
+type Deps struct {
+	// SDK maps the messages and commits them through the pipeline
+	// (required).
+	SDK *ingest.SDK
+	// Tokens are the ingest tokens (required): a PostHog project API key
+	// or a Segment write key is one of them.
+	Tokens auth.Tokens
+	Log    *slog.Logger // nil: slog.Default()
+}
 
 // Handler serves both families' endpoints.
 type Handler struct {
@@ -33,36 +45,51 @@ type Handler struct {
 	now    func() time.Time
 }
 
-// New returns the handler; tokens are the ingest tokens (a PostHog
-// project API key or a Segment write key is one of them).
-func New(sdk *ingest.SDK, tokens auth.Tokens, log *slog.Logger) *Handler {
-	if log == nil {
-		log = slog.Default()
+// New returns the handler; it fails when a required dependency is
+// missing.
+func New(d Deps) (*Handler, error) {
+	switch {
+	case d.SDK == nil:
+		return nil, errors.New("sdkapi: Deps.SDK is missing")
+	case d.Tokens.Empty():
+		return nil, errors.New("sdkapi: Deps.Tokens is empty: no sender could be accepted")
 	}
-	return &Handler{sdk: sdk, tokens: tokens, log: log, now: sdk.Pipeline().Config().Now}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	return &Handler{sdk: d.SDK, tokens: d.Tokens, log: d.Log, now: d.SDK.Pipeline().Config().Now}, nil
 }
 
-// Route is one endpoint: a path and its handler (POST, and OPTIONS for
+// Register mounts every endpoint on e: POST, and OPTIONS for the CORS
+// preflight of browser SDKs.
+func (h *Handler) Register(e *echo.Echo) {
+	for _, r := range h.routes() {
+		e.POST(r.Path, echo.WrapHandler(r.Handler))
+		e.OPTIONS(r.Path, echo.WrapHandler(r.Handler))
+	}
+}
+
+// route is one endpoint: a path and its handler (POST, and OPTIONS for
 // the CORS preflight of browser SDKs).
-type Route struct {
+type route struct {
 	Path    string
 	Handler http.Handler
 }
 
-// Routes lists every path of both families, with and without the
+// routes lists every path of both families, with and without the
 // trailing slash the SDKs use.
-func (h *Handler) Routes() []Route {
-	var rs []Route
+func (h *Handler) routes() []route {
+	var rs []route
 	for _, p := range []string{"/batch", "/capture", "/e", "/i/v0/e"} {
 		ep := &endpoint{h: h, name: p, family: ingest.PostHog}
-		rs = append(rs, Route{p, ep}, Route{p + "/", ep})
+		rs = append(rs, route{p, ep}, route{p + "/", ep})
 	}
 	for _, t := range []string{"batch", "track", "identify", "page", "screen", "group", "alias"} {
 		ep := &endpoint{h: h, name: "/v1/" + t, family: ingest.Segment}
 		if t != "batch" {
 			ep.segmentType = t
 		}
-		rs = append(rs, Route{"/v1/" + t, ep})
+		rs = append(rs, route{"/v1/" + t, ep})
 	}
 	return rs
 }
@@ -131,9 +158,6 @@ func (ep *endpoint) serve(r *http.Request) (int, []byte, error) {
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, ingest.ErrBusy) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return 0, nil, submitError(err)
-		}
 		return 0, nil, err
 	}
 	if err := ep.authorize(headerKey, b.Keys); err != nil {
@@ -141,7 +165,7 @@ func (ep *endpoint) serve(r *http.Request) (int, []byte, error) {
 	}
 	res, err := ep.h.sdk.Submit(r.Context(), ep.name, b)
 	if err != nil {
-		return 0, nil, submitError(err)
+		return 0, nil, err // an ingest.Error: it says its status and Retry-After
 	}
 	if res.Accepted == 0 && res.Duplicates == 0 && res.Skipped == 0 && res.Rejected > 0 {
 		return 0, nil, httperr.New(http.StatusBadRequest, rejectedMessage(res))
@@ -169,9 +193,6 @@ func (ep *endpoint) parse(r *http.Request) (*ingest.SDKBatch, error) {
 		b, err = ep.h.sdk.Mapper().ParseSegment(body, ep.segmentType, now)
 	}
 	if err != nil {
-		if errors.Is(err, ingest.ErrMalformed) {
-			return nil, httperr.Wrap(http.StatusBadRequest, err.Error(), err)
-		}
 		return nil, err
 	}
 	return b, nil
@@ -242,18 +263,8 @@ func readBody(r *http.Request, maxBody int64) ([]byte, error) {
 		return nil, httperr.New(http.StatusUnsupportedMediaType, "compression lz64 is not supported: let the SDK send gzip (posthog-js does by default) or no compression")
 	}
 	b, err := readAll(src, r.ContentLength, gz, maxBody)
-	var st interface{ HTTPStatus() int }
-	switch {
-	case err != nil && errors.As(err, &st):
-		// Its layer already said why (a body cut off at its read
-		// deadline: 408 from the HTTP server).
-		return nil, err
-	case errors.Is(err, ingest.ErrTooLarge):
-		return nil, httperr.Wrap(http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over %d bytes (after decompression; ADOPTSCOPE_INGEST_MAX_BODY): nothing from this request was written; send smaller batches", maxBody), err)
-	case err != nil && (errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF)):
-		return nil, httperr.Wrap(http.StatusBadRequest, "the gzip body is cut short or damaged", err)
-	case err != nil:
-		return nil, httperr.Wrap(http.StatusBadRequest, "reading the body: "+err.Error(), err)
+	if err != nil {
+		return nil, ingest.BodyError(err)
 	}
 	return b, nil
 }
@@ -269,24 +280,6 @@ func readAll(src io.Reader, length int64, gz bool, maxBody int64) ([]byte, error
 	buf := bytes.NewBuffer(make([]byte, 0, length+bytes.MinRead))
 	_, err := buf.ReadFrom(src)
 	return buf.Bytes(), err
-}
-
-func submitError(err error) error {
-	switch {
-	case errors.Is(err, ingest.ErrBusy):
-		e := httperr.Wrap(http.StatusServiceUnavailable, "ingest is busy ("+err.Error()+"): nothing from this request was acknowledged, retry after a second", err)
-		e.RetryAfter = 1
-		return e
-	case errors.Is(err, ingest.ErrUnavailable), errors.Is(err, ingest.ErrClosed):
-		e := httperr.Wrap(http.StatusServiceUnavailable, "events not stored ("+err.Error()+"): nothing from this request was acknowledged, retry later", err)
-		e.RetryAfter = 5
-		return e
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		e := httperr.Wrap(http.StatusServiceUnavailable, "request ended before its events were committed; they are not acknowledged: retry", err)
-		e.RetryAfter = 1
-		return e
-	}
-	return err
 }
 
 // rejectedMessage names the first errors of a request whose every

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/adoptscope/adoptscope/ingest"
@@ -54,12 +55,14 @@ func start(t *testing.T, s *store.Store, cfg ingest.Config, sdkCfg ingest.SDKCon
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	for _, r := range sdkapi.New(sdk, auth.NewTokens([]string{key}), chtest.Logger()).Routes() {
-		mux.Handle(r.Path, r.Handler)
+	h, err := sdkapi.New(sdkapi.Deps{SDK: sdk, Tokens: auth.NewTokens([]string{key}), Log: chtest.Logger()})
+	if err != nil {
+		t.Fatal(err)
 	}
-	mux.Handle("/metrics", promhttp.HandlerFor(p.Metrics().Registry, promhttp.HandlerOpts{}))
-	srv := httptest.NewServer(mux)
+	e := echo.New()
+	h.Register(e)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(p.Metrics().Registry, promhttp.HandlerOpts{})))
+	srv := httptest.NewServer(e)
 	t.Cleanup(func() {
 		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -415,5 +418,22 @@ func TestUnavailableAnswers503(t *testing.T) {
 	}
 	if v := metric(t, in, "adoptscope_sdk_requests_total", `endpoint="/v1/track"`, `code="503"`); v != "1" {
 		t.Errorf("503 not counted: %q", v)
+	}
+}
+
+// TestNewNamesAMissingDependency: the endpoints refuse to start without
+// the SDK service or without a token, and say which.
+func TestNewNamesAMissingDependency(t *testing.T) {
+	in := start(t, chtest.NewStore(t), ingest.Config{}, ingest.SDKConfig{})
+	for _, tc := range []struct {
+		deps sdkapi.Deps
+		want string
+	}{
+		{sdkapi.Deps{Tokens: auth.NewTokens([]string{key})}, "Deps.SDK"},
+		{sdkapi.Deps{SDK: in.sdk}, "Deps.Tokens"},
+	} {
+		if _, err := sdkapi.New(tc.deps); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New: %v, want an error naming %s", err, tc.want)
+		}
 	}
 }

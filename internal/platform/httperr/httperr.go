@@ -68,17 +68,23 @@ type Body struct {
 }
 
 // SetHeaders sets the headers that go with err (Retry-After,
-// WWW-Authenticate).
+// WWW-Authenticate). A domain error says its Retry-After (seconds) with a
+// RetryAfter method, as it says its status with HTTPStatus.
 func SetHeaders(h http.Header, err error) {
 	var he *Error
-	if !errors.As(err, &he) {
-		return
-	}
-	if he.RetryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(he.RetryAfter))
-	}
-	if he.Challenge != "" {
-		h.Set("WWW-Authenticate", he.Challenge)
+	var ra interface{ RetryAfter() int }
+	switch {
+	case errors.As(err, &he):
+		if he.RetryAfter > 0 {
+			h.Set("Retry-After", strconv.Itoa(he.RetryAfter))
+		}
+		if he.Challenge != "" {
+			h.Set("WWW-Authenticate", he.Challenge)
+		}
+	case errors.As(err, &ra):
+		if s := ra.RetryAfter(); s > 0 {
+			h.Set("Retry-After", strconv.Itoa(s))
+		}
 	}
 }
 

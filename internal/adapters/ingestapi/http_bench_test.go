@@ -1,4 +1,4 @@
-package ingest_test
+package ingestapi_test
 
 import (
 	"bytes"
@@ -26,7 +26,10 @@ func BenchmarkHandler(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer p.Close(b.Context())
-	h := ingestapi.New(p, auth.NewTokens([]string{token}), quiet())
+	h, err := ingestapi.New(ingestapi.Deps{Pipeline: p, Tokens: auth.NewTokens([]string{token}), Log: quiet()})
+	if err != nil {
+		b.Fatal(err)
+	}
 	var seq atomic.Int64
 	b.SetParallelism(4)
 	b.ReportAllocs()
