@@ -1,6 +1,6 @@
-// Package views is the dashboard: templ components, chart adapters (query
-// results to ECharts options built with go-echarts) and the echo handlers,
-// one file per page. Every number comes from package query.
+// Package dashboard is the dashboard's echo adapter: routes, sign-in and
+// CSRF, and one handler per page that reads its numbers through package
+// query, turns them into a view model of package views and renders it.
 package dashboard
 
 import (
@@ -27,6 +27,7 @@ import (
 	"github.com/adoptscope/adoptscope/internal/platform/httperr"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 	"github.com/adoptscope/adoptscope/rollup"
+	"github.com/adoptscope/adoptscope/views"
 )
 
 // Options configure the dashboard.
@@ -159,8 +160,7 @@ func (h *Handler) secure(next echo.HandlerFunc) echo.HandlerFunc {
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "same-origin")
 		hd.Set("Cache-Control", "no-store")
-		ctx := withFreshMemo(withEmptyFlag(withSeriesMemo(templ.WithNonce(r.Context(), nonce))))
-		ctx = context.WithValue(ctx, csrfKey, h.opts.Auth.csrfToken(c.Response(), r))
+		ctx := context.WithValue(templ.WithNonce(r.Context(), nonce), csrfKey, h.opts.Auth.csrfToken(c.Response(), r))
 		c.SetRequest(r.WithContext(ctx))
 		if r.Method == http.MethodPost && !h.opts.Auth.validCSRF(c.Request()) {
 			return httperr.New(http.StatusForbidden, "The form has expired or did not come from this site. Reload the page and try again.")
@@ -190,17 +190,27 @@ func (h *Handler) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // page fills the layout data common to every page.
-func (h *Handler) page(c echo.Context, title, path string, f Filters) Page {
-	ctx := c.Request().Context()
+func (h *Handler) page(pr *pageRequest, title, path string, f Filters) views.Page {
 	if f.TZ == "" {
 		f.TZ = zoneName(h.opts.Timezone)
 	}
-	return Page{
-		Title: title, Path: path, Filters: f, ShowFilters: true,
-		Session: sessionOf(ctx), AuthEnabled: h.opts.Auth.Enabled(), CSRF: csrfOf(ctx),
+	return views.Page{
+		Title: title, Path: path, Filters: filterState(f), ShowFilters: true,
+		User: pr.session.User, Role: pr.session.Role, AuthEnabled: h.opts.Auth.Enabled(), CSRF: pr.csrf,
 		Assistants: h.opts.Assistants, Channels: h.opts.Channels,
-		Freshness: freshnessText(h.fresh(ctx), f.Location()),
+		Freshness: freshnessText(h.fresh(pr), f.Location()),
 	}
+}
+
+// filterState is the filter bar showing f.
+func filterState(f Filters) views.FilterState {
+	s := views.FilterState{Range: f.Range, From: f.FromString(), To: f.ToString(), Zone: f.zone(), Interval: f.Interval,
+		Assistants: f.Assistants, Channels: f.Channels, Countries: f.Countries, Compare: f.Compare, Partial: f.Partial,
+		Errors: f.Errors, Query: f.Values().Encode(), Intervals: Intervals}
+	for _, p := range Presets {
+		s.Presets = append(s.Presets, views.Choice{Value: p.Key, Label: p.Label})
+	}
+	return s
 }
 
 func zoneName(tz string) string {
@@ -212,13 +222,14 @@ func zoneName(tz string) string {
 
 // render writes a page rendered into a buffer first, so that a render
 // error becomes a proper error page rather than half a page.
-func (h *Handler) render(c echo.Context, status int, p Page, body templ.Component) error {
+func (h *Handler) render(pr *pageRequest, status int, p views.Page, body templ.Component) error {
+	c := pr.c
 	var buf bytes.Buffer
-	if emptySeen(c.Request().Context()) && p.EmptyHint == "" {
-		p.EmptyHint = h.emptyHint(c.Request().Context(), p.Filters)
+	if pr.empty.seen() && p.EmptyHint == "" {
+		p.EmptyHint = h.emptyHint(pr, pr.f)
 	}
-	ctx := templ.WithChildren(context.WithValue(c.Request().Context(), pageKey{}, p), body)
-	if err := Layout(p).Render(ctx, &buf); err != nil {
+	ctx := templ.WithChildren(c.Request().Context(), body)
+	if err := views.Layout(p).Render(ctx, &buf); err != nil {
 		h.log.Error("render page", "path", c.Request().URL.Path, "error", err)
 		return httperr.Wrap(http.StatusInternalServerError, "The page could not be rendered. The error is in the server log.", err)
 	}
@@ -230,11 +241,12 @@ func (h *Handler) render(c echo.Context, status int, p Page, body templ.Componen
 // path (httpserver.Server.PageError), with the status and message of
 // httperr.Describe.
 func (h *Handler) ErrorPage(c echo.Context, status int, msg string) error {
-	p := Page{Title: http.StatusText(status), CSRF: csrfOf(c.Request().Context()), AuthEnabled: h.opts.Auth.Enabled(),
-		Session: sessionOf(c.Request().Context())}
+	s := sessionOf(c.Request().Context())
+	p := views.Page{Title: http.StatusText(status), CSRF: csrfOf(c.Request().Context()), AuthEnabled: h.opts.Auth.Enabled(),
+		User: s.User, Role: s.Role, Filters: filterState(Filters{})}
 	var buf bytes.Buffer
-	ctx := templ.WithChildren(c.Request().Context(), ErrorBox(msg))
-	if err := Layout(p).Render(ctx, &buf); err != nil {
+	ctx := templ.WithChildren(c.Request().Context(), views.ErrorBox(msg))
+	if err := views.Layout(p).Render(ctx, &buf); err != nil {
 		return c.String(status, msg)
 	}
 	return c.HTMLBlob(status, buf.Bytes())
@@ -261,7 +273,7 @@ func (h *Handler) readableErr(c echo.Context, chart string, err error) error {
 // filters reads the page's filter state from its URL: days in the URL's tz
 // (default Options.Timezone), "since launch" from the first stored event,
 // values checked against the registries the filter bar offers.
-func (h *Handler) filters(c echo.Context) Filters {
-	return parseFilters(c.QueryParams(), filterEnv{now: h.opts.Now(), launch: h.launch(c.Request().Context()),
+func (h *Handler) filters(pr *pageRequest) Filters {
+	return parseFilters(pr.c.QueryParams(), filterEnv{now: h.opts.Now(), launch: h.launch(pr),
 		assistants: h.opts.Assistants, channels: h.opts.Channels, tz: h.opts.Timezone})
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 	"github.com/adoptscope/adoptscope/rollup"
 	"github.com/adoptscope/adoptscope/schema"
+	"github.com/adoptscope/adoptscope/views"
 )
 
 func TestMain(m *testing.M) {
@@ -342,7 +343,7 @@ func TestDemoBadge(t *testing.T) {
 
 func TestStaticCaching(t *testing.T) {
 	app := newTestApp(t, nil, false)
-	resp, err := http.Get(app.srv.URL + StaticURL("echarts.min.js"))
+	resp, err := http.Get(app.srv.URL + views.StaticURL("echarts.min.js"))
 	if err != nil {
 		t.Fatal(err)
 	}
