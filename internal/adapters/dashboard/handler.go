@@ -4,11 +4,6 @@
 package dashboard
 
 import (
-	"github.com/adoptscope/adoptscope/annotation"
-	"github.com/adoptscope/adoptscope/catalog"
-
-	"github.com/adoptscope/adoptscope/internal/platform/auth"
-
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -22,6 +17,8 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/export"
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/platform/httperr"
@@ -30,11 +27,17 @@ import (
 	"github.com/adoptscope/adoptscope/views"
 )
 
-// Options configure the dashboard.
-type Options struct {
+// Deps are what the dashboard is built from, by the composition root
+// (internal/app). Store, Auth and Annotations are required: New fails
+// naming the one missing. The others are optional, as each says.
+type Deps struct {
 	Store *store.Store
 	Auth  *Auth
-	Log   *slog.Logger
+	// Annotations are the annotations of the store, scopes checked against
+	// the registries.
+	Annotations *annotation.Service
+	// Log: nil means slog.Default().
+	Log *slog.Logger
 	// Now is the clock (tests); nil means time.Now. "Today" is its UTC date.
 	Now func() time.Time
 	// Assistants and Channels are the filter choices; empty: the ingest
@@ -49,9 +52,6 @@ type Options struct {
 	Ingest *ingest.Pipeline
 	// QueryTimeout bounds each chart's query (default 20 s).
 	QueryTimeout time.Duration
-	// Annotations are the annotations of the store, scopes checked against
-	// the registries (nil: built from Store, Assistants and Channels).
-	Annotations *annotation.Service
 	// Exports serves the Exports page (nil: this process has no exports;
 	// the page says so).
 	Exports *export.Service
@@ -68,43 +68,44 @@ type Options struct {
 
 // Handler serves the dashboard pages.
 type Handler struct {
-	opts   Options
+	opts   Deps
 	log    *slog.Logger
 	owners catalog.Owners
 }
 
-// New returns the dashboard handler.
-func New(o Options) *Handler {
-	if o.Log == nil {
-		o.Log = slog.Default()
+// New returns the dashboard handler, or an error naming the required
+// dependency that is missing.
+func New(d Deps) (*Handler, error) {
+	switch {
+	case d.Store == nil:
+		return nil, errors.New("dashboard: Deps.Store is missing")
+	case d.Auth == nil:
+		return nil, errors.New("dashboard: Deps.Auth is missing")
+	case d.Annotations == nil:
+		return nil, errors.New("dashboard: Deps.Annotations is missing")
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if d.Log == nil {
+		d.Log = slog.Default()
 	}
-	rc := rollup.Config{Interval: o.RollupInterval, MaxLag: o.RollupMaxLag}.WithDefaults()
-	o.RollupInterval, o.RollupMaxLag = rc.Interval, rc.MaxLag
-	if o.Auth == nil {
-		k := make([]byte, 32)
-		_, _ = rand.Read(k)
-		o.Auth = NewAuth(nil, k, auth.RoleAdmin)
+	if d.Now == nil {
+		d.Now = time.Now
 	}
-	if len(o.Assistants) == 0 {
-		o.Assistants = defaultAssistants()
+	rc := rollup.Config{Interval: d.RollupInterval, MaxLag: d.RollupMaxLag}.WithDefaults()
+	d.RollupInterval, d.RollupMaxLag = rc.Interval, rc.MaxLag
+	if len(d.Assistants) == 0 {
+		d.Assistants = defaultAssistants()
 	}
-	if len(o.Channels) == 0 {
-		o.Channels = defaultChannels()
+	if len(d.Channels) == 0 {
+		d.Channels = defaultChannels()
 	}
-	if o.Annotations == nil {
-		o.Annotations = annotation.New(o.Store, catalog.Registry{Assistants: o.Assistants, Channels: o.Channels})
-	}
-	if o.QueryTimeout == 0 {
-		o.QueryTimeout = 20 * time.Second
+	if d.QueryTimeout == 0 {
+		d.QueryTimeout = 20 * time.Second
 	}
 	owners := catalog.DefaultOwners()
-	if o.Owners != nil {
-		owners = *o.Owners
+	if d.Owners != nil {
+		owners = *d.Owners
 	}
-	return &Handler{opts: o, log: o.Log, owners: owners}
+	return &Handler{opts: d, log: d.Log, owners: owners}, nil
 }
 
 // Register mounts the dashboard on e: static files, login, and the pages

@@ -27,7 +27,7 @@ func uploadApp(t *testing.T, maxBody int64, users bool) (*testApp, *ingest.Pipel
 	t.Helper()
 	var p *ingest.Pipeline
 	us := testUsersOrNil(t, users)
-	app := newTestAppWith(t, us, false, func(o *Options) {
+	app := newTestAppWith(t, us, false, func(o *Deps) {
 		var err error
 		p, err = ingest.NewPipeline(o.Store, ingest.Config{Secret: []byte("upload-test-secret-0123456789"), FlushInterval: 20 * time.Millisecond,
 			MaxBody: maxBody, MaxLine: 2048}, chtest.Logger())
