@@ -446,3 +446,44 @@ func TestFormatting(t *testing.T) {
 		}
 	}
 }
+
+func TestRetentionOptions(t *testing.T) {
+	rows := []CohortRow{{Label: "2026-03-02 (120)"}, {Label: "◦ 2026-03-09 (12)", Small: true}}
+	cells := []RetentionCell{
+		{X: 0, Y: 0, Pct: 100, Cohort: "2026-03-02", Size: "120", Offset: "0 weeks since", Users: "120"},
+		{X: 1, Y: 0, Pct: 41.66, Incomplete: true, Cohort: "2026-03-02", Size: "120", Offset: "1 weeks since", Users: "50", Note: "week not over"},
+		{X: 0, Y: 1, Pct: 100, Small: true, Cohort: "2026-03-09", Size: "12", Offset: "0 weeks since", Users: "12", Note: "small cohort"},
+	}
+	o := RetentionOptions([]string{"0", "1"}, "weeks", rows, cells)
+	ys := AsSlice(AsSlice(o["yAxis"])[0].(map[string]any)["data"])
+	if ys[0] != "2026-03-02 (120)" {
+		t.Errorf("first row label %v", ys[0])
+	}
+	if m, ok := AsMap(ys[1]); !ok || m["value"] != "◦ 2026-03-09 (12)" {
+		t.Errorf("small row label %v, want a muted label", ys[1])
+	}
+	data := AsSlice(AsSlice(o["series"])[0].(map[string]any)["data"])
+	if len(data) != 3 {
+		t.Fatalf("%d cells, want 3", len(data))
+	}
+	if v := data[1].(map[string]any)["value"].([]any); v[2] != 41.7 {
+		t.Errorf("cell value %v, want the percent to 0.1", v[2])
+	}
+	if st, _ := AsMap(data[1].(map[string]any)["itemStyle"]); st["borderType"] != "dashed" {
+		t.Errorf("incomplete cell style %v, want dashed", st)
+	}
+	if st, _ := AsMap(data[2].(map[string]any)["itemStyle"]); st["opacity"] != 0.3 {
+		t.Errorf("small cohort cell style %v, want muted", st)
+	}
+	meta, _ := AsMap(o["adoptscope"])
+	cell, _ := AsMap(mapOf(meta["cells"])["1,0"])
+	if cell["users"] != "50" || cell["note"] != "week not over" {
+		t.Errorf("tooltip of cell 1,0: %v", cell)
+	}
+}
+
+// mapOf is AsMap without its ok.
+func mapOf(x any) map[string]any {
+	m, _ := AsMap(x)
+	return m
+}

@@ -315,18 +315,7 @@ func migrationSankey(pr *pageRequest, id, title, csv string, mv migrationView) v
 			colors[n] = views.ColorOf(o.Assistant)
 		}
 	}
-	ch.Options = views.SankeyOptions(nodes, links)
-	if ss, _ := ch.Options["series"].([]any); len(ss) == 1 {
-		if s, ok := views.AsMap(ss[0]); ok {
-			for _, d := range views.AsSlice(s["data"]) {
-				if n, ok := views.AsMap(d); ok {
-					name, _ := n["name"].(string)
-					n["itemStyle"] = map[string]any{"color": colors[name]}
-				}
-			}
-		}
-	}
-	ch.Options["adoptscope"] = map[string]any{"kind": "sankey", "tips": tips}
+	ch.Options = views.MigrationSankeyOptions(nodes, links, colors, tips)
 	ch.Table = migrationTable(pr, id, title, csv, mv).Table
 	return ch
 }

@@ -74,8 +74,7 @@ func overlapMatrix(res query.OverlapResult) views.Chart {
 		labels[i] = views.Label(a)
 	}
 	ch.Table.Head = append([]string{"people of ↓ also on →"}, labels...)
-	var cells [][3]float64
-	var tips []string // per cell, in cells' order
+	var cells []views.MatrixCell
 	for i, a := range res.Assistants {
 		row := []string{fmt.Sprintf("%s (%s)", labels[i], views.FormatInt(float64(p.Active[i])))}
 		for j, b := range res.Assistants {
@@ -85,53 +84,13 @@ func overlapMatrix(res query.OverlapResult) views.Chart {
 			}
 			both := res.Both(p, a, b)
 			share := query.SharePct(both, p.Active[i])
-			cells = append(cells, [3]float64{float64(j), float64(i), share})
 			row = append(row, fmt.Sprintf("%s (%s)", views.FormatPercent(share), views.FormatInt(float64(both))))
-			tips = append(tips, fmt.Sprintf("%s of %s's %s people were also active on %s (%s people)",
-				views.FormatPercent(share), labels[i], views.FormatInt(float64(p.Active[i])), labels[j], views.FormatInt(float64(both))))
+			cells = append(cells, views.MatrixCell{X: j, Y: i, Pct: share, Tip: fmt.Sprintf("%s of %s's %s people were also active on %s (%s people)",
+				views.FormatPercent(share), labels[i], views.FormatInt(float64(p.Active[i])), labels[j], views.FormatInt(float64(both)))})
 		}
 		ch.Table.Rows = append(ch.Table.Rows, row)
 	}
-	o := views.HeatmapOptions(labels, labels, cells)
-	// Axis names say how to read a cell; each cell is named by its
-	// sentence (the tooltip) and labelled with its percentage.
-	name := func(key, n, loc string, gap int) {
-		ax, ok := views.AsMap(o[key])
-		if !ok {
-			if xs := views.AsSlice(o[key]); len(xs) > 0 {
-				ax, ok = views.AsMap(xs[0])
-			}
-		}
-		if ok {
-			ax["name"], ax["nameLocation"], ax["nameGap"] = n, loc, gap
-			// Every assistant named, also on a phone, where a cell is
-			// about 60 px wide.
-			ax["axisLabel"] = map[string]any{"interval": 0, "fontSize": 11, "width": 64, "overflow": "truncate"}
-		}
-	}
-	name("xAxis", "also active on →", "middle", 28)
-	name("yAxis", "people of ↓", "start", 12)
-	o["tooltip"] = map[string]any{"show": true, "confine": true, "formatter": "{b}"}
-	// Room under the plot for the x axis' name above the colour scale.
-	if g, ok := views.AsMap(o["grid"]); ok {
-		g["bottom"] = 92
-	} else if gs := views.AsSlice(o["grid"]); len(gs) > 0 {
-		if g, ok := views.AsMap(gs[0]); ok {
-			g["bottom"] = 92
-		}
-	}
-	if ss := views.AsSlice(o["series"]); len(ss) == 1 {
-		if sr, ok := views.AsMap(ss[0]); ok {
-			sr["name"] = "Also active on (%)"
-			data := make([]any, len(cells))
-			for k, c := range cells {
-				data[k] = map[string]any{"name": tips[k], "value": []any{int(c[0]), int(c[1]), views.Round(c[2], true)}}
-			}
-			sr["data"] = data
-			sr["label"] = map[string]any{"show": true, "formatter": "{@[2]} %"}
-		}
-	}
-	ch.Options = o
+	ch.Options = views.OverlapMatrixOptions(labels, cells)
 	return ch
 }
 
@@ -145,26 +104,16 @@ func overlapBars(res query.OverlapResult) views.Chart {
 	}
 	p := res.Periods[0]
 	var labels []string
-	var excl, shared []any
+	var excl, shared []float64
 	ch.Table.Head = []string{"assistant", "people", "exclusive", "shared", "exclusive %"}
 	for i, a := range res.Assistants {
 		labels = append(labels, views.Label(a))
-		excl = append(excl, p.Exclusive[i])
-		shared = append(shared, p.Active[i]-p.Exclusive[i])
+		excl = append(excl, float64(p.Exclusive[i]))
+		shared = append(shared, float64(p.Active[i]-p.Exclusive[i]))
 		ch.Table.Rows = append(ch.Table.Rows, []string{views.Label(a), views.FormatInt(float64(p.Active[i])), views.FormatInt(float64(p.Exclusive[i])),
 			views.FormatInt(float64(p.Active[i] - p.Exclusive[i])), views.FormatPercent(query.SharePct(p.Exclusive[i], p.Active[i]))})
 	}
-	ch.Options = map[string]any{
-		"tooltip": map[string]any{"trigger": "axis", "axisPointer": map[string]any{"type": "shadow"}},
-		"legend":  map[string]any{"data": []string{"exclusive", "shared"}, "top": 0},
-		"grid":    map[string]any{"left": 8, "right": 16, "top": 32, "bottom": 8, "containLabel": true},
-		"xAxis":   map[string]any{"type": "value", "name": "people"},
-		"yAxis":   map[string]any{"type": "category", "data": labels, "inverse": true},
-		"series": []any{
-			map[string]any{"name": "exclusive", "type": "bar", "stack": "people", "data": excl, "itemStyle": map[string]any{"color": "#1d4ed8"}},
-			map[string]any{"name": "shared", "type": "bar", "stack": "people", "data": shared, "itemStyle": map[string]any{"color": "#93c5fd"}},
-		},
-	}
+	ch.Options = views.ExclusiveSharedOptions(labels, excl, shared)
 	return ch
 }
 

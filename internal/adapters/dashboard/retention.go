@@ -83,19 +83,16 @@ func (h *Handler) retentionChart(ctx context.Context, pr *pageRequest, f Filters
 	for i := range xs {
 		xs[i] = strconv.Itoa(i)
 	}
-	var ys []any
-	var data []any
-	cells := map[string]any{}
+	var rows []views.CohortRow
+	var cells []views.RetentionCell
 	ch.Table.Head = append([]string{"cohort", "people"}, xs...)
 	for yi, co := range cohorts {
 		small := co.Size < smallCohort
 		label := co.Period + " (" + views.FormatInt(co.Size) + ")"
 		if small {
 			label = "◦ " + label
-			ys = append(ys, map[string]any{"value": label, "textStyle": map[string]any{"color": "#9ca3af"}})
-		} else {
-			ys = append(ys, label)
 		}
+		rows = append(rows, views.CohortRow{Label: label, Small: small})
 		cohortCell := co.Period
 		if small {
 			cohortCell += " (small cohort)"
@@ -115,50 +112,20 @@ func (h *Handler) retentionChart(ctx context.Context, pr *pageRequest, f Filters
 			length := int(periodEnd(pstart, string(req.Interval)).Sub(pstart).Hours()/24) + 1
 			seen := co.Observed[xi]
 			note := ""
-			item := map[string]any{"value": []any{xi, yi, views.Round(pct, true)}}
 			text := views.FormatPercent(pct)
 			if !co.Complete[xi] {
 				note = fmt.Sprintf("%s %s not over: %d of %d days observed", string(req.Interval), period, seen, length)
 				text += fmt.Sprintf(" (%d of %d days)", seen, length)
-				item["itemStyle"] = map[string]any{"opacity": 0.45, "borderColor": "#b45309", "borderWidth": 1, "borderType": "dashed"}
 			}
-			if small {
-				item["itemStyle"] = map[string]any{"opacity": 0.3}
-				if note == "" {
-					note = fmt.Sprintf("small cohort: fewer than %d people, one person moves the rate by %.1f points", smallCohort, 100/co.Size)
-				}
+			if small && note == "" {
+				note = fmt.Sprintf("small cohort: fewer than %d people, one person moves the rate by %.1f points", smallCohort, 100/co.Size)
 			}
-			data = append(data, item)
-			cells[fmt.Sprintf("%d,%d", xi, yi)] = map[string]any{"cohort": co.Period, "size": views.FormatInt(co.Size),
-				"offset": fmt.Sprintf("%d %s since", xi, unit), "rate": views.Round(pct, true), "users": views.FormatInt(a), "note": note}
+			cells = append(cells, views.RetentionCell{X: xi, Y: yi, Pct: pct, Incomplete: !co.Complete[xi], Small: small,
+				Cohort: co.Period, Size: views.FormatInt(co.Size), Offset: fmt.Sprintf("%d %s since", xi, unit), Users: views.FormatInt(a), Note: note})
 			row = append(row, text)
 		}
 		ch.Table.Rows = append(ch.Table.Rows, row)
 	}
-	ch.Options = views.HeatmapOptions(xs, nil, nil)
-	ch.Options["yAxis"] = []any{map[string]any{"type": "category", "data": ys, "inverse": true,
-		"axisLabel": map[string]any{"interval": 0, "fontSize": 11}}}
-	xl := map[string]any{}
-	if len(xs) <= 26 {
-		xl["interval"] = 0
-	}
-	ch.Options["xAxis"] = []any{map[string]any{"type": "category", "data": xs, "name": unit + " since", "nameLocation": "middle", "nameGap": 24,
-		"axisLabel": xl}}
-	if ss, _ := ch.Options["series"].([]any); len(ss) == 1 {
-		if m, ok := views.AsMap(ss[0]); ok {
-			m["data"] = data
-			m["label"] = map[string]any{"show": len(xs) <= 14, "fontSize": 10, "formatter": "{@[2]}", "color": "#111827", "textBorderWidth": 0}
-		}
-	}
-	// One row of about 20 px per cohort: every label has room.
-	// Room under the plot for the axis name and the colour scale.
-	if g, ok := views.AsMap(ch.Options["grid"]); ok {
-		g["bottom"] = 84
-	} else if gs := views.AsSlice(ch.Options["grid"]); len(gs) == 1 {
-		if g, ok := views.AsMap(gs[0]); ok {
-			g["bottom"] = 84
-		}
-	}
-	ch.Options["adoptscope"] = map[string]any{"kind": "heatmap", "cells": cells, "height": max(340, 20*len(cohorts)+120)}
+	ch.Options = views.RetentionOptions(xs, unit, rows, cells)
 	return ch
 }
