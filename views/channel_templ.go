@@ -44,8 +44,8 @@ func ChannelPage(v ChannelView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		for k, vs := range v.Hidden {
-			for _, x := range vs {
+		for _, k := range sortedKeys(v.Hidden) {
+			for _, x := range v.Hidden[k] {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<input type=\"hidden\" name=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err

@@ -423,8 +423,8 @@ func FilterBar(p Page) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		for k, vs := range p.Extra {
-			for _, v := range vs {
+		for _, k := range sortedKeys(p.Extra) {
+			for _, v := range p.Extra[k] {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 38, "<input type=\"hidden\" name=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err

@@ -1,6 +1,7 @@
 package views
 
 import (
+	"maps"
 	"net/url"
 	"slices"
 
@@ -106,3 +107,7 @@ func navHref(p Page, path string) templ.SafeURL {
 	}
 	return templ.SafeURL(path + "?" + p.Filters.Query)
 }
+
+// sortedKeys are the parameter names of v in order, so that a page's
+// hidden fields come out the same on every request.
+func sortedKeys(v url.Values) []string { return slices.Sorted(maps.Keys(v)) }

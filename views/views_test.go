@@ -487,3 +487,24 @@ func mapOf(x any) map[string]any {
 	m, _ := AsMap(x)
 	return m
 }
+
+func TestChannelPage(t *testing.T) {
+	v := ChannelView{Channel: "telegram", Channels: []string{"whatsapp", "telegram"},
+		Hidden: url.Values{"tz": {"UTC"}, "range": {"12m"}, "interval": {"week"}, "compare": {"previous"}}, OverlapURL: "/overlap?channel=telegram",
+		Share: Chart{ID: "channel-share", Title: "Share of Telegram users by assistant", Empty: "No events on Telegram."}}
+	doc := render(t, ChannelPage(v))
+	var names []string
+	one(t, doc, testid("channel-picker")).Find(`input[type="hidden"]`).Each(func(_ int, s *goquery.Selection) {
+		names = append(names, s.AttrOr("name", "")+"="+s.AttrOr("value", ""))
+	})
+	if got := strings.Join(names, "&"); got != "compare=previous&interval=week&range=12m&tz=UTC" {
+		t.Errorf("hidden fields %q, want the model's, by name", got)
+	}
+	if got := one(t, doc, testid("focus-channel")).Find("option[selected]").AttrOr("value", ""); got != "telegram" {
+		t.Errorf("selected channel %q", got)
+	}
+	if got := one(t, doc, testid("channel-overlap-link")).AttrOr("href", ""); got != v.OverlapURL {
+		t.Errorf("overlap link %q", got)
+	}
+	one(t, doc, testid("chart-channel-share"))
+}
