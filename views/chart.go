@@ -146,7 +146,7 @@ func (tc TimeChart) Options() map[string]any {
 		if prev || len(inc) == 0 {
 			data := make([]any, len(s.Values))
 			for j, v := range s.Values {
-				data[j] = Round(v, tc.Percent)
+				data[j] = round(v, tc.Percent)
 			}
 			out = append(out, base(data, false))
 			continue
@@ -154,7 +154,7 @@ func (tc TimeChart) Options() map[string]any {
 		solid := make([]any, len(s.Values))
 		dotted := make([]any, len(s.Values))
 		for j, v := range s.Values {
-			v = Round(v, tc.Percent)
+			v = round(v, tc.Percent)
 			if !inc[j] {
 				solid[j] = v
 			}
@@ -167,7 +167,7 @@ func (tc TimeChart) Options() map[string]any {
 		out = append(out, base(solid, false), base(dotted, true))
 	}
 	o["series"] = out
-	if lg, ok := AsMap(o["legend"]); ok {
+	if lg, ok := asMap(o["legend"]); ok {
 		lg["data"] = legend
 	}
 	o["xAxis"] = []any{map[string]any{"type": "category", "data": tc.Periods, "boundaryGap": false}}
@@ -199,9 +199,9 @@ func generic(o map[string]any) map[string]any {
 	return out
 }
 
-// AsMap is x as an options object, when it is one (pages adjust the
+// asMap is x as an options object, when it is one (pages adjust the
 // options a builder made).
-func AsMap(x any) (map[string]any, bool) {
+func asMap(x any) (map[string]any, bool) {
 	m, ok := x.(map[string]any)
 	return m, ok
 }
@@ -222,7 +222,7 @@ func addAnnotations(o map[string]any, periods []string, anns []Mark, interval st
 	if len(ss) == 0 || len(periods) == 0 {
 		return
 	}
-	first, ok := AsMap(ss[0])
+	first, ok := asMap(ss[0])
 	if !ok {
 		return
 	}
@@ -327,8 +327,8 @@ func periodLabelOf(date, interval string) string {
 	return PeriodLabel(t, interval)
 }
 
-// SankeyOptions draws flows from one source node to outcomes.
-func SankeyOptions(nodes []string, links []SankeyLink) map[string]any {
+// sankeyOptions draws flows from one source node to outcomes.
+func sankeyOptions(nodes []string, links []SankeyLink) map[string]any {
 	s := charts.NewSankey()
 	s.SetGlobalOptions(
 		charts.WithInitializationOpts(opts.Initialization{Theme: "white"}),
@@ -346,14 +346,14 @@ func SankeyOptions(nodes []string, links []SankeyLink) map[string]any {
 	s.AddSeries("Migration", ns, ls, charts.WithLabelOpts(opts.Label{Show: opts.Bool(true)}))
 	o := generic(s.JSON())
 	if ss, _ := o["series"].([]any); len(ss) == 1 {
-		if m, ok := AsMap(ss[0]); ok {
+		if m, ok := asMap(ss[0]); ok {
 			m["emphasis"] = map[string]any{"focus": "adjacency"}
 			m["left"], m["right"], m["top"], m["bottom"] = 8, 8, 36, 8
 			// Outcome labels sit left of their nodes, over the flows, so
 			// they fit on a phone as on a wide screen.
 			if data, ok := m["data"].([]any); ok {
 				for i, d := range data {
-					if n, ok := AsMap(d); ok && i > 0 {
+					if n, ok := asMap(d); ok && i > 0 {
 						n["label"] = map[string]any{"position": "left"}
 					}
 				}
@@ -373,9 +373,9 @@ type SankeyLink struct {
 	Value    float64
 }
 
-// HeatmapOptions: x categories (weeks since), y categories (cohorts), and
+// heatmapOptions: x categories (weeks since), y categories (cohorts), and
 // cells [x, y, value] with value a percent.
-func HeatmapOptions(xs, ys []string, cells [][3]float64) map[string]any {
+func heatmapOptions(xs, ys []string, cells [][3]float64) map[string]any {
 	h := charts.NewHeatMap()
 	h.SetGlobalOptions(
 		charts.WithInitializationOpts(opts.Initialization{Theme: "white"}),
@@ -389,7 +389,7 @@ func HeatmapOptions(xs, ys []string, cells [][3]float64) map[string]any {
 	)
 	data := make([]opts.HeatMapData, len(cells))
 	for i, c := range cells {
-		data[i] = opts.HeatMapData{Value: [3]any{int(c[0]), int(c[1]), Round(c[2], true)}}
+		data[i] = opts.HeatMapData{Value: [3]any{int(c[0]), int(c[1]), round(c[2], true)}}
 	}
 	h.AddSeries("Active again (%)", data, charts.WithLabelOpts(opts.Label{Show: opts.Bool(len(xs) <= 13 && len(ys) <= 16)}))
 	o := generic(h.JSON())
@@ -397,8 +397,8 @@ func HeatmapOptions(xs, ys []string, cells [][3]float64) map[string]any {
 	return o
 }
 
-// Round is a chart value as drawn: a percent to 0.1, else to 0.01.
-func Round(v float64, percent bool) float64 {
+// round is a chart value as drawn: a percent to 0.1, else to 0.01.
+func round(v float64, percent bool) float64 {
 	if percent {
 		return math.Round(v*10) / 10
 	}
@@ -435,7 +435,7 @@ func SeriesTable(periods []string, series []Series, percent bool) Table {
 
 // SeriesTableMarked is SeriesTable with the incomplete periods marked.
 func SeriesTableMarked(periods []string, series []Series, percent bool, incomplete map[string]string) Table {
-	t := Table{Head: append([]string{"period"}, Names(series)...)}
+	t := Table{Head: append([]string{"period"}, names(series)...)}
 	for i, p := range periods {
 		label := p
 		if note, ok := incomplete[p]; ok {
@@ -454,8 +454,8 @@ func SeriesTableMarked(periods []string, series []Series, percent bool, incomple
 	return t
 }
 
-// Names are the names of ss, in order.
-func Names(ss []Series) []string {
+// names are the names of ss, in order.
+func names(ss []Series) []string {
 	out := make([]string, len(ss))
 	for i, s := range ss {
 		out[i] = s.Name
@@ -473,16 +473,16 @@ func QuietMarks(o map[string]any) {
 	if len(ss) == 0 {
 		return
 	}
-	first, ok := AsMap(ss[0])
+	first, ok := asMap(ss[0])
 	if !ok {
 		return
 	}
-	if ml, ok := AsMap(first["markLine"]); ok {
+	if ml, ok := asMap(first["markLine"]); ok {
 		ml["label"] = map[string]any{"show": false}
 		for _, d := range AsSlice(ml["data"]) {
-			if m, ok := AsMap(d); ok {
-				if em, ok := AsMap(m["emphasis"]); ok {
-					if l, ok := AsMap(em["label"]); ok {
+			if m, ok := asMap(d); ok {
+				if em, ok := asMap(m["emphasis"]); ok {
+					if l, ok := asMap(em["label"]); ok {
 						l["show"] = true
 						l["position"] = "insideEndTop"
 					}

@@ -21,12 +21,12 @@ func OverlapMatrixOptions(labels []string, cells []MatrixCell) map[string]any {
 	for i, c := range cells {
 		raw[i] = [3]float64{float64(c.X), float64(c.Y), c.Pct}
 	}
-	o := HeatmapOptions(labels, labels, raw)
+	o := heatmapOptions(labels, labels, raw)
 	name := func(key, n, loc string, gap int) {
-		ax, ok := AsMap(o[key])
+		ax, ok := asMap(o[key])
 		if !ok {
 			if xs := AsSlice(o[key]); len(xs) > 0 {
-				ax, ok = AsMap(xs[0])
+				ax, ok = asMap(xs[0])
 			}
 		}
 		if ok {
@@ -42,11 +42,11 @@ func OverlapMatrixOptions(labels []string, cells []MatrixCell) map[string]any {
 	// Room under the plot for the x axis' name above the colour scale.
 	setGridBottom(o, 92)
 	if ss := AsSlice(o["series"]); len(ss) == 1 {
-		if sr, ok := AsMap(ss[0]); ok {
+		if sr, ok := asMap(ss[0]); ok {
 			sr["name"] = "Also active on (%)"
 			data := make([]any, len(cells))
 			for k, c := range cells {
-				data[k] = map[string]any{"name": c.Tip, "value": []any{c.X, c.Y, Round(c.Pct, true)}}
+				data[k] = map[string]any{"name": c.Tip, "value": []any{c.X, c.Y, round(c.Pct, true)}}
 			}
 			sr["data"] = data
 			sr["label"] = map[string]any{"show": true, "formatter": "{@[2]} %"}
@@ -56,10 +56,10 @@ func OverlapMatrixOptions(labels []string, cells []MatrixCell) map[string]any {
 }
 
 func setGridBottom(o map[string]any, bottom int) {
-	if g, ok := AsMap(o["grid"]); ok {
+	if g, ok := asMap(o["grid"]); ok {
 		g["bottom"] = bottom
 	} else if gs := AsSlice(o["grid"]); len(gs) > 0 {
-		if g, ok := AsMap(gs[0]); ok {
+		if g, ok := asMap(gs[0]); ok {
 			g["bottom"] = bottom
 		}
 	}
@@ -115,7 +115,7 @@ func RetentionOptions(xs []string, unit string, rows []CohortRow, cells []Retent
 	var data []any
 	meta := map[string]any{}
 	for _, c := range cells {
-		item := map[string]any{"value": []any{c.X, c.Y, Round(c.Pct, true)}}
+		item := map[string]any{"value": []any{c.X, c.Y, round(c.Pct, true)}}
 		if c.Incomplete {
 			item["itemStyle"] = map[string]any{"opacity": 0.45, "borderColor": "#b45309", "borderWidth": 1, "borderType": "dashed"}
 		}
@@ -124,9 +124,9 @@ func RetentionOptions(xs []string, unit string, rows []CohortRow, cells []Retent
 		}
 		data = append(data, item)
 		meta[fmt.Sprintf("%d,%d", c.X, c.Y)] = map[string]any{"cohort": c.Cohort, "size": c.Size,
-			"offset": c.Offset, "rate": Round(c.Pct, true), "users": c.Users, "note": c.Note}
+			"offset": c.Offset, "rate": round(c.Pct, true), "users": c.Users, "note": c.Note}
 	}
-	o := HeatmapOptions(xs, nil, nil)
+	o := heatmapOptions(xs, nil, nil)
 	o["yAxis"] = []any{map[string]any{"type": "category", "data": ys, "inverse": true,
 		"axisLabel": map[string]any{"interval": 0, "fontSize": 11}}}
 	xl := map[string]any{}
@@ -136,7 +136,7 @@ func RetentionOptions(xs []string, unit string, rows []CohortRow, cells []Retent
 	o["xAxis"] = []any{map[string]any{"type": "category", "data": xs, "name": unit + " since", "nameLocation": "middle", "nameGap": 24,
 		"axisLabel": xl}}
 	if ss, _ := o["series"].([]any); len(ss) == 1 {
-		if m, ok := AsMap(ss[0]); ok {
+		if m, ok := asMap(ss[0]); ok {
 			m["data"] = data
 			m["label"] = map[string]any{"show": len(xs) <= 14, "fontSize": 10, "formatter": "{@[2]}", "color": "#111827", "textBorderWidth": 0}
 		}
@@ -151,11 +151,11 @@ func RetentionOptions(xs []string, unit string, rows []CohortRow, cells []Retent
 // MigrationSankeyOptions are the flows of a cohort to its outcomes, each
 // node in its colour, with the lines of its tooltip.
 func MigrationSankeyOptions(nodes []string, links []SankeyLink, colors map[string]string, tips map[string][]string) map[string]any {
-	o := SankeyOptions(nodes, links)
+	o := sankeyOptions(nodes, links)
 	if ss, _ := o["series"].([]any); len(ss) == 1 {
-		if s, ok := AsMap(ss[0]); ok {
+		if s, ok := asMap(ss[0]); ok {
 			for _, d := range AsSlice(s["data"]) {
-				if n, ok := AsMap(d); ok {
+				if n, ok := asMap(d); ok {
 					name, _ := n["name"].(string)
 					n["itemStyle"] = map[string]any{"color": colors[name]}
 				}

@@ -459,7 +459,7 @@ func TestRetentionOptions(t *testing.T) {
 	if ys[0] != "2026-03-02 (120)" {
 		t.Errorf("first row label %v", ys[0])
 	}
-	if m, ok := AsMap(ys[1]); !ok || m["value"] != "◦ 2026-03-09 (12)" {
+	if m, ok := asMap(ys[1]); !ok || m["value"] != "◦ 2026-03-09 (12)" {
 		t.Errorf("small row label %v, want a muted label", ys[1])
 	}
 	data := AsSlice(AsSlice(o["series"])[0].(map[string]any)["data"])
@@ -469,22 +469,22 @@ func TestRetentionOptions(t *testing.T) {
 	if v := data[1].(map[string]any)["value"].([]any); v[2] != 41.7 {
 		t.Errorf("cell value %v, want the percent to 0.1", v[2])
 	}
-	if st, _ := AsMap(data[1].(map[string]any)["itemStyle"]); st["borderType"] != "dashed" {
+	if st, _ := asMap(data[1].(map[string]any)["itemStyle"]); st["borderType"] != "dashed" {
 		t.Errorf("incomplete cell style %v, want dashed", st)
 	}
-	if st, _ := AsMap(data[2].(map[string]any)["itemStyle"]); st["opacity"] != 0.3 {
+	if st, _ := asMap(data[2].(map[string]any)["itemStyle"]); st["opacity"] != 0.3 {
 		t.Errorf("small cohort cell style %v, want muted", st)
 	}
-	meta, _ := AsMap(o["adoptscope"])
-	cell, _ := AsMap(mapOf(meta["cells"])["1,0"])
+	meta, _ := asMap(o["adoptscope"])
+	cell, _ := asMap(mapOf(meta["cells"])["1,0"])
 	if cell["users"] != "50" || cell["note"] != "week not over" {
 		t.Errorf("tooltip of cell 1,0: %v", cell)
 	}
 }
 
-// mapOf is AsMap without its ok.
+// mapOf is asMap without its ok.
 func mapOf(x any) map[string]any {
-	m, _ := AsMap(x)
+	m, _ := asMap(x)
 	return m
 }
 
