@@ -27,10 +27,19 @@ var layers = []struct {
 	{3, []string{"internal/app"}},
 	{4, []string{"internal/config"}},
 	{5, []string{"internal/adapters/"}},
-	{6, []string{"ingest", "rollup", "query", "annotation", "export", "demo", "schema", "breaks"}},
-	{7, []string{"catalog"}},
-	{8, []string{"internal/platform/"}},
+	{6, []string{"views"}},
+	{7, domain},
+	{8, []string{"catalog"}},
+	{9, []string{"internal/platform/"}},
 }
+
+// domain are the domain's service packages.
+var domain = []string{"ingest", "rollup", "query", "annotation", "export", "demo", "schema", "breaks"}
+
+// viewsRefuses are what the views layer may not import although they sit
+// below it: components render a view model and never reach for the
+// request (echo), a store or a domain service; handlers convert.
+var viewsRefuses = append([]string{"github.com/labstack/echo", "internal/platform/store"}, domain...)
 
 // sameLayer lists the imports allowed within one layer. Adapters have none:
 // each talks to the domain, never to another adapter.
@@ -66,11 +75,35 @@ func layerOf(rel string) (rank int, unit string, ok bool) {
 	return 0, "", false
 }
 
-// checkImport says why from may not import to, or "" when it may.
+// refusedByViews reports whether the views layer may not import path
+// (relative to the module, or a full path outside it).
+func refusedByViews(path string) bool {
+	for _, r := range viewsRefuses {
+		if path == r || strings.HasPrefix(path, r+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// checkViews says why from may not import to when from is in the views
+// layer, or "". to is relative to the module, or a full path outside it.
+func checkViews(from, to string) string {
+	if _, fu, ok := layerOf(from); ok && fu == "views" && refusedByViews(to) {
+		return fmt.Sprintf("%s imports %s: views render view models and never read the request, a store or a domain service; the dashboard's handlers do, and convert", from, to)
+	}
+	return ""
+}
+
+// checkImport says why from may not import to (relative to the module;
+// for the views rule, a full path outside it too), or "" when it may.
 func checkImport(from, to string) string {
 	fr, fu, ok := layerOf(from)
 	if !ok {
 		return fmt.Sprintf("%s is in no layer: place it in ARCHITECTURE.md and in internal/layers_test.go", from)
+	}
+	if why := checkViews(from, to); why != "" {
+		return why
 	}
 	tr, tu, ok := layerOf(to)
 	if !ok {
@@ -87,7 +120,7 @@ func checkImport(from, to string) string {
 		return ""
 	case fr == 5:
 		return fmt.Sprintf("%s imports %s: adapters never import each other; move what they share into the domain or the platform", from, to)
-	case fr == 8:
+	case fr == 9:
 		return "" // the platform's packages build on each other
 	}
 	return fmt.Sprintf("%s imports %s: a sideways import not listed in sameLayer (internal/layers_test.go)", from, to)
@@ -113,6 +146,22 @@ func TestCheckImport(t *testing.T) {
 		{"internal/platform/chtest", "internal/platform/chserver", true},
 		{"internal/platform/store", "catalog", false},
 		{"newthing", "query", false},
+		{"internal/adapters/dashboard", "views", true},
+		{"views", "catalog", true},
+		{"views", "internal/platform/store", false},
+		{"views", "internal/platform/httperr", true},
+		{"views", "query", false},
+		{"views", "annotation", false},
+		{"views", "ingest", false},
+		{"views", "export", false},
+		{"views", "rollup", false},
+		{"views", "demo", false},
+		{"views", "schema", false},
+		{"views", "breaks", false},
+		{"views", "github.com/labstack/echo/v4", false},
+		{"views", "internal/adapters/dashboard", false},
+		{"query", "views", false},
+		{"catalog", "views", false},
 	} {
 		why := checkImport(c.from, c.to)
 		if (why == "") != c.ok {
@@ -149,6 +198,9 @@ func TestImportsGoDown(t *testing.T) {
 		}
 		for _, imp := range p.Imports {
 			if !strings.HasPrefix(imp, module) {
+				if why := checkViews(from, imp); why != "" {
+					t.Error(why)
+				}
 				continue
 			}
 			n++
@@ -159,5 +211,25 @@ func TestImportsGoDown(t *testing.T) {
 	}
 	if n < 50 {
 		t.Fatalf("only %d imports between the product's packages were read: go list did not see the tree", n)
+	}
+}
+
+// TestViewsDeps checks the views rule on everything views builds on, not
+// only its own imports: a platform package that pulled in echo or the
+// store would bring them into the components.
+func TestViewsDeps(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", module+"views").Output()
+	if err != nil {
+		t.Fatalf("go list -deps views: %v", err)
+	}
+	n := 0
+	for _, dep := range strings.Fields(string(out)) {
+		n++
+		if refusedByViews(strings.TrimPrefix(dep, module)) {
+			t.Errorf("views depends on %s (go list -deps ./views): views render view models and never read the request, a store or a domain service", dep)
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d dependencies of views were read: go list did not see the tree", n)
 	}
 }

@@ -108,10 +108,13 @@ func (a *App) startWeb(_ context.Context, mode Mode) error {
 		}
 	}
 	owners := a.Cfg.OwnersOrDefault()
-	a.Dashboard = dashboard.New(dashboard.Options{Store: a.Backend.Store, Auth: a.Auth, Log: a.Log, IngestStats: snapshot, Ingest: a.Ingest,
-		Exports: a.Exports, Annotations: a.Annotations, Assistants: a.Cfg.Ingest.Assistants, Channels: a.Cfg.Ingest.Channels,
+	a.Dashboard, err = dashboard.New(dashboard.Deps{Store: a.Backend.Store, Auth: a.Auth, Annotations: a.Annotations, Log: a.Log,
+		IngestStats: snapshot, Ingest: a.Ingest, Exports: a.Exports, Assistants: a.Cfg.Ingest.Assistants, Channels: a.Cfg.Ingest.Channels,
 		RollupInterval: a.Cfg.Ingest.RollupInterval, RollupMaxLag: a.Cfg.Ingest.RollupMaxLag, Timezone: a.Cfg.Timezone,
 		Owners: &owners})
+	if err != nil {
+		return err
+	}
 	a.Dashboard.Register(a.Server.Echo)
 	if a.Ingest != nil {
 		// A file uploaded on the Ingest page is an ingest body: the longer

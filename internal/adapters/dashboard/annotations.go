@@ -10,27 +10,12 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/views"
 )
 
-// annotationsView is the Annotations page: the list, and the form (new, or
-// the annotation being edited).
-type annotationsView struct {
-	List                 []annotation.Annotation
-	Err                  string
-	Form                 annotation.Annotation
-	FormErr              string
-	Admin                bool
-	CSRF                 string
-	Kinds                []string
-	Assistants, Channels []string
-	// Breaks are the detected breaks waiting for an admin (breaks.go).
-	Breaks    []annotation.DetectedBreak
-	BreaksErr string
-}
-
 func (h *Handler) showAnnotationsPage(c echo.Context) error {
-	f := h.filters(c)
-	v := h.annotationsView(c)
+	pr := h.chartRequest(c)
+	v := h.annotationsView(pr)
 	if id := c.QueryParam("edit"); id != "" && v.Admin {
 		ctx, cancel := h.queryCtx(c)
 		a, err := h.opts.Annotations.Get(ctx, id)
@@ -38,26 +23,53 @@ func (h *Handler) showAnnotationsPage(c echo.Context) error {
 		if err != nil {
 			v.FormErr = "Cannot edit: " + err.Error()
 		} else {
-			v.Form = a
+			v.Form = viewAnnotation(a)
 		}
 	}
-	p := h.page(c, "Annotations", "/annotations", f)
+	p := h.page(pr, "Annotations", "/annotations", pr.f)
 	p.ShowFilters = false
-	return h.render(c, http.StatusOK, p, AnnotationsPage(v))
+	return h.render(pr, http.StatusOK, p, views.AnnotationsPage(v))
 }
 
-func (h *Handler) annotationsView(c echo.Context) annotationsView {
-	ctx, cancel := h.queryCtx(c)
+func (h *Handler) annotationsView(pr *pageRequest) views.AnnotationsView {
+	ctx, cancel := h.queryCtx(pr.c)
 	defer cancel()
-	v := annotationsView{Admin: sessionOf(c.Request().Context()).IsAdmin(), CSRF: csrfOf(c.Request().Context()),
-		Kinds: annotation.Kinds, Assistants: h.opts.Assistants, Channels: h.opts.Channels, Form: annotation.Annotation{Kind: "other"}}
+	v := views.AnnotationsView{Admin: pr.session.IsAdmin(), CSRF: pr.csrf,
+		Kinds: annotation.Kinds, AcceptKinds: acceptKinds(), Assistants: h.opts.Assistants, Channels: h.opts.Channels,
+		Form: views.Annotation{Kind: "other"}}
 	list, err := h.opts.Annotations.List(ctx, annotation.Filter{})
 	if err != nil {
-		v.Err = h.readableErr(c, "annotations", err).Error()
+		v.Err = h.readableErr(pr.c, "annotations", err).Error()
 	}
-	v.List = list
-	v.Breaks, v.BreaksErr = h.suggestedBreaks(ctx, c)
+	v.List = viewAnnotations(list)
+	v.Breaks, v.BreaksErr = h.suggestedBreaks(ctx, pr.c)
 	return v
+}
+
+// acceptKinds are the kinds a detected break may become: any but
+// detected.
+func acceptKinds() []string {
+	var out []string
+	for _, k := range annotation.Kinds {
+		if k != annotation.KindDetected {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// viewAnnotation is a as the pages show it.
+func viewAnnotation(a annotation.Annotation) views.Annotation {
+	return views.Annotation{ID: a.ID, Start: a.Start, End: a.End, Title: a.Title, Text: a.Text, Link: a.Link,
+		Assistant: a.Assistant, Channel: a.Channel, Kind: a.Kind, RealWorld: a.RealWorld}
+}
+
+func viewAnnotations(list []annotation.Annotation) []views.Annotation {
+	out := make([]views.Annotation, len(list))
+	for i, a := range list {
+		out[i] = viewAnnotation(a)
+	}
+	return out
 }
 
 // submitAnnotation creates (no id) or updates (id) an annotation.
@@ -81,11 +93,12 @@ func (h *Handler) submitAnnotation(c echo.Context) error {
 	_, err := h.opts.Annotations.Save(ctx, a)
 	cancel()
 	if err != nil {
-		v := h.annotationsView(c)
-		v.Form, v.FormErr = a, "Not saved: "+err.Error()
-		p := h.page(c, "Annotations", "/annotations", ParseFilters(nil, h.today(), launchDate))
+		pr := h.request(c)
+		v := h.annotationsView(pr)
+		v.Form, v.FormErr = viewAnnotation(a), "Not saved: "+err.Error()
+		p := h.page(pr, "Annotations", "/annotations", ParseFilters(nil, h.today(), launchDate))
 		p.ShowFilters = false
-		return h.render(c, http.StatusBadRequest, p, AnnotationsPage(v))
+		return h.render(pr, http.StatusBadRequest, p, views.AnnotationsPage(v))
 	}
 	return c.Redirect(http.StatusSeeOther, "/annotations")
 }
@@ -100,23 +113,4 @@ func (h *Handler) submitAnnotationDelete(c echo.Context) error {
 		return httperr.New(http.StatusInternalServerError, "Could not delete: "+h.readableErr(c, "annotations", err).Error())
 	}
 	return c.Redirect(http.StatusSeeOther, "/annotations")
-}
-
-func scopeLabel(a annotation.Annotation) string {
-	switch {
-	case a.Assistant == "" && a.Channel == "":
-		return "all"
-	case a.Channel == "":
-		return Label(a.Assistant)
-	case a.Assistant == "":
-		return Label(a.Channel)
-	}
-	return Label(a.Assistant) + " on " + Label(a.Channel)
-}
-
-func dateRange(a annotation.Annotation) string {
-	if a.End == "" || a.End == a.Start {
-		return a.Start
-	}
-	return a.Start + " – " + a.End
 }

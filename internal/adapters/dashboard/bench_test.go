@@ -1,8 +1,6 @@
 package dashboard
 
 import (
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -30,7 +28,7 @@ func BenchmarkOverviewRender(b *testing.B) {
 	}
 	s := chtest.NewStore(b)
 	loadDemo(b, s, people)
-	h := New(Options{Store: s, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	h := mustNew(b, testDeps(s, nil))
 	e := echo.New()
 	h.Register(e)
 	get := func() int {

@@ -10,18 +10,24 @@ import (
 
 	"github.com/adoptscope/adoptscope/annotation"
 	"github.com/adoptscope/adoptscope/internal/platform/httperr"
+	"github.com/adoptscope/adoptscope/views"
 )
 
 // Detected breaks on the Annotations page: the level changes the detector
 // found and no admin has decided on, each with Accept (it becomes a real
 // annotation) and Dismiss (it never comes back).
 
-func (h *Handler) suggestedBreaks(ctx context.Context, c echo.Context) ([]annotation.DetectedBreak, string) {
+func (h *Handler) suggestedBreaks(ctx context.Context, c echo.Context) ([]views.Break, string) {
 	list, err := h.opts.Annotations.Breaks(ctx, annotation.BreakFilter{Status: annotation.BreakSuggested})
 	if err != nil {
 		return nil, h.readableErr(c, "detected breaks", err).Error()
 	}
-	return list, ""
+	out := make([]views.Break, len(list))
+	for i, b := range list {
+		out[i] = views.Break{ID: b.ID, Day: b.Day, RangeStart: b.RangeStart, RangeEnd: b.RangeEnd,
+			Assistant: b.Assistant, Channel: b.Channel, Title: b.Title(), Text: b.Text()}
+	}
+	return out, ""
 }
 
 func (h *Handler) submitBreakAccept(c echo.Context) error {
@@ -55,12 +61,4 @@ func breakFormError(err error) error {
 		return httperr.New(http.StatusBadRequest, "Not accepted: "+inv.Error())
 	}
 	return err
-}
-
-// breakWhen is a break's day, with its range when it is uncertain.
-func breakWhen(b annotation.DetectedBreak) string {
-	if b.RangeStart == b.RangeEnd {
-		return b.Day
-	}
-	return b.Day + " (" + b.RangeStart + " – " + b.RangeEnd + ")"
 }

@@ -84,7 +84,9 @@ func TestBrowser(t *testing.T) {
 		people = n
 	}
 	p := loadDemo(t, s, people)
-	h := New(Options{Store: s, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), IngestStats: p.Snapshot})
+	d := testDeps(s, nil)
+	d.IngestStats = p.Snapshot
+	h := mustNew(t, d)
 	// A detection run, so the Annotations page lists suggested breaks and
 	// the charts draw them.
 	{

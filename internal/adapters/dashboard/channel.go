@@ -16,21 +16,14 @@ import (
 
 	"github.com/adoptscope/adoptscope/annotation"
 	"github.com/adoptscope/adoptscope/internal/platform/httperr"
+	"github.com/adoptscope/adoptscope/views"
 )
 
-type channelView struct {
-	Channel    string
-	Channels   []string
-	Share      Chart
-	Dependency Chart
-	Filters    Filters
-}
-
-// OverlapURL is the Overlap page with the page's filters, restricted to
+// overlapURL is the Overlap page with the page's filters, restricted to
 // the channel: it counts the people behind shares that add past 100 %.
-func (v channelView) OverlapURL() string {
-	u := v.Filters.Values()
-	u.Set("channel", v.Channel)
+func overlapURL(f Filters, channel string) string {
+	u := f.Values()
+	u.Set("channel", channel)
 	return "/overlap?" + u.Encode()
 }
 
@@ -38,9 +31,10 @@ func (v channelView) OverlapURL() string {
 // of its users over time; and, per assistant, the share of its users that
 // come through third-party channels.
 func (h *Handler) showChannelPage(c echo.Context) error {
-	f := h.filters(c)
+	pr := h.chartRequest(c)
+	f := pr.f
 	channel := c.QueryParam("focus")
-	p := h.page(c, "Channel", "/channel", f)
+	p := h.page(pr, "Channel", "/channel", f)
 	p.CanCompare = true
 	if channel == "" || !contains(h.opts.Channels, channel) {
 		if channel != "" {
@@ -51,25 +45,25 @@ func (h *Handler) showChannelPage(c echo.Context) error {
 	p.Extra = url.Values{"focus": {channel}}
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
-	v := channelView{Channel: channel, Channels: h.opts.Channels, Filters: f}
+	v := views.ChannelView{Channel: channel, Channels: h.opts.Channels, Hidden: f.Values(), OverlapURL: overlapURL(f, channel)}
 	anns := h.annotations(ctx, f)
 	var wg sync.WaitGroup
 	wg.Add(3)
-	go func() { defer wg.Done(); v.Share = h.channelShareChart(ctx, c, f, channel, anns) }()
-	go func() { defer wg.Done(); v.Dependency = h.dependencyChart(ctx, c, f, anns) }()
+	go func() { defer wg.Done(); v.Share = h.channelShareChart(ctx, pr, f, channel, anns) }()
+	go func() { defer wg.Done(); v.Dependency = h.dependencyChart(ctx, pr, f, anns) }()
 	go func() { defer wg.Done(); p.Demo = h.demoShown(ctx, f) }()
 	wg.Wait()
-	return h.render(c, http.StatusOK, p, ChannelPage(v))
+	return h.render(pr, http.StatusOK, p, views.ChannelPage(v))
 }
 
-func (h *Handler) channelShareChart(ctx context.Context, c echo.Context, f Filters, channel string, anns []annotation.Annotation) Chart {
-	return h.drawLine(ctx, c, f, inScope(anns, f.Assistants, channel), lineCard{
-		id: "channel-share", title: "Share of " + Label(channel) + " users by assistant",
-		note: "Each assistant's active users on " + Label(channel) + " as a percentage of all the channel's active users in the period, whichever assistants the filter draws. " +
+func (h *Handler) channelShareChart(ctx context.Context, pr *pageRequest, f Filters, channel string, anns []annotation.Annotation) views.Chart {
+	return h.drawLine(ctx, pr, f, inScope(anns, f.Assistants, channel), lineCard{
+		id: "channel-share", title: "Share of " + views.Label(channel) + " users by assistant",
+		note: "Each assistant's active users on " + views.Label(channel) + " as a percentage of all the channel's active users in the period, whichever assistants the filter draws. " +
 			"Incomplete periods are left out unless the incomplete period is counted.",
 		params:  seriesParams(f, "share", "assistant", "channel", channel, "share_of", "", "compare", compareParam(f)),
 		percent: true, previous: true,
-		empty: "No events on " + Label(channel) + " for these dates and filters.",
+		empty: "No events on " + views.Label(channel) + " for these dates and filters.",
 	})
 }
 
@@ -100,7 +94,7 @@ func (d dependencyRow) pct() float64 {
 // of all active users by assistant, and one per distinct set of dependent
 // channels (the assistants of one maker share theirs), as distinct people
 // over the set's union, not a sum of channels.
-func (h *Handler) dependency(ctx context.Context, f Filters) (dependency, error) {
+func (h *Handler) dependency(ctx context.Context, pr *pageRequest, f Filters) (dependency, error) {
 	var out dependency
 	channels := h.opts.Channels
 	if len(f.Channels) > 0 {
@@ -119,7 +113,7 @@ func (h *Handler) dependency(ctx context.Context, f Filters) (dependency, error)
 		k := strings.Join(dep, ",")
 		sets[k] = append(sets[k], a)
 	}
-	all, err := h.series(ctx, seriesParams(f, "active_users", "assistant"))
+	all, err := h.series(ctx, pr, seriesParams(f, "active_users", "assistant"))
 	if err != nil {
 		return out, err
 	}
@@ -139,7 +133,7 @@ func (h *Handler) dependency(ctx context.Context, f Filters) (dependency, error)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.r, p.err = h.series(ctx, seriesParams(f, "active_users", "assistant", "assistant", strings.Join(sets[p.set], ","), "channel", p.set))
+			p.r, p.err = h.series(ctx, pr, seriesParams(f, "active_users", "assistant", "assistant", strings.Join(sets[p.set], ","), "channel", p.set))
 		}()
 	}
 	wg.Wait()
@@ -171,14 +165,14 @@ func (h *Handler) dependency(ctx context.Context, f Filters) (dependency, error)
 // dependencyChart: for each assistant, the percentage of its active users
 // who were active on a channel its maker does not control (the owners
 // registry: Meta's WhatsApp, Messenger and Instagram are Meta AI's own).
-func (h *Handler) dependencyChart(ctx context.Context, c echo.Context, f Filters, anns []annotation.Annotation) Chart {
+func (h *Handler) dependencyChart(ctx context.Context, pr *pageRequest, f Filters, anns []annotation.Annotation) views.Chart {
 	const id, title = "platform-dependency", "Platform dependency: share of each assistant's users on channels its maker does not control"
-	ch := Chart{ID: id, Title: title, CSV: pageURL("/channel/dependency.csv", f, nil)}
-	d, err := h.dependency(ctx, f)
+	ch := pr.chart(id, title, pageURL("/channel/dependency.csv", f, nil))
+	d, err := h.dependency(ctx, pr, f)
 	if err != nil {
-		return failed(id, title, h.readableErr(c, id, err))
+		return views.Failed(id, title, h.readableErr(pr.c, id, err))
 	}
-	byA := map[string]*Series{}
+	byA := map[string]*views.Series{}
 	var order []string
 	idx := map[string]int{}
 	for i, p := range d.Periods {
@@ -188,7 +182,7 @@ func (h *Handler) dependencyChart(ctx context.Context, c echo.Context, f Filters
 	for _, r := range d.Rows {
 		s, ok := byA[r.Assistant]
 		if !ok {
-			s = &Series{Name: Label(r.Assistant), Values: make([]float64, len(d.Periods))}
+			s = &views.Series{Name: views.Label(r.Assistant), Values: make([]float64, len(d.Periods))}
 			byA[r.Assistant] = s
 			order = append(order, r.Assistant)
 			sets[r.Assistant] = r.Channels
@@ -196,7 +190,7 @@ func (h *Handler) dependencyChart(ctx context.Context, c echo.Context, f Filters
 		s.Values[idx[r.Period]] = r.pct()
 	}
 	sort.Strings(order)
-	var ss []Series
+	var ss []views.Series
 	var parts []string
 	for _, a := range order {
 		ss = append(ss, *byA[a])
@@ -205,34 +199,35 @@ func (h *Handler) dependencyChart(ctx context.Context, c echo.Context, f Filters
 			maker = "its maker"
 		}
 		if len(sets[a]) == 0 {
-			parts = append(parts, Label(a)+" ("+maker+"): none")
+			parts = append(parts, views.Label(a)+" ("+maker+"): none")
 		} else {
-			parts = append(parts, Label(a)+" ("+maker+"): "+labels3(sets[a]))
+			parts = append(parts, views.Label(a)+" ("+maker+"): "+labels3(sets[a]))
 		}
 	}
 	ch.Note = "Channels the maker does not control, from the owners registry — " + strings.Join(parts, "; ") +
 		". The CSV has the people on them, all the assistant's people and the percentage drawn."
 	if len(ss) == 0 || allZero(ss) {
-		ch.Empty = noData(ctx, "No events for these dates and filters.")
+		ch.Empty = noData(pr, "No events for these dates and filters.")
 		return ch
 	}
 	r := seriesResult{Periods: d.Periods, Incomplete: d.Incomplete}
-	inc := h.incompleteNotes(ctx, r, f)
-	ch.Options = timeChart{periods: d.Periods, series: ss, percent: true, anns: anns, interval: f.Interval, incomplete: inc}.options()
-	ch.Table = seriesTableInc(d.Periods, ss, true, inc)
+	inc := h.incompleteNotes(pr, r, f)
+	ch.Options = views.TimeChart{Periods: d.Periods, Series: ss, Percent: true, Marks: marks(anns), Interval: f.Interval, Incomplete: inc}.Options()
+	ch.Table = views.SeriesTableMarked(d.Periods, ss, true, inc)
 	return ch
 }
 
 // dependencyCSV answers GET /channel/dependency.csv: the dependency chart's
 // numbers, with the counts next to the percentage drawn.
 func (h *Handler) dependencyCSV(c echo.Context) error {
-	f := h.filters(c)
+	pr := h.chartRequest(c)
+	f := pr.f
 	if len(f.Errors) > 0 {
 		return httperr.New(http.StatusBadRequest, strings.Join(f.Errors, "; "))
 	}
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
-	d, err := h.dependency(ctx, f)
+	d, err := h.dependency(ctx, pr, f)
 	if err != nil {
 		return err
 	}
@@ -240,7 +235,7 @@ func (h *Handler) dependencyCSV(c echo.Context) error {
 	w := csv.NewWriter(&buf)
 	_ = w.Write([]string{"period", "assistant", "dependent_channels", "dependent_users", "users", "dependent_pct", "complete"})
 	for _, r := range d.Rows {
-		_ = w.Write([]string{r.Period, r.Assistant, strings.Join(r.Channels, " "), fmtRaw(r.Dependent), fmtRaw(r.All),
+		_ = w.Write([]string{r.Period, r.Assistant, strings.Join(r.Channels, " "), views.FormatRaw(r.Dependent), views.FormatRaw(r.All),
 			strconv.FormatFloat(math.Round(r.pct()*100)/100, 'f', -1, 64), strconv.FormatBool(r.Complete)})
 	}
 	w.Flush()
@@ -251,7 +246,7 @@ func (h *Handler) dependencyCSV(c echo.Context) error {
 func labels3(xs []string) string {
 	out := make([]string, len(xs))
 	for i, x := range xs {
-		out[i] = Label(x)
+		out[i] = views.Label(x)
 	}
 	return strings.Join(out, ", ")
 }

@@ -10,67 +10,63 @@ import (
 
 	"github.com/adoptscope/adoptscope/annotation"
 	"github.com/adoptscope/adoptscope/catalog"
+	"github.com/adoptscope/adoptscope/views"
 )
-
-type compareView struct {
-	Multiples []Chart
-	MultErr   string
-	MultEmpty string
-	Table     Chart
-}
 
 // showComparePage: assistants × channels. One small chart per channel
 // (active users of each assistant), and a table of the last period's
 // active users and each assistant's share of the channel.
 func (h *Handler) showComparePage(c echo.Context) error {
-	f := h.filters(c)
+	pr := h.chartRequest(c)
+	f := pr.f
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
-	var v compareView
+	var v views.CompareView
 	var demo bool
 	anns := h.annotations(ctx, f)
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		v.Multiples, v.MultErr = h.compareMultiples(ctx, c, f, anns)
+		v.Multiples, v.MultErr = h.compareMultiples(ctx, pr, f, anns)
 		if v.MultErr == "" && len(v.Multiples) == 0 {
-			v.MultEmpty = noData(ctx, "No channel has events for these dates and filters.")
+			v.MultEmpty = noData(pr, "No channel has events for these dates and filters.")
 		}
 	}()
-	go func() { defer wg.Done(); v.Table = h.compareTable(ctx, c, f) }()
+	go func() { defer wg.Done(); v.Table = h.compareTable(ctx, pr, f) }()
 	go func() { defer wg.Done(); demo = h.demoShown(ctx, f) }()
 	wg.Wait()
-	p := h.page(c, "Compare", "/compare", f)
+	p := h.page(pr, "Compare", "/compare", f)
 	p.CanCompare = true
 	p.Demo = demo
-	return h.render(c, http.StatusOK, p, ComparePage(v))
+	return h.render(pr, http.StatusOK, p, views.ComparePage(v))
 }
 
-func (h *Handler) compareMultiples(ctx context.Context, c echo.Context, f Filters, anns []annotation.Annotation) ([]Chart, string) {
+func (h *Handler) compareMultiples(ctx context.Context, pr *pageRequest, f Filters, anns []annotation.Annotation) ([]views.Chart, string) {
 	v := seriesParams(f, "active_users", "channel,assistant", "compare", compareParam(f))
-	r, err := h.series(ctx, v)
+	r, err := h.series(ctx, pr, v)
 	if err != nil {
-		return nil, h.readableErr(c, "compare", err).Error()
+		return nil, h.readableErr(pr.c, "compare", err).Error()
 	}
-	inc := h.incompleteNotes(ctx, r, f)
-	var out []Chart
+	inc := h.incompleteNotes(pr, r, f)
+	var out []views.Chart
 	for _, ch := range distinct(r, 0) {
 		sub := filterRows(r, 0, ch)
-		ss := pivot(sub, 1, false, Label)
+		ss := pivot(sub, 1, false, views.Label)
 		if allZero(ss) {
 			continue
 		}
 		cv := seriesParams(f, "active_users", "channel,assistant", "channel", ch, "compare", compareParam(f))
-		chart := Chart{ID: "channel-" + ch, Title: Label(ch), Small: true, CSV: apiURL("series", cv)}
+		chart := pr.chart("channel-"+ch, views.Label(ch), apiURL("series", cv))
+		chart.Small = true
 		all := withPrevious(f, sub, 1, ss)
-		tc := timeChart{periods: r.Periods, series: all, anns: inScope(anns, distinct(sub, 1), ch), interval: f.Interval, incomplete: inc}
+		tc := views.TimeChart{Periods: r.Periods, Series: all, Marks: marks(inScope(anns, distinct(sub, 1), ch)), Interval: f.Interval, Incomplete: inc}
 		if f.Compare {
-			tc.previousFrom = len(ss)
+			tc.PreviousFrom = len(ss)
 		}
-		chart.Options = tc.options()
-		quietMarks(chart.Options)
-		chart.Table = seriesTableInc(r.Periods, all, false, inc)
+		chart.Options = tc.Options()
+		views.QuietMarks(chart.Options)
+		chart.Table = views.SeriesTableMarked(r.Periods, all, false, inc)
 		out = append(out, chart)
 	}
 	return out, ""
@@ -105,11 +101,11 @@ func lastPeriod(r seriesResult, f Filters) (string, bool) {
 	return "", false
 }
 
-func (h *Handler) compareTable(ctx context.Context, c echo.Context, f Filters) Chart {
+func (h *Handler) compareTable(ctx context.Context, pr *pageRequest, f Filters) views.Chart {
 	const id, title = "compare-table", "Assistants × channels in the last complete period"
 	users := seriesParams(f, "active_users", "assistant,channel")
 	share := seriesParams(f, "share", "assistant,channel", "share_of", "channel")
-	ch := Chart{ID: id, Title: title, CSV: apiURL("series", share)}
+	ch := pr.chart(id, title, apiURL("series", share))
 	if f.Partial {
 		ch.Title = "Assistants × channels in the last period (incomplete included)"
 	}
@@ -117,18 +113,18 @@ func (h *Handler) compareTable(ctx context.Context, c echo.Context, f Filters) C
 	var eu, es error
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); ru, eu = h.series(ctx, users) }()
-	go func() { defer wg.Done(); rs, es = h.series(ctx, share) }()
+	go func() { defer wg.Done(); ru, eu = h.series(ctx, pr, users) }()
+	go func() { defer wg.Done(); rs, es = h.series(ctx, pr, share) }()
 	wg.Wait()
 	if eu != nil {
-		return failed(id, title, h.readableErr(c, id, eu))
+		return views.Failed(id, title, h.readableErr(pr.c, id, eu))
 	}
 	if es != nil {
-		return failed(id, title, h.readableErr(c, id, es))
+		return views.Failed(id, title, h.readableErr(pr.c, id, es))
 	}
 	last, ok := lastPeriod(ru, f)
 	if !ok {
-		ch.Empty = noData(ctx, "No complete "+f.Interval+" in this range yet.")
+		ch.Empty = noData(pr, "No complete "+f.Interval+" in this range yet.")
 		return ch
 	}
 	start, _ := parseDay(last)
@@ -152,10 +148,10 @@ func (h *Handler) compareTable(ctx context.Context, c echo.Context, f Filters) C
 		if row.Period != last || row.Value == 0 {
 			continue
 		}
-		ch.Table.Rows = append(ch.Table.Rows, []string{Label(row.Key[0]), Label(row.Key[1]), fmtInt(row.Value), fmtPct(shares[row.Key[0]+"|"+row.Key[1]])})
+		ch.Table.Rows = append(ch.Table.Rows, []string{views.Label(row.Key[0]), views.Label(row.Key[1]), views.FormatInt(row.Value), views.FormatPercent(shares[row.Key[0]+"|"+row.Key[1]])})
 	}
 	if len(ch.Table.Rows) == 0 {
-		ch.Empty = noData(ctx, "Nobody was active in the "+f.Interval+" starting "+last+".")
+		ch.Empty = noData(pr, "Nobody was active in the "+f.Interval+" starting "+last+".")
 	}
 	return ch
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
+
+	"github.com/adoptscope/adoptscope/views"
 )
 
 // column reads one column of a chart's table: period -> cell text.
@@ -58,7 +60,7 @@ func TestComparePreviousPeriod(t *testing.T) {
 	previousOf := map[string]string{"2026-01-19": "2025-12-29", "2026-01-26": "2026-01-05", "2026-02-02": "2026-01-12"}
 
 	_, doc, _ := get(t, nil, app.srv.URL+"/compare"+q)
-	prev := column(t, doc, "channel-ios", "ChatGPT"+previousSuffix)
+	prev := column(t, doc, "channel-ios", "ChatGPT"+views.PreviousSuffix)
 	cur := column(t, doc, "channel-ios", "ChatGPT")
 	for period, before := range previousOf {
 		if want := strconv.Itoa(weeklyUsers("chatgpt", "ios", before)); prev[period] != want {
@@ -70,7 +72,7 @@ func TestComparePreviousPeriod(t *testing.T) {
 	}
 
 	_, doc, _ = get(t, nil, app.srv.URL+"/channel"+q+"&focus=whatsapp")
-	share := column(t, doc, "channel-share", "ChatGPT"+previousSuffix)
+	share := column(t, doc, "channel-share", "ChatGPT"+views.PreviousSuffix)
 	for period, before := range previousOf {
 		all := weeklyUsers("", "whatsapp", before)
 		want := 0.0

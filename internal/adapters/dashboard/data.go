@@ -13,6 +13,7 @@ import (
 	"github.com/adoptscope/adoptscope/annotation"
 	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/query"
+	"github.com/adoptscope/adoptscope/views"
 )
 
 // launchDate is where "since launch" starts on the pages that show no
@@ -68,21 +69,18 @@ func seriesParams(f Filters, metric, by string, extra ...string) url.Values {
 // series runs a series request given as API parameters, through the same
 // parser as the API. Within one page request, charts that ask the same
 // question (the Overview's WAU tiles and its weekly chart) share one query.
-func (h *Handler) series(ctx context.Context, v url.Values) (seriesResult, error) {
+func (h *Handler) series(ctx context.Context, pr *pageRequest, v url.Values) (seriesResult, error) {
 	req, err := query.ParseSeries(v)
 	if err != nil {
 		return seriesResult{}, err
 	}
 	// The page's clock, and its freshness read once for all its charts.
 	req.Now = h.opts.Now()
-	if fr := h.fresh(ctx); fr.Err == "" {
+	if fr := h.fresh(pr); fr.Err == "" {
 		q := fr.Q
 		req.Freshness = &q
 	}
-	m, _ := ctx.Value(memoKey{}).(*seriesMemo)
-	if m == nil {
-		return h.runSeries(ctx, req)
-	}
+	m := &pr.series
 	key := req.Values().Encode()
 	m.mu.Lock()
 	e, ok := m.calls[key]
@@ -99,8 +97,6 @@ func (h *Handler) series(ctx context.Context, v url.Values) (seriesResult, error
 	return e.r, e.err
 }
 
-type memoKey struct{}
-
 // seriesMemo holds the series answers of one page request.
 type seriesMemo struct {
 	mu    sync.Mutex
@@ -113,19 +109,15 @@ type memoCall struct {
 	err  error
 }
 
-func withSeriesMemo(ctx context.Context) context.Context {
-	return context.WithValue(ctx, memoKey{}, &seriesMemo{calls: map[string]*memoCall{}})
-}
-
 // pivot turns rows into one Series per distinct value of the key column
 // keyIdx (or per whole key when keyIdx < 0), aligned to the periods.
 // Missing cells are 0. prev adds the previous-period values instead.
-func pivot(r seriesResult, keyIdx int, prev bool, label func(string) string) []Series {
+func pivot(r seriesResult, keyIdx int, prev bool, label func(string) string) []views.Series {
 	idx := map[string]int{}
 	for i, p := range r.Periods {
 		idx[p] = i
 	}
-	byName := map[string]*Series{}
+	byName := map[string]*views.Series{}
 	var order []string
 	for _, row := range r.Rows {
 		k := strings.Join(row.Key, " / ")
@@ -134,7 +126,7 @@ func pivot(r seriesResult, keyIdx int, prev bool, label func(string) string) []S
 		}
 		s, ok := byName[k]
 		if !ok {
-			s = &Series{Name: k, Values: make([]float64, len(r.Periods))}
+			s = &views.Series{Name: k, Values: make([]float64, len(r.Periods))}
 			byName[k] = s
 			order = append(order, k)
 		}
@@ -147,7 +139,7 @@ func pivot(r seriesResult, keyIdx int, prev bool, label func(string) string) []S
 		}
 	}
 	sort.Strings(order)
-	out := make([]Series, 0, len(order))
+	out := make([]views.Series, 0, len(order))
 	for _, k := range order {
 		s := *byName[k]
 		if label != nil {
@@ -186,7 +178,7 @@ func distinct(r seriesResult, keyIdx int) []string {
 
 func parseDay(s string) (time.Time, error) { return time.Parse(catalog.DateLayout, s) }
 
-func allZero(ss []Series) bool {
+func allZero(ss []views.Series) bool {
 	for _, s := range ss {
 		for _, v := range s.Values {
 			if v != 0 {
@@ -237,11 +229,11 @@ func (h *Handler) demoShown(ctx context.Context, f Filters) bool {
 
 // incompleteNotes maps each incomplete period of r to the tooltip's note:
 // "Incomplete week: 3 of 7 days observed (data through …)".
-func (h *Handler) incompleteNotes(ctx context.Context, r seriesResult, f Filters) map[string]string {
+func (h *Handler) incompleteNotes(pr *pageRequest, r seriesResult, f Filters) map[string]string {
 	if len(r.Incomplete) == 0 {
 		return nil
 	}
-	fr := h.fresh(ctx)
+	fr := h.fresh(pr)
 	loc := f.Location()
 	end := dataEnd(fr, loc, f.To)
 	if end.After(f.To) {
@@ -295,3 +287,15 @@ func intervalNoun(interval string) string {
 	}
 	return interval
 }
+
+// marks are annotations as a time chart draws them.
+func marks(anns []annotation.Annotation) []views.Mark {
+	out := make([]views.Mark, len(anns))
+	for i, a := range anns {
+		out[i] = views.Mark{Start: a.Start, End: a.End, Title: a.Title, Text: a.Text, Detected: a.Kind == annotation.KindDetected}
+	}
+	return out
+}
+
+// periodLabel is the label of the period that contains t (views.PeriodLabel).
+func periodLabel(t time.Time, interval string) string { return views.PeriodLabel(t, interval) }

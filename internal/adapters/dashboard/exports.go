@@ -3,7 +3,6 @@ package dashboard
 import (
 	"github.com/adoptscope/adoptscope/catalog"
 
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"github.com/adoptscope/adoptscope/export"
 	"github.com/adoptscope/adoptscope/internal/platform/httperr"
 	"github.com/adoptscope/adoptscope/internal/platform/httpserver"
+	"github.com/adoptscope/adoptscope/views"
 )
 
 // The Exports page: the list of scheduled exports (schedule in words, next
@@ -35,53 +35,49 @@ func (h *Handler) exportRoutes(g *echo.Group) {
 	g.POST("/exports/:id/delete", h.submitExportDelete, h.requireAdmin)
 }
 
-type exportsView struct {
-	List    []export.View
-	Err     string
-	Admin   bool
-	CSRF    string
-	Notice  string
-	Current *export.View
-	Runs    []runRow
-	Form    exportForm
-	FormErr string
-}
-
-// runRow is a run with the dashboard's download link while its file is
-// kept.
-type runRow struct {
-	export.Run
-	Download string
-}
-
-// exportForm is the create form's fields.
-type exportForm struct {
-	Name, Kind, Query, Range, Schedule, Timezone, Delimiter, Folder, WebhookURL string
-	BOM, SkipEmpty                                                              bool
-	Keep                                                                        int
-	FromChart                                                                   string // the chart's title, when opened from one
-}
-
 var exportRanges = append(append([]export.Range{}, export.Ranges...), "since:2026-01-01")
 
-var exportZones = []string{"UTC", "Europe/Paris", "Europe/London", "America/New_York", "America/Los_Angeles", "Asia/Kolkata", "Asia/Tokyo", "Africa/Cairo", "America/Sao_Paulo"}
-
-func (h *Handler) exportsPage(c echo.Context, title string) Page {
-	p := h.page(c, title, "/exports", ParseFilters(nil, h.today(), launchDate))
+func (h *Handler) exportsPage(pr *pageRequest, title string) views.Page {
+	p := h.page(pr, title, "/exports", ParseFilters(nil, h.today(), launchDate))
 	p.ShowFilters = false
 	return p
 }
 
-func (h *Handler) baseExportsView(c echo.Context) exportsView {
-	return exportsView{Admin: sessionOf(c.Request().Context()).IsAdmin(), CSRF: csrfOf(c.Request().Context())}
+func (h *Handler) baseExportsView(pr *pageRequest) views.ExportsView {
+	ranges := make([]string, len(exportRanges))
+	for i, r := range exportRanges {
+		ranges[i] = string(r)
+	}
+	return views.ExportsView{Admin: pr.session.IsAdmin(), CSRF: pr.csrf, Ranges: ranges}
+}
+
+// viewExport is an export as the pages show it.
+func viewExport(x export.View) views.Export {
+	v := views.Export{ID: x.ID, Name: x.Name, Kind: x.Kind, Query: x.Query, Range: string(x.Range), ScheduleWords: x.ScheduleWords,
+		Timezone: x.Timezone, Delimiter: x.Delimiter, BOM: x.BOM, SkipEmpty: x.SkipEmpty, Keep: x.Keep, WebhookURL: x.WebhookURL,
+		NextRun: x.NextRun}
+	if x.LastRun != nil {
+		r := viewRun(*x.LastRun, "")
+		v.LastRun = &r
+	}
+	return v
+}
+
+// viewRun is a run with its download link (download: "" once the file is
+// gone).
+func viewRun(r export.Run, download string) views.ExportRun {
+	return views.ExportRun{ScheduledAt: r.ScheduledAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Status: r.Status,
+		StatusClass: statusClass(r.Status), File: r.File, Download: download, Synthetic: r.Synthetic, Rows: r.Rows, Bytes: r.Bytes,
+		Error: r.Error, Trigger: r.Trigger, Attempt: r.Attempt, PeriodFrom: r.PeriodFrom, PeriodTo: r.PeriodTo}
 }
 
 func (h *Handler) showExportsPage(c echo.Context) error {
-	v := h.baseExportsView(c)
+	pr := h.request(c)
+	v := h.baseExportsView(pr)
 	x := h.opts.Exports
 	if x == nil {
 		v.Err = "Exports are not available in this process."
-		return h.render(c, http.StatusOK, h.exportsPage(c, "Exports"), ExportsPage(v))
+		return h.render(pr, http.StatusOK, h.exportsPage(pr, "Exports"), views.ExportsPage(v))
 	}
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
@@ -89,12 +85,14 @@ func (h *Handler) showExportsPage(c echo.Context) error {
 	if err != nil {
 		v.Err = h.readableErr(c, "exports", err).Error()
 	}
-	v.List = list
+	for _, x := range list {
+		v.List = append(v.List, viewExport(x))
+	}
 	switch c.QueryParam("done") {
 	case "deleted":
 		v.Notice = "Export deleted. Its files and history stay in the exports folder."
 	}
-	return h.render(c, http.StatusOK, h.exportsPage(c, "Exports"), ExportsPage(v))
+	return h.render(pr, http.StatusOK, h.exportsPage(pr, "Exports"), views.ExportsPage(v))
 }
 
 // errNoExports is the answer of the export pages in a process without
@@ -123,25 +121,27 @@ func (h *Handler) showExportPage(c echo.Context) error {
 	if x == nil {
 		return err
 	}
-	v := h.baseExportsView(c)
+	pr := h.request(c)
+	v := h.baseExportsView(pr)
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
 	history, rerr := x.History(ctx, e, 100)
 	if rerr != nil {
 		v.Err = h.readableErr(c, "export history", rerr).Error()
 	}
-	runs := make([]runRow, len(history))
+	runs := make([]views.ExportRun, len(history))
 	for i, r := range history {
-		runs[i].Run = r
+		var download string
 		if r.Kept {
-			runs[i].Download = "/exports/" + url.PathEscape(e.ID) + "/files/" + url.PathEscape(r.File)
+			download = "/exports/" + url.PathEscape(e.ID) + "/files/" + url.PathEscape(r.File)
 		}
+		runs[i] = viewRun(r, download)
 	}
 	var last *export.Run
 	if len(history) > 0 {
 		last = &history[0]
 	}
-	cur := x.View(e, last)
+	cur := viewExport(x.View(e, last))
 	v.Current, v.Runs = &cur, runs
 	switch c.QueryParam("done") {
 	case "started":
@@ -149,7 +149,7 @@ func (h *Handler) showExportPage(c echo.Context) error {
 	case "created":
 		v.Notice = "Export created. It runs on its schedule; use Run now to try it."
 	}
-	return h.render(c, http.StatusOK, h.exportsPage(c, "Export "+e.Name), ExportPage(v))
+	return h.render(pr, http.StatusOK, h.exportsPage(pr, "Export "+e.Name), views.ExportPage(v))
 }
 
 func (h *Handler) downloadExportFile(c echo.Context) error {
@@ -246,17 +246,11 @@ func rangeNames() []string {
 	return out
 }
 
-// chartSchedule is the "Schedule this as CSV" link of a chart on the page
-// being rendered (its range preset read from the page).
-func chartSchedule(ctx context.Context, c Chart) string {
-	p, _ := pageOf(ctx)
-	return scheduleURL(c.CSV, c.Title, p.Filters.Range)
-}
-
 func (h *Handler) showExportFormPage(c echo.Context) error {
-	v := h.baseExportsView(c)
+	pr := h.request(c)
+	v := h.baseExportsView(pr)
 	q := c.QueryParams()
-	v.Form = exportForm{Kind: q.Get("kind"), Query: q.Get("query"), Range: q.Get("range"), Schedule: "0 6 * * MON",
+	v.Form = views.ExportForm{Kind: q.Get("kind"), Query: q.Get("query"), Range: q.Get("range"), Schedule: "0 6 * * MON",
 		Timezone: q.Get("timezone"), Delimiter: ",", Keep: export.DefaultKeep, FromChart: q.Get("chart"), Name: q.Get("name")}
 	if v.Form.Timezone == "" {
 		v.Form.Timezone = zoneName(h.opts.Timezone)
@@ -273,7 +267,7 @@ func (h *Handler) showExportFormPage(c echo.Context) error {
 	if v.Form.Name == "" {
 		v.Form.Name = suggestExportName(v.Form.Query)
 	}
-	return h.render(c, http.StatusOK, h.exportsPage(c, "New export"), ExportFormPage(v))
+	return h.render(pr, http.StatusOK, h.exportsPage(pr, "New export"), views.ExportFormPage(v))
 }
 
 func suggestExportName(query string) string {
@@ -298,7 +292,7 @@ func (h *Handler) submitExport(c echo.Context) error {
 		return errNoExports
 	}
 	keep, _ := strconv.Atoi(c.FormValue("keep"))
-	f := exportForm{Name: strings.TrimSpace(c.FormValue("name")), Kind: c.FormValue("kind"), Query: c.FormValue("query"),
+	f := views.ExportForm{Name: strings.TrimSpace(c.FormValue("name")), Kind: c.FormValue("kind"), Query: c.FormValue("query"),
 		Range: strings.TrimSpace(c.FormValue("range")), Schedule: strings.TrimSpace(c.FormValue("schedule")),
 		Timezone: strings.TrimSpace(c.FormValue("timezone")), Delimiter: c.FormValue("delimiter"),
 		Folder: strings.TrimSpace(c.FormValue("folder")), WebhookURL: strings.TrimSpace(c.FormValue("webhook_url")),
@@ -313,57 +307,24 @@ func (h *Handler) submitExport(c echo.Context) error {
 		if unexpected {
 			return err
 		}
-		v := h.baseExportsView(c)
+		pr := h.request(c)
+		v := h.baseExportsView(pr)
 		v.Form, v.FormErr = f, "Not saved: "+msg
-		return h.render(c, http.StatusBadRequest, h.exportsPage(c, "New export"), ExportFormPage(v))
+		return h.render(pr, http.StatusBadRequest, h.exportsPage(pr, "New export"), views.ExportFormPage(v))
 	}
 	if e.WebhookSecret != "" {
 		// Shown once: the page after the redirect cannot read it back.
-		v := h.baseExportsView(c)
-		cur := x.View(e, nil)
+		pr := h.request(c)
+		v := h.baseExportsView(pr)
+		cur := viewExport(x.View(e, nil))
 		v.Current = &cur
 		v.Notice = fmt.Sprintf("Export created. Webhook secret (shown only now; receivers verify the %s header with it): %s", export.HeaderSignature, e.WebhookSecret)
-		return h.render(c, http.StatusCreated, h.exportsPage(c, "Export "+e.Name), ExportPage(v))
+		return h.render(pr, http.StatusCreated, h.exportsPage(pr, "Export "+e.Name), views.ExportPage(v))
 	}
 	return c.Redirect(http.StatusSeeOther, "/exports/"+url.PathEscape(e.ID)+"?done=created")
 }
 
-// readableQuery shows a stored query string without percent-escapes.
-func readableQuery(q string) string {
-	if u, err := url.QueryUnescape(q); err == nil {
-		return u
-	}
-	return q
-}
-
-func fmtWhen(t *time.Time, zone string) string {
-	if t == nil || t.IsZero() {
-		return "–"
-	}
-	loc, err := time.LoadLocation(zone)
-	if err != nil {
-		loc = time.UTC
-	}
-	return t.In(loc).Format("Mon 2006-01-02 15:04 MST")
-}
-
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return "–"
-	}
-	return t.UTC().Format("2006-01-02 15:04:05 UTC")
-}
-
-func fmtBytes(n uint64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
-
+// statusClass is the CSS class of a run's status.
 func statusClass(s string) string {
 	switch s {
 	case export.StatusSuccess:

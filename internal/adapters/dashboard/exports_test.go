@@ -17,7 +17,7 @@ import (
 // schedule in words; run now fills the history with a download link.
 func TestExportsPage(t *testing.T) {
 	root := t.TempDir()
-	app := newTestAppWith(t, nil, true, func(o *Options) {
+	app := newTestAppWith(t, nil, true, func(o *Deps) {
 		o.Exports = export.NewService(o.Store, root, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	})
 	base := app.srv.URL

@@ -38,8 +38,6 @@ func (h *Handler) readFreshness(ctx context.Context) freshness {
 	return freshness{Known: true, DataThrough: q.DataThrough, First: q.FirstEvent, Behind: q.ChartsBehind, Q: q}
 }
 
-type freshKey struct{}
-
 // freshMemo holds one page request's freshness: read once, used by the
 // filters ("since launch"), the empty states and the layout.
 type freshMemo struct {
@@ -47,24 +45,16 @@ type freshMemo struct {
 	f    freshness
 }
 
-func withFreshMemo(ctx context.Context) context.Context {
-	return context.WithValue(ctx, freshKey{}, &freshMemo{})
-}
-
 // fresh returns the request's freshness, read on first use.
-func (h *Handler) fresh(ctx context.Context) freshness {
-	m, _ := ctx.Value(freshKey{}).(*freshMemo)
-	if m == nil {
-		return h.readFreshness(ctx)
-	}
-	m.once.Do(func() { m.f = h.readFreshness(ctx) })
-	return m.f
+func (h *Handler) fresh(pr *pageRequest) freshness {
+	pr.fresh.once.Do(func() { pr.fresh.f = h.readFreshness(pr.ctx()) })
+	return pr.fresh.f
 }
 
 // launch is the first day of "since launch": the day of the first stored
 // event, or catalog.DefaultLaunch while nothing is stored.
-func (h *Handler) launch(ctx context.Context) time.Time {
-	if f := h.fresh(ctx); f.Known && !f.First.IsZero() {
+func (h *Handler) launch(pr *pageRequest) time.Time {
+	if f := h.fresh(pr); f.Known && !f.First.IsZero() {
 		return truncDay(f.First)
 	}
 	return catalog.DefaultLaunch
@@ -109,49 +99,10 @@ func behindText(d time.Duration) string {
 	return d.Round(time.Minute).String()
 }
 
-type emptyKey struct{}
-type pageKey struct{}
-
-// withEmptyFlag lets the charts of a request note that one of them had
-// nothing to show: the page then says once, above them, why and what to
-// do, instead of every card repeating it.
-func withEmptyFlag(ctx context.Context) context.Context {
-	return context.WithValue(ctx, emptyKey{}, &emptyFlag{})
-}
-
-type emptyFlag struct {
-	mu  sync.Mutex
-	set bool
-}
-
-func markEmpty(ctx context.Context) {
-	if f, _ := ctx.Value(emptyKey{}).(*emptyFlag); f != nil {
-		f.mu.Lock()
-		f.set = true
-		f.mu.Unlock()
-	}
-}
-
-func emptySeen(ctx context.Context) bool {
-	f, _ := ctx.Value(emptyKey{}).(*emptyFlag)
-	if f == nil {
-		return false
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.set
-}
-
-// pageOf is the page being rendered (ChartCard reads its filters).
-func pageOf(ctx context.Context) (Page, bool) {
-	p, ok := ctx.Value(pageKey{}).(Page)
-	return p, ok
-}
-
 // noData is the short message of an empty chart card; the page's one
 // hint (emptyHint) says what to do.
-func noData(ctx context.Context, what string) string {
-	markEmpty(ctx)
+func noData(pr *pageRequest, what string) string {
+	pr.empty.mark()
 	if what == "" {
 		return "Nothing to show for this slice."
 	}
@@ -161,8 +112,8 @@ func noData(ctx context.Context, what string) string {
 // emptyHint is the one hint of a page with an empty chart: on an empty
 // store, how to get data (the demo among the ways); with data stored, which
 // days hold data and which filters are set.
-func (h *Handler) emptyHint(ctx context.Context, f Filters) string {
-	fr := h.fresh(ctx)
+func (h *Handler) emptyHint(pr *pageRequest, f Filters) string {
+	fr := h.fresh(pr)
 	if fr.Err != "" {
 		return "Some charts have nothing to show, and whether any events are stored could not be read: " + fr.Err
 	}

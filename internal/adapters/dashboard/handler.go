@@ -1,14 +1,9 @@
-// Package views is the dashboard: templ components, chart adapters (query
-// results to ECharts options built with go-echarts) and the echo handlers,
-// one file per page. Every number comes from package query.
+// Package dashboard is the dashboard's echo adapter: routes, sign-in and
+// CSRF, and one handler per page that reads its numbers through package
+// query, turns them into a view model of package views and renders it.
 package dashboard
 
 import (
-	"github.com/adoptscope/adoptscope/annotation"
-	"github.com/adoptscope/adoptscope/catalog"
-
-	"github.com/adoptscope/adoptscope/internal/platform/auth"
-
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -22,18 +17,27 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/export"
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/platform/httperr"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 	"github.com/adoptscope/adoptscope/rollup"
+	"github.com/adoptscope/adoptscope/views"
 )
 
-// Options configure the dashboard.
-type Options struct {
+// Deps are what the dashboard is built from, by the composition root
+// (internal/app). Store, Auth and Annotations are required: New fails
+// naming the one missing. The others are optional, as each says.
+type Deps struct {
 	Store *store.Store
 	Auth  *Auth
-	Log   *slog.Logger
+	// Annotations are the annotations of the store, scopes checked against
+	// the registries.
+	Annotations *annotation.Service
+	// Log: nil means slog.Default().
+	Log *slog.Logger
 	// Now is the clock (tests); nil means time.Now. "Today" is its UTC date.
 	Now func() time.Time
 	// Assistants and Channels are the filter choices; empty: the ingest
@@ -48,9 +52,6 @@ type Options struct {
 	Ingest *ingest.Pipeline
 	// QueryTimeout bounds each chart's query (default 20 s).
 	QueryTimeout time.Duration
-	// Annotations are the annotations of the store, scopes checked against
-	// the registries (nil: built from Store, Assistants and Channels).
-	Annotations *annotation.Service
 	// Exports serves the Exports page (nil: this process has no exports;
 	// the page says so).
 	Exports *export.Service
@@ -67,43 +68,44 @@ type Options struct {
 
 // Handler serves the dashboard pages.
 type Handler struct {
-	opts   Options
+	opts   Deps
 	log    *slog.Logger
 	owners catalog.Owners
 }
 
-// New returns the dashboard handler.
-func New(o Options) *Handler {
-	if o.Log == nil {
-		o.Log = slog.Default()
+// New returns the dashboard handler, or an error naming the required
+// dependency that is missing.
+func New(d Deps) (*Handler, error) {
+	switch {
+	case d.Store == nil:
+		return nil, errors.New("dashboard: Deps.Store is missing")
+	case d.Auth == nil:
+		return nil, errors.New("dashboard: Deps.Auth is missing")
+	case d.Annotations == nil:
+		return nil, errors.New("dashboard: Deps.Annotations is missing")
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if d.Log == nil {
+		d.Log = slog.Default()
 	}
-	rc := rollup.Config{Interval: o.RollupInterval, MaxLag: o.RollupMaxLag}.WithDefaults()
-	o.RollupInterval, o.RollupMaxLag = rc.Interval, rc.MaxLag
-	if o.Auth == nil {
-		k := make([]byte, 32)
-		_, _ = rand.Read(k)
-		o.Auth = NewAuth(nil, k, auth.RoleAdmin)
+	if d.Now == nil {
+		d.Now = time.Now
 	}
-	if len(o.Assistants) == 0 {
-		o.Assistants = defaultAssistants()
+	rc := rollup.Config{Interval: d.RollupInterval, MaxLag: d.RollupMaxLag}.WithDefaults()
+	d.RollupInterval, d.RollupMaxLag = rc.Interval, rc.MaxLag
+	if len(d.Assistants) == 0 {
+		d.Assistants = defaultAssistants()
 	}
-	if len(o.Channels) == 0 {
-		o.Channels = defaultChannels()
+	if len(d.Channels) == 0 {
+		d.Channels = defaultChannels()
 	}
-	if o.Annotations == nil {
-		o.Annotations = annotation.New(o.Store, catalog.Registry{Assistants: o.Assistants, Channels: o.Channels})
-	}
-	if o.QueryTimeout == 0 {
-		o.QueryTimeout = 20 * time.Second
+	if d.QueryTimeout == 0 {
+		d.QueryTimeout = 20 * time.Second
 	}
 	owners := catalog.DefaultOwners()
-	if o.Owners != nil {
-		owners = *o.Owners
+	if d.Owners != nil {
+		owners = *d.Owners
 	}
-	return &Handler{opts: o, log: o.Log, owners: owners}
+	return &Handler{opts: d, log: d.Log, owners: owners}, nil
 }
 
 // Register mounts the dashboard on e: static files, login, and the pages
@@ -160,8 +162,7 @@ func (h *Handler) secure(next echo.HandlerFunc) echo.HandlerFunc {
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "same-origin")
 		hd.Set("Cache-Control", "no-store")
-		ctx := withFreshMemo(withEmptyFlag(withSeriesMemo(templ.WithNonce(r.Context(), nonce))))
-		ctx = context.WithValue(ctx, csrfKey, h.opts.Auth.csrfToken(c.Response(), r))
+		ctx := context.WithValue(templ.WithNonce(r.Context(), nonce), csrfKey, h.opts.Auth.csrfToken(c.Response(), r))
 		c.SetRequest(r.WithContext(ctx))
 		if !safeMethod(r.Method) && !h.opts.Auth.validCSRF(c.Request()) {
 			return httperr.New(http.StatusForbidden, "The form has expired or did not come from this site. Reload the page and try again.")
@@ -195,17 +196,27 @@ func (h *Handler) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // page fills the layout data common to every page.
-func (h *Handler) page(c echo.Context, title, path string, f Filters) Page {
-	ctx := c.Request().Context()
+func (h *Handler) page(pr *pageRequest, title, path string, f Filters) views.Page {
 	if f.TZ == "" {
 		f.TZ = zoneName(h.opts.Timezone)
 	}
-	return Page{
-		Title: title, Path: path, Filters: f, ShowFilters: true,
-		Session: sessionOf(ctx), AuthEnabled: h.opts.Auth.Enabled(), CSRF: csrfOf(ctx),
+	return views.Page{
+		Title: title, Path: path, Filters: filterState(f), ShowFilters: true,
+		User: pr.session.User, Role: pr.session.Role, AuthEnabled: h.opts.Auth.Enabled(), CSRF: pr.csrf,
 		Assistants: h.opts.Assistants, Channels: h.opts.Channels,
-		Freshness: freshnessText(h.fresh(ctx), f.Location()),
+		Freshness: freshnessText(h.fresh(pr), f.Location()),
 	}
+}
+
+// filterState is the filter bar showing f.
+func filterState(f Filters) views.FilterState {
+	s := views.FilterState{Range: f.Range, From: f.FromString(), To: f.ToString(), Zone: f.zone(), Interval: f.Interval,
+		Assistants: f.Assistants, Channels: f.Channels, Countries: f.Countries, Compare: f.Compare, Partial: f.Partial,
+		Errors: f.Errors, Query: f.Values().Encode(), Intervals: Intervals}
+	for _, p := range Presets {
+		s.Presets = append(s.Presets, views.Choice{Value: p.Key, Label: p.Label})
+	}
+	return s
 }
 
 func zoneName(tz string) string {
@@ -217,13 +228,14 @@ func zoneName(tz string) string {
 
 // render writes a page rendered into a buffer first, so that a render
 // error becomes a proper error page rather than half a page.
-func (h *Handler) render(c echo.Context, status int, p Page, body templ.Component) error {
+func (h *Handler) render(pr *pageRequest, status int, p views.Page, body templ.Component) error {
+	c := pr.c
 	var buf bytes.Buffer
-	if emptySeen(c.Request().Context()) && p.EmptyHint == "" {
-		p.EmptyHint = h.emptyHint(c.Request().Context(), p.Filters)
+	if pr.empty.seen() && p.EmptyHint == "" {
+		p.EmptyHint = h.emptyHint(pr, pr.f)
 	}
-	ctx := templ.WithChildren(context.WithValue(c.Request().Context(), pageKey{}, p), body)
-	if err := Layout(p).Render(ctx, &buf); err != nil {
+	ctx := templ.WithChildren(c.Request().Context(), body)
+	if err := views.Layout(p).Render(ctx, &buf); err != nil {
 		h.log.Error("render page", "path", c.Request().URL.Path, "error", err)
 		return httperr.Wrap(http.StatusInternalServerError, "The page could not be rendered. The error is in the server log.", err)
 	}
@@ -235,11 +247,12 @@ func (h *Handler) render(c echo.Context, status int, p Page, body templ.Componen
 // path (httpserver.Server.PageError), with the status and message of
 // httperr.Describe.
 func (h *Handler) ErrorPage(c echo.Context, status int, msg string) error {
-	p := Page{Title: http.StatusText(status), CSRF: csrfOf(c.Request().Context()), AuthEnabled: h.opts.Auth.Enabled(),
-		Session: sessionOf(c.Request().Context())}
+	s := sessionOf(c.Request().Context())
+	p := views.Page{Title: http.StatusText(status), CSRF: csrfOf(c.Request().Context()), AuthEnabled: h.opts.Auth.Enabled(),
+		User: s.User, Role: s.Role, Filters: filterState(Filters{})}
 	var buf bytes.Buffer
-	ctx := templ.WithChildren(c.Request().Context(), ErrorBox(msg))
-	if err := Layout(p).Render(ctx, &buf); err != nil {
+	ctx := templ.WithChildren(c.Request().Context(), views.ErrorBox(msg))
+	if err := views.Layout(p).Render(ctx, &buf); err != nil {
 		return c.String(status, msg)
 	}
 	return c.HTMLBlob(status, buf.Bytes())
@@ -266,7 +279,7 @@ func (h *Handler) readableErr(c echo.Context, chart string, err error) error {
 // filters reads the page's filter state from its URL: days in the URL's tz
 // (default Options.Timezone), "since launch" from the first stored event,
 // values checked against the registries the filter bar offers.
-func (h *Handler) filters(c echo.Context) Filters {
-	return parseFilters(c.QueryParams(), filterEnv{now: h.opts.Now(), launch: h.launch(c.Request().Context()),
+func (h *Handler) filters(pr *pageRequest) Filters {
+	return parseFilters(pr.c.QueryParams(), filterEnv{now: h.opts.Now(), launch: h.launch(pr),
 		assistants: h.opts.Assistants, channels: h.opts.Channels, tz: h.opts.Timezone})
 }

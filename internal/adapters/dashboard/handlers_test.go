@@ -26,6 +26,7 @@ import (
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 	"github.com/adoptscope/adoptscope/rollup"
 	"github.com/adoptscope/adoptscope/schema"
+	"github.com/adoptscope/adoptscope/views"
 )
 
 func TestMain(m *testing.M) {
@@ -121,7 +122,7 @@ func newTestApp(t testing.TB, users []auth.User, withData bool) *testApp {
 
 // newTestAppWith is newTestApp with the dashboard's options adjusted by
 // opt (nil: none) before it is built.
-func newTestAppWith(t testing.TB, users []auth.User, withData bool, opt func(*Options)) *testApp {
+func newTestAppWith(t testing.TB, users []auth.User, withData bool, opt func(*Deps)) *testApp {
 	t.Helper()
 	var evs []ev
 	if withData {
@@ -130,20 +131,65 @@ func newTestAppWith(t testing.TB, users []auth.User, withData bool, opt func(*Op
 	return newTestAppEvents(t, users, evs, opt)
 }
 
+// testDeps are the required dependencies of a dashboard on s, built as
+// internal/app builds them: the accounts users (none: anonymous admin) and
+// the annotations of s against the default registries.
+func testDeps(s *store.Store, users []auth.User) Deps {
+	return Deps{Store: s, Auth: NewAuth(users, make([]byte, 32), auth.RoleAdmin),
+		Annotations: annotation.New(s, catalog.Registry{}), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+}
+
+func mustNew(t testing.TB, d Deps) *Handler {
+	t.Helper()
+	h, err := New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestNewRefusesMissingDeps: the dashboard does not start without a
+// required service, and says which.
+func TestNewRefusesMissingDeps(t *testing.T) {
+	full := Deps{Store: &store.Store{}, Auth: NewAuth(nil, make([]byte, 32), auth.RoleAdmin), Annotations: annotation.New(nil, catalog.Registry{})}
+	if _, err := New(full); err != nil {
+		t.Fatalf("New with every required dependency: %v", err)
+	}
+	for _, c := range []struct {
+		field string
+		drop  func(*Deps)
+	}{
+		{"Store", func(d *Deps) { d.Store = nil }},
+		{"Auth", func(d *Deps) { d.Auth = nil }},
+		{"Annotations", func(d *Deps) { d.Annotations = nil }},
+	} {
+		d := full
+		c.drop(&d)
+		h, err := New(d)
+		if err == nil || h != nil {
+			t.Errorf("New without %s: %v, %v; want an error", c.field, h, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), "Deps."+c.field) {
+			t.Errorf("New without %s: %q does not name the field", c.field, err)
+		}
+	}
+}
+
 // newTestAppEvents is newTestApp on the events evs (none: an empty store).
-func newTestAppEvents(t testing.TB, users []auth.User, evs []ev, opt func(*Options)) *testApp {
+func newTestAppEvents(t testing.TB, users []auth.User, evs []ev, opt func(*Deps)) *testApp {
 	t.Helper()
 	s := chtest.NewStore(t)
 	if len(evs) > 0 {
 		insertEvents(t, s, evs)
 	}
-	key := make([]byte, 32)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	o := Options{Store: s, Auth: NewAuth(users, key, auth.RoleAdmin), Now: func() time.Time { return testNow }, Log: log}
+	o := testDeps(s, users)
+	o.Now = func() time.Time { return testNow }
 	if opt != nil {
 		opt(&o)
 	}
-	h := New(o)
+	h := mustNew(t, o)
 	srv0 := httpserver.New(log)
 	srv0.PageError = h.ErrorPage
 	e := srv0.Echo
@@ -336,7 +382,7 @@ func TestDemoBadge(t *testing.T) {
 
 func TestStaticCaching(t *testing.T) {
 	app := newTestApp(t, nil, false)
-	resp, err := http.Get(app.srv.URL + StaticURL("echarts.min.js"))
+	resp, err := http.Get(app.srv.URL + views.StaticURL("echarts.min.js"))
 	if err != nil {
 		t.Fatal(err)
 	}

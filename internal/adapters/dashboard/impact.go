@@ -15,43 +15,34 @@ import (
 	"github.com/adoptscope/adoptscope/annotation"
 	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/query"
+	"github.com/adoptscope/adoptscope/views"
 )
 
+// impactView is the Impact page's model with the page's zone (the days of
+// the before/after chart).
 type impactView struct {
-	Annotations []annotation.Annotation
-	AnnotID     string
-	Date        string
-	Assistant   string
-	Channel     string
-	Before      int
-	After       int
-	Assistants  []string
-	Channels    []string
-	TZ          string // the page's zone: the before/after chart's days
-	BeforeAfter Chart
-	Sankey      Chart
-	Outcomes    Chart
-	// Effect is the measured effect against the controls (impact_effect.go).
-	Effect impactEffectView
+	views.ImpactView
+	TZ string
 }
 
 // showImpactPage: pick an annotation (or a date) and a source (assistant,
 // channel); before/after active users of the source and its neighbours,
 // and where the source's cohort went.
 func (h *Handler) showImpactPage(c echo.Context) error {
-	f := h.filters(c)
-	p := h.page(c, "Impact", "/impact", f)
+	pr := h.chartRequest(c)
+	f := pr.f
+	p := h.page(pr, "Impact", "/impact", f)
 	p.ShowFilters = false
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
-	v := impactView{Assistant: c.QueryParam("source_assistant"), Channel: c.QueryParam("source_channel"),
+	v := impactView{ImpactView: views.ImpactView{Assistant: c.QueryParam("source_assistant"), Channel: c.QueryParam("source_channel"),
 		Date: c.QueryParam("date"), AnnotID: c.QueryParam("annotation"), Before: 28, After: 28,
-		Assistants: h.opts.Assistants, Channels: h.opts.Channels, TZ: f.zone()}
+		Assistants: h.opts.Assistants, Channels: h.opts.Channels}, TZ: f.zone()}
 	list, err := h.opts.Annotations.List(ctx, annotation.Filter{})
 	if err != nil {
 		p.Notices = append(p.Notices, "Annotations could not be loaded: "+err.Error())
 	}
-	v.Annotations = list
+	v.Annotations = viewAnnotations(list)
 	var chosen *annotation.Annotation
 	for i := range list {
 		if list[i].ID == v.AnnotID {
@@ -104,7 +95,7 @@ func (h *Handler) showImpactPage(c echo.Context) error {
 	d, err := time.Parse(catalog.DateLayout, v.Date)
 	if err != nil {
 		p.Notices = append(p.Notices, fmt.Sprintf("date %q: want YYYY-MM-DD", v.Date))
-		return h.render(c, http.StatusOK, p, ImpactPage(v))
+		return h.render(pr, http.StatusOK, p, views.ImpactPage(v.ImpactView))
 	}
 	mv := url.Values{"assistant": {v.Assistant}, "channel": {v.Channel}, "date": {v.Date},
 		"before_days": {strconv.Itoa(v.Before)}, "after_days": {strconv.Itoa(v.After)}}
@@ -113,32 +104,33 @@ func (h *Handler) showImpactPage(c echo.Context) error {
 	}
 	var wg sync.WaitGroup
 	wg.Add(4)
-	go func() { defer wg.Done(); v.Effect = h.impactEffect(ctx, c, v, chosen) }()
-	go func() { defer wg.Done(); v.BeforeAfter = h.beforeAfterChart(ctx, c, v, d, chosen) }()
+	var controls []query.SeriesKey
+	go func() { defer wg.Done(); v.Effect, controls = h.impactEffect(ctx, pr, v, chosen) }()
+	go func() { defer wg.Done(); v.BeforeAfter = h.beforeAfterChart(ctx, pr, v, d, chosen) }()
 	var mig *query.MigrationResult
-	go func() { defer wg.Done(); v.Sankey, v.Outcomes, mig = h.migrationCharts(ctx, c, v, mv) }()
+	go func() { defer wg.Done(); v.Sankey, v.Outcomes, mig = h.migrationCharts(ctx, pr, v, mv) }()
 	go func() {
 		defer wg.Done()
 		p.Demo = h.demoShown(ctx, Filters{From: d.AddDate(0, 0, -v.Before), To: d.AddDate(0, 0, v.After-1)})
 	}()
 	wg.Wait()
-	v.Effect.Warnings = moversWarnings(query.SeriesKey{Assistant: v.Assistant, Channel: v.Channel}, v.Effect.ControlKeys, mig)
-	return h.render(c, http.StatusOK, p, ImpactPage(v))
+	v.Effect.Warnings = moversWarnings(query.SeriesKey{Assistant: v.Assistant, Channel: v.Channel}, controls, mig)
+	return h.render(pr, http.StatusOK, p, views.ImpactPage(v.ImpactView))
 }
 
 // beforeAfterChart: daily active users of the source, of the same
 // assistant on its other channels, and of the other assistants on the
 // same channel, from before_days before the date to after_days after.
-func (h *Handler) beforeAfterChart(ctx context.Context, c echo.Context, v impactView, d time.Time, chosen *annotation.Annotation) Chart {
+func (h *Handler) beforeAfterChart(ctx context.Context, pr *pageRequest, v impactView, d time.Time, chosen *annotation.Annotation) views.Chart {
 	const id = "before-after"
-	title := "Before and after " + v.Date + ": " + Label(v.Assistant) + " on " + Label(v.Channel) + " and its neighbours"
+	title := "Before and after " + v.Date + ": " + views.Label(v.Assistant) + " on " + views.Label(v.Channel) + " and its neighbours"
 	f := Filters{From: d.AddDate(0, 0, -v.Before), To: d.AddDate(0, 0, v.After-1), Interval: "day", TZ: v.TZ}
 	params := seriesParams(f, "active_users", "assistant,channel")
-	ch := Chart{ID: id, Title: title, CSV: apiURL("series", params),
-		Note: "Daily active users. Neighbours: the same assistant on its other channels, other assistants on the same channel."}
-	r, err := h.series(ctx, params)
+	ch := pr.chart(id, title, apiURL("series", params))
+	ch.Note = "Daily active users. Neighbours: the same assistant on its other channels, other assistants on the same channel."
+	r, err := h.series(ctx, pr, params)
 	if err != nil {
-		return failed(id, title, h.readableErr(c, id, err))
+		return views.Failed(id, title, h.readableErr(pr.c, id, err))
 	}
 	keep := r
 	keep.Rows = nil
@@ -150,24 +142,24 @@ func (h *Handler) beforeAfterChart(ctx context.Context, c echo.Context, v impact
 	ss := pivot(keep, -1, false, nil)
 	for i := range ss {
 		a, chn, _ := cutKey(ss[i].Name)
-		ss[i].Name = Label(a) + " on " + Label(chn)
+		ss[i].Name = views.Label(a) + " on " + views.Label(chn)
 		// Other assistants on the channel keep their own colour; the
 		// source assistant's other channels take the channel's, dashed.
 		if a == v.Assistant && chn != v.Channel {
-			ss[i].Color, ss[i].Dashed = colorOf(chn), true
+			ss[i].Color, ss[i].Dashed = views.ColorOf(chn), true
 		}
 	}
 	if allZero(ss) {
-		ch.Empty = noData(ctx, "No events for "+Label(v.Assistant)+" or "+Label(v.Channel)+" around "+v.Date+".")
+		ch.Empty = noData(pr, "No events for "+views.Label(v.Assistant)+" or "+views.Label(v.Channel)+" around "+v.Date+".")
 		return ch
 	}
-	mark := annotation.Annotation{Start: v.Date, End: v.Date, Title: v.Date}
+	mark := views.Mark{Start: v.Date, End: v.Date, Title: v.Date}
 	if chosen != nil {
 		mark.Title, mark.Text = chosen.Title, chosen.Text
 	}
-	inc := h.incompleteNotes(ctx, r, f)
-	ch.Options = timeChart{periods: r.Periods, series: ss, anns: []annotation.Annotation{mark}, interval: "day", incomplete: inc}.options()
-	ch.Table = seriesTableInc(r.Periods, ss, false, inc)
+	inc := h.incompleteNotes(pr, r, f)
+	ch.Options = views.TimeChart{Periods: r.Periods, Series: ss, Marks: []views.Mark{mark}, Interval: "day", Incomplete: inc}.Options()
+	ch.Table = views.SeriesTableMarked(r.Periods, ss, false, inc)
 	if end := f.To.Format(catalog.DateLayout); len(r.Periods) > 0 && r.Periods[len(r.Periods)-1] < end {
 		ch.Note += " The data ends on " + r.Periods[len(r.Periods)-1] + ": later days are not drawn (they have not happened or are not stored yet)."
 	}
@@ -185,9 +177,9 @@ func cutKey(k string) (string, string, bool) {
 
 // migrationCharts also returns the migration answer (nil when it
 // failed): the estimate's caveat counts the movers into its controls.
-func (h *Handler) migrationCharts(ctx context.Context, c echo.Context, v impactView, mv url.Values) (Chart, Chart, *query.MigrationResult) {
+func (h *Handler) migrationCharts(ctx context.Context, pr *pageRequest, v impactView, mv url.Values) (views.Chart, views.Chart, *query.MigrationResult) {
 	const sid, tid = "migration-sankey", "migration-table"
-	stitle := "Where the cohort of " + Label(v.Assistant) + " on " + Label(v.Channel) + " went"
+	stitle := "Where the cohort of " + views.Label(v.Assistant) + " on " + views.Label(v.Channel) + " went"
 	ttitle := "Migration outcomes, linked and not linked, against the baseline"
 	csv := apiURL("migration", mv)
 	req, err := query.ParseMigration(mv)
@@ -197,11 +189,11 @@ func (h *Handler) migrationCharts(ctx context.Context, c echo.Context, v impactV
 		m, err = query.Migration(ctx, h.opts.Store, req)
 		if err == nil {
 			mv := newMigrationView(v, m)
-			return migrationSankey(ctx, sid, stitle, csv, mv), migrationTable(ctx, tid, ttitle, csv, mv), &m
+			return migrationSankey(pr, sid, stitle, csv, mv), migrationTable(pr, tid, ttitle, csv, mv), &m
 		}
 	}
-	err = h.readableErr(c, sid, err)
-	return failed(sid, stitle, err), failed(tid, ttitle, err), nil
+	err = h.readableErr(pr.c, sid, err)
+	return views.Failed(sid, stitle, err), views.Failed(tid, ttitle, err), nil
 }
 
 // migrationView is a migration answer with the labels and the shares the
@@ -242,16 +234,16 @@ func outcomeName(o query.MigrationOutcome) string {
 	case query.OutcomeNotSeenYet:
 		return "Not seen yet"
 	case query.OutcomeAlreadyThere:
-		return "Already on " + Label(o.Assistant) + " on " + Label(o.Channel)
+		return "Already on " + views.Label(o.Assistant) + " on " + views.Label(o.Channel)
 	}
-	return "Moved to " + Label(o.Assistant) + " on " + Label(o.Channel) + " (new there)"
+	return "Moved to " + views.Label(o.Assistant) + " on " + views.Label(o.Channel) + " (new there)"
 }
 
 func pctOf(n, of uint64) string {
 	if of == 0 {
 		return "–"
 	}
-	return fmtPct(float64(n) / float64(of) * 100)
+	return views.FormatPercent(float64(n) / float64(of) * 100)
 }
 
 // windowNote says how much of the after window has happened.
@@ -269,7 +261,7 @@ func (mv migrationView) baselineNote() string {
 	if b == nil {
 		return "No baseline (baseline=none)."
 	}
-	s := fmt.Sprintf("Baseline: the same cohort definition at %s (%s people), an ordinary date without the change.", b.Date.Format(catalog.DateLayout), fmtInt(float64(b.Cohort)))
+	s := fmt.Sprintf("Baseline: the same cohort definition at %s (%s people), an ordinary date without the change.", b.Date.Format(catalog.DateLayout), views.FormatInt(float64(b.Cohort)))
 	if !b.Complete {
 		s += fmt.Sprintf(" Its after window has only %d of %d days observed.", b.ObservedDays, mv.m.AfterDays)
 	}
@@ -280,12 +272,12 @@ func (mv migrationView) baselineNote() string {
 // split, the baseline.
 func (mv migrationView) tip(o query.MigrationOutcome) []string {
 	m := mv.m
-	lines := []string{outcomeName(o), fmt.Sprintf("%s people, %s of the cohort", fmtInt(float64(o.Users)), pctOf(o.Users, m.Cohort)),
-		fmt.Sprintf("linked: %s (%s of linked) · not linked: %s (%s of not linked)", fmtInt(float64(o.Linked)), pctOf(o.Linked, m.Linked),
-			fmtInt(float64(o.Unlinked())), pctOf(o.Unlinked(), mv.unlinked))}
+	lines := []string{outcomeName(o), fmt.Sprintf("%s people, %s of the cohort", views.FormatInt(float64(o.Users)), pctOf(o.Users, m.Cohort)),
+		fmt.Sprintf("linked: %s (%s of linked) · not linked: %s (%s of not linked)", views.FormatInt(float64(o.Linked)), pctOf(o.Linked, m.Linked),
+			views.FormatInt(float64(o.Unlinked())), pctOf(o.Unlinked(), mv.unlinked))}
 	if b := m.Baseline; b != nil {
 		bo := mv.base[query.OutcomeKey(o)]
-		lines = append(lines, fmt.Sprintf("baseline %s: %s (%s of its cohort)", b.Date.Format(catalog.DateLayout), fmtInt(float64(bo.Users)), pctOf(bo.Users, b.Cohort)))
+		lines = append(lines, fmt.Sprintf("baseline %s: %s (%s of its cohort)", b.Date.Format(catalog.DateLayout), views.FormatInt(float64(bo.Users)), pctOf(bo.Users, b.Cohort)))
 	}
 	if !m.Complete {
 		lines = append(lines, fmt.Sprintf("%d of %d after-days observed", m.ObservedDays, m.AfterDays))
@@ -293,74 +285,63 @@ func (mv migrationView) tip(o query.MigrationOutcome) []string {
 	return lines
 }
 
-func migrationSankey(ctx context.Context, id, title, csv string, mv migrationView) Chart {
+func migrationSankey(pr *pageRequest, id, title, csv string, mv migrationView) views.Chart {
 	v, m := mv.v, mv.m
-	ch := Chart{ID: id, Title: title, CSV: csv,
-		Note: fmt.Sprintf("Cohort: people active on the source in the %d days before %s; each gets one outcome in the %d days from that date. %s Hover a flow for the linked split and the baseline.", v.Before, v.Date, v.After, mv.windowNote())}
+	ch := pr.chart(id, title, csv)
+	ch.Note = fmt.Sprintf("Cohort: people active on the source in the %d days before %s; each gets one outcome in the %d days from that date. %s Hover a flow for the linked split and the baseline.", v.Before, v.Date, v.After, mv.windowNote())
 	if m.Cohort == 0 {
-		ch.Empty = noData(ctx, "Nobody was active on "+Label(v.Assistant)+" on "+Label(v.Channel)+" in the "+strconv.Itoa(v.Before)+" days before "+v.Date+": a launch. The table shows who was acquired.")
+		ch.Empty = noData(pr, "Nobody was active on "+views.Label(v.Assistant)+" on "+views.Label(v.Channel)+" in the "+strconv.Itoa(v.Before)+" days before "+v.Date+": a launch. The table shows who was acquired.")
 		return ch
 	}
-	src := "Cohort: " + Label(v.Assistant) + " on " + Label(v.Channel)
+	src := "Cohort: " + views.Label(v.Assistant) + " on " + views.Label(v.Channel)
 	nodes := []string{src}
-	var links []sankeyLink
-	tips := map[string][]string{src: {src, fmt.Sprintf("%s people, %s linked their account", fmtInt(float64(m.Cohort)), pctOf(m.Linked, m.Cohort))}}
-	colors := map[string]string{src: colorOf(v.Assistant)}
+	var links []views.SankeyLink
+	tips := map[string][]string{src: {src, fmt.Sprintf("%s people, %s linked their account", views.FormatInt(float64(m.Cohort)), pctOf(m.Linked, m.Cohort))}}
+	colors := map[string]string{src: views.ColorOf(v.Assistant)}
 	for _, o := range m.Outcomes {
 		if o.Users == 0 {
 			continue
 		}
 		n := outcomeName(o)
 		nodes = append(nodes, n)
-		links = append(links, sankeyLink{From: src, To: n, Value: float64(o.Users)})
+		links = append(links, views.SankeyLink{From: src, To: n, Value: float64(o.Users)})
 		tips[n] = mv.tip(o)
 		switch o.Outcome {
 		case query.OutcomeStayed:
-			colors[n] = colorOf(v.Assistant)
+			colors[n] = views.ColorOf(v.Assistant)
 		case query.OutcomeInactive, query.OutcomeNotSeenYet:
-			colors[n] = palette["inactive"]
+			colors[n] = views.ColorOf("inactive")
 		default:
-			colors[n] = colorOf(o.Assistant)
+			colors[n] = views.ColorOf(o.Assistant)
 		}
 	}
-	ch.Options = sankeyOptions(nodes, links)
-	if ss, _ := ch.Options["series"].([]any); len(ss) == 1 {
-		if s, ok := toMap(ss[0]); ok {
-			for _, d := range asSlice(s["data"]) {
-				if n, ok := toMap(d); ok {
-					name, _ := n["name"].(string)
-					n["itemStyle"] = map[string]any{"color": colors[name]}
-				}
-			}
-		}
-	}
-	ch.Options["adoptscope"] = map[string]any{"kind": "sankey", "tips": tips}
-	ch.Table = migrationTable(ctx, id, title, csv, mv).Table
+	ch.Options = views.MigrationSankeyOptions(nodes, links, colors, tips)
+	ch.Table = migrationTable(pr, id, title, csv, mv).Table
 	return ch
 }
 
-func migrationTable(ctx context.Context, id, title, csv string, mv migrationView) Chart {
+func migrationTable(pr *pageRequest, id, title, csv string, mv migrationView) views.Chart {
 	v, m := mv.v, mv.m
-	ch := Chart{ID: id, Title: title, CSV: csv}
+	ch := pr.chart(id, title, csv)
 	if m.Cohort == 0 {
 		if m.Launch == nil || m.Launch.Acquired == 0 {
-			ch.Empty = noData(ctx, "No cohort: nobody was active on "+Label(v.Assistant)+" on "+Label(v.Channel)+" before "+v.Date+", and nobody was acquired there after it.")
+			ch.Empty = noData(pr, "No cohort: nobody was active on "+views.Label(v.Assistant)+" on "+views.Label(v.Channel)+" before "+v.Date+", and nobody was acquired there after it.")
 			return ch
 		}
-		ch.Title = "Launch: people acquired on " + Label(v.Assistant) + " on " + Label(v.Channel) + " and where they were before"
+		ch.Title = "Launch: people acquired on " + views.Label(v.Assistant) + " on " + views.Label(v.Channel) + " and where they were before"
 		ch.Note = fmt.Sprintf("Nobody was there in the %d days before %s. Acquired: people first seen there in the %d days from that date; each is counted where they were most active before. %s", v.Before, v.Date, v.After, mv.windowNote())
 		ch.Table.Head = []string{"before " + v.Date, "people", "of acquired"}
-		ch.Table.Rows = [][]string{{"acquired", fmtInt(float64(m.Launch.Acquired)), "100.0 %"}}
+		ch.Table.Rows = [][]string{{"acquired", views.FormatInt(float64(m.Launch.Acquired)), "100.0 %"}}
 		for _, o := range m.Launch.Origins {
 			name := "new: no event anywhere before"
 			if o.Outcome == query.OriginActiveBefore {
-				name = "was on " + Label(o.Assistant) + " on " + Label(o.Channel)
+				name = "was on " + views.Label(o.Assistant) + " on " + views.Label(o.Channel)
 			}
-			ch.Table.Rows = append(ch.Table.Rows, []string{name, fmtInt(float64(o.Users)), pctOf(o.Users, m.Launch.Acquired)})
+			ch.Table.Rows = append(ch.Table.Rows, []string{name, views.FormatInt(float64(o.Users)), pctOf(o.Users, m.Launch.Acquired)})
 		}
 		return ch
 	}
-	ch.Note = "Shares of the cohort; linked and not linked: shares of each group (people who had linked an account on " + Label(v.Assistant) +
+	ch.Note = "Shares of the cohort; linked and not linked: shares of each group (people who had linked an account on " + views.Label(v.Assistant) +
 		" before the date, and the others). " + mv.windowNote() + " " + mv.baselineNote()
 	ch.Table.Head = []string{"outcome", "people", "of cohort", "linked", "not linked"}
 	b := m.Baseline
@@ -368,13 +349,13 @@ func migrationTable(ctx context.Context, id, title, csv string, mv migrationView
 		ch.Table.Head = append(ch.Table.Head, "baseline "+b.Date.Format(catalog.DateLayout))
 	}
 	row := func(name string, n, linked, unlinked uint64, base *uint64) []string {
-		r := []string{name, fmtInt(float64(n)), pctOf(n, m.Cohort), fmtInt(float64(linked)) + " · " + pctOf(linked, m.Linked),
-			fmtInt(float64(unlinked)) + " · " + pctOf(unlinked, mv.unlinked)}
+		r := []string{name, views.FormatInt(float64(n)), pctOf(n, m.Cohort), views.FormatInt(float64(linked)) + " · " + pctOf(linked, m.Linked),
+			views.FormatInt(float64(unlinked)) + " · " + pctOf(unlinked, mv.unlinked)}
 		if b != nil {
 			if base == nil {
 				r = append(r, "")
 			} else {
-				r = append(r, fmtInt(float64(*base))+" · "+pctOf(*base, b.Cohort))
+				r = append(r, views.FormatInt(float64(*base))+" · "+pctOf(*base, b.Cohort))
 			}
 		}
 		return r

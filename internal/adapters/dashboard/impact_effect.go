@@ -15,6 +15,7 @@ import (
 	"github.com/adoptscope/adoptscope/annotation"
 	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/query"
+	"github.com/adoptscope/adoptscope/views"
 )
 
 // The measured effect on the Impact page: query.Impact for the page's date
@@ -22,42 +23,15 @@ import (
 // parameter: a comma list or one value per checkbox), proposed when the
 // URL names none.
 
-// impactEffectView is the estimate card and its chart.
-type impactEffectView struct {
-	// Err replaces the estimate: the request was refused (windows too
-	// short, no control) or failed; Fix, when set, is a link that helps.
-	Err, FixURL, FixText string
-	Title                string
-	Users, Events        string // query.ImpactSummary of each metric
-	Rows                 [][]string
-	Controls             string // the controls used, named
-	ControlKeys          []query.SeriesKey
-	Proposed             bool // the controls are the product's proposal
-	Choices              []controlChoice
-	Fit                  []string // the pre-period fit, in words, per metric
-	Caveat               string
-	Warnings             []string // controls that likely received movers
-	Windows              string
-	Approximate          bool
-	CSV, DaysCSV         string
-	Chart                Chart
-}
-
-// controlChoice is one checkbox of the control picker.
-type controlChoice struct {
-	Value, Label      string
-	Checked, Proposed bool
-}
-
 // seriesLabel names a series key as the page does.
 func seriesLabel(k query.SeriesKey) string {
 	switch {
 	case k.Assistant != "" && k.Channel != "":
-		return Label(k.Assistant) + " on " + Label(k.Channel)
+		return views.Label(k.Assistant) + " on " + views.Label(k.Channel)
 	case k.Assistant != "":
-		return Label(k.Assistant) + " (all channels)"
+		return views.Label(k.Assistant) + " (all channels)"
 	}
-	return "every assistant on " + Label(k.Channel)
+	return "every assistant on " + views.Label(k.Channel)
 }
 
 // impactRequest is the page's request in the API's parameters, read by
@@ -72,10 +46,12 @@ func impactRequest(c echo.Context, v impactView) (query.ImpactRequest, error) {
 	return query.ParseImpact(pv)
 }
 
-func (h *Handler) impactEffect(ctx context.Context, c echo.Context, v impactView, chosen *annotation.Annotation) impactEffectView {
+// impactEffect is the estimate card, and the controls it was measured
+// against (nil when there is no estimate).
+func (h *Handler) impactEffect(ctx context.Context, pr *pageRequest, v impactView, chosen *annotation.Annotation) (views.ImpactEffectView, []query.SeriesKey) {
 	treated := query.SeriesKey{Assistant: v.Assistant, Channel: v.Channel}
-	ev := impactEffectView{Title: "Measured effect of " + v.Date + " on " + seriesLabel(treated), Caveat: query.ImpactCaveat}
-	req, err := impactRequest(c, v)
+	ev := views.ImpactEffectView{Title: "Measured effect of " + v.Date + " on " + seriesLabel(treated), Caveat: query.ImpactCaveat}
+	req, err := impactRequest(pr.c, v)
 	if err == nil {
 		req.Now = h.opts.Now()
 		ev.CSV = "/api/v1/impact?" + req.Values().Encode() + "&format=csv"
@@ -95,17 +71,16 @@ func (h *Handler) impactEffect(ctx context.Context, c echo.Context, v impactView
 		case errors.As(err, &refused):
 			ev.Err = "No estimate: " + refused.Reason + "."
 		case errors.As(err, &perr) && perr.Param == "control":
-			ev.Err = "No estimate: " + h.readableErr(c, "impact", err).Error()
-			u := c.QueryParams()
+			ev.Err = "No estimate: " + h.readableErr(pr.c, "impact", err).Error()
+			u := pr.c.QueryParams()
 			u.Del("control")
 			ev.FixURL, ev.FixText = "/impact?"+u.Encode(), "Use the proposed controls"
 		default:
-			ev.Err = "No estimate: " + h.readableErr(c, "impact", err).Error()
+			ev.Err = "No estimate: " + h.readableErr(pr.c, "impact", err).Error()
 		}
-		return ev
+		return ev, nil
 	}
 	ev.Proposed = res.Proposed || slices.Equal(res.Controls, query.ProposeControls(treated, res.Available))
-	ev.ControlKeys = res.Controls
 	names := make([]string, len(res.Controls))
 	for i, k := range res.Controls {
 		names[i] = seriesLabel(k)
@@ -134,25 +109,25 @@ func (h *Handler) impactEffect(ctx context.Context, c echo.Context, v impactView
 			fmtSigned(e.Effect), fmtSigned(e.Low) + " to " + fmtSigned(e.High), fmtCorr(e.Fit.Correlation), fmtPctOrDash(e.Fit.RMSEPct)})
 		ev.Fit = append(ev.Fit, fitSentence(what, treated, e.Fit))
 	}
-	ev.Chart = impactChart(ctx, res, v, chosen, treated)
-	return ev
+	ev.Chart = impactChart(pr, res, v, chosen, treated)
+	return ev, res.Controls
 }
 
 // controlChoices are the checkboxes: every series with activity before the
 // date that does not share events with the treated one, and any control
 // of the answer that is not among them (a whole assistant named in the
 // URL).
-func controlChoices(treated query.SeriesKey, res query.ImpactResult) []controlChoice {
+func controlChoices(treated query.SeriesKey, res query.ImpactResult) []views.ControlChoice {
 	proposed := res.Controls
 	if !res.Proposed {
 		proposed = query.ProposeControls(treated, res.Available)
 	}
-	var out []controlChoice
+	var out []views.ControlChoice
 	add := func(k query.SeriesKey) {
-		if k == treated || slices.ContainsFunc(out, func(c controlChoice) bool { return c.Value == k.String() }) {
+		if k == treated || slices.ContainsFunc(out, func(c views.ControlChoice) bool { return c.Value == k.String() }) {
 			return
 		}
-		out = append(out, controlChoice{Value: k.String(), Label: seriesLabel(k), Checked: slices.Contains(res.Controls, k), Proposed: slices.Contains(proposed, k)})
+		out = append(out, views.ControlChoice{Value: k.String(), Label: seriesLabel(k), Checked: slices.Contains(res.Controls, k), Proposed: slices.Contains(proposed, k)})
 	}
 	for _, k := range res.Available {
 		if k.Channel != "" && k.Assistant != "" && (k.Assistant == treated.Assistant || treated.Assistant == "") && (k.Channel == treated.Channel || treated.Channel == "") {
@@ -183,7 +158,7 @@ func moversWarnings(treated query.SeriesKey, controls []query.SeriesKey, mig *qu
 		}
 		for _, o := range mig.Outcomes {
 			if o.Outcome == query.OutcomeMoved && o.Assistant == k.Assistant && (k.Channel == "" || o.Channel == k.Channel) && o.Users > 0 {
-				moved = append(moved, fmt.Sprintf("%s to %s", fmtInt(float64(o.Users)), seriesLabel(query.SeriesKey{Assistant: o.Assistant, Channel: o.Channel})))
+				moved = append(moved, fmt.Sprintf("%s to %s", views.FormatInt(float64(o.Users)), seriesLabel(query.SeriesKey{Assistant: o.Assistant, Channel: o.Channel})))
 				total += o.Users
 			}
 		}
@@ -197,7 +172,7 @@ func moversWarnings(treated query.SeriesKey, controls []query.SeriesKey, mig *qu
 	}
 	s := joinAnd(same) + " " + verb + ": people who left " + seriesLabel(treated) + " likely moved there, which lifts the controls after the date, so the estimate overstates the loss (and understates a gain)."
 	if total > 0 {
-		s += fmt.Sprintf(" Of its cohort, %s people moved (new there): %s (migration table below).", fmtInt(float64(total)), strings.Join(moved, ", "))
+		s += fmt.Sprintf(" Of its cohort, %s people moved (new there): %s (migration table below).", views.FormatInt(float64(total)), strings.Join(moved, ", "))
 	}
 	s += " For a cleaner estimate, choose other assistants on other channels as controls."
 	return []string{s}
@@ -214,7 +189,7 @@ func fmtSigned(x float64) string {
 	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return "–"
 	}
-	s := fmtInt(x)
+	s := views.FormatInt(x)
 	if math.Round(x) > 0 {
 		return "+" + s
 	}
@@ -240,7 +215,7 @@ func fmtNum(x float64) string {
 	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return "–"
 	}
-	return fmtInt(x)
+	return views.FormatInt(x)
 }
 
 func fmtCorr(x float64) string {
@@ -254,15 +229,15 @@ func fmtPctOrDash(x float64) string {
 	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return "–"
 	}
-	return fmtPct(x)
+	return views.FormatPercent(x)
 }
 
 // impactChart draws the treated series' daily active people (solid) and
 // the counterfactual, the scaled controls (dashed), with the date marked.
-func impactChart(ctx context.Context, res query.ImpactResult, v impactView, chosen *annotation.Annotation, treated query.SeriesKey) Chart {
+func impactChart(pr *pageRequest, res query.ImpactResult, v impactView, chosen *annotation.Annotation, treated query.SeriesKey) views.Chart {
 	const id = "impact-counterfactual"
 	name := seriesLabel(treated)
-	ch := Chart{ID: id, Title: name + " and what it would have done without the change",
+	ch := views.Chart{ID: id, Title: name + " and what it would have done without the change",
 		Note: "Daily active people of " + name + " (solid) and the counterfactual (dashed): the controls summed per day and scaled to its mean before " + v.Date + ". The effect is the gap between them after the date, averaged over the days."}
 	periods := make([]string, len(res.Days))
 	treatedV := make([]float64, len(res.Days))
@@ -272,16 +247,16 @@ func impactChart(ctx context.Context, res query.ImpactResult, v impactView, chos
 		treatedV[i], cf[i] = d.Treated[0], d.Counterfactual[0]
 	}
 	if len(periods) == 0 {
-		ch.Empty = noData(ctx, "No days to draw.")
+		ch.Empty = noData(pr, "No days to draw.")
 		return ch
 	}
-	col := colorOf(treated.Assistant)
-	ss := []Series{{Name: name, Values: treatedV, Color: col}, {Name: "Without the change (controls)", Values: cf, Color: col, Dashed: true}}
-	mark := annotation.Annotation{Start: v.Date, End: v.Date, Title: v.Date}
+	col := views.ColorOf(treated.Assistant)
+	ss := []views.Series{{Name: name, Values: treatedV, Color: col}, {Name: "Without the change (controls)", Values: cf, Color: col, Dashed: true}}
+	mark := views.Mark{Start: v.Date, End: v.Date, Title: v.Date}
 	if chosen != nil && chosen.Start == v.Date {
 		mark.Title, mark.Text = chosen.Title, chosen.Text
 	}
-	ch.Options = timeChart{periods: periods, series: ss, anns: []annotation.Annotation{mark}, interval: "day"}.options()
-	ch.Table = seriesTable(periods, ss, false)
+	ch.Options = views.TimeChart{Periods: periods, Series: ss, Marks: []views.Mark{mark}, Interval: "day"}.Options()
+	ch.Table = views.SeriesTable(periods, ss, false)
 	return ch
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/query"
+	"github.com/adoptscope/adoptscope/views"
 )
 
 // impactEvents: ChatGPT on WhatsApp loses 8 people a day from 2026-01-14
@@ -162,7 +163,7 @@ func TestImpactPageStatesTheEffect(t *testing.T) {
 				t.Errorf("movers warning shown %v, want %v", got, tc.warning)
 			}
 			fit := doc.Find(tid("effect-fit")).First().Text()
-			if !strings.Contains(fit, strconv.FormatFloat(res.Estimates[0].Fit.Correlation, 'f', 2, 64)) || !strings.Contains(fit, fmtPct(res.Estimates[0].Fit.RMSEPct)) {
+			if !strings.Contains(fit, strconv.FormatFloat(res.Estimates[0].Fit.Correlation, 'f', 2, 64)) || !strings.Contains(fit, views.FormatPercent(res.Estimates[0].Fit.RMSEPct)) {
 				t.Errorf("fit %q does not state correlation %v and gap %v", fit, res.Estimates[0].Fit.Correlation, res.Estimates[0].Fit.RMSEPct)
 			}
 			if !strings.Contains(doc.Find(tid("effect-caveat")).Text(), query.ImpactCaveat) {
@@ -187,10 +188,10 @@ func TestImpactPageStatesTheEffect(t *testing.T) {
 				t.Fatalf("%d chart rows, want %d days", rows.Length(), len(res.Days))
 			}
 			first := rows.First().Find("td")
-			if got, want := first.Eq(0).Text(), fmtInt(res.Days[0].Treated[0]); got != want {
+			if got, want := first.Eq(0).Text(), views.FormatInt(res.Days[0].Treated[0]); got != want {
 				t.Errorf("first day treated %q, want %q", got, want)
 			}
-			if got, want := first.Eq(1).Text(), fmtInt(res.Days[0].Counterfactual[0]); got != want {
+			if got, want := first.Eq(1).Text(), views.FormatInt(res.Days[0].Counterfactual[0]); got != want {
 				t.Errorf("first day counterfactual %q, want %q", got, want)
 			}
 			opts := doc.Find("#impact-counterfactual-options").Text()

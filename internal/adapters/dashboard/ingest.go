@@ -11,69 +11,71 @@ import (
 
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/rollup"
+	"github.com/adoptscope/adoptscope/views"
 )
 
-type ingestView struct {
-	// Pending: stored events the charts do not show yet (built behind
-	// ingest); nil on a cluster or when it could not be read.
-	Pending    *rollup.Pending
-	Now        time.Time
-	Schedule   string // when the rollups are built, in words
-	Available  bool
-	S          ingest.Snapshot
-	Accepted   uint64 // in the last hour
-	Rejected   uint64 // since start
-	Throughput Chart
-	Rejects    Chart
-	// CanUpload: this process runs ingest, so the page takes files
-	// (upload.go), up to MaxBody bytes; Upload is the summary of the file
-	// just uploaded.
-	CanUpload bool
-	MaxBody   int64
-	Admin     bool
-	CSRF      string
-	Upload    *uploadResult
-}
-
 func (h *Handler) showIngestPage(c echo.Context) error {
-	p, v := h.ingestPageView(c)
-	return h.render(c, http.StatusOK, p, IngestPage(v))
+	pr := h.request(c)
+	p, v := h.ingestPageView(pr)
+	return h.render(pr, http.StatusOK, p, views.IngestPage(v))
 }
 
 // ingestPageView is the Ingest page without an upload's summary.
-func (h *Handler) ingestPageView(c echo.Context) (Page, ingestView) {
+func (h *Handler) ingestPageView(pr *pageRequest) (views.Page, views.IngestView) {
+	c := pr.c
 	f := ParseFilters(c.QueryParams(), h.today(), launchDate)
-	p := h.page(c, "Ingest", "/ingest", f)
+	p := h.page(pr, "Ingest", "/ingest", f)
 	p.ShowFilters = false
-	v := ingestView{Now: time.Now(), Schedule: scheduleText(h.opts.RollupInterval, h.opts.RollupMaxLag)} // the queue is stamped by the server's clock, not the page's
+	v := views.IngestView{Schedule: scheduleText(h.opts.RollupInterval, h.opts.RollupMaxLag), UploadURL: UploadPath}
 	if h.opts.Ingest != nil {
 		v.CanUpload, v.MaxBody = true, h.opts.Ingest.Config().MaxBody
 	}
-	v.Admin, v.CSRF = sessionOf(c.Request().Context()).IsAdmin(), csrfOf(c.Request().Context())
+	v.Admin, v.CSRF = pr.session.IsAdmin(), pr.csrf
 	if h.opts.Store != nil && h.opts.Store.Cluster == "" {
 		if pd, err := rollup.PendingOf(c.Request().Context(), h.opts.Store); err == nil {
-			v.Pending = &pd
+			v.Pending = pendingText(pd, time.Now()) // the queue is stamped by the server's clock, not the page's
 		} else {
 			h.opts.Log.Warn("ingest page: rollup status", "error", err)
 		}
 	}
 	if h.opts.IngestStats != nil {
 		v.Available = true
-		v.S = h.opts.IngestStats()
-		for _, m := range v.S.PerMinute {
+		s := h.opts.IngestStats()
+		for _, m := range s.PerMinute {
 			v.Accepted += m.Accepted
 		}
-		for _, n := range v.S.RejectsByReason {
+		for _, n := range s.RejectsByReason {
 			v.Rejected += n
 		}
-		v.Throughput = throughputChart(v.S)
-		v.Rejects = rejectsChart(v.S)
+		v.BufferRows, v.BufferCapacity = s.BufferRows, s.BufferCapacity
+		for _, e := range s.SDK {
+			v.SDK = append(v.SDK, views.SDKEndpoint{Endpoint: e.Endpoint, Requests: e.Requests, Accepted: e.Accepted,
+				Duplicates: e.Duplicates, Skipped: e.Skipped, Rejected: e.Rejected, SkippedBy: e.SkippedBy, RejectedBy: e.RejectedBy,
+				Failed: e.Failed, LastError: e.LastError})
+		}
+		for _, e := range s.Recent {
+			v.Recent = append(v.Recent, views.RecentEvent{Time: e.Time, ReceivedAt: e.ReceivedAt, Assistant: e.Assistant,
+				Channel: e.Channel, EventType: e.EventType, Modality: e.Modality, Country: e.Country, Source: e.Source})
+		}
+		v.Throughput = throughputChart(s)
+		v.Rejects = rejectsChart(s)
 	}
 	return p, v
 }
 
-func throughputChart(s ingest.Snapshot) Chart {
-	ch := Chart{ID: "ingest-throughput", Title: "Accepted events per minute (last hour, UTC)"}
+// viewUpload is the summary of an uploaded file as the page shows it:
+// the errors of its first uploadListed rejected lines.
+func viewUpload(r uploadResult) *views.UploadResult {
+	out := &views.UploadResult{File: r.File, Format: r.Format, Bytes: r.Bytes, Accepted: r.Res.Accepted,
+		Duplicates: r.Res.Duplicates, Rejected: r.Res.Rejected, MoreErrs: r.MoreErrs, Err: r.Err}
+	for _, e := range firstLines(r.Res.Errors, uploadListed) {
+		out.Errors = append(out.Errors, views.LineError{Line: e.Line, Field: e.Field, Error: e.Error})
+	}
+	return out
+}
+
+func throughputChart(s ingest.Snapshot) views.Chart {
+	ch := views.Chart{ID: "ingest-throughput", Title: "Accepted events per minute (last hour, UTC)"}
 	total := uint64(0)
 	for _, m := range s.PerMinute {
 		total += m.Accepted
@@ -88,14 +90,14 @@ func throughputChart(s ingest.Snapshot) Chart {
 		periods[i] = m.Minute.UTC().Format("15:04")
 		vals[i] = float64(m.Accepted)
 	}
-	ss := []Series{{Name: "accepted", Values: vals}}
-	ch.Options = lineOptions(periods, ss, false, false, nil, "")
-	ch.Table = seriesTable(periods, ss, false)
+	ss := []views.Series{{Name: "accepted", Values: vals}}
+	ch.Options = views.LineOptions(periods, ss, false, false, nil, "")
+	ch.Table = views.SeriesTable(periods, ss, false)
 	return ch
 }
 
-func rejectsChart(s ingest.Snapshot) Chart {
-	ch := Chart{ID: "ingest-rejects", Title: "Rejected events by reason"}
+func rejectsChart(s ingest.Snapshot) views.Chart {
+	ch := views.Chart{ID: "ingest-rejects", Title: "Rejected events by reason"}
 	if len(s.RejectsByReason) == 0 {
 		ch.Empty = "No rejected events."
 		return ch
@@ -107,7 +109,7 @@ func rejectsChart(s ingest.Snapshot) Chart {
 	sort.Slice(reasons, func(i, j int) bool { return s.RejectsByReason[reasons[i]] > s.RejectsByReason[reasons[j]] })
 	ch.Table.Head = []string{"reason", "events"}
 	for _, r := range reasons {
-		ch.Table.Rows = append(ch.Table.Rows, []string{r, fmtInt(float64(s.RejectsByReason[r]))})
+		ch.Table.Rows = append(ch.Table.Rows, []string{r, views.FormatInt(float64(s.RejectsByReason[r]))})
 	}
 	return ch
 }
@@ -118,7 +120,7 @@ func pendingText(p rollup.Pending, now time.Time) string {
 		return "none"
 	}
 	age := max(now.Sub(p.Oldest).Round(time.Second), 0)
-	return fmt.Sprintf("%s (oldest %s ago)", fmtInt(float64(p.Rows)), age)
+	return fmt.Sprintf("%s (oldest %s ago)", views.FormatInt(float64(p.Rows)), age)
 }
 
 // scheduleText is the builder's schedule in words: "every 5s, and within
@@ -136,26 +138,4 @@ func scheduleText(interval, maxLag time.Duration) string {
 		return "every " + short(interval)
 	}
 	return "every " + short(interval) + ", and within " + short(maxLag) + " after a burst of ingest"
-}
-
-// reasonsText lists counts by reason, largest first: "(page 3, identify 1)".
-func reasonsText(m map[string]uint64) string {
-	if len(m) == 0 {
-		return ""
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if m[keys[i]] != m[keys[j]] {
-			return m[keys[i]] > m[keys[j]]
-		}
-		return keys[i] < keys[j]
-	})
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + " " + fmtInt(float64(m[k]))
-	}
-	return "(" + strings.Join(parts, ", ") + ")"
 }

@@ -4,9 +4,8 @@ import (
 	"context"
 	"net/url"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/views"
 )
 
 // lineCard is a card whose chart is one series query drawn as a line per
@@ -24,27 +23,28 @@ type lineCard struct {
 }
 
 // drawLine runs the card's query and draws it, or says why it cannot.
-func (h *Handler) drawLine(ctx context.Context, c echo.Context, f Filters, anns []annotation.Annotation, lc lineCard) Chart {
-	ch := Chart{ID: lc.id, Title: lc.title, CSV: apiURL("series", lc.params), Note: lc.note}
-	r, err := h.series(ctx, lc.params)
+func (h *Handler) drawLine(ctx context.Context, pr *pageRequest, f Filters, anns []annotation.Annotation, lc lineCard) views.Chart {
+	ch := pr.chart(lc.id, lc.title, apiURL("series", lc.params))
+	ch.Note = lc.note
+	r, err := h.series(ctx, pr, lc.params)
 	if err != nil {
-		return failed(lc.id, lc.title, h.readableErr(c, lc.id, err))
+		return views.Failed(lc.id, lc.title, h.readableErr(pr.c, lc.id, err))
 	}
-	ss := pivot(r, 0, false, Label)
+	ss := pivot(r, 0, false, views.Label)
 	if allZero(ss) {
-		ch.Empty = noData(ctx, lc.empty)
+		ch.Empty = noData(pr, lc.empty)
 		return ch
 	}
 	lines := ss
 	if lc.previous {
 		lines = withPrevious(f, r, 0, ss)
 	}
-	tc := timeChart{periods: r.Periods, series: lines, stacked: lc.stacked, percent: lc.percent, anns: anns,
-		interval: f.Interval, incomplete: h.incompleteNotes(ctx, r, f)}
+	tc := views.TimeChart{Periods: r.Periods, Series: lines, Stacked: lc.stacked, Percent: lc.percent, Marks: marks(anns),
+		Interval: f.Interval, Incomplete: h.incompleteNotes(pr, r, f)}
 	if lc.previous && f.Compare {
-		tc.previousFrom = len(ss)
+		tc.PreviousFrom = len(ss)
 	}
-	ch.Options = tc.options()
-	ch.Table = seriesTableInc(r.Periods, lines, lc.percent, tc.incomplete)
+	ch.Options = tc.Options()
+	ch.Table = views.SeriesTableMarked(r.Periods, lines, lc.percent, tc.Incomplete)
 	return ch
 }

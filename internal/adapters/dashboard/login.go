@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/adoptscope/adoptscope/views"
 )
 
 func (h *Handler) showLoginPage(c echo.Context) error {
@@ -17,12 +19,13 @@ func (h *Handler) showLoginPage(c echo.Context) error {
 }
 
 func (h *Handler) renderLogin(c echo.Context, status int, msg string) error {
-	p := Page{Title: "Sign in", Path: "/login", CSRF: csrfOf(c.Request().Context())}
+	pr := h.request(c)
+	p := views.Page{Title: "Sign in", Path: "/login", CSRF: pr.csrf, Filters: filterState(Filters{})}
 	next := safeNext(c.QueryParam("next"))
 	if c.Request().Method == http.MethodPost {
 		next = safeNext(c.FormValue("next"))
 	}
-	return h.render(c, status, p, LoginForm(next, p.CSRF, msg))
+	return h.render(pr, status, p, views.LoginForm(next, p.CSRF, msg))
 }
 
 // submitLogin checks a name and password under the sign-in throttle

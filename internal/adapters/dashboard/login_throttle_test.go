@@ -19,7 +19,7 @@ func TestLoginThrottle(t *testing.T) {
 	now := time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	var waits []time.Duration
-	app := newTestAppWith(t, testUsers(t), false, func(o *Options) {
+	app := newTestAppWith(t, testUsers(t), false, func(o *Deps) {
 		o.Auth.Throttle.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 		o.Auth.Wait = func(_ context.Context, d time.Duration) error {
 			mu.Lock()

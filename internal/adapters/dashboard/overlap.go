@@ -9,23 +9,20 @@ import (
 
 	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/query"
+	"github.com/adoptscope/adoptscope/views"
 )
-
-// overlapView is the Overlap page: who uses two assistants.
-type overlapView struct {
-	Matrix, Bars, Monthly Chart
-}
 
 // showOverlapPage: for the filters' range (complete days), the share of
 // each assistant's people also active on each other one (a matrix), the
 // exclusive and shared people per assistant (bars), and the pairs by month.
 // Channel and country filters restrict the activity counted; exact counts.
 func (h *Handler) showOverlapPage(c echo.Context) error {
-	f := h.filters(c)
-	p := h.page(c, "Audience overlap", "/overlap", f)
+	pr := h.chartRequest(c)
+	f := pr.f
+	p := h.page(pr, "Audience overlap", "/overlap", f)
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
-	var v overlapView
+	var v views.OverlapView
 	qf := f.queryFilters()
 	whole, err := query.Overlap(ctx, h.opts.Store, query.OverlapRequest{From: f.From, To: f.To, Filters: qf, Now: h.opts.Now()})
 	csvParams := func(interval string) url.Values {
@@ -38,21 +35,21 @@ func (h *Handler) showOverlapPage(c echo.Context) error {
 		return u
 	}
 	if err != nil {
-		e := h.readableErr(c, "overlap", err)
-		v.Matrix, v.Bars = failed("overlap-matrix", "Overlap", e), failed("overlap-bars", "Exclusive and shared", e)
+		e := h.readableErr(pr.c, "overlap", err)
+		v.Matrix, v.Bars = views.Failed("overlap-matrix", "Overlap", e), views.Failed("overlap-bars", "Exclusive and shared", e)
 	} else {
 		v.Matrix, v.Bars = overlapMatrix(whole), overlapBars(whole)
 		v.Matrix.CSV, v.Bars.CSV = apiURL("overlap", csvParams("")), apiURL("overlap", csvParams(""))
 	}
 	monthly, err := query.Overlap(ctx, h.opts.Store, query.OverlapRequest{From: f.From, To: f.To, Interval: query.Month, Filters: qf, Now: h.opts.Now()})
 	if err != nil {
-		v.Monthly = failed("overlap-monthly", "By month", h.readableErr(c, "overlap by month", err))
+		v.Monthly = views.Failed("overlap-monthly", "By month", h.readableErr(pr.c, "overlap by month", err))
 	} else {
 		v.Monthly = overlapMonthly(monthly)
 		v.Monthly.CSV = apiURL("overlap", csvParams("month"))
 	}
 	p.Demo = h.demoShown(ctx, f)
-	return h.render(c, http.StatusOK, p, OverlapPage(v))
+	return h.render(pr, http.StatusOK, p, views.OverlapPage(v))
 }
 
 const overlapNote = "Exact counts of people (keyed user ids) active on each assistant in the range, complete days only. A person active on two assistants counts in both: that is why shares of a channel can add up past 100 %."
@@ -66,21 +63,20 @@ func overlapEmpty(res query.OverlapResult) string {
 
 // overlapMatrix: row assistant's people who were also active on the
 // column assistant, in percent of the row's people.
-func overlapMatrix(res query.OverlapResult) Chart {
-	ch := Chart{ID: "overlap-matrix", Title: "Share of each assistant's people also active on another", Note: overlapNote + " Read a row: of the row assistant's people, the percentage also active on the column assistant.", Empty: overlapEmpty(res)}
+func overlapMatrix(res query.OverlapResult) views.Chart {
+	ch := views.Chart{ID: "overlap-matrix", Title: "Share of each assistant's people also active on another", Note: overlapNote + " Read a row: of the row assistant's people, the percentage also active on the column assistant.", Empty: overlapEmpty(res)}
 	if ch.Empty != "" {
 		return ch
 	}
 	p := res.Periods[0]
 	labels := make([]string, len(res.Assistants))
 	for i, a := range res.Assistants {
-		labels[i] = Label(a)
+		labels[i] = views.Label(a)
 	}
 	ch.Table.Head = append([]string{"people of ↓ also on →"}, labels...)
-	var cells [][3]float64
-	var tips []string // per cell, in cells' order
+	var cells []views.MatrixCell
 	for i, a := range res.Assistants {
-		row := []string{fmt.Sprintf("%s (%s)", labels[i], fmtInt(float64(p.Active[i])))}
+		row := []string{fmt.Sprintf("%s (%s)", labels[i], views.FormatInt(float64(p.Active[i])))}
 		for j, b := range res.Assistants {
 			if i == j {
 				row = append(row, "—")
@@ -88,93 +84,43 @@ func overlapMatrix(res query.OverlapResult) Chart {
 			}
 			both := res.Both(p, a, b)
 			share := query.SharePct(both, p.Active[i])
-			cells = append(cells, [3]float64{float64(j), float64(i), share})
-			row = append(row, fmt.Sprintf("%s (%s)", fmtPct(share), fmtInt(float64(both))))
-			tips = append(tips, fmt.Sprintf("%s of %s's %s people were also active on %s (%s people)",
-				fmtPct(share), labels[i], fmtInt(float64(p.Active[i])), labels[j], fmtInt(float64(both))))
+			row = append(row, fmt.Sprintf("%s (%s)", views.FormatPercent(share), views.FormatInt(float64(both))))
+			cells = append(cells, views.MatrixCell{X: j, Y: i, Pct: share, Tip: fmt.Sprintf("%s of %s's %s people were also active on %s (%s people)",
+				views.FormatPercent(share), labels[i], views.FormatInt(float64(p.Active[i])), labels[j], views.FormatInt(float64(both)))})
 		}
 		ch.Table.Rows = append(ch.Table.Rows, row)
 	}
-	o := heatmapOptions(labels, labels, cells)
-	// Axis names say how to read a cell; each cell is named by its
-	// sentence (the tooltip) and labelled with its percentage.
-	name := func(key, n, loc string, gap int) {
-		ax, ok := toMap(o[key])
-		if !ok {
-			if xs := asSlice(o[key]); len(xs) > 0 {
-				ax, ok = toMap(xs[0])
-			}
-		}
-		if ok {
-			ax["name"], ax["nameLocation"], ax["nameGap"] = n, loc, gap
-			// Every assistant named, also on a phone, where a cell is
-			// about 60 px wide.
-			ax["axisLabel"] = map[string]any{"interval": 0, "fontSize": 11, "width": 64, "overflow": "truncate"}
-		}
-	}
-	name("xAxis", "also active on →", "middle", 28)
-	name("yAxis", "people of ↓", "start", 12)
-	o["tooltip"] = map[string]any{"show": true, "confine": true, "formatter": "{b}"}
-	// Room under the plot for the x axis' name above the colour scale.
-	if g, ok := toMap(o["grid"]); ok {
-		g["bottom"] = 92
-	} else if gs := asSlice(o["grid"]); len(gs) > 0 {
-		if g, ok := toMap(gs[0]); ok {
-			g["bottom"] = 92
-		}
-	}
-	if ss := asSlice(o["series"]); len(ss) == 1 {
-		if sr, ok := toMap(ss[0]); ok {
-			sr["name"] = "Also active on (%)"
-			data := make([]any, len(cells))
-			for k, c := range cells {
-				data[k] = map[string]any{"name": tips[k], "value": []any{int(c[0]), int(c[1]), round(c[2], true)}}
-			}
-			sr["data"] = data
-			sr["label"] = map[string]any{"show": true, "formatter": "{@[2]} %"}
-		}
-	}
-	ch.Options = o
+	ch.Options = views.OverlapMatrixOptions(labels, cells)
 	return ch
 }
 
 // overlapBars: per assistant, the people active on it only and those
 // also active on another assistant.
-func overlapBars(res query.OverlapResult) Chart {
-	ch := Chart{ID: "overlap-bars", Title: "Exclusive and shared people per assistant", Empty: overlapEmpty(res),
+func overlapBars(res query.OverlapResult) views.Chart {
+	ch := views.Chart{ID: "overlap-bars", Title: "Exclusive and shared people per assistant", Empty: overlapEmpty(res),
 		Note: "Exclusive: active on this assistant only in the range; shared: also active on at least one other."}
 	if ch.Empty != "" {
 		return ch
 	}
 	p := res.Periods[0]
 	var labels []string
-	var excl, shared []any
+	var excl, shared []float64
 	ch.Table.Head = []string{"assistant", "people", "exclusive", "shared", "exclusive %"}
 	for i, a := range res.Assistants {
-		labels = append(labels, Label(a))
-		excl = append(excl, p.Exclusive[i])
-		shared = append(shared, p.Active[i]-p.Exclusive[i])
-		ch.Table.Rows = append(ch.Table.Rows, []string{Label(a), fmtInt(float64(p.Active[i])), fmtInt(float64(p.Exclusive[i])),
-			fmtInt(float64(p.Active[i] - p.Exclusive[i])), fmtPct(query.SharePct(p.Exclusive[i], p.Active[i]))})
+		labels = append(labels, views.Label(a))
+		excl = append(excl, float64(p.Exclusive[i]))
+		shared = append(shared, float64(p.Active[i]-p.Exclusive[i]))
+		ch.Table.Rows = append(ch.Table.Rows, []string{views.Label(a), views.FormatInt(float64(p.Active[i])), views.FormatInt(float64(p.Exclusive[i])),
+			views.FormatInt(float64(p.Active[i] - p.Exclusive[i])), views.FormatPercent(query.SharePct(p.Exclusive[i], p.Active[i]))})
 	}
-	ch.Options = map[string]any{
-		"tooltip": map[string]any{"trigger": "axis", "axisPointer": map[string]any{"type": "shadow"}},
-		"legend":  map[string]any{"data": []string{"exclusive", "shared"}, "top": 0},
-		"grid":    map[string]any{"left": 8, "right": 16, "top": 32, "bottom": 8, "containLabel": true},
-		"xAxis":   map[string]any{"type": "value", "name": "people"},
-		"yAxis":   map[string]any{"type": "category", "data": labels, "inverse": true},
-		"series": []any{
-			map[string]any{"name": "exclusive", "type": "bar", "stack": "people", "data": excl, "itemStyle": map[string]any{"color": "#1d4ed8"}},
-			map[string]any{"name": "shared", "type": "bar", "stack": "people", "data": shared, "itemStyle": map[string]any{"color": "#93c5fd"}},
-		},
-	}
+	ch.Options = views.ExclusiveSharedOptions(labels, excl, shared)
 	return ch
 }
 
 // overlapMonthly: the pairs by month, as a table (a month cut by the range
 // or not complete yet is marked).
-func overlapMonthly(res query.OverlapResult) Chart {
-	ch := Chart{ID: "overlap-monthly", Title: "People on two assistants, by month", Note: "Each pair's people active on both in the month, and as a share of each."}
+func overlapMonthly(res query.OverlapResult) views.Chart {
+	ch := views.Chart{ID: "overlap-monthly", Title: "People on two assistants, by month", Note: "Each pair's people active on both in the month, and as a share of each."}
 	if len(res.Periods) == 0 || len(res.Assistants) < 2 {
 		ch.Empty = "Nothing to compare: fewer than two assistants have people in this range."
 		return ch
@@ -187,8 +133,8 @@ func overlapMonthly(res query.OverlapResult) Chart {
 		}
 		for _, pr := range p.Pairs {
 			i, j := res.Index(pr.A), res.Index(pr.B)
-			ch.Table.Rows = append(ch.Table.Rows, []string{month, fmtInt(float64(p.People)), Label(pr.A) + " + " + Label(pr.B), fmtInt(float64(pr.Both)),
-				fmtPct(query.SharePct(pr.Both, p.Active[i])), fmtPct(query.SharePct(pr.Both, p.Active[j]))})
+			ch.Table.Rows = append(ch.Table.Rows, []string{month, views.FormatInt(float64(p.People)), views.Label(pr.A) + " + " + views.Label(pr.B), views.FormatInt(float64(pr.Both)),
+				views.FormatPercent(query.SharePct(pr.Both, p.Active[i])), views.FormatPercent(query.SharePct(pr.Both, p.Active[j]))})
 		}
 	}
 	return ch

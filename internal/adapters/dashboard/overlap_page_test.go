@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+
+	"github.com/adoptscope/adoptscope/views"
 )
 
 // TestOverlapPageMatrix: the Overlap page's matrix and bars state the
@@ -81,12 +83,12 @@ func TestOverlapPageMatrix(t *testing.T) {
 	}
 	slug := map[string]string{}
 	for _, a := range assistants {
-		slug[Label(a)] = a
+		slug[views.Label(a)] = a
 	}
 	rows.Each(func(_ int, r *goquery.Selection) {
 		name, _, _ := strings.Cut(r.Find("th").Text(), " (")
 		a := slug[name]
-		if want := fmt.Sprintf("%s (%s)", name, fmtInt(float64(len(on[a])))); r.Find("th").Text() != want {
+		if want := fmt.Sprintf("%s (%s)", name, views.FormatInt(float64(len(on[a])))); r.Find("th").Text() != want {
 			t.Errorf("row %q, want %q", r.Find("th").Text(), want)
 		}
 		r.Find("td").Each(func(j int, c *goquery.Selection) {
@@ -95,7 +97,7 @@ func TestOverlapPageMatrix(t *testing.T) {
 				return
 			}
 			n := both(a, b)
-			want := fmt.Sprintf("%s (%s)", fmtPct(float64(n)/float64(len(on[a]))*100), fmtInt(float64(n)))
+			want := fmt.Sprintf("%s (%s)", views.FormatPercent(float64(n)/float64(len(on[a]))*100), views.FormatInt(float64(n)))
 			if c.Text() != want {
 				t.Errorf("%s also on %s: %q, want %q", a, b, c.Text(), want)
 			}
@@ -110,7 +112,7 @@ func TestOverlapPageMatrix(t *testing.T) {
 		cells := r.Find("td")
 		ex := exclusive(a)
 		if got, want := cells.Eq(0).Text()+" / "+cells.Eq(1).Text()+" / "+cells.Eq(2).Text(),
-			fmtInt(float64(len(on[a])))+" / "+fmtInt(float64(ex))+" / "+fmtInt(float64(len(on[a])-ex)); got != want {
+			views.FormatInt(float64(len(on[a])))+" / "+views.FormatInt(float64(ex))+" / "+views.FormatInt(float64(len(on[a])-ex)); got != want {
 			t.Errorf("%s people / exclusive / shared: %s, want %s", a, got, want)
 		}
 	})
@@ -127,7 +129,7 @@ func TestOverlapPageMatrix(t *testing.T) {
 	}
 	doc.Find(tid("table-overlap-bars") + " tbody tr").Each(func(_ int, r *goquery.Selection) {
 		a := slug[r.Find("th").Text()]
-		if got, want := r.Find("td").Eq(0).Text(), fmtInt(float64(len(onWA[a]))); got != want {
+		if got, want := r.Find("td").Eq(0).Text(), views.FormatInt(float64(len(onWA[a]))); got != want {
 			t.Errorf("%s on WhatsApp: %s people, want %s", a, got, want)
 		}
 	})

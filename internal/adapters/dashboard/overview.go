@@ -12,46 +12,41 @@ import (
 	"github.com/adoptscope/adoptscope/annotation"
 	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/query"
+	"github.com/adoptscope/adoptscope/views"
 )
 
-type overviewView struct {
-	KPIs   []KPI
-	KPIErr string
-	Active Chart
-	Mix    Chart
-}
-
 func (h *Handler) showOverviewPage(c echo.Context) error {
-	f := h.filters(c)
+	pr := h.chartRequest(c)
+	f := pr.f
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
-	var v overviewView
+	var v views.OverviewView
 	var demo bool
 	var anns = h.annotations(ctx, f)
 	var wg sync.WaitGroup
 	run := func(fn func()) { wg.Add(1); go func() { defer wg.Done(); fn() }() }
-	run(func() { v.KPIs, v.KPIErr = h.kpis(ctx, c, f) })
-	run(func() { v.Active = h.activeUsersChart(ctx, c, f, anns) })
-	run(func() { v.Mix = h.channelMixChart(ctx, c, f, anns) })
+	run(func() { v.KPIs, v.KPIErr = h.kpis(ctx, pr, f) })
+	run(func() { v.Active = h.activeUsersChart(ctx, pr, f, anns) })
+	run(func() { v.Mix = h.channelMixChart(ctx, pr, f, anns) })
 	run(func() { demo = h.demoShown(ctx, f) })
 	wg.Wait()
-	p := h.page(c, "Overview", "/", f)
+	p := h.page(pr, "Overview", "/", f)
 	p.CanCompare = true
 	p.Demo = demo
-	return h.render(c, http.StatusOK, p, OverviewPage(v))
+	return h.render(pr, http.StatusOK, p, views.OverviewPage(v))
 }
 
 // kpis: per assistant, the headline numbers of query.KPIs, each over the
 // last complete period of its length (yesterday, last week, last month)
 // with its change against the period before and its dates.
-func (h *Handler) kpis(ctx context.Context, c echo.Context, f Filters) ([]KPI, string) {
+func (h *Handler) kpis(ctx context.Context, pr *pageRequest, f Filters) ([]views.KPI, string) {
 	res, err := query.KPIs(ctx, h.opts.Store, f.queryFilters(), f.apiZone(), h.opts.Now())
 	if err != nil {
-		return nil, h.readableErr(c, "kpis", err).Error()
+		return nil, h.readableErr(pr.c, "kpis", err).Error()
 	}
-	out := make([]KPI, 0, len(res.Assistants))
+	out := make([]views.KPI, 0, len(res.Assistants))
 	for _, a := range res.Assistants {
-		out = append(out, KPI{Assistant: a.Assistant,
+		out = append(out, views.KPI{Assistant: a.Assistant,
 			DAU: toKPIFigure(a.DAU, "day", false), WAU: toKPIFigure(a.WAU, "week", false),
 			MAU: toKPIFigure(a.MAU, "month", false), Stickiness: toKPIFigure(a.Stickiness, "month", true)})
 	}
@@ -60,8 +55,8 @@ func (h *Handler) kpis(ctx context.Context, c echo.Context, f Filters) ([]KPI, s
 
 // toKPIFigure lays one query.KPI out for a tile: the value, its change and
 // the dates of both periods in words.
-func toKPIFigure(k query.KPI, interval string, ratio bool) KPIFigure {
-	fig := KPIFigure{Value: k.Value, Period: periodWords(k.From, k.To, interval), Previous: k.Previous,
+func toKPIFigure(k query.KPI, interval string, ratio bool) views.KPIFigure {
+	fig := views.KPIFigure{Value: k.Value, Period: periodWords(k.From, k.To, interval), Previous: k.Previous,
 		PrevPeriod: shortPeriodWords(k.PrevFrom, k.PrevTo, interval), From: k.From.Format(catalog.DateLayout), To: k.To.Format(catalog.DateLayout)}
 	if ratio {
 		fig.Value, fig.Previous, fig.Percent = k.Value*100, k.Previous*100, true
@@ -111,16 +106,16 @@ func periodWords(from, to time.Time, interval string) string {
 	return from.Format("2 Jan 2006") + " – " + to.Format("2 Jan 2006")
 }
 
-func (h *Handler) activeUsersChart(ctx context.Context, c echo.Context, f Filters, anns []annotation.Annotation) Chart {
-	return h.drawLine(ctx, c, f, anns, lineCard{
+func (h *Handler) activeUsersChart(ctx context.Context, pr *pageRequest, f Filters, anns []annotation.Annotation) views.Chart {
+	return h.drawLine(ctx, pr, f, anns, lineCard{
 		id: "active-users", title: "Active users by assistant", note: intervalNote(f),
 		params:   seriesParams(f, "active_users", "assistant", "compare", compareParam(f)),
 		previous: true,
 	})
 }
 
-func (h *Handler) channelMixChart(ctx context.Context, c echo.Context, f Filters, anns []annotation.Annotation) Chart {
-	return h.drawLine(ctx, c, f, anns, lineCard{
+func (h *Handler) channelMixChart(ctx context.Context, pr *pageRequest, f Filters, anns []annotation.Annotation) views.Chart {
+	return h.drawLine(ctx, pr, f, anns, lineCard{
 		id: "channel-mix", title: "Channel mix (active users by channel)",
 		note:   "Stacked: a person active on two channels counts on both. " + assistantsNote(f),
 		params: seriesParams(f, "active_users", "channel"), stacked: true,
@@ -147,7 +142,7 @@ func assistantsNote(f Filters) string {
 		if i > 0 {
 			s += ", "
 		}
-		s += Label(a)
+		s += views.Label(a)
 	}
 	return s + "."
 }
@@ -156,13 +151,13 @@ func assistantsNote(f Filters) string {
 // previous period, by the previous period of each series of r (keyed as
 // pivot keys them), named with previousSuffix; timeChart.previousFrom then
 // draws those dashed in the same colour.
-func withPrevious(f Filters, r seriesResult, keyIdx int, ss []Series) []Series {
+func withPrevious(f Filters, r seriesResult, keyIdx int, ss []views.Series) []views.Series {
 	if !f.Compare {
 		return ss
 	}
-	all := append([]Series(nil), ss...)
-	for _, s := range pivot(r, keyIdx, true, Label) {
-		s.Name += previousSuffix
+	all := append([]views.Series(nil), ss...)
+	for _, s := range pivot(r, keyIdx, true, views.Label) {
+		s.Name += views.PreviousSuffix
 		all = append(all, s)
 	}
 	return all

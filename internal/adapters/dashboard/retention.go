@@ -10,6 +10,7 @@ import (
 
 	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/query"
+	"github.com/adoptscope/adoptscope/views"
 )
 
 // retentionCohort is one first-seen period: its size and, for each later
@@ -24,23 +25,20 @@ type retentionCohort struct {
 	Complete []bool
 }
 
-type retentionView struct {
-	Heatmap Chart
-}
-
 // showRetentionPage: cohorts by first-seen week (or month) for the slice
 // of the filters; share of each cohort active again N periods later.
 func (h *Handler) showRetentionPage(c echo.Context) error {
-	f := h.filters(c)
-	p := h.page(c, "Retention", "/retention", f)
+	pr := h.chartRequest(c)
+	f := pr.f
+	p := h.page(pr, "Retention", "/retention", f)
 	if f.Interval == "day" {
 		p.Notices = append(p.Notices, "Retention is by week or month; showing weeks.")
 	}
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
-	v := retentionView{Heatmap: h.retentionChart(ctx, c, f)}
+	v := views.RetentionView{Heatmap: h.retentionChart(ctx, pr, f)}
 	p.Demo = h.demoShown(ctx, f)
-	return h.render(c, http.StatusOK, p, RetentionPage(v))
+	return h.render(pr, http.StatusOK, p, views.RetentionPage(v))
 }
 
 func retentionParams(f Filters) (query.RetentionRequest, string, error) {
@@ -56,17 +54,17 @@ func retentionParams(f Filters) (query.RetentionRequest, string, error) {
 // marked: with fewer people one person moves a rate by more than 3 points.
 const smallCohort = 30
 
-func (h *Handler) retentionChart(ctx context.Context, c echo.Context, f Filters) Chart {
+func (h *Handler) retentionChart(ctx context.Context, pr *pageRequest, f Filters) views.Chart {
 	const id, title = "retention", "Retention by first-seen cohort"
 	req, csv, err := retentionParams(f)
-	ch := Chart{ID: id, Title: title, CSV: csv}
+	ch := pr.chart(id, title, csv)
 	if err != nil {
-		return failed(id, title, err)
+		return views.Failed(id, title, err)
 	}
 	unit := string(req.Interval) + "s"
 	cohorts, err := h.runRetention(ctx, req)
 	if err != nil {
-		return failed(id, title, h.readableErr(c, id, err))
+		return views.Failed(id, title, h.readableErr(pr.c, id, err))
 	}
 	n := 0
 	for _, co := range cohorts {
@@ -75,7 +73,7 @@ func (h *Handler) retentionChart(ctx context.Context, c echo.Context, f Filters)
 		}
 	}
 	if len(cohorts) == 0 || n == 0 {
-		ch.Empty = noData(ctx, "Nobody was first seen on this slice in the range.")
+		ch.Empty = noData(pr, "Nobody was first seen on this slice in the range.")
 		return ch
 	}
 	ch.Note = "Rows: people first seen in the " + string(req.Interval) + " (within the slice), with the cohort's size. Columns: " + unit +
@@ -85,24 +83,21 @@ func (h *Handler) retentionChart(ctx context.Context, c echo.Context, f Filters)
 	for i := range xs {
 		xs[i] = strconv.Itoa(i)
 	}
-	var ys []any
-	var data []any
-	cells := map[string]any{}
+	var rows []views.CohortRow
+	var cells []views.RetentionCell
 	ch.Table.Head = append([]string{"cohort", "people"}, xs...)
 	for yi, co := range cohorts {
 		small := co.Size < smallCohort
-		label := co.Period + " (" + fmtInt(co.Size) + ")"
+		label := co.Period + " (" + views.FormatInt(co.Size) + ")"
 		if small {
 			label = "◦ " + label
-			ys = append(ys, map[string]any{"value": label, "textStyle": map[string]any{"color": "#9ca3af"}})
-		} else {
-			ys = append(ys, label)
 		}
+		rows = append(rows, views.CohortRow{Label: label, Small: small})
 		cohortCell := co.Period
 		if small {
 			cohortCell += " (small cohort)"
 		}
-		row := []string{cohortCell, fmtInt(co.Size)}
+		row := []string{cohortCell, views.FormatInt(co.Size)}
 		start, _ := parseDay(co.Period)
 		for xi, a := range co.Active {
 			pct := 0.0
@@ -117,50 +112,20 @@ func (h *Handler) retentionChart(ctx context.Context, c echo.Context, f Filters)
 			length := int(periodEnd(pstart, string(req.Interval)).Sub(pstart).Hours()/24) + 1
 			seen := co.Observed[xi]
 			note := ""
-			item := map[string]any{"value": []any{xi, yi, round(pct, true)}}
-			text := fmtPct(pct)
+			text := views.FormatPercent(pct)
 			if !co.Complete[xi] {
 				note = fmt.Sprintf("%s %s not over: %d of %d days observed", string(req.Interval), period, seen, length)
 				text += fmt.Sprintf(" (%d of %d days)", seen, length)
-				item["itemStyle"] = map[string]any{"opacity": 0.45, "borderColor": "#b45309", "borderWidth": 1, "borderType": "dashed"}
 			}
-			if small {
-				item["itemStyle"] = map[string]any{"opacity": 0.3}
-				if note == "" {
-					note = fmt.Sprintf("small cohort: fewer than %d people, one person moves the rate by %.1f points", smallCohort, 100/co.Size)
-				}
+			if small && note == "" {
+				note = fmt.Sprintf("small cohort: fewer than %d people, one person moves the rate by %.1f points", smallCohort, 100/co.Size)
 			}
-			data = append(data, item)
-			cells[fmt.Sprintf("%d,%d", xi, yi)] = map[string]any{"cohort": co.Period, "size": fmtInt(co.Size),
-				"offset": fmt.Sprintf("%d %s since", xi, unit), "rate": round(pct, true), "users": fmtInt(a), "note": note}
+			cells = append(cells, views.RetentionCell{X: xi, Y: yi, Pct: pct, Incomplete: !co.Complete[xi], Small: small,
+				Cohort: co.Period, Size: views.FormatInt(co.Size), Offset: fmt.Sprintf("%d %s since", xi, unit), Users: views.FormatInt(a), Note: note})
 			row = append(row, text)
 		}
 		ch.Table.Rows = append(ch.Table.Rows, row)
 	}
-	ch.Options = heatmapOptions(xs, nil, nil)
-	ch.Options["yAxis"] = []any{map[string]any{"type": "category", "data": ys, "inverse": true,
-		"axisLabel": map[string]any{"interval": 0, "fontSize": 11}}}
-	xl := map[string]any{}
-	if len(xs) <= 26 {
-		xl["interval"] = 0
-	}
-	ch.Options["xAxis"] = []any{map[string]any{"type": "category", "data": xs, "name": unit + " since", "nameLocation": "middle", "nameGap": 24,
-		"axisLabel": xl}}
-	if ss, _ := ch.Options["series"].([]any); len(ss) == 1 {
-		if m, ok := toMap(ss[0]); ok {
-			m["data"] = data
-			m["label"] = map[string]any{"show": len(xs) <= 14, "fontSize": 10, "formatter": "{@[2]}", "color": "#111827", "textBorderWidth": 0}
-		}
-	}
-	// One row of about 20 px per cohort: every label has room.
-	// Room under the plot for the axis name and the colour scale.
-	if g, ok := toMap(ch.Options["grid"]); ok {
-		g["bottom"] = 84
-	} else if gs := asSlice(ch.Options["grid"]); len(gs) == 1 {
-		if g, ok := toMap(gs[0]); ok {
-			g["bottom"] = 84
-		}
-	}
-	ch.Options["adoptscope"] = map[string]any{"kind": "heatmap", "cells": cells, "height": max(340, 20*len(cohorts)+120)}
+	ch.Options = views.RetentionOptions(xs, unit, rows, cells)
 	return ch
 }

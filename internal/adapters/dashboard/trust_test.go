@@ -16,6 +16,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/adoptscope/adoptscope/catalog"
+	"github.com/adoptscope/adoptscope/views"
 )
 
 // The numbers below are counted in plain Go over the events the test
@@ -132,7 +133,7 @@ func TestIncompletePeriodDotted(t *testing.T) {
 	app := newTestApp(t, nil, true)
 	_, doc, _ := get(t, nil, app.srv.URL+"/?range=custom&from=2026-01-26&to=2026-02-20&interval=week")
 	o := chartOptions(t, doc, "active-users")
-	xs := asSlice(asSlice(o["xAxis"])[0].(map[string]any)["data"])
+	xs := views.AsSlice(views.AsSlice(o["xAxis"])[0].(map[string]any)["data"])
 	var periods []string
 	for _, x := range xs {
 		periods = append(periods, x.(string))
@@ -146,14 +147,14 @@ func TestIncompletePeriodDotted(t *testing.T) {
 		t.Errorf("incomplete notes %v", inc)
 	}
 	dotted := 0
-	for _, s := range asSlice(o["series"]) {
+	for _, s := range views.AsSlice(o["series"]) {
 		m := s.(map[string]any)
 		ls, _ := m["lineStyle"].(map[string]any)
 		if ls["type"] != "dotted" {
 			continue
 		}
 		dotted++
-		data := asSlice(m["data"])
+		data := views.AsSlice(m["data"])
 		if data[0] != nil || data[1] == nil || data[2] == nil {
 			t.Errorf("%s: the dotted stretch should join the last complete week to the incomplete one: %v", m["name"], data)
 		}
@@ -195,8 +196,8 @@ func TestCompareTableLastCompletePeriod(t *testing.T) {
 			got[cells.Eq(0).Text()+" on "+cells.Eq(1).Text()] = cells.Eq(2).Text()
 		})
 		for _, k := range []struct{ a, ch string }{{"chatgpt", "ios"}, {"meta_ai", "whatsapp"}} {
-			want := fmtInt(float64(distinctUsers(evs, c.from, c.to, func(e ev) bool { return e.assistant == k.a && e.channel == k.ch })))
-			if g := got[Label(k.a)+" on "+Label(k.ch)]; g != want {
+			want := views.FormatInt(float64(distinctUsers(evs, c.from, c.to, func(e ev) bool { return e.assistant == k.a && e.channel == k.ch })))
+			if g := got[views.Label(k.a)+" on "+views.Label(k.ch)]; g != want {
 				t.Errorf("%q: %s on %s = %q, want %s", c.q, k.a, k.ch, g, want)
 			}
 		}
@@ -221,7 +222,7 @@ func TestShareUnderAssistantFilter(t *testing.T) {
 		sunday := day(monday).AddDate(0, 0, 6).Format(catalog.DateLayout)
 		meta := distinctUsers(evs, monday, sunday, func(e ev) bool { return e.channel == "whatsapp" && e.assistant == "meta_ai" })
 		all := distinctUsers(evs, monday, sunday, wa)
-		want := fmtPct(float64(meta) / float64(all) * 100)
+		want := views.FormatPercent(float64(meta) / float64(all) * 100)
 		if col[monday] != want {
 			t.Errorf("week %s: Meta AI share %q, want %s (%d of %d)", monday, col[monday], want, meta, all)
 		}
@@ -399,7 +400,7 @@ func TestMigrationTable(t *testing.T) {
 		if of == 0 {
 			return "–"
 		}
-		return fmtPct(float64(n) / float64(of) * 100)
+		return views.FormatPercent(float64(n) / float64(of) * 100)
 	}
 	names := map[string]string{
 		"stayed": "Stayed", "inactive": "Inactive",
@@ -414,8 +415,8 @@ func TestMigrationTable(t *testing.T) {
 	}
 	check := func(name string, cells []string, n, l int, base int) {
 		t.Helper()
-		want := []string{name, fmtInt(float64(n)), pct(n, cohort), fmtInt(float64(l)) + " · " + pct(l, linked),
-			fmtInt(float64(n-l)) + " · " + pct(n-l, unlinked), fmtInt(float64(base)) + " · " + pct(base, bCohort)}
+		want := []string{name, views.FormatInt(float64(n)), pct(n, cohort), views.FormatInt(float64(l)) + " · " + pct(l, linked),
+			views.FormatInt(float64(n-l)) + " · " + pct(n-l, unlinked), views.FormatInt(float64(base)) + " · " + pct(base, bCohort)}
 		if strings.Join(cells, "|") != strings.Join(want, "|") {
 			t.Errorf("row %s:\n got  %v\n want %v", name, cells, want)
 		}
@@ -440,7 +441,7 @@ func TestMigrationTable(t *testing.T) {
 	o := chartOptions(t, doc, "migration-sankey")
 	tips := o["adoptscope"].(map[string]any)["tips"].(map[string]any)
 	v := out["already chatgpt/web"]
-	tip := asSlice(tips["Already on ChatGPT on Web"])
+	tip := views.AsSlice(tips["Already on ChatGPT on Web"])
 	if len(tip) < 4 || !strings.Contains(tip[2].(string), "linked: "+strconv.Itoa(v[1])) || !strings.Contains(tip[3].(string), "baseline 2026-01-08") {
 		t.Errorf("tooltip %v", tip)
 	}
@@ -524,7 +525,7 @@ func TestTimezone(t *testing.T) {
 				n++
 			}
 		}
-		return fmtInt(float64(n))
+		return views.FormatInt(float64(n))
 	}
 	for _, c := range []struct {
 		tz  string

@@ -15,6 +15,7 @@ import (
 
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/platform/httperr"
+	"github.com/adoptscope/adoptscope/views"
 )
 
 // UploadPath is where the Ingest page's form posts a file.
@@ -93,7 +94,7 @@ func (h *Handler) guardUpload(next echo.HandlerFunc) echo.HandlerFunc {
 func (h *Handler) tooLargeMessage() string {
 	max := h.opts.Ingest.Config().MaxBody
 	return fmt.Sprintf("The file is over the upload limit of %s (ADOPTSCOPE_INGEST_MAX_BODY, %d bytes; a .gz file counts once decompressed): nothing from it was stored. "+
-		"Split it, or load it with `adoptscope load --api URL --token TOKEN FILE`, which sends any size in chunks.", fmtBytes(uint64(max)), max)
+		"Split it, or load it with `adoptscope load --api URL --token TOKEN FILE`, which sends any size in chunks.", views.FormatBytes(uint64(max)), max)
 }
 
 // guardedBody fails, and notes it, once more than left bytes are read.
@@ -125,7 +126,7 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 func (h *Handler) submitIngestUpload(c echo.Context) error {
 	p := h.opts.Ingest
 	if p == nil {
-		return httperr.New(http.StatusNotFound, "This process does not run the ingest API, so it takes no files. "+sendFilesElsewhere)
+		return httperr.New(http.StatusNotFound, "This process does not run the ingest API, so it takes no files. "+views.SendFilesElsewhere)
 	}
 	r := c.Request()
 	var file *multipart.FileHeader
@@ -215,14 +216,11 @@ func uploadSentence(msg string) string {
 }
 
 func (h *Handler) showUploadResult(c echo.Context, res uploadResult) error {
-	p, v := h.ingestPageView(c)
-	v.Upload = &res
-	return h.render(c, res.Status, p, IngestPage(v))
+	pr := h.request(c)
+	p, v := h.ingestPageView(pr)
+	v.Upload = viewUpload(res)
+	return h.render(pr, res.Status, p, views.IngestPage(v))
 }
-
-// sendFilesElsewhere says where files go when this process runs no ingest.
-const sendFilesElsewhere = "Upload files on the Ingest page of the process that runs `adoptscope up` or `adoptscope ingest`, " +
-	"load them with `adoptscope load --api http://HOST:PORT --token TOKEN FILE…` (any size, resumable), or POST them to its /v1/events."
 
 // firstLines is the errors of the first n lines of errs (sorted by line).
 func firstLines(errs []ingest.FieldError, n int) []ingest.FieldError {

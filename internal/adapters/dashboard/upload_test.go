@@ -18,6 +18,7 @@ import (
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/platform/auth"
 	"github.com/adoptscope/adoptscope/internal/platform/chtest"
+	"github.com/adoptscope/adoptscope/views"
 )
 
 // uploadApp is the dashboard of a process that runs ingest: a real
@@ -26,7 +27,7 @@ func uploadApp(t *testing.T, maxBody int64, users bool) (*testApp, *ingest.Pipel
 	t.Helper()
 	var p *ingest.Pipeline
 	us := testUsersOrNil(t, users)
-	app := newTestAppWith(t, us, false, func(o *Options) {
+	app := newTestAppWith(t, us, false, func(o *Deps) {
 		var err error
 		p, err = ingest.NewPipeline(o.Store, ingest.Config{Secret: []byte("upload-test-secret-0123456789"), FlushInterval: 20 * time.Millisecond,
 			MaxBody: maxBody, MaxLine: 2048}, chtest.Logger())
@@ -107,8 +108,8 @@ func TestIngestUpload(t *testing.T) {
 	if resp.StatusCode != 200 || doc.Find(`form[data-testid=upload-form][enctype="multipart/form-data"] input[type=file][name=file]`).Length() != 1 {
 		t.Fatalf("no upload form: %d %s", resp.StatusCode, body)
 	}
-	if src := doc.Find(`script[src*="upload.js"]`).AttrOr("src", ""); src != StaticURL("upload.js") {
-		t.Errorf("upload script %q, want the app's own %q", src, StaticURL("upload.js"))
+	if src := doc.Find(`script[src*="upload.js"]`).AttrOr("src", ""); src != views.StaticURL("upload.js") {
+		t.Errorf("upload script %q, want the app's own %q", src, views.StaticURL("upload.js"))
 	}
 	if mb := doc.Find(`form[data-testid=upload-form]`).AttrOr("data-max-body", ""); mb != "8192" {
 		t.Errorf("data-max-body %q", mb)
