@@ -66,27 +66,15 @@ type DependencyResult struct {
 // channel, country, tz, partial (the parameters of a series).
 func ParseDependency(v url.Values) (DependencyRequest, error) {
 	var r DependencyRequest
-	iv, err := parseInterval(v, "interval", Intervals)
-	if err != nil {
-		return r, err
+	sl, errs := ParseSlice(v, SliceOptions{Days: 28, Dims: sliceDims})
+	if len(errs) > 0 {
+		return r, errs.First()
 	}
-	r.Interval = iv
-	if r.From, r.To, err = parseRange(v, 28); err != nil {
-		return r, err
-	}
-	if r.Filters, err = parseFilters(v, []Dim{DimAssistant, DimChannel, DimCountry}); err != nil {
-		return r, err
-	}
+	r.Interval, r.From, r.To, r.Filters, r.TZ, r.Partial = sl.Interval, sl.From, sl.To, sl.Filters, sl.TZ, sl.Partial
 	for _, d := range []Dim{DimModality, DimEventType} {
 		if len(v[string(d)]) > 0 {
 			return r, &ParamError{Param: string(d), Value: one(v, string(d)), Allowed: "dependency slices by assistant, channel and country only"}
 		}
-	}
-	if r.TZ, err = parseTZ(v); err != nil {
-		return r, err
-	}
-	if r.Partial, err = parsePartial(v); err != nil {
-		return r, err
 	}
 	return r, nil
 }

@@ -168,7 +168,16 @@ func (a *API) getSeries(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	req, err := query.ParseSeries(v)
+	// range=all starts at the first stored event, read only when asked.
+	var first time.Time
+	if v.Get("range") == string(query.RangeAll) {
+		fr, err := query.Freshness(c.Request().Context(), a.opts.Store, time.Now())
+		if err != nil {
+			return err
+		}
+		first = fr.FirstEvent
+	}
+	req, err := query.ParseSeriesSince(v, first)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,58 @@
+package queryapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/catalog"
+	"github.com/adoptscope/adoptscope/internal/platform/httpserver"
+)
+
+// TestDatesOutsideTheBoundsAre400: every date parameter is held to the
+// catalog's date rule. Before, migration?date=9999-12-31 overflowed the
+// store's Date columns (500), impact?date=0001-01-01 was taken for a
+// missing date ("parameter date is required") and from=1990-01-01 passed
+// the API's own check only as "from".
+func TestDatesOutsideTheBoundsAre400(t *testing.T) {
+	_, s := queryServer(t, Options{})
+	e := httpserver.New(quiet()).Echo
+	api := New(Options{Store: s, Log: quiet()})
+	api.SetInsight(Insight{Annotations: annotation.New(s, catalog.Registry{})})
+	api.Register(e.Group("/api/v1"))
+	var h http.Handler = e
+	for _, c := range []struct{ path, want string }{
+		{"/api/v1/migration?assistant=chatgpt&channel=whatsapp&date=9999-12-31", `date "9999-12-31": want a date from 2000-01-01 to 2100-12-31`},
+		{"/api/v1/migration?assistant=chatgpt&channel=whatsapp&date=2026-01-15&baseline=1999-12-31", `baseline "1999-12-31": want a date from 2000-01-01 to 2100-12-31`},
+		{"/api/v1/impact?date=0001-01-01&assistant=chatgpt&channel=whatsapp", `date "0001-01-01": want a date from 2000-01-01 to 2100-12-31`},
+		{"/api/v1/series?from=1990-01-01&to=2026-01-05", `from "1990-01-01": want a date from 2000-01-01 to 2100-12-31`},
+		{"/api/v1/retention?to=2101-01-01", `to "2101-01-01": want a date from 2000-01-01 to 2100-12-31`},
+		{"/api/v1/dependency?from=1999-01-01", `from "1999-01-01": want a date from 2000-01-01 to 2100-12-31`},
+	} {
+		rec := apiGet(h, c.path, "")
+		var body struct{ Error string }
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		if rec.Code != http.StatusBadRequest || body.Error != c.want {
+			t.Errorf("%s: %d %s, want 400 %q", c.path, rec.Code, rec.Body, c.want)
+		}
+	}
+}
+
+// TestRangeAllStartsAtTheFirstEvent: range=all is read by the API too, from
+// the first stored event (2025-12-01 in queryServer's data), not from the
+// default launch day.
+func TestRangeAllStartsAtTheFirstEvent(t *testing.T) {
+	h, _ := queryServer(t, Options{})
+	rec := apiGet(h, "/api/v1/series?range=all&interval=month", "")
+	if rec.Code != http.StatusOK {
+		t.Fatalf("range=all: %d %s", rec.Code, rec.Body)
+	}
+	var res struct{ From, To string }
+	if err := json.Unmarshal(rec.Body.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.From != "2025-12-01" {
+		t.Errorf("range=all starts on %q, want 2025-12-01 (%s)", res.From, rec.Body.String()[:min(300, rec.Body.Len())])
+	}
+}
