@@ -66,6 +66,9 @@ func (r Range) Period(at time.Time, loc *time.Location) (from, to time.Time, err
 		if perr != nil {
 			return from, to, fmt.Errorf("range %q: want since:YYYY-MM-DD, for example since:2026-01-01", r)
 		}
+		if !catalog.InDateBounds(d) {
+			return from, to, fmt.Errorf("range %q: want since:YYYY-MM-DD with a date %s", r, catalog.DateBounds)
+		}
 		if d.After(yesterday) {
 			// A range that starts later than it ends is reported, not
 			// silently turned round.
