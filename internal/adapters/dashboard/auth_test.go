@@ -195,8 +195,10 @@ func TestParseFilters(t *testing.T) {
 		}
 		return ""
 	})
+	// Every refused value is reported and takes its default; a country
+	// code in lower case is refused, as by the API and ingest.
 	f("from=2026-01-09&to=2026-01-05&interval=year&assistant=chat'gpt&country=fr", func(x Filters) string {
-		if len(x.Errors) != 3 || x.Interval != "week" || len(x.Assistants) != 0 || x.Countries[0] != "FR" {
+		if len(x.Errors) != 4 || x.Interval != "week" || x.Range != "12m" || len(x.Assistants) != 0 || len(x.Countries) != 0 {
 			return strings.Join(x.Errors, "; ")
 		}
 		return ""
