@@ -191,7 +191,8 @@ func (e ParamErrors) First() error {
 //	          from alone ends today, to alone spans the default length
 //	interval  day, week, month (o.Intervals)         default o.Interval
 //	filters   comma lists or repeated parameters, deduplicated and sorted
-//	compare   none, previous                         default none
+//	compare   none, previous                         default none (true and
+//	          false, the boolean of old links and exports, mean previous and none)
 //	exact     true, false                            default false
 //	partial   exclude, include                       default exclude
 //
@@ -253,6 +254,11 @@ func ParseSlice(v url.Values, o SliceOptions) (Slice, ParamErrors) {
 	}
 	switch c := one(v, "compare"); c {
 	case "":
+	case "false": // the boolean both readers took before the enum: links
+		// and stored exports that carry it keep their meaning
+		s.Compare = CompareNone
+	case "true":
+		s.Compare = ComparePrevious
 	default:
 		if slices.Contains(Compares, Compare(c)) {
 			s.Compare = Compare(c)

@@ -93,6 +93,8 @@ func TestParseSlice(t *testing.T) {
 		}), nil},
 		{"compare=previous", "compare=previous", apiOpts, slice(func(s *query.Slice) { s.Compare = query.ComparePrevious }), nil},
 		{"compare=none", "compare=none", apiOpts, base, nil},
+		{"compare=true, as old links say previous", "compare=true", apiOpts, slice(func(s *query.Slice) { s.Compare = query.ComparePrevious }), nil},
+		{"compare=false, as old links say none", "compare=false", apiOpts, base, nil},
 		{"exact and partial", "exact=true&partial=include", apiOpts, slice(func(s *query.Slice) { s.Exact, s.Partial = true, true }), nil},
 		{"partial=exclude", "partial=exclude&exact=false", apiOpts, base, nil},
 
@@ -100,7 +102,7 @@ func TestParseSlice(t *testing.T) {
 		{"compare=on", "compare=on", apiOpts, base, []string{`parameter compare="on" is invalid: want one of none, previous`}},
 		{"compare=off", "compare=off", apiOpts, base, []string{`parameter compare="off" is invalid: want one of none, previous`}},
 		{"compare=1", "compare=1", apiOpts, base, []string{`parameter compare="1" is invalid: want one of none, previous`}},
-		{"compare=true", "compare=true", apiOpts, base, []string{`parameter compare="true" is invalid: want one of none, previous`}},
+		{"compare=0", "compare=0", apiOpts, base, []string{`parameter compare="0" is invalid: want one of none, previous`}},
 		{"country in lower case", "country=fr,DE", apiOpts, slice(func(s *query.Slice) { s.Filters.Countries = []string{"DE"} }),
 			[]string{catalog.CheckCountry("fr").Error()}},
 		{"from=1990-01-01", "from=1990-01-01&to=2026-01-05", apiOpts, base,

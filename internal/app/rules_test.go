@@ -387,6 +387,7 @@ func TestSliceParametersAreOneRule(t *testing.T) {
 		{"compare=1", `parameter compare="1" is invalid: want one of none, previous`},
 		{"compare=none", ""},
 		{"compare=previous", ""},
+		{"compare=true", ""}, // the boolean of links and exports from before the enum
 		{"country=fr", catalog.CheckCountry("fr").Error()},
 		{"country=FR", ""},
 		{"from=1990-01-01", `from "1990-01-01": ` + bounds},
