@@ -93,6 +93,11 @@ func (e *Export) Normalize() error {
 				queryOK = false
 			}
 		}
+		// A preset in the query (a chart's own encoding) keeps rolling
+		// as the export's range, unless the export names one.
+		if p := query.Preset(q.Get("range")); queryOK && e.Range == "" && p != "" && p != query.RangeCustom && p != query.RangeAll {
+			e.Range = RangeOf(p, time.Time{}, time.Time{})
+		}
 		for _, k := range []string{"from", "to", "range", "format"} {
 			q.Del(k)
 		}

@@ -101,8 +101,13 @@ type SeriesRequest struct {
 	Metric   Metric
 	Interval Interval
 	From, To time.Time // UTC midnight, inclusive
-	By       []Dim
-	Filters  Filters
+	// Range is the preset that chose From and To (RangeCustom for dates,
+	// "" for the default span). Values gives From and To, so a CSV link
+	// reproduces the chart; a schedule keeps the preset rolling
+	// (export.RangeOf).
+	Range   Preset
+	By      []Dim
+	Filters Filters
 	// Compare adds the value of the previous range of equal length (same
 	// number of periods, shifted back) and the change in percent.
 	Compare bool
@@ -258,7 +263,7 @@ func ParseSeriesSince(v url.Values, first time.Time) (SeriesRequest, error) {
 
 // setSlice takes the slice's part of r from s.
 func (r *SeriesRequest) setSlice(s Slice) {
-	r.Interval, r.From, r.To, r.TZ, r.Filters = s.Interval, s.From, s.To, s.TZ, s.Filters
+	r.Interval, r.From, r.To, r.Range, r.TZ, r.Filters = s.Interval, s.From, s.To, s.Range, s.TZ, s.Filters
 	r.Compare = s.Compare == ComparePrevious
 	r.Exact, r.Partial = s.Exact, s.Partial
 }
@@ -269,7 +274,7 @@ func (r SeriesRequest) Slice() Slice {
 	if r.Compare {
 		c = ComparePrevious
 	}
-	return Slice{Range: RangeCustom, From: r.From, To: r.To, Interval: r.Interval, TZ: r.TZ, Filters: r.Filters,
+	return Slice{Range: r.Range, From: r.From, To: r.To, Interval: r.Interval, TZ: r.TZ, Filters: r.Filters,
 		Compare: c, Exact: r.Exact, Partial: r.Partial}
 }
 

@@ -211,8 +211,13 @@ func TestSeriesVocabulary(t *testing.T) {
 			if err != nil {
 				t.Errorf("%s: %v", tc.q, err)
 			}
-			// The request's own encoding reads back into the same request.
+			// The request's own encoding reads back into the same request,
+			// with absolute dates.
 			back, err := query.ParseSeries(r.Values())
+			if back.Range != query.RangeCustom {
+				t.Errorf("%s: read back from %q with range %q, want custom", tc.q, r.Values().Encode(), back.Range)
+			}
+			back.Range = r.Range
 			if err != nil || !reflect.DeepEqual(back, r) {
 				t.Errorf("%s: %s reads back as %+v (%v), want %+v", tc.q, r.Values().Encode(), back, err, r)
 			}
