@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/adoptscope/adoptscope/catalog"
+	"github.com/adoptscope/adoptscope/export"
 	"github.com/adoptscope/adoptscope/query"
 )
 
@@ -50,7 +51,13 @@ var Presets = []Preset{
 // presetExportRange is the export range that keeps a preset rolling when a
 // chart is scheduled as CSV ("all" starts at the first stored event, a
 // fixed date).
-var presetExportRange = map[string]string{"7d": "last_7_days", "28d": "last_28_days", "90d": "last_90_days", "12m": "last_12_months"}
+var presetExportRange = func() map[string]string {
+	m := map[string]string{}
+	for _, p := range []query.Preset{query.Range7d, query.Range28d, query.Range90d, query.Range12m} {
+		m[string(p)] = string(export.RangeOf(p, time.Time{}, time.Time{}))
+	}
+	return m
+}()
 
 // filterEnv is what parsing needs besides the URL: the clock, the first
 // day with data, the registries unknown values are checked against and
