@@ -65,8 +65,14 @@ type DependencyResult struct {
 // ParseDependency reads a DependencyRequest: interval, from, to, assistant,
 // channel, country, tz, partial (the parameters of a series).
 func ParseDependency(v url.Values) (DependencyRequest, error) {
+	return ParseDependencySince(v, time.Time{})
+}
+
+// ParseDependencySince is ParseDependency with the first day with data,
+// where range=all starts (zero: catalog.DefaultLaunch).
+func ParseDependencySince(v url.Values, first time.Time) (DependencyRequest, error) {
 	var r DependencyRequest
-	sl, errs := ParseSlice(v, SliceOptions{Days: 28, Dims: sliceDims})
+	sl, errs := ParseSlice(v, SliceOptions{Days: 28, Dims: sliceDims, Read: ReadTZ | ReadPartial, First: first})
 	if len(errs) > 0 {
 		return r, errs.First()
 	}

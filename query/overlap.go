@@ -50,7 +50,11 @@ type OverlapRequest struct {
 // ParseOverlap reads an OverlapRequest: from, to (inclusive; default the
 // last 12 months), interval (month, or none: the whole range), assistant,
 // channel, country (comma lists).
-func ParseOverlap(v url.Values) (OverlapRequest, error) {
+func ParseOverlap(v url.Values) (OverlapRequest, error) { return ParseOverlapSince(v, time.Time{}) }
+
+// ParseOverlapSince is ParseOverlap with the first day with data, where
+// range=all starts (zero: catalog.DefaultLaunch).
+func ParseOverlapSince(v url.Values, first time.Time) (OverlapRequest, error) {
 	var r OverlapRequest
 	switch iv := one(v, "interval"); iv {
 	case "", "none":
@@ -66,7 +70,7 @@ func ParseOverlap(v url.Values) (OverlapRequest, error) {
 			sv[k] = x
 		}
 	}
-	sl, errs := ParseSlice(sv, SliceOptions{Days: 365, Dims: sliceDims})
+	sl, errs := ParseSlice(sv, SliceOptions{Days: 365, Dims: sliceDims, First: first})
 	if len(errs) > 0 {
 		return r, errs.First()
 	}

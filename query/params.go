@@ -5,8 +5,11 @@
 // plain types that the API, the dashboard and the CSV exports all share, so a
 // number is the same on a chart, in the API and in a CSV.
 //
-// Requests are parsed from url.Values by ParseSeries, ParseMigration and
-// ParseRetention: a URL means the same thing everywhere.
+// Requests are parsed from url.Values by ParseSeries, ParseMigration,
+// ParseRetention and the other Parse functions; the parameters of a slice
+// (range, from, to, interval, tz, filters, compare, exact, partial) by
+// ParseSlice alone, which the dashboard's filter bar calls too: a URL means
+// the same thing everywhere.
 package query
 
 import (
@@ -214,11 +217,12 @@ var tzRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$`
 // now is replaced in tests.
 var now = time.Now
 
-// ParseSeries reads a SeriesRequest from URL parameters: metric, interval,
-// from, to, by, assistant, channel, country, modality, event_type, compare,
-// tz, share_of, exact. Unknown parameters (format, page state) are ignored;
-// every known one is checked against an allow-list or parsed into a typed
-// value.
+// ParseSeries reads a SeriesRequest from URL parameters: metric, by,
+// share_of and the slice (ParseSlice: range, from, to, interval, tz,
+// assistant, channel, country, modality, event_type, compare, exact,
+// partial). Unknown parameters (format, page state) are ignored; every
+// known one is checked against an allow-list or parsed into a typed value.
+// The error is the first refused parameter.
 func ParseSeries(v url.Values) (SeriesRequest, error) { return ParseSeriesSince(v, time.Time{}) }
 
 // ParseSeriesSince is ParseSeries with the first day with data, where
@@ -235,7 +239,7 @@ func ParseSeriesSince(v url.Values, first time.Time) (SeriesRequest, error) {
 		return r, &ParamError{Param: "metric", Value: m, Allowed: "want one of " + joinNames(MetricNames())}
 	}
 	r.Metric = def.Name
-	sl, errs := ParseSlice(v, SliceOptions{Days: 28, Dims: Dims, First: first})
+	sl, errs := ParseSlice(v, SliceOptions{Days: 28, Dims: Dims, First: first, Read: ReadAll})
 	if len(errs) > 0 {
 		return r, errs.First()
 	}
@@ -347,8 +351,14 @@ func ParseMigration(v url.Values) (MigrationRequest, error) {
 // ParseRetention reads a RetentionRequest: interval (week or month, default
 // week), from, to (default: the last 12 weeks), assistant, channel, country.
 func ParseRetention(v url.Values) (RetentionRequest, error) {
+	return ParseRetentionSince(v, time.Time{})
+}
+
+// ParseRetentionSince is ParseRetention with the first day with data, where
+// range=all starts (zero: catalog.DefaultLaunch).
+func ParseRetentionSince(v url.Values, first time.Time) (RetentionRequest, error) {
 	var r RetentionRequest
-	sl, errs := ParseSlice(v, SliceOptions{Days: 84, Interval: Week, Intervals: []Interval{Week, Month}, Dims: sliceDims})
+	sl, errs := ParseSlice(v, SliceOptions{Days: 84, Interval: Week, Intervals: []Interval{Week, Month}, Dims: sliceDims, First: first})
 	if len(errs) > 0 {
 		return r, errs.First()
 	}

@@ -128,6 +128,18 @@ func (s Slice) Values() url.Values {
 	return v
 }
 
+// SliceParam names the optional parameters of a slice a reader takes
+// (range, from, to, interval and the filters of Dims are always read).
+type SliceParam uint8
+
+const (
+	ReadTZ SliceParam = 1 << iota
+	ReadCompare
+	ReadExact
+	ReadPartial
+	ReadAll = ReadTZ | ReadCompare | ReadExact | ReadPartial
+)
+
 // SliceOptions are what parsing needs besides the URL, and the defaults
 // of each parameter (used when it is absent, and in place of a value that
 // is refused).
@@ -151,6 +163,9 @@ type SliceOptions struct {
 	// Dims are the filters read (nil: none); other dimensions are left
 	// for the caller to refuse or ignore.
 	Dims []Dim
+	// Read are the optional parameters read; one not read is left to
+	// the caller, like any parameter ParseSlice does not know.
+	Read SliceParam
 	// Check holds a filter value to a rule (nil: the catalog's form rule,
 	// any slug or country code). An adapter with a registry passes its
 	// Check, so an unknown value is refused with the known ones listed.
@@ -181,9 +196,9 @@ func (e ParamErrors) First() error {
 }
 
 // ParseSlice reads the slice parameters of v: range, from, to, interval,
-// tz, the filters of o.Dims, compare, exact and partial. It collects every
-// error, and each refused parameter takes its default in the returned
-// slice:
+// the filters of o.Dims and, as o.Read says, tz, compare, exact and
+// partial. It collects every error, and each refused parameter takes its
+// default in the returned slice:
 //
 //	tz        an IANA zone, or UTC                   default o.TZ
 //	range     7d, 28d, 90d, 12m, all, custom         default o.Range (or o.Days days)
@@ -212,10 +227,12 @@ func ParseSlice(v url.Values, o SliceOptions) (Slice, ParamErrors) {
 	if s.Interval == "" {
 		s.Interval = Day
 	}
-	if tz, err := parseTZ(v); err != nil {
-		add(err)
-	} else if one(v, "tz") != "" {
-		s.TZ = tz
+	if o.Read&ReadTZ != 0 {
+		if tz, err := parseTZ(v); err != nil {
+			add(err)
+		} else if one(v, "tz") != "" {
+			s.TZ = tz
+		}
 	}
 	if s.TZ == "UTC" || s.TZ == "Etc/UTC" {
 		s.TZ = ""
@@ -252,29 +269,35 @@ func ParseSlice(v url.Values, o SliceOptions) (Slice, ParamErrors) {
 	for _, dim := range o.Dims {
 		s.Filters.set(dim, readList(v, dim, o.Check, add))
 	}
-	switch c := one(v, "compare"); c {
-	case "":
-	case "false": // the boolean both readers took before the enum: links
-		// and stored exports that carry it keep their meaning
-		s.Compare = CompareNone
-	case "true":
-		s.Compare = ComparePrevious
-	default:
-		if slices.Contains(Compares, Compare(c)) {
-			s.Compare = Compare(c)
-		} else {
-			add(&ParamError{Param: "compare", Value: c, Allowed: "want one of " + joinCompares()})
+	if o.Read&ReadCompare != 0 {
+		switch c := one(v, "compare"); c {
+		case "":
+		case "false": // the boolean both readers took before the enum:
+			// links and stored exports that carry it keep their meaning
+			s.Compare = CompareNone
+		case "true":
+			s.Compare = ComparePrevious
+		default:
+			if slices.Contains(Compares, Compare(c)) {
+				s.Compare = Compare(c)
+			} else {
+				add(&ParamError{Param: "compare", Value: c, Allowed: "want one of " + joinCompares()})
+			}
 		}
 	}
-	if b, err := parseBool(v, "exact"); err != nil {
-		add(err)
-	} else {
-		s.Exact = b
+	if o.Read&ReadExact != 0 {
+		if b, err := parseBool(v, "exact"); err != nil {
+			add(err)
+		} else {
+			s.Exact = b
+		}
 	}
-	if b, err := parsePartial(v); err != nil {
-		add(err)
-	} else {
-		s.Partial = b
+	if o.Read&ReadPartial != 0 {
+		if b, err := parsePartial(v); err != nil {
+			add(err)
+		} else {
+			s.Partial = b
+		}
 	}
 	return s, errs
 }

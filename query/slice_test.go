@@ -27,9 +27,9 @@ var sliceNow = time.Date(2026, 2, 11, 15, 0, 0, 0, time.UTC)
 // api and page are the options of the query API's series and of the
 // dashboard's filter bar.
 var (
-	apiOpts  = query.SliceOptions{Now: sliceNow, Days: 28, Dims: query.Dims}
+	apiOpts  = query.SliceOptions{Now: sliceNow, Days: 28, Dims: query.Dims, Read: query.ReadAll}
 	pageOpts = query.SliceOptions{Now: sliceNow, Range: query.Range12m, Interval: query.Week,
-		Dims: []query.Dim{query.DimAssistant, query.DimChannel, query.DimCountry}}
+		Dims: []query.Dim{query.DimAssistant, query.DimChannel, query.DimCountry}, Read: query.ReadTZ | query.ReadCompare | query.ReadPartial}
 )
 
 func TestParseSlice(t *testing.T) {
@@ -126,7 +126,7 @@ func TestParseSlice(t *testing.T) {
 		}), slice(func(s *query.Slice) { s.Interval = query.Week }), []string{`parameter interval="day" is invalid: want one of week, month`}},
 		{"every error at once, each field its default",
 			"tz=Mars/Olympus&interval=year&range=5d&assistant=ChatGPT&assistant=chatgpt&country=fr&compare=on&exact=maybe&partial=some",
-			pageOpts, slice(func(s *query.Slice) {
+			pageOpts, slice(func(s *query.Slice) { // the page does not read exact
 				s.Range, s.Interval, s.From = query.Range12m, query.Week, day("2025-02-10")
 				s.Filters.Assistants = []string{"chatgpt"}
 			}), []string{
@@ -136,9 +136,11 @@ func TestParseSlice(t *testing.T) {
 				catalog.CheckSlug(catalog.Assistant, "ChatGPT").Error(),
 				catalog.CheckCountry("fr").Error(),
 				`parameter compare="on" is invalid: want one of none, previous`,
-				`parameter exact="maybe" is invalid: want true or false`,
 				`parameter partial="some" is invalid: want exclude (default: incomplete periods are marked, and left out of changes, shares and stickiness) or include`,
 			}},
+		{"exact=maybe", "exact=maybe", apiOpts, base, []string{`parameter exact="maybe" is invalid: want true or false`}},
+		{"parameters not read are left alone", "tz=Mars/Olympus&compare=on&exact=maybe&partial=some&modality=Voice",
+			with(apiOpts, func(o *query.SliceOptions) { o.Read, o.Dims = 0, nil }), base, nil},
 		{"a registry's check", "channel=fax,web", with(apiOpts, func(o *query.SliceOptions) {
 			reg := catalog.Registry{}
 			o.Check = func(d query.Dim, v string) error { return reg.Check(catalog.Kind(d), v) }

@@ -99,6 +99,7 @@ func parseFilters(q url.Values, env filterEnv) Filters {
 		Now: env.now, First: truncDay(env.launch), TZ: env.tz,
 		Range: query.Preset(DefaultRange), Interval: query.Interval(DefaultInterval),
 		Dims:  []query.Dim{query.DimAssistant, query.DimChannel, query.DimCountry},
+		Read:  query.ReadTZ | query.ReadCompare | query.ReadPartial,
 		Check: func(d query.Dim, v string) error { return reg.Check(catalog.Kind(d), v) },
 	})
 	f := Filters{Range: string(s.Range), From: s.From, To: s.To, Interval: string(s.Interval),

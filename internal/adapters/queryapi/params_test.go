@@ -3,6 +3,7 @@ package queryapi
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/adoptscope/adoptscope/annotation"
@@ -41,18 +42,22 @@ func TestDatesOutsideTheBoundsAre400(t *testing.T) {
 
 // TestRangeAllStartsAtTheFirstEvent: range=all is read by the API too, from
 // the first stored event (2025-12-01 in queryServer's data), not from the
-// default launch day.
+// default launch day; so do retention, dependency and overlap.
 func TestRangeAllStartsAtTheFirstEvent(t *testing.T) {
-	h, _ := queryServer(t, Options{})
-	rec := apiGet(h, "/api/v1/series?range=all&interval=month", "")
-	if rec.Code != http.StatusOK {
-		t.Fatalf("range=all: %d %s", rec.Code, rec.Body)
-	}
-	var res struct{ From, To string }
-	if err := json.Unmarshal(rec.Body.Bytes(), &res); err != nil {
-		t.Fatal(err)
-	}
-	if res.From != "2025-12-01" {
-		t.Errorf("range=all starts on %q, want 2025-12-01 (%s)", res.From, rec.Body.String()[:min(300, rec.Body.Len())])
+	_, s := queryServer(t, Options{})
+	e := httpserver.New(quiet()).Echo
+	api := New(Options{Store: s, Log: quiet()})
+	api.SetInsight(Insight{Annotations: annotation.New(s, catalog.Registry{})})
+	api.Register(e.Group("/api/v1"))
+	for _, path := range []string{"/api/v1/series?range=all&interval=month", "/api/v1/retention?range=all&interval=month",
+		"/api/v1/dependency?range=all&interval=month", "/api/v1/overlap?range=all&format=csv"} {
+		rec := apiGet(e, path, "")
+		if rec.Code != http.StatusOK {
+			t.Errorf("%s: %d %s", path, rec.Code, rec.Body)
+			continue
+		}
+		if !strings.Contains(rec.Body.String(), "2025-12-01") || strings.Contains(rec.Body.String(), catalog.DefaultLaunch.Format(catalog.DateLayout)) {
+			t.Errorf("%s does not start on 2025-12-01: %s", path, rec.Body.String()[:min(400, rec.Body.Len())])
+		}
 	}
 }
