@@ -203,7 +203,8 @@ func (e ParamErrors) First() error {
 //	tz        an IANA zone, or UTC                   default o.TZ
 //	range     7d, 28d, 90d, 12m, all, custom         default o.Range (or o.Days days)
 //	from, to  YYYY-MM-DD, 2000-01-01..2100-12-31     from/to without range means custom;
-//	          from alone ends today, to alone spans the default length
+//	          from alone ends today, to alone spans the default length;
+//	          a preset ignores them
 //	interval  day, week, month (o.Intervals)         default o.Interval
 //	filters   comma lists or repeated parameters, deduplicated and sorted
 //	compare   none, previous                         default none (true and
@@ -315,10 +316,9 @@ func readRange(v url.Values, o SliceOptions, today, first time.Time, iv Interval
 	case !slices.Contains(Presets, p):
 		add(&ParamError{Param: "range", Value: rs, Allowed: "want one of " + joinPresets()})
 		return "", time.Time{}, time.Time{}
-	case p != RangeCustom && (fs != "" || ts != ""):
-		add(&ParamError{Param: "range", Value: rs, Allowed: "a preset sets from and to itself: drop from and to, or use range=custom with them"})
-		return "", time.Time{}, time.Time{}
 	}
+	// A preset sets from and to itself: the dashboard's filter form
+	// sends the dates shown along with the range chosen.
 	if p != RangeCustom {
 		from, to := presetRange(p, today, first, iv)
 		return p, from, to

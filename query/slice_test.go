@@ -117,8 +117,8 @@ func TestParseSlice(t *testing.T) {
 		{"too long a range", "from=2000-01-01&to=2026-01-01", apiOpts, base,
 			[]string{`parameter from="2000-01-01" is invalid: the range from..to may span at most 3700 days`}},
 		{"an unknown range", "range=5d", apiOpts, base, []string{`parameter range="5d" is invalid: want one of 7d, 28d, 90d, 12m, all, custom`}},
-		{"a preset with dates", "range=7d&from=2026-01-01", apiOpts, base,
-			[]string{`parameter range="7d" is invalid: a preset sets from and to itself: drop from and to, or use range=custom with them`}},
+		{"a preset ignores dates (the filter form sends both)", "range=7d&from=2026-01-01&to=2026-01-03", apiOpts,
+			slice(func(s *query.Slice) { s.Range, s.From = query.Range7d, day("2026-02-05") }), nil},
 		{"range=custom without from", "range=custom&to=2026-01-05", apiOpts, base,
 			[]string{`parameter from is required: range=custom takes from and to, dates YYYY-MM-DD`}},
 		{"an interval not allowed here", "interval=day", with(apiOpts, func(o *query.SliceOptions) {

@@ -189,6 +189,14 @@ func TestParseFilters(t *testing.T) {
 		}
 		return ""
 	})
+	// The filter form sends the dates shown with the range chosen: the
+	// preset wins, nothing is reported.
+	f("range=7d&interval=day&from=2026-01-02&to=2026-01-05", func(x Filters) string {
+		if x.Range != "7d" || x.FromString() != "2026-02-05" || len(x.Errors) != 0 {
+			return x.Range + " " + x.FromString() + " " + strings.Join(x.Errors, "; ")
+		}
+		return ""
+	})
 	f("from=2026-01-02&to=2026-01-05", func(x Filters) string {
 		if x.Range != "custom" || x.FromString() != "2026-01-02" {
 			return x.Range
