@@ -181,3 +181,36 @@ func TestCheckPrintable(t *testing.T) {
 	f("two\nlines\ttab\r\n", "\t\n\r", true)
 	f("nul\x00", "\t\n\r", false)
 }
+
+func TestDateRule(t *testing.T) {
+	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
+	for _, tc := range []struct {
+		s    string
+		want time.Time
+		msg  string
+	}{
+		{"2026-01-15", day(2026, 1, 15), ""},
+		{"2000-01-01", day(2000, 1, 1), ""},
+		{"2100-12-31", day(2100, 12, 31), ""},
+		{"1999-12-31", time.Time{}, `from "1999-12-31": want a date from 2000-01-01 to 2100-12-31`},
+		{"1990-01-01", time.Time{}, `from "1990-01-01": want a date from 2000-01-01 to 2100-12-31`},
+		{"2101-01-01", time.Time{}, `from "2101-01-01": want a date from 2000-01-01 to 2100-12-31`},
+		{"9999-12-31", time.Time{}, `from "9999-12-31": want a date from 2000-01-01 to 2100-12-31`},
+		{"0001-01-01", time.Time{}, `from "0001-01-01": want a date from 2000-01-01 to 2100-12-31`},
+		{"15/01/2026", time.Time{}, `from "15/01/2026": want a date YYYY-MM-DD, for example 2026-01-15`},
+		{"2026-02-30", time.Time{}, `from "2026-02-30": want a date YYYY-MM-DD, for example 2026-01-15`},
+		{"", time.Time{}, `from "": want a date YYYY-MM-DD, for example 2026-01-15`},
+	} {
+		got, err := ParseDate("from", tc.s)
+		if tc.msg == "" {
+			if err != nil || !got.Equal(tc.want) {
+				t.Errorf("ParseDate(%q) = %v, %v; want %v", tc.s, got, err, tc.want)
+			}
+			continue
+		}
+		var re *RuleError
+		if !errors.As(err, &re) || err.Error() != tc.msg || re.HTTPStatus() != http.StatusBadRequest {
+			t.Errorf("ParseDate(%q) error %v, want a 400 RuleError %q", tc.s, err, tc.msg)
+		}
+	}
+}

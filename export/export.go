@@ -82,7 +82,23 @@ func (e *Export) Normalize() error {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("query %q: not a URL query string (want for example metric=active_users&interval=day&by=assistant)", e.Query))
 	} else {
-		for _, k := range []string{"from", "to", "format"} {
+		// The query is first read as the query API reads it, from, to
+		// and range included, so that a value the API refuses is refused
+		// here with the same message; the export's own range then takes
+		// the place of from, to and range.
+		queryOK := true
+		if contains(Kinds, e.Kind) {
+			if err := checkQuery(e.Kind, q); err != nil {
+				errs = append(errs, fmt.Errorf("query: %w", err))
+				queryOK = false
+			}
+		}
+		// A preset in the query (a chart's own encoding) keeps rolling
+		// as the export's range, unless the export names one.
+		if p := query.Preset(q.Get("range")); queryOK && e.Range == "" && p != "" && p != query.RangeCustom && p != query.RangeAll {
+			e.Range = RangeOf(p, time.Time{}, time.Time{})
+		}
+		for _, k := range []string{"from", "to", "range", "format"} {
 			q.Del(k)
 		}
 		// The export's days are counted in its time zone: a tz in the
@@ -101,7 +117,7 @@ func (e *Export) Normalize() error {
 			q.Set("metric", "active_users")
 		}
 		e.Query = q.Encode()
-		if contains(Kinds, e.Kind) {
+		if queryOK && contains(Kinds, e.Kind) {
 			if err := checkQuery(e.Kind, e.Params(time.Now().UTC().AddDate(0, 0, -28), time.Now().UTC().AddDate(0, 0, -1))); err != nil {
 				errs = append(errs, fmt.Errorf("query: %w", err))
 			}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/adoptscope/adoptscope/catalog"
+	"github.com/adoptscope/adoptscope/query"
 )
 
 // Range is a date range relative to the day a run is scheduled for.
@@ -66,6 +67,9 @@ func (r Range) Period(at time.Time, loc *time.Location) (from, to time.Time, err
 		if perr != nil {
 			return from, to, fmt.Errorf("range %q: want since:YYYY-MM-DD, for example since:2026-01-01", r)
 		}
+		if !catalog.InDateBounds(d) {
+			return from, to, fmt.Errorf("range %q: want since:YYYY-MM-DD with a date %s", r, catalog.DateBounds)
+		}
 		if d.After(yesterday) {
 			// A range that starts later than it ends is reported, not
 			// silently turned round.
@@ -74,6 +78,35 @@ func (r Range) Period(at time.Time, loc *time.Location) (from, to time.Time, err
 		return d, yesterday, nil
 	}
 	return from, to, fmt.Errorf("range %q: want one of %s or since:YYYY-MM-DD", r, joinRanges())
+}
+
+// RangeOf is the export range that keeps a query's range rolling when it
+// is scheduled: a preset becomes its rolling range (7d last_7_days, 28d
+// last_28_days, 90d last_90_days, 12m last_12_months); all and fixed dates
+// [from, to] become since:from, or last_7_days and last_28_days when they
+// span no more (a chart of last week stays last week).
+func RangeOf(p query.Preset, from, to time.Time) Range {
+	switch p {
+	case query.Range7d:
+		return "last_7_days"
+	case query.Range28d:
+		return "last_28_days"
+	case query.Range90d:
+		return "last_90_days"
+	case query.Range12m:
+		return "last_12_months"
+	case query.RangeAll:
+		return Range("since:" + from.Format(catalog.DateLayout))
+	}
+	switch days := int(to.Sub(from).Hours()/24) + 1; {
+	case from.IsZero() || to.IsZero():
+		return "last_28_days"
+	case days <= 7:
+		return "last_7_days"
+	case days <= 28:
+		return "last_28_days"
+	}
+	return Range("since:" + from.Format(catalog.DateLayout))
 }
 
 func joinRanges() string {

@@ -82,28 +82,22 @@ type DependencyResult struct {
 // ParseDependency reads a DependencyRequest: interval, from, to, assistant,
 // channel, country, tz, partial (the parameters of a series).
 func ParseDependency(v url.Values) (DependencyRequest, error) {
+	return ParseDependencySince(v, time.Time{})
+}
+
+// ParseDependencySince is ParseDependency with the first day with data,
+// where range=all starts (zero: catalog.DefaultLaunch).
+func ParseDependencySince(v url.Values, first time.Time) (DependencyRequest, error) {
 	var r DependencyRequest
-	iv, err := parseInterval(v, "interval", Intervals)
-	if err != nil {
-		return r, err
+	sl, errs := ParseSlice(v, SliceOptions{Days: 28, Dims: sliceDims, Read: ReadTZ | ReadPartial, First: first})
+	if len(errs) > 0 {
+		return r, errs.First()
 	}
-	r.Interval = iv
-	if r.From, r.To, err = parseRange(v, 28); err != nil {
-		return r, err
-	}
-	if r.Filters, err = parseFilters(v, []Dim{DimAssistant, DimChannel, DimCountry}); err != nil {
-		return r, err
-	}
+	r.Interval, r.From, r.To, r.Filters, r.TZ, r.Partial = sl.Interval, sl.From, sl.To, sl.Filters, sl.TZ, sl.Partial
 	for _, d := range []Dim{DimModality, DimEventType} {
 		if len(v[string(d)]) > 0 {
 			return r, &ParamError{Param: string(d), Value: one(v, string(d)), Allowed: "dependency slices by assistant, channel and country only"}
 		}
-	}
-	if r.TZ, err = parseTZ(v); err != nil {
-		return r, err
-	}
-	if r.Partial, err = parsePartial(v); err != nil {
-		return r, err
 	}
 	return r, nil
 }

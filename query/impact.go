@@ -116,9 +116,9 @@ func ParseImpact(v url.Values) (ImpactRequest, error) {
 		return r, &ParamError{Param: "annotation", Value: r.Annotation, Allowed: "an annotation id: letters, digits, '-' and '_'"}
 	}
 	if d := one(v, "date"); d != "" {
-		t, err := time.Parse(catalog.DateLayout, d)
+		t, err := catalog.ParseDate("date", d)
 		if err != nil {
-			return r, &ParamError{Param: "date", Value: d, Allowed: "want a date YYYY-MM-DD (the first day after the change)"}
+			return r, &ParamError{Param: "date", Value: d, Err: err}
 		}
 		r.Date = t
 	} else if r.Annotation == "" {

@@ -178,6 +178,10 @@ func TestParseImpact(t *testing.T) {
 		{"assistant=chatgpt", "parameter date is required"},
 		{"date=2026-01-15", "parameter assistant is required"},
 		{"date=15-01-2026&assistant=chatgpt", "want a date YYYY-MM-DD"},
+		// A date outside the bounds is refused by the date rule, not
+		// taken for a missing one (it said "date is required").
+		{"date=0001-01-01&assistant=chatgpt", `date "0001-01-01": want a date from 2000-01-01 to 2100-12-31`},
+		{"date=9999-12-31&assistant=chatgpt", `date "9999-12-31": want a date from 2000-01-01 to 2100-12-31`},
 		{"date=2026-01-15&assistant=chatgpt&control=ios", "want assistant:channel"},
 		{"date=2026-01-15&assistant=chatgpt&control=*:*", "name an assistant, a channel or both"},
 		{"date=2026-01-15&assistant=chatgpt&after_days=7", "after_days=\"7\" is invalid: want a whole number from 14 to 366"},

@@ -50,7 +50,11 @@ type OverlapRequest struct {
 // ParseOverlap reads an OverlapRequest: from, to (inclusive; default the
 // last 12 months), interval (month, or none: the whole range), assistant,
 // channel, country (comma lists).
-func ParseOverlap(v url.Values) (OverlapRequest, error) {
+func ParseOverlap(v url.Values) (OverlapRequest, error) { return ParseOverlapSince(v, time.Time{}) }
+
+// ParseOverlapSince is ParseOverlap with the first day with data, where
+// range=all starts (zero: catalog.DefaultLaunch).
+func ParseOverlapSince(v url.Values, first time.Time) (OverlapRequest, error) {
 	var r OverlapRequest
 	switch iv := one(v, "interval"); iv {
 	case "", "none":
@@ -59,16 +63,21 @@ func ParseOverlap(v url.Values) (OverlapRequest, error) {
 	default:
 		return r, &ParamError{Param: "interval", Value: iv, Allowed: "want month (one row set per month) or none (the whole range as one period)"}
 	}
-	if one(v, "from") != "" || one(v, "to") != "" {
-		var err error
-		if r.From, r.To, err = parseRange(v, 365); err != nil {
-			return r, err
+	// interval here is month or none, not the slice's vocabulary.
+	sv := url.Values{}
+	for k, x := range v {
+		if k != "interval" {
+			sv[k] = x
 		}
 	}
-	var err error
-	if r.Filters, err = parseFilters(v, []Dim{DimAssistant, DimChannel, DimCountry}); err != nil {
-		return r, err
+	sl, errs := ParseSlice(sv, SliceOptions{Days: 365, Dims: sliceDims, First: first})
+	if len(errs) > 0 {
+		return r, errs.First()
 	}
+	if sl.Range != "" {
+		r.From, r.To = sl.From, sl.To
+	}
+	r.Filters = sl.Filters
 	for _, d := range []Dim{DimModality, DimEventType} {
 		if len(v[string(d)]) > 0 {
 			return r, &ParamError{Param: string(d), Value: one(v, string(d)), Allowed: "the overlap slices by assistant, channel and country only"}

@@ -5,8 +5,11 @@
 // plain types that the API, the dashboard and the CSV exports all share, so a
 // number is the same on a chart, in the API and in a CSV.
 //
-// Requests are parsed from url.Values by ParseSeries, ParseMigration and
-// ParseRetention: a URL means the same thing everywhere.
+// Requests are parsed from url.Values by ParseSeries, ParseMigration,
+// ParseRetention and the other Parse functions; the parameters of a slice
+// (range, from, to, interval, tz, filters, compare, exact, partial) by
+// ParseSlice alone, which the dashboard's filter bar calls too: a URL means
+// the same thing everywhere.
 package query
 
 import (
@@ -101,8 +104,13 @@ type SeriesRequest struct {
 	Metric   Metric
 	Interval Interval
 	From, To time.Time // UTC midnight, inclusive
-	By       []Dim
-	Filters  Filters
+	// Range is the preset that chose From and To (RangeCustom for dates,
+	// "" for the default span). Values gives From and To, so a CSV link
+	// reproduces the chart; a schedule keeps the preset rolling
+	// (export.RangeOf).
+	Range   Preset
+	By      []Dim
+	Filters Filters
 	// Compare adds the value of the previous range of equal length (same
 	// number of periods, shifted back) and the change in percent.
 	Compare bool
@@ -209,12 +217,18 @@ var tzRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$`
 // now is replaced in tests.
 var now = time.Now
 
-// ParseSeries reads a SeriesRequest from URL parameters: metric, interval,
-// from, to, by, assistant, channel, country, modality, event_type, compare,
-// tz, share_of, exact. Unknown parameters (format, page state) are ignored;
-// every known one is checked against an allow-list or parsed into a typed
-// value.
-func ParseSeries(v url.Values) (SeriesRequest, error) {
+// ParseSeries reads a SeriesRequest from URL parameters: metric, by,
+// share_of and the slice (ParseSlice: range, from, to, interval, tz,
+// assistant, channel, country, modality, event_type, compare, exact,
+// partial). Unknown parameters (format, page state) are ignored; every
+// known one is checked against an allow-list or parsed into a typed value.
+// The error is the first refused parameter.
+func ParseSeries(v url.Values) (SeriesRequest, error) { return ParseSeriesSince(v, time.Time{}) }
+
+// ParseSeriesSince is ParseSeries with the first day with data, where
+// range=all starts (zero: catalog.DefaultLaunch); the caller reads it from
+// the store.
+func ParseSeriesSince(v url.Values, first time.Time) (SeriesRequest, error) {
 	var r SeriesRequest
 	m := one(v, "metric")
 	if m == "" {
@@ -225,32 +239,17 @@ func ParseSeries(v url.Values) (SeriesRequest, error) {
 		return r, &ParamError{Param: "metric", Value: m, Allowed: "want one of " + joinNames(MetricNames())}
 	}
 	r.Metric = def.Name
-	iv, err := parseInterval(v, "interval", Intervals)
-	if err != nil {
-		return r, err
+	sl, errs := ParseSlice(v, SliceOptions{Days: 28, Dims: Dims, First: first, Read: ReadAll})
+	if len(errs) > 0 {
+		return r, errs.First()
 	}
-	r.Interval = iv
-	if r.From, r.To, err = parseRange(v, 28); err != nil {
-		return r, err
-	}
+	r.setSlice(sl)
+	var err error
 	if r.By, err = parseDims(v, "by"); err != nil {
 		return r, err
 	}
 	if r.Metric == ModalityMix && !hasDim(r.By, DimModality) {
 		r.By = append(r.By, DimModality)
-	}
-	if r.Filters, err = parseFilters(v, Dims); err != nil {
-		return r, err
-	}
-	switch c := one(v, "compare"); c {
-	case "", "none", "false":
-	case "previous", "true":
-		r.Compare = true
-	default:
-		return r, &ParamError{Param: "compare", Value: c, Allowed: "want previous or none"}
-	}
-	if r.TZ, err = parseTZ(v); err != nil {
-		return r, err
 	}
 	if r.ShareOf, err = parseDims(v, "share_of"); err != nil {
 		return r, err
@@ -263,13 +262,24 @@ func ParseSeries(v url.Values) (SeriesRequest, error) {
 	if len(r.ShareOf) > 0 && r.Metric != Share {
 		return r, &ParamError{Param: "share_of", Value: joinDims(r.ShareOf), Allowed: "only metric=share takes share_of"}
 	}
-	if r.Exact, err = parseBool(v, "exact"); err != nil {
-		return r, err
-	}
-	if r.Partial, err = parsePartial(v); err != nil {
-		return r, err
-	}
 	return r, nil
+}
+
+// setSlice takes the slice's part of r from s.
+func (r *SeriesRequest) setSlice(s Slice) {
+	r.Interval, r.From, r.To, r.Range, r.TZ, r.Filters = s.Interval, s.From, s.To, s.Range, s.TZ, s.Filters
+	r.Compare = s.Compare == ComparePrevious
+	r.Exact, r.Partial = s.Exact, s.Partial
+}
+
+// Slice is the slice part of r, with absolute dates.
+func (r SeriesRequest) Slice() Slice {
+	c := CompareNone
+	if r.Compare {
+		c = ComparePrevious
+	}
+	return Slice{Range: r.Range, From: r.From, To: r.To, Interval: r.Interval, TZ: r.TZ, Filters: r.Filters,
+		Compare: c, Exact: r.Exact, Partial: r.Partial}
 }
 
 // parsePartial reads partial: exclude (default) or include.
@@ -306,9 +316,9 @@ func ParseMigration(v url.Values) (MigrationRequest, error) {
 	if d == "" {
 		return r, &ParamError{Param: "date", Value: "", Allowed: "a date YYYY-MM-DD (the first day after the change)"}
 	}
-	t, err := time.Parse(catalog.DateLayout, d)
+	t, err := catalog.ParseDate("date", d)
 	if err != nil {
-		return r, &ParamError{Param: "date", Value: d, Allowed: "want a date YYYY-MM-DD"}
+		return r, &ParamError{Param: "date", Value: d, Err: err}
 	}
 	r.Date = t
 	if r.BeforeDays, err = parseInt(v, "before_days", 28, 1, MaxWindowDays); err != nil {
@@ -326,6 +336,10 @@ func ParseMigration(v url.Values) (MigrationRequest, error) {
 		if err != nil {
 			return r, &ParamError{Param: "baseline", Value: b, Allowed: fmt.Sprintf("want a date YYYY-MM-DD (the reference date of the same cohort definition; default the same weekday %d weeks before date) or none", DefaultBaselineWeeks)}
 		}
+		if !catalog.InDateBounds(bt) {
+			_, err := catalog.ParseDate("baseline", b)
+			return r, &ParamError{Param: "baseline", Value: b, Err: err}
+		}
 		if !bt.Before(r.Date) {
 			return r, &ParamError{Param: "baseline", Value: b, Allowed: "must be before date=" + r.Date.Format(catalog.DateLayout)}
 		}
@@ -337,21 +351,18 @@ func ParseMigration(v url.Values) (MigrationRequest, error) {
 // ParseRetention reads a RetentionRequest: interval (week or month, default
 // week), from, to (default: the last 12 weeks), assistant, channel, country.
 func ParseRetention(v url.Values) (RetentionRequest, error) {
+	return ParseRetentionSince(v, time.Time{})
+}
+
+// ParseRetentionSince is ParseRetention with the first day with data, where
+// range=all starts (zero: catalog.DefaultLaunch).
+func ParseRetentionSince(v url.Values, first time.Time) (RetentionRequest, error) {
 	var r RetentionRequest
-	iv, err := parseInterval(v, "interval", []Interval{Week, Month})
-	if err != nil {
-		return r, err
+	sl, errs := ParseSlice(v, SliceOptions{Days: 84, Interval: Week, Intervals: []Interval{Week, Month}, Dims: sliceDims, First: first})
+	if len(errs) > 0 {
+		return r, errs.First()
 	}
-	if one(v, "interval") == "" {
-		iv = Week
-	}
-	r.Interval = iv
-	if r.From, r.To, err = parseRange(v, 84); err != nil {
-		return r, err
-	}
-	if r.Filters, err = parseFilters(v, []Dim{DimAssistant, DimChannel, DimCountry}); err != nil {
-		return r, err
-	}
+	r.Interval, r.From, r.To, r.Filters = sl.Interval, sl.From, sl.To, sl.Filters
 	for _, d := range []Dim{DimModality, DimEventType} {
 		if len(v[string(d)]) > 0 {
 			return r, &ParamError{Param: string(d), Value: strings.Join(v[string(d)], ","), Allowed: "retention slices by assistant, channel and country only"}
@@ -364,49 +375,6 @@ func ParseRetention(v url.Values) (RetentionRequest, error) {
 // commas, as if given as one list.
 func one(v url.Values, name string) string {
 	return strings.TrimSpace(strings.Join(v[name], ","))
-}
-
-func parseInterval(v url.Values, name string, allowed []Interval) (Interval, error) {
-	s := one(v, name)
-	if s == "" {
-		return Day, nil
-	}
-	for _, iv := range allowed {
-		if string(iv) == s {
-			return iv, nil
-		}
-	}
-	names := make([]string, len(allowed))
-	for i, iv := range allowed {
-		names[i] = string(iv)
-	}
-	return "", &ParamError{Param: name, Value: s, Allowed: "want one of " + joinNames(names)}
-}
-
-func parseRange(v url.Values, defaultDays int) (from, to time.Time, err error) {
-	today := now().UTC().Truncate(24 * time.Hour)
-	to = today
-	if s := one(v, "to"); s != "" {
-		if to, err = time.Parse(catalog.DateLayout, s); err != nil {
-			return from, to, &ParamError{Param: "to", Value: s, Allowed: "want a date YYYY-MM-DD (inclusive)"}
-		}
-	}
-	from = to.AddDate(0, 0, -(defaultDays - 1))
-	if s := one(v, "from"); s != "" {
-		if from, err = time.Parse(catalog.DateLayout, s); err != nil {
-			return from, to, &ParamError{Param: "from", Value: s, Allowed: "want a date YYYY-MM-DD (inclusive)"}
-		}
-	}
-	if from.After(to) {
-		return from, to, &ParamError{Param: "from", Value: from.Format(catalog.DateLayout), Allowed: "must not be after to=" + to.Format(catalog.DateLayout)}
-	}
-	if to.Sub(from) > MaxRangeDays*24*time.Hour {
-		return from, to, &ParamError{Param: "from", Value: from.Format(catalog.DateLayout), Allowed: fmt.Sprintf("the range from..to may span at most %d days", MaxRangeDays)}
-	}
-	if from.Year() < 2000 || to.Year() > 2100 {
-		return from, to, &ParamError{Param: "from", Value: from.Format(catalog.DateLayout), Allowed: "dates must lie between 2000-01-01 and 2100-12-31"}
-	}
-	return from, to, nil
 }
 
 func parseDims(v url.Values, name string) ([]Dim, error) {
@@ -437,30 +405,24 @@ func parseDims(v url.Values, name string) ([]Dim, error) {
 	return out, nil
 }
 
+// sliceDims are the filters of the views that slice people by where they
+// are (retention, dependency, overlap, KPIs): assistant, channel, country.
+var sliceDims = []Dim{DimAssistant, DimChannel, DimCountry}
+
+// parseFilters reads the filters of allowed, by the slice's rule, and
+// returns the first refused value.
 func parseFilters(v url.Values, allowed []Dim) (Filters, error) {
 	var f Filters
-	for _, d := range allowed {
-		s := one(v, string(d))
-		if s == "" {
-			continue
+	var errs ParamErrors
+	add := func(err error) {
+		if pe, ok := err.(*ParamError); ok {
+			errs = append(errs, pe)
 		}
-		var vals []string
-		for _, part := range strings.Split(s, ",") {
-			part = strings.TrimSpace(part)
-			if part == "" {
-				continue
-			}
-			if err := checkValue(d, part); err != nil {
-				return f, err
-			}
-			vals = append(vals, part)
-		}
-		if len(vals) > MaxFilterItems {
-			return f, &ParamError{Param: string(d), Value: s, Allowed: fmt.Sprintf("at most %d values", MaxFilterItems)}
-		}
-		f.set(d, vals)
 	}
-	return f, nil
+	for _, d := range allowed {
+		f.set(d, readList(v, d, nil, add))
+	}
+	return f, errs.First()
 }
 
 func parseTZ(v url.Values) (string, error) {

@@ -369,3 +369,97 @@ func TestControlCharacterIsOneRule(t *testing.T) {
 		t.Errorf("CLI: %v (%s), want an error with %q", err, out, want)
 	}
 }
+
+// exportAPI creates a scheduled CSV export of a series with the query q
+// through the exports API and returns the status and the error, if any.
+func (p *rulesProduct) exportAPI(t *testing.T, name, q string) (int, string) {
+	t.Helper()
+	return p.api(t, http.MethodPost, "/api/v1/exports", map[string]any{"name": name, "query": q, "schedule": "0 6 * * MON"})
+}
+
+// exportCLI runs `adoptscope export add` with the query q against the
+// store. A tz in the query is the export's --timezone too (the CLI's
+// default, UTC, would be refused for disagreeing with it).
+func (p *rulesProduct) exportCLI(t *testing.T, name, q string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	args := []string{"export", "add"}
+	for i := 0; i < len(p.cliArgs); i += 2 {
+		if p.cliArgs[i] != "--channels" { // not a flag of export add
+			args = append(args, p.cliArgs[i], p.cliArgs[i+1])
+		}
+	}
+	args = append(args, "--name", name, "--schedule", "0 6 * * MON", "--query", q)
+	if v, err := url.ParseQuery(q); err == nil && v.Get("tz") != "" {
+		args = append(args, "--timezone", v.Get("tz"))
+	}
+	err := cli.Run(context.Background(), args, &out, &errOut)
+	return out.String() + errOut.String(), err
+}
+
+// TestSliceParametersAreOneRule: the parameters of a slice (range, from,
+// to, interval, tz, country, compare) mean the same on a dashboard page,
+// in the query API, in a scheduled CSV export (through the exports API and
+// the CLI's export add): each value is accepted by all four or refused by
+// all four with the same message, query.ParseSlice's. Before, the page
+// took compare=on, off and 1 (the API answered 400) and refused
+// compare=none (the API took it), upper-cased country=fr (the API refused
+// it), and took from=1990-01-01 (the API refused it; the page's charts then
+// all failed); an export dropped from and to without reading them.
+func TestSliceParametersAreOneRule(t *testing.T) {
+	p := startRulesProduct(t)
+	const bounds = "want a date from 2000-01-01 to 2100-12-31"
+	for i, tc := range []struct {
+		q    string
+		want string // the message of the refusal; "" accepted
+	}{
+		{"compare=on", `parameter compare="on" is invalid: want one of none, previous`},
+		{"compare=off", `parameter compare="off" is invalid: want one of none, previous`},
+		{"compare=1", `parameter compare="1" is invalid: want one of none, previous`},
+		{"compare=none", ""},
+		{"compare=previous", ""},
+		{"compare=true", ""}, // the boolean of links and exports from before the enum
+		{"country=fr", catalog.CheckCountry("fr").Error()},
+		{"country=FR", ""},
+		{"from=1990-01-01", `from "1990-01-01": ` + bounds},
+		{"from=1990-01-01&to=2026-01-05", `from "1990-01-01": ` + bounds},
+		{"from=2026-01-01&to=2101-01-01", `to "2101-01-01": ` + bounds},
+		{"from=2026-01-01&to=2026-01-31", ""},
+		{"interval=year", `parameter interval="year" is invalid: want one of day, week, month`},
+		{"interval=month", ""},
+		{"tz=Mars/Olympus", `parameter tz="Mars/Olympus" is invalid: unknown time zone: want an IANA name such as Europe/Paris, or UTC`},
+		{"tz=Europe/Paris", ""},
+		{"range=5d", `parameter range="5d" is invalid: want one of 7d, 28d, 90d, 12m, all, custom`},
+		{"range=90d", ""},
+		{"range=all", ""},
+	} {
+		t.Run(tc.q, func(t *testing.T) {
+			var errs []string
+			if tc.want != "" {
+				errs = []string{tc.want}
+			}
+			if got := p.filterErrors(t, tc.q); strings.Join(got, "\n") != strings.Join(errs, "\n") {
+				t.Errorf("dashboard: errors %q, want %q", got, errs)
+			}
+			code, msg := p.api(t, http.MethodGet, "/api/v1/series?"+tc.q, nil)
+			if (tc.want == "" && code != http.StatusOK) || (tc.want != "" && (code != http.StatusBadRequest || msg != tc.want)) {
+				t.Errorf("query API: %d %q, want %q", code, msg, tc.want)
+			}
+			code, msg = p.exportAPI(t, fmt.Sprintf("rule_api_%d", i), tc.q)
+			if (tc.want == "" && code != http.StatusCreated) || (tc.want != "" && (code != http.StatusBadRequest || !strings.Contains(msg, tc.want))) {
+				t.Errorf("exports API: %d %q, want %q", code, msg, tc.want)
+			}
+			out, err := p.exportCLI(t, fmt.Sprintf("rule_cli_%d", i), tc.q)
+			if (tc.want == "" && err != nil) || (tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want))) {
+				t.Errorf("CLI export add: %v (%s), want %q", err, out, tc.want)
+			}
+		})
+	}
+	// An export's own range is held to the same date rule.
+	const since = "since:1990-01-01"
+	want := `range "since:1990-01-01": want since:YYYY-MM-DD with a date ` + catalog.DateBounds
+	if code, msg := p.api(t, http.MethodPost, "/api/v1/exports", map[string]any{"name": "rule_since", "query": "metric=active_users",
+		"range": since, "schedule": "0 6 * * MON"}); code != http.StatusBadRequest || !strings.Contains(msg, want) {
+		t.Errorf("exports API range %s: %d %q, want %q", since, code, msg, want)
+	}
+}

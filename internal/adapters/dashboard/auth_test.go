@@ -189,14 +189,24 @@ func TestParseFilters(t *testing.T) {
 		}
 		return ""
 	})
+	// The filter form sends the dates shown with the range chosen: the
+	// preset wins, nothing is reported.
+	f("range=7d&interval=day&from=2026-01-02&to=2026-01-05", func(x Filters) string {
+		if x.Range != "7d" || x.FromString() != "2026-02-05" || len(x.Errors) != 0 {
+			return x.Range + " " + x.FromString() + " " + strings.Join(x.Errors, "; ")
+		}
+		return ""
+	})
 	f("from=2026-01-02&to=2026-01-05", func(x Filters) string {
 		if x.Range != "custom" || x.FromString() != "2026-01-02" {
 			return x.Range
 		}
 		return ""
 	})
+	// Every refused value is reported and takes its default; a country
+	// code in lower case is refused, as by the API and ingest.
 	f("from=2026-01-09&to=2026-01-05&interval=year&assistant=chat'gpt&country=fr", func(x Filters) string {
-		if len(x.Errors) != 3 || x.Interval != "week" || len(x.Assistants) != 0 || x.Countries[0] != "FR" {
+		if len(x.Errors) != 4 || x.Interval != "week" || x.Range != "12m" || len(x.Assistants) != 0 || len(x.Countries) != 0 {
 			return strings.Join(x.Errors, "; ")
 		}
 		return ""

@@ -3,11 +3,11 @@ package dashboard
 import (
 	"fmt"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/adoptscope/adoptscope/catalog"
+	"github.com/adoptscope/adoptscope/export"
 	"github.com/adoptscope/adoptscope/query"
 )
 
@@ -33,25 +33,31 @@ type Filters struct {
 	Errors []string
 }
 
-// Preset is a named relative date range.
+// Preset is a named relative date range (query.Preset) with its label.
 type Preset struct {
 	Key, Label string
-	from       func(today time.Time) time.Time
 }
 
-// Presets are the date range choices of the filter bar, in display order.
+// Presets are the date range choices of the filter bar, in display order;
+// package query resolves each (query.Preset.Start).
 var Presets = []Preset{
-	{"7d", "Last 7 days", func(t time.Time) time.Time { return t.AddDate(0, 0, -6) }},
-	{"28d", "Last 28 days", func(t time.Time) time.Time { return t.AddDate(0, 0, -27) }},
-	{"90d", "Last 90 days", func(t time.Time) time.Time { return t.AddDate(0, 0, -89) }},
-	{"12m", "Last 12 months", func(t time.Time) time.Time { return t.AddDate(-1, 0, 1) }},
-	{"all", "Since launch", nil},
+	{string(query.Range7d), "Last 7 days"},
+	{string(query.Range28d), "Last 28 days"},
+	{string(query.Range90d), "Last 90 days"},
+	{string(query.Range12m), "Last 12 months"},
+	{string(query.RangeAll), "Since launch"},
 }
 
 // presetExportRange is the export range that keeps a preset rolling when a
 // chart is scheduled as CSV ("all" starts at the first stored event, a
 // fixed date).
-var presetExportRange = map[string]string{"7d": "last_7_days", "28d": "last_28_days", "90d": "last_90_days", "12m": "last_12_months"}
+var presetExportRange = func() map[string]string {
+	m := map[string]string{}
+	for _, p := range []query.Preset{query.Range7d, query.Range28d, query.Range90d, query.Range12m} {
+		m[string(p)] = string(export.RangeOf(p, time.Time{}, time.Time{}))
+	}
+	return m
+}()
 
 // filterEnv is what parsing needs besides the URL: the clock, the first
 // day with data, the registries unknown values are checked against and
@@ -81,108 +87,29 @@ func ParseFilters(q url.Values, today, launch time.Time) Filters {
 	return parseFilters(q, filterEnv{now: today, launch: launch})
 }
 
-// parseFilters reads the filter state from URL parameters. Unusable values
-// are reported in Errors and replaced by defaults: a page with a typo in
-// its URL still shows something, and says what it ignored with the same
-// message as the query API.
+// parseFilters reads the filter state from URL parameters with the query
+// API's parser (query.ParseSlice): the same URL means the same slice, and
+// a value the API refuses is refused here with the same message. Unusable
+// values are reported in Errors, every one of them, and each takes its
+// default: a page with a typo in its URL still shows something, and says
+// what it ignored.
 func parseFilters(q url.Values, env filterEnv) Filters {
-	tz := env.tz
-	if tz == "" {
-		tz = "UTC"
-	}
-	var tzErr string
-	if v := strings.TrimSpace(q.Get("tz")); v != "" {
-		if _, err := loadZone(v); err != nil {
-			tzErr = fmt.Sprintf("tz %q: unknown time zone: want an IANA name such as Europe/Paris, or UTC", v)
-		} else {
-			tz = v
-		}
-	}
-	loc, _ := loadZone(tz)
-	y, m, d := env.now.In(loc).Date()
-	today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-	launch := truncDay(env.launch)
-	f := Filters{Range: DefaultRange, Interval: DefaultInterval, TZ: tz}
-	if tzErr != "" {
-		f.Errors = append(f.Errors, tzErr)
-	}
-	if r := q.Get("range"); r != "" {
-		f.Range = r
-	}
-	if v := q.Get("interval"); v != "" {
-		if contains(Intervals, v) {
-			f.Interval = v
-		} else {
-			f.Errors = append(f.Errors, fmt.Sprintf("interval %q: use day, week or month", v))
-		}
-	}
-	from, to := q.Get("from"), q.Get("to")
-	if (from != "" || to != "") && q.Get("range") == "" {
-		f.Range = "custom"
-	}
-	if f.Range == "custom" {
-		ft, err1 := time.Parse(catalog.DateLayout, from)
-		tt, err2 := time.Parse(catalog.DateLayout, to)
-		switch {
-		case err1 != nil:
-			f.Errors = append(f.Errors, fmt.Sprintf("from %q: want a date YYYY-MM-DD", from))
-			f.Range = DefaultRange
-		case err2 != nil:
-			f.Errors = append(f.Errors, fmt.Sprintf("to %q: want a date YYYY-MM-DD", to))
-			f.Range = DefaultRange
-		case tt.Before(ft):
-			f.Errors = append(f.Errors, fmt.Sprintf("from %s is after to %s", from, to))
-			f.Range = DefaultRange
-		default:
-			f.From, f.To = ft, tt
-		}
-	}
-	if f.Range != "custom" {
-		p, ok := presetByKey(f.Range)
-		if !ok {
-			f.Errors = append(f.Errors, fmt.Sprintf("range %q: use one of 7d, 28d, 90d, 12m, all, custom", f.Range))
-			f.Range = DefaultRange
-			p, _ = presetByKey(DefaultRange)
-		}
-		f.To = today
-		if p.from == nil {
-			f.From = launch
-		} else {
-			f.From = p.from(today)
-		}
-		if f.From.After(f.To) {
-			f.From = f.To
-		}
-		// A preset starts at the beginning of a period, so the first week
-		// or month on a chart is a whole one, not a dip.
-		if start, err := time.Parse(catalog.DateLayout, periodLabel(f.From, f.Interval)); err == nil && p.from != nil {
-			f.From = start
-		}
-	}
-	var errs []string
 	reg := catalog.Registry{Assistants: env.assistants, Channels: env.channels}
-	known := func(kind catalog.Kind) func(string) error {
-		return func(s string) error { return reg.Check(kind, s) }
+	s, errs := query.ParseSlice(q, query.SliceOptions{
+		Now: env.now, First: truncDay(env.launch), TZ: env.tz,
+		Range: query.Preset(DefaultRange), Interval: query.Interval(DefaultInterval),
+		Dims:  []query.Dim{query.DimAssistant, query.DimChannel, query.DimCountry},
+		Read:  query.ReadTZ | query.ReadCompare | query.ReadPartial,
+		Check: func(d query.Dim, v string) error { return reg.Check(catalog.Kind(d), v) },
+	})
+	f := Filters{Range: string(s.Range), From: s.From, To: s.To, Interval: string(s.Interval),
+		Assistants: s.Filters.Assistants, Channels: s.Filters.Channels, Countries: s.Filters.Countries,
+		Compare: s.Compare == query.ComparePrevious, TZ: s.TZ, Partial: s.Partial}
+	if f.TZ == "" {
+		f.TZ = "UTC"
 	}
-	f.Assistants, errs = parseList(q["assistant"], "assistant", known(catalog.Assistant))
-	f.Errors = append(f.Errors, errs...)
-	f.Channels, errs = parseList(q["channel"], "channel", known(catalog.Channel))
-	f.Errors = append(f.Errors, errs...)
-	f.Countries, errs = parseList(q["country"], "country", catalog.CheckCountry)
-	f.Errors = append(f.Errors, errs...)
-	switch q.Get("compare") {
-	case "", "off", "0", "false":
-	case "previous", "on", "1", "true":
-		f.Compare = true
-	default:
-		f.Errors = append(f.Errors, fmt.Sprintf("compare %q: use previous", q.Get("compare")))
-	}
-	switch q.Get("partial") {
-	case "", "exclude":
-	case "include":
-		f.Partial = true
-	default:
-		f.Errors = append(f.Errors, fmt.Sprintf("partial %q: use include (count the incomplete current period) or exclude", q.Get("partial")))
+	for _, e := range errs {
+		f.Errors = append(f.Errors, e.Error())
 	}
 	return f
 }
@@ -206,43 +133,6 @@ func (f Filters) Location() *time.Location {
 		return time.UTC
 	}
 	return loc
-}
-
-// parseList accepts both repeated parameters (checkboxes) and comma lists
-// (the API's form), drops duplicates and sorts, so equal filters give equal
-// URLs. check is the catalog's rule for the values; its message is the
-// error shown.
-func parseList(vals []string, name string, check func(string) error) ([]string, []string) {
-	seen := map[string]bool{}
-	var out, errs []string
-	for _, v := range vals {
-		for _, s := range strings.Split(v, ",") {
-			s = strings.TrimSpace(s)
-			if name == "country" {
-				s = strings.ToUpper(s)
-			}
-			if s == "" || seen[s] {
-				continue
-			}
-			if err := check(s); err != nil {
-				errs = append(errs, err.Error())
-				continue
-			}
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	sort.Strings(out)
-	return out, errs
-}
-
-func presetByKey(k string) (Preset, bool) {
-	for _, p := range Presets {
-		if p.Key == k {
-			return p, true
-		}
-	}
-	return Preset{}, false
 }
 
 func contains(xs []string, x string) bool {

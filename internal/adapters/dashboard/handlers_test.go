@@ -228,7 +228,7 @@ func tid(id string) string { return `[data-testid="` + id + `"]` }
 // a chart or an empty state per card, no error box.
 func TestPages(t *testing.T) {
 	app := newTestApp(t, nil, true)
-	q := "range=custom&from=2026-01-05&to=2026-02-08&interval=week&assistant=chatgpt,meta_ai&channel=whatsapp&channel=ios&country=br"
+	q := "range=custom&from=2026-01-05&to=2026-02-08&interval=week&assistant=chatgpt,meta_ai&channel=whatsapp&channel=ios&country=BR" // a country code is upper case, as ingest stores it (country=br is refused)
 	scenarios := []struct {
 		path   string
 		charts []string // data-testid of chart cards that must hold a drawn chart

@@ -83,7 +83,7 @@ func TestLoginThrottle(t *testing.T) {
 // is checked, and attempts on one account take turns, so the right one is
 // answered 429 and no more than the throttle's 10 passwords are checked.
 func TestLoginThrottleCountsConcurrentAttempts(t *testing.T) {
-	app := newTestAppWith(t, testUsers(t), false, func(o *Options) {
+	app := newTestAppWith(t, testUsers(t), false, func(o *Deps) {
 		o.Auth.Wait = func(context.Context, time.Duration) error { return nil }
 	})
 	base := app.srv.URL

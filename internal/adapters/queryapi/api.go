@@ -198,7 +198,11 @@ func (a *API) getSeries(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	req, err := query.ParseSeries(v)
+	first, err := a.since(c.Request().Context(), v)
+	if err != nil {
+		return err
+	}
+	req, err := query.ParseSeriesSince(v, first)
 	if err != nil {
 		return err
 	}
@@ -240,7 +244,11 @@ func (a *API) getMigration(c echo.Context) error {
 
 func (a *API) getRetention(c echo.Context) error {
 	return answer(c, func(v url.Values) (query.RetentionRequest, error) {
-		r, err := query.ParseRetention(v)
+		first, err := a.since(c.Request().Context(), v)
+		if err != nil {
+			return query.RetentionRequest{}, err
+		}
+		r, err := query.ParseRetentionSince(v, first)
 		if err == nil {
 			err = query.CheckKnown(a.deps.Registry, r.Filters)
 		}
@@ -259,7 +267,11 @@ func (a *API) getRetention(c echo.Context) error {
 // assistant's maker does not control, with the percentage.
 func (a *API) getDependency(c echo.Context) error {
 	return answer(c, func(v url.Values) (query.DependencyRequest, error) {
-		r, err := query.ParseDependency(v)
+		first, err := a.since(c.Request().Context(), v)
+		if err != nil {
+			return query.DependencyRequest{}, err
+		}
+		r, err := query.ParseDependencySince(v, first)
 		if err == nil {
 			err = query.CheckKnown(a.deps.Registry, r.Filters)
 		}
@@ -308,6 +320,20 @@ func (a *API) getFreshness(c echo.Context) error {
 		return err
 	}
 	return c.Blob(http.StatusOK, mimeJSON, buf.Bytes())
+}
+
+// since is where range=all starts: the first stored event, read from the
+// store only when v asks for it (zero otherwise, and while nothing is
+// stored: the parsers then start at catalog.DefaultLaunch).
+func (a *API) since(ctx context.Context, v url.Values) (time.Time, error) {
+	if v.Get("range") != string(query.RangeAll) {
+		return time.Time{}, nil
+	}
+	fr, err := query.Freshness(ctx, a.deps.Store, time.Now())
+	if err != nil {
+		return time.Time{}, err
+	}
+	return fr.FirstEvent, nil
 }
 
 // answer serves an endpoint whose whole result is built before it is

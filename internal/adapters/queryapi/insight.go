@@ -108,7 +108,11 @@ func (a *API) resolveAnnotation(ctx context.Context, r *query.ImpactRequest) err
 // getOverlap: people on each pair of assistants, on one only.
 func (a *API) getOverlap(c echo.Context) error {
 	return answer(c, func(v url.Values) (query.OverlapRequest, error) {
-		r, err := query.ParseOverlap(v)
+		first, err := a.since(c.Request().Context(), v)
+		if err != nil {
+			return query.OverlapRequest{}, err
+		}
+		r, err := query.ParseOverlapSince(v, first)
 		if err == nil {
 			err = query.CheckKnown(a.deps.Registry, r.Filters)
 		}
