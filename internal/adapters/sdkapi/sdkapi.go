@@ -64,6 +64,7 @@ func (h *Handler) Routes() []Route {
 		}
 		rs = append(rs, Route{"/v1/" + t, ep})
 	}
+	rs = append(rs, h.captureV1Routes()...)
 	return rs
 }
 
