@@ -395,3 +395,52 @@ func TestCaptureV1WaitsForADecodingSlot(t *testing.T) {
 		t.Fatalf("%d %v %s", a.status, a.header, a.raw)
 	}
 }
+
+// TestCaptureV1RetryWhenIngestIsFull: while the buffer holds events not
+// yet committed, a request that would overfill it is answered 200 with
+// every event told to retry (Retry-After 1); once the buffer has drained
+// the same request is stored.
+func TestCaptureV1RetryWhenIngestIsFull(t *testing.T) {
+	s := chtest.NewStore(t)
+	// 9 events wait the whole flush interval (under a tenth of BatchRows);
+	// 92 more would pass BufferRows.
+	in := start(t, s, ingest.Config{BatchRows: 100, BufferRows: 100, FlushInterval: 3 * time.Second}, ingest.SDKConfig{})
+	at := time.Now().UTC().Add(-time.Minute)
+	batch := func(from, n int) []byte {
+		var evs []string
+		for i := from; i < from+n; i++ {
+			evs = append(evs, v1Event(uuidN(i), "message", fmt.Sprint("u", i%10), at, `{"assistant":"chatgpt","channel":"web"}`))
+		}
+		return v1Body(evs...)
+	}
+	first := make(chan answer, 1)
+	go func() { first <- in.post(t, v1Path, batch(0, 9), v1Headers(uuidN(900), 1, time.Now())) }()
+	for deadline := time.Now().Add(10 * time.Second); in.p.Snapshot().BufferRows < 9; {
+		if time.Now().After(deadline) {
+			t.Fatal("the first request never reached the buffer")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	a := in.post(t, v1Path, batch(100, 92), v1Headers(uuidN(901), 1, time.Now()))
+	g := verdicts(t, a)
+	if a.status != 200 || a.header.Get("Retry-After") != "1" || len(g) != 92 {
+		t.Fatalf("%d %v %d verdicts", a.status, a.header, len(g))
+	}
+	for id, v := range g {
+		if v["result"] != "retry" || v["details"] != "not_persisted" {
+			t.Fatalf("%s: %v, want retry", id, v)
+		}
+	}
+	if a := <-first; a.status != 200 || len(verdicts(t, a)) != 9 {
+		t.Fatalf("first: %d %s", a.status, a.raw)
+	}
+	a = in.post(t, v1Path, batch(100, 92), v1Headers(uuidN(901), 2, time.Now()))
+	for id, v := range verdicts(t, a) {
+		if v["result"] != "ok" {
+			t.Fatalf("resent: %s: %v", id, v)
+		}
+	}
+	if n := len(rows(t, s)); n != 101 {
+		t.Fatalf("%d rows, want 101", n)
+	}
+}
