@@ -72,7 +72,7 @@ test-unit:
 # failing input (go.dev/issue/75804, fixed in Go 1.27). 50000 runs take
 # about 5-15 s per decoder here.
 FUZZ_TIME    ?= 50000x
-FUZZ_TARGETS := FuzzNDJSON FuzzJSON FuzzCSV
+FUZZ_TARGETS := FuzzNDJSON FuzzJSON FuzzCSV FuzzCaptureV1
 fuzz:
 	@for f in $(FUZZ_TARGETS); do \
 		$(GO) test ./ingest -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZ_TIME) || exit 1; \
