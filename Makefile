@@ -3,9 +3,10 @@ GO        ?= go
 BIN       := bin/adoptscope
 DATA_DIR  ?= ./data
 # Debian packages: what the product needs to run, and what its tests add
-# (Chromium for the dashboard's browser test).
+# (Chromium for the dashboard's browser test, python3-venv for the virtual
+# environment of posthog-python in the capture v1 SDK test).
 APT_PKGS      ?= clickhouse-server
-TEST_APT_PKGS ?= $(APT_PKGS) chromium
+TEST_APT_PKGS ?= $(APT_PKGS) chromium python3-venv
 PKGS      := ./...
 
 .PHONY: run build test test-unit test-cluster test-compat fuzz lint staticcheck generate check-generated deps test-deps clean help
@@ -87,7 +88,7 @@ test-unit:
 # failing input (go.dev/issue/75804, fixed in Go 1.27). 50000 runs take
 # about 5-15 s per decoder here.
 FUZZ_TIME    ?= 50000x
-FUZZ_TARGETS := FuzzNDJSON FuzzJSON FuzzCSV
+FUZZ_TARGETS := FuzzNDJSON FuzzJSON FuzzCSV FuzzCaptureV1
 fuzz:
 	@for f in $(FUZZ_TARGETS); do \
 		$(GO) test ./ingest -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZ_TIME) || exit 1; \

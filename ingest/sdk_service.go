@@ -92,9 +92,15 @@ func (s *SDK) endpoint(name string) *SDKEndpointStats {
 // rejections are counted only when the request is answered 2xx: a request
 // refused with 503 comes again, and would count them twice.
 func (s *SDK) Submit(ctx context.Context, endpoint string, b *SDKBatch) (SDKResult, error) {
+	res, _, err := s.submit(ctx, endpoint, b)
+	return res, err
+}
+
+// submit is Submit that also returns every error, uncapped, with its Line.
+func (s *SDK) submit(ctx context.Context, endpoint string, b *SDKBatch) (SDKResult, []FieldError, error) {
 	res, all, err := s.p.SubmitLines(ctx, b.Inputs, b.Lines, b.Errors)
 	if err != nil {
-		return SDKResult{}, err
+		return SDKResult{}, nil, err
 	}
 	out := SDKResult{Result: res, Skipped: b.SkippedTotal()}
 	s.messages.WithLabelValues(endpoint, "accepted").Add(float64(res.Accepted))
@@ -120,7 +126,7 @@ func (s *SDK) Submit(ctx context.Context, endpoint string, b *SDKBatch) (SDKResu
 		e := all[len(all)-1]
 		st.LastError = e.Field + ": " + e.Error
 	}
-	return out, nil
+	return out, all, nil
 }
 
 // Answered counts one answer of endpoint; msg is the error shown for a

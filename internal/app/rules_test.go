@@ -246,6 +246,9 @@ func TestSlugRuleIsOneRule(t *testing.T) {
 	if code, msg := p.ingest(t, "bad-slug", bad); code != http.StatusBadRequest || msg != want {
 		t.Errorf("ingest %s: %d %q, want 400 %q", bad, code, msg, want)
 	}
+	if code, result, details := p.captureV1(t, "0190a2b3-c4d5-7e6f-8a9b-000000000001", bad); code != http.StatusOK || result != "drop" || details != "invalid_channel: "+want {
+		t.Errorf("capture v1 %s: %d %s %q, want 200 drop %q", bad, code, result, details, "invalid_channel: "+want)
+	}
 	if code, msg := p.api(t, http.MethodGet, "/api/v1/series?channel="+bad, nil); code != http.StatusBadRequest || msg != want {
 		t.Errorf("query API %s: %d %q, want 400 %q", bad, code, msg, want)
 	}
@@ -258,6 +261,9 @@ func TestSlugRuleIsOneRule(t *testing.T) {
 
 	if code, msg := p.ingest(t, "good-slug", good); code != http.StatusOK || msg != "" {
 		t.Errorf("ingest %s: %d %q, want 200", good, code, msg)
+	}
+	if code, result, _ := p.captureV1(t, "0190a2b3-c4d5-7e6f-8a9b-000000000002", good); code != http.StatusOK || result != "ok" {
+		t.Errorf("capture v1 %s: %d %s, want 200 ok", good, code, result)
 	}
 	if code, msg := p.api(t, http.MethodGet, "/api/v1/series?channel="+good, nil); code != http.StatusOK {
 		t.Errorf("query API %s: %d %q, want 200", good, code, msg)

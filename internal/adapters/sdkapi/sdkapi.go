@@ -91,6 +91,7 @@ func (h *Handler) routes() []route {
 		}
 		rs = append(rs, route{"/v1/" + t, ep})
 	}
+	rs = append(rs, h.captureV1Routes()...)
 	return rs
 }
 

@@ -40,7 +40,7 @@ type Options struct {
 	IngestPaths []string
 }
 
-var defaultIngestPaths = []string{"/v1/", "/batch", "/batch/", "/capture", "/capture/", "/e", "/e/", "/i/v0/e", "/i/v0/e/"}
+var defaultIngestPaths = []string{"/v1/", "/batch", "/batch/", "/capture", "/capture/", "/e", "/e/", "/i/v0/e", "/i/v0/e/", "/i/v1/analytics/events", "/i/v1/analytics/events/"}
 
 func (o Options) withDefaults() Options {
 	if o.BodyTimeout <= 0 {
