@@ -37,9 +37,9 @@ const (
 )
 
 // captureV1Routes are the endpoint with and without the trailing slash.
-func (h *Handler) captureV1Routes() []Route {
+func (h *Handler) captureV1Routes() []route {
 	ep := &captureV1{h: h}
-	return []Route{{CaptureV1Path, ep}, {CaptureV1Path + "/", ep}}
+	return []route{{CaptureV1Path, ep}, {CaptureV1Path + "/", ep}}
 }
 
 // captureV1 answers every event of a body by its uuid: ok (stored, or
@@ -108,8 +108,8 @@ func (ep *captureV1) serve(r *http.Request) (ingest.CaptureV1Answer, error) {
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, ingest.ErrBusy) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return none, submitError(err)
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return none, ingest.BodyError(err)
 		}
 		return none, err
 	}
