@@ -2,11 +2,9 @@ package ingest_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -38,35 +36,4 @@ func query[T any](t *testing.T, s *store.Store, q string, args ...any) T {
 		t.Fatalf("%s: %v", q, err)
 	}
 	return v
-}
-
-// line is one valid NDJSON event, with overrides: a value of nil drops the
-// field, a string value is raw JSON.
-func line(id string, over map[string]any) string {
-	fields := []struct {
-		k string
-		v any
-	}{
-		{"event_id", `"` + id + `"`}, {"time", `"2026-01-10T09:30:00+01:00"`}, {"assistant", `"chatgpt"`},
-		{"channel", `"whatsapp"`}, {"user_id", `"+33600000001"`},
-	}
-	var parts []string
-	done := map[string]bool{}
-	for _, f := range fields {
-		v := f.v
-		if o, ok := over[f.k]; ok {
-			v = o
-			done[f.k] = true
-		}
-		if v == nil {
-			continue
-		}
-		parts = append(parts, fmt.Sprintf("%q:%s", f.k, v))
-	}
-	for k, v := range over {
-		if !done[k] && v != nil {
-			parts = append(parts, fmt.Sprintf("%q:%s", k, v))
-		}
-	}
-	return "{" + strings.Join(parts, ",") + "}"
 }

@@ -545,7 +545,7 @@ func WriteDependencyJSON(w io.Writer, res DependencyResult) error {
 	for _, r := range res.Rows {
 		only := make([]ownerJSON, len(r.OnlyOn))
 		for i, o := range r.OnlyOn {
-			only[i] = ownerJSON{o.Owner, o.Users, o.Pct}
+			only[i] = ownerJSON(o)
 		}
 		out.Rows = append(out.Rows, rowJSON{r.Period.Format(catalog.DateLayout), r.Assistant, r.Users, r.DependentUsers, r.Pct,
 			r.OnlyDependentUsers, r.OnlyPct, only, r.Complete})

@@ -296,6 +296,3 @@ func marks(anns []annotation.Annotation) []views.Mark {
 	}
 	return out
 }
-
-// periodLabel is the label of the period that contains t (views.PeriodLabel).
-func periodLabel(t time.Time, interval string) string { return views.PeriodLabel(t, interval) }

@@ -300,12 +300,6 @@ func migrationData() []ev {
 	return evs
 }
 
-type wantOutcome struct {
-	name             string
-	users, linked    int
-	alreadyOrMovedTo string
-}
-
 // outcomesOf computes, in plain Go, the migration of the people on
 // (assistant, channel) in [date-before, date) over [date, date+after): one
 // outcome each, with who had linked an account before the date.
