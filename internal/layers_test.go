@@ -34,7 +34,7 @@ var layers = []struct {
 }
 
 // domain are the domain's service packages.
-var domain = []string{"ingest", "rollup", "query", "annotation", "export", "demo", "schema", "breaks"}
+var domain = []string{"ingest", "rollup", "query", "annotation", "export", "demo", "schema", "breaks", "panel"}
 
 // viewsRefuses are what the views layer may not import although they sit
 // below it: components render a view model and never reach for the
