@@ -162,7 +162,7 @@ func (c Config) withDefaults() Config { c.setDefaults(); return c }
 func (m *SDKMapper) Properties() SDKProperties { return m.props }
 
 // EventTypes returns the effective event name mapping, sorted by name
-// (README, the Ingest page).
+// (docs/sdk.md, the Ingest page).
 func (m *SDKMapper) EventTypes() [][2]string {
 	out := make([][2]string, 0, len(m.types))
 	for k, v := range m.types {

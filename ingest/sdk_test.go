@@ -20,7 +20,7 @@ func testMapper(t *testing.T, cfg ingest.SDKConfig) *ingest.SDKMapper {
 	return m
 }
 
-// TestSDKMappingTable covers every row of the README's mapping table, for
+// TestSDKMappingTable covers every row of docs/sdk.md's mapping table, for
 // both families: each case is one body and the input (or the skip reason,
 // or the field error) it must give.
 func TestSDKMappingTable(t *testing.T) {
