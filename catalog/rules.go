@@ -17,6 +17,7 @@ const (
 	EventType Kind = "event_type"
 	Modality  Kind = "modality"
 	Country   Kind = "country"
+	Panel     Kind = "panel"
 )
 
 // noun is the kind in a sentence: "event type".

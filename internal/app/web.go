@@ -15,6 +15,7 @@ import (
 	"github.com/adoptscope/adoptscope/internal/adapters/dashboard"
 	"github.com/adoptscope/adoptscope/internal/adapters/queryapi"
 	"github.com/adoptscope/adoptscope/internal/platform/auth"
+	"github.com/adoptscope/adoptscope/panel"
 	"github.com/adoptscope/adoptscope/rollup"
 )
 
@@ -52,7 +53,14 @@ func (a *App) startWeb(_ context.Context, mode Mode) error {
 	// and the CLI alike.
 	a.Annotations = annotation.New(a.Backend.Store, a.Cfg.Registry())
 	det := a.breaksDetector()
+	// Panel members are keyed like events, with ingest's secret: only an
+	// instance that runs ingest takes panel uploads.
+	var panels *panel.Service
+	if a.Ingest != nil {
+		panels = panel.NewService(a.Backend.Store, a.Ingest.UserKey)
+	}
 	api, err := queryapi.New(queryapi.Deps{
+		Panel:       panels,
 		Store:       a.Backend.Store,
 		Log:         a.Log,
 		ReadTokens:  a.Cfg.ReadTokens,

@@ -20,6 +20,7 @@ import (
 	"github.com/adoptscope/adoptscope/internal/platform/auth"
 	"github.com/adoptscope/adoptscope/internal/platform/httperr"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
+	"github.com/adoptscope/adoptscope/panel"
 	"github.com/adoptscope/adoptscope/query"
 )
 
@@ -65,6 +66,9 @@ type Deps struct {
 	// Detect runs break detection now and describes what it did, for POST
 	// /breaks/detect (nil: 503).
 	Detect func(ctx context.Context) (string, error)
+	// Panel keeps panel members and targets and weights them; nil on an
+	// instance without ingest (its uploads and weights answer 503).
+	Panel *panel.Service
 }
 
 // API holds the query API's handlers and access policy.
@@ -164,6 +168,7 @@ func (a *API) Register(g *echo.Group) {
 	if a.deps.Annotations != nil {
 		a.annotationHandlers().register(g)
 	}
+	a.registerPanel(g)
 }
 
 // format reads the format parameter: json (default) or csv.
