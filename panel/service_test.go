@@ -12,11 +12,12 @@ import (
 
 	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 	"github.com/adoptscope/adoptscope/panel"
+	"github.com/adoptscope/adoptscope/rollup"
 	"github.com/adoptscope/adoptscope/schema"
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(chtest.Main(m, chtest.Schema{Migrate: schema.Migrate}))
+	os.Exit(chtest.Main(m, chtest.Schema{Migrate: schema.Migrate, BuildRollups: rollup.BuildAll}))
 }
 
 // testKey stands in for ingest's keyed hash: what matters here is that

@@ -214,6 +214,9 @@ func (a *API) getSeries(c echo.Context) error {
 	if err := query.CheckKnown(a.deps.Registry, req.Filters); err != nil {
 		return err
 	}
+	if v.Has("estimate") || v.Has("panel") {
+		return a.getSeriesEstimate(c, v, req, f)
+	}
 	ctx := c.Request().Context()
 	if f == "csv" {
 		name := fmt.Sprintf("%s-%s-%s-%s.csv", req.Metric, req.Interval, req.From.Format(catalog.DateLayout), req.To.Format(catalog.DateLayout))

@@ -1,9 +1,15 @@
 package queryapi
 
 import (
+	"bytes"
+	"encoding/csv"
 	"errors"
+	"fmt"
+	"math"
 	"mime"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -11,6 +17,7 @@ import (
 	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/internal/platform/httperr"
 	"github.com/adoptscope/adoptscope/panel"
+	"github.com/adoptscope/adoptscope/query"
 )
 
 // maxPanelBody bounds a members or targets upload (a million members of
@@ -114,5 +121,78 @@ func (a *API) getPanelWeights(c echo.Context) error {
 		"members": rep.Members, "n_eff": w.NEff, "design_effect": w.DesignEffect, "low_n_eff": rep.LowNEff,
 		"iterations": w.Iterations, "converged": w.Converged, "min_weight": w.Min, "max_weight": w.Max,
 		"margins": margins, "uncovered": nonNil(w.Uncovered), "empty_targets": nonNil(w.Empty),
+	})
+}
+
+// getSeriesEstimate answers /series with estimate=population&panel=P:
+// each row's value is the population the panel's active members stand
+// for, with its 95 % interval, the members counted, their effective
+// number and a grade; a suppressed value is null.
+func (a *API) getSeriesEstimate(c echo.Context, v url.Values, req query.SeriesRequest, format string) error {
+	if e := v.Get("estimate"); e != "population" {
+		return &query.ParamError{Param: "estimate", Value: e, Allowed: "want population (with panel=<slug>)"}
+	}
+	name := v.Get("panel")
+	if err := catalog.CheckSlug(catalog.Panel, name); err != nil {
+		return &query.ParamError{Param: "panel", Value: name, Err: err}
+	}
+	switch {
+	case a.deps.Panel == nil:
+		return httperr.New(http.StatusServiceUnavailable, "this instance does not run ingest, which keeps the panels' weights: ask one that does (adoptscope up or ingest)")
+	case req.Metric != query.ActiveUsers:
+		return &query.ParamError{Param: "metric", Value: string(req.Metric), Allowed: "population estimates are of active_users for now"}
+	case req.TZ != "":
+		return &query.ParamError{Param: "tz", Value: req.TZ, Allowed: "population estimates count UTC days for now: leave tz out"}
+	case req.Compare:
+		return &query.ParamError{Param: "compare", Value: "previous", Allowed: "population estimates have no comparison yet: leave compare out"}
+	case len(req.Filters.Modalities) > 0 || len(req.Filters.EventTypes) > 0:
+		return &query.ParamError{Param: "modality", Value: "", Allowed: "population estimates slice by assistant, channel and country"}
+	}
+	by := make([]string, len(req.By))
+	for i, d := range req.By {
+		by[i] = string(d)
+	}
+	rows, err := a.deps.Panel.Series(c.Request().Context(), panel.SeriesRequest{Panel: name, Interval: string(req.Interval), From: req.From, To: req.To, By: by,
+		Filters: map[string][]string{"assistant": req.Filters.Assistants, "channel": req.Filters.Channels, "country": req.Filters.Countries}})
+	if err != nil {
+		return err
+	}
+	if format == "csv" {
+		var buf bytes.Buffer
+		cw := csv.NewWriter(&buf)
+		cw.UseCRLF = true
+		cw.Write(append(append([]string{"period"}, by...), "value", "low", "high", "n", "n_eff", "confidence"))
+		for _, r := range rows {
+			e := r.Estimate
+			val := ""
+			if e.Value != nil {
+				val = query.FormatNumber(math.Round(*e.Value))
+			}
+			cw.Write(append(append([]string{r.Period.Format(catalog.DateLayout)}, r.Dims...), val, query.FormatNumber(math.Round(e.Low)),
+				query.FormatNumber(math.Round(e.High)), strconv.Itoa(e.N), query.FormatNumber(math.Round(e.NEff*10)/10), e.Confidence))
+		}
+		cw.Flush()
+		setCSV(c, fmt.Sprintf("population-%s-%s-%s-%s.csv", name, req.Interval, req.From.Format(catalog.DateLayout), req.To.Format(catalog.DateLayout)))
+		return c.Blob(http.StatusOK, csvType, buf.Bytes())
+	}
+	out := make([]map[string]any, len(rows))
+	for i, r := range rows {
+		e := r.Estimate
+		row := map[string]any{"period": r.Period.Format(catalog.DateLayout), "value": nil, "low": math.Round(e.Low), "high": math.Round(e.High),
+			"n": e.N, "n_eff": math.Round(e.NEff*10) / 10, "confidence": e.Confidence}
+		if e.Value != nil {
+			row["value"] = math.Round(*e.Value)
+		}
+		for j, d := range by {
+			row[d] = r.Dims[j]
+		}
+		out[i] = row
+	}
+	return c.JSON(http.StatusOK, map[string]any{
+		"metric": req.Metric, "interval": req.Interval, "from": req.From.Format(catalog.DateLayout), "to": req.To.Format(catalog.DateLayout),
+		"by": by, "tz": "UTC", "estimate": "population", "panel": name, "assumption": panel.Assumption,
+		"confidence_rules": fmt.Sprintf("suppressed (value null) when n_eff < %d; else high when the 95 %% interval's width is at most %.0f %% of the value, medium up to %.0f %%, low beyond",
+			panel.MinNEff, panel.HighRelWidth*100, panel.MediumRelWidth*100),
+		"rows": out,
 	})
 }

@@ -9,10 +9,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 	"github.com/adoptscope/adoptscope/internal/platform/httpserver"
 	"github.com/adoptscope/adoptscope/panel"
+	"github.com/adoptscope/adoptscope/schema/schematest"
 )
 
 // The panel routes: admin uploads in CSV or NDJSON, read access to the
@@ -89,6 +91,41 @@ func TestPanelRoutes(t *testing.T) {
 	for _, m := range got.Margins {
 		if d := m.Weighted - m.Target; d > 0.001*m.Target || d < -0.001*m.Target {
 			t.Errorf("%s=%s weighted %v, target %v", m.Dimension, m.Category, m.Weighted, m.Target)
+		}
+	}
+	// Estimates: the 40 French iPhone members used ChatGPT on 10 January.
+	var evs []schematest.Event
+	for k := range 40 {
+		evs = append(evs, schematest.Event{Time: time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC), Assistant: "chatgpt", User: key("ua" + strings.Repeat("x", k))})
+	}
+	schematest.InsertAndBuild(t, s, "pan", evs)
+	rec = send(http.MethodGet, "/api/v1/series?metric=active_users&interval=month&from=2026-01-01&to=2026-01-31&by=assistant&estimate=population&panel=p1", readToken, "", "")
+	var est struct {
+		Estimate   string `json:"estimate"`
+		Assumption string `json:"assumption"`
+		Rows       []struct {
+			Assistant  string   `json:"assistant"`
+			Value      *float64 `json:"value"`
+			Low, High  float64
+			N          int     `json:"n"`
+			NEff       float64 `json:"n_eff"`
+			Confidence string  `json:"confidence"`
+		} `json:"rows"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &est); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("estimate: %d %s", rec.Code, rec.Body)
+	}
+	if est.Estimate != "population" || est.Assumption == "" || len(est.Rows) != 1 {
+		t.Fatalf("estimate answer %+v", est)
+	}
+	r := est.Rows[0]
+	// Every FR/iOS member weighs the same (one cell): n_eff is n.
+	if r.Assistant != "chatgpt" || r.N != 40 || r.Value == nil || *r.Value < r.Low || *r.Value > r.High || r.NEff < 39.9 || r.NEff > 40.1 || r.Confidence == "suppressed" {
+		t.Errorf("estimate row %+v (value %v): want 40 members of one cell, n_eff 40, a value inside its interval", r, r.Value)
+	}
+	for _, bad := range []string{"estimate=sample&panel=p1", "estimate=population&panel=p1&tz=Europe/Paris", "estimate=population&panel=p1&metric=events", "estimate=population"} {
+		if rec := send(http.MethodGet, "/api/v1/series?from=2026-01-01&to=2026-01-31&"+bad, readToken, "", ""); rec.Code != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", bad, rec.Code)
 		}
 	}
 	if rec := send(http.MethodGet, "/api/v1/panel/weights?panel=p1&month=2026-13", readToken, "", ""); rec.Code != http.StatusBadRequest {
