@@ -78,10 +78,11 @@ func TestEveryMinuteExportMatchesIndependentCount(t *testing.T) {
 		}
 		users[k][e.user] = true
 	}
-	want := [][]string{{"period", "assistant", "value", "complete"}}
+	// The zone and the filter close every row.
+	want := [][]string{{"period", "assistant", "value", "complete", "tz", "filter_channel"}}
 	for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
 		for _, a := range asst {
-			want = append(want, []string{d.Format("2006-01-02"), a, fmt.Sprint(len(users[d.Format("2006-01-02")+","+a])), "true"})
+			want = append(want, []string{d.Format("2006-01-02"), a, fmt.Sprint(len(users[d.Format("2006-01-02")+","+a])), "true", "UTC", "whatsapp"})
 		}
 	}
 
@@ -147,14 +148,15 @@ func TestSyntheticSuffix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run.File != "demo_2026-02-03_2026-02-09_synthetic.csv" || !run.Synthetic {
+	// Weekly rows: the range starts on the Monday of its first week.
+	if run.File != "demo_2026-02-02_2026-02-09_synthetic.csv" || !run.Synthetic {
 		t.Errorf("run %+v", run)
 	}
 	run, err = r.Run(ctx, e, utc("2026-03-10T06:00:00Z"), 1, "manual")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run.File != "demo_2026-03-03_2026-03-09.csv" || run.Synthetic {
+	if run.File != "demo_2026-03-02_2026-03-09.csv" || run.Synthetic {
 		t.Errorf("run without demo data %+v", run)
 	}
 	// A bad query parameter is refused when the export is created, with

@@ -218,11 +218,7 @@ func (e Export) Dir(root string) (string, error) {
 
 // FileName is the file a run over [from, to] writes.
 func (e Export) FileName(from, to time.Time, synthetic bool) string {
-	n := e.Name + "_" + from.Format(catalog.DateLayout) + "_" + to.Format(catalog.DateLayout)
-	if synthetic {
-		n += "_synthetic"
-	}
-	return n + ".csv"
+	return query.CSVFileName(e.Name, from, to, synthetic)
 }
 
 // checkQuery parses the parameters as the query API does.

@@ -157,6 +157,13 @@ func writeCSV(w io.Writer, t Table, opts FileOptions) (rows, bytes int64, err er
 // skipEmpty, a result without data rows writes nothing and returns
 // written=false.
 func WriteFile(dir, name string, t Table, opts FileOptions, skipEmpty bool) (rows, bytes int64, written bool, err error) {
+	return writeFile(dir, name, t, opts, skipEmpty, nil)
+}
+
+// writeFile is WriteFile that calls before, when the data is written and
+// before the file gets its name (the manifest is written there, so that a
+// file never appears without it). An error from before drops the file.
+func writeFile(dir, name string, t Table, opts FileOptions, skipEmpty bool, before func(rows, bytes int64) error) (rows, bytes int64, written bool, err error) {
 	if !ValidFileName(name) {
 		return 0, 0, false, fmt.Errorf("file name %q is not safe", name)
 	}
@@ -173,7 +180,16 @@ func WriteFile(dir, name string, t Table, opts FileOptions, skipEmpty bool) (row
 		a.abort()
 		return 0, 0, false, nil
 	}
+	if before != nil {
+		if err := before(rows, bytes); err != nil {
+			a.abort()
+			return rows, bytes, false, err
+		}
+	}
 	if err := a.commit(name); err != nil {
+		if before != nil {
+			os.Remove(filepath.Join(dir, ManifestName(name)))
+		}
 		return rows, bytes, false, err
 	}
 	return rows, bytes, true, nil
@@ -225,7 +241,8 @@ func Files(dir string, e Export) ([]KeptFile, error) {
 	return out, nil
 }
 
-// Prune keeps the newest keep files of e in dir and removes the others.
+// Prune keeps the newest keep files of e in dir and removes the others,
+// each with its manifest.
 func Prune(dir string, e Export, keep int) ([]string, error) {
 	if keep <= 0 {
 		keep = DefaultKeep
@@ -241,7 +258,7 @@ func Prune(dir string, e Export, keep int) ([]string, error) {
 		}
 		removed = append(removed, fs[i].Name)
 	}
-	return removed, nil
+	return append(removed, pruneManifests(dir, e, removed, 10*time.Minute)...), nil
 }
 
 // SweepPartials removes temporary files older than age below root: the

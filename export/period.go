@@ -2,6 +2,7 @@ package export
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -11,7 +12,10 @@ import (
 
 // Range is a date range relative to the day a run is scheduled for.
 // Every form covers complete days only and ends at the latest the day
-// before the run (the run day is not over yet):
+// before the run (the run day is not over yet). For rows by week or month
+// the start moves back to the first day of its week or month
+// (Export.Period): the dashboard's rule for its presets, so that no first
+// row holds part of a period.
 //
 //	last_7_days      the 7 days before the run day
 //	last_28_days     the 28 days before the run day
@@ -78,6 +82,51 @@ func (r Range) Period(at time.Time, loc *time.Location) (from, to time.Time, err
 		return d, yesterday, nil
 	}
 	return from, to, fmt.Errorf("range %q: want one of %s or since:YYYY-MM-DD", r, joinRanges())
+}
+
+// Period is the inclusive [from, to] date range of a run of e scheduled at
+// `at`: e.Range counted in the days of e's time zone, and, for a series or
+// retention by week or month, widened to start on the first day of the
+// week or month holding its first day. That is the rule the dashboard
+// applies to its presets (query.ParseSlice), so a range that starts inside
+// a period never leaves a partial first row: the first row of a weekly
+// last_12_months export is a whole week, the chart's value for that week.
+// The end stays the day before the run; the last period, still going, is
+// marked incomplete.
+func (e Export) Period(at time.Time) (from, to time.Time, err error) {
+	loc := e.Sched().Location()
+	if loc == nil {
+		loc = time.UTC
+	}
+	from, to, err = e.Range.Period(at, loc)
+	if err != nil {
+		return from, to, err
+	}
+	if iv := e.Interval(); iv == query.Week || iv == query.Month {
+		from = query.PeriodStart(from, iv)
+	}
+	return from, to, nil
+}
+
+// Interval is what a run's rows are cut into: the query's interval for a
+// series (default day) or retention (default week); day for a migration,
+// whose rows are outcomes.
+func (e Export) Interval() query.Interval {
+	q, _ := url.ParseQuery(e.Query)
+	iv := query.Interval(q.Get("interval"))
+	switch e.Kind {
+	case "", query.EndpointSeries:
+		if iv == "" {
+			return query.Day
+		}
+	case query.EndpointRetention:
+		if iv == "" {
+			return query.Week
+		}
+	default:
+		return query.Day
+	}
+	return iv
 }
 
 // RangeOf is the export range that keeps a query's range rolling when it

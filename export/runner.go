@@ -72,12 +72,7 @@ func (r *Runner) RunAs(ctx context.Context, runID string, e Export, scheduledAt 
 	// Recording must outlive a cancelled run context: the failure of an
 	// interrupted run is part of the history.
 	recCtx := context.WithoutCancel(ctx)
-	sched := e.Sched()
-	loc := sched.Location()
-	if loc == nil {
-		loc = time.UTC
-	}
-	from, to, err := e.Range.Period(run.ScheduledAt, loc)
+	from, to, err := e.Period(run.ScheduledAt)
 	if err == nil {
 		run.PeriodFrom, run.PeriodTo = from.Format(catalog.DateLayout), to.Format(catalog.DateLayout)
 	}
@@ -183,7 +178,16 @@ func (r *Runner) execute(ctx context.Context, e Export, runID string, from, to t
 	if e.Delimiter == ";" {
 		delim = ';'
 	}
-	rows, bytes, written, err := WriteFile(dir, name, t, FileOptions{BOM: e.BOM, Delimiter: delim}, e.SkipEmpty)
+	watch := &periodWatch{Table: t}
+	manifest := func(rows, bytes int64) error {
+		m := newManifest(e, runID, name, params, from.Format(catalog.DateLayout), to.Format(catalog.DateLayout),
+			t.Columns(), watch.periods, rows, bytes, synth, r.now())
+		if err := writeManifest(dir, m); err != nil {
+			return fmt.Errorf("manifest: %w", err)
+		}
+		return nil
+	}
+	rows, bytes, written, err := writeFile(dir, name, watch, FileOptions{BOM: e.BOM, Delimiter: delim}, e.SkipEmpty, manifest)
 	res.rows, res.bytes = rows, bytes
 	if err != nil {
 		if ctx.Err() != nil {
@@ -214,7 +218,7 @@ func (r *Runner) execute(ctx context.Context, e Export, runID string, from, to t
 // OpenFile opens a kept file of e for download. name must be a plain file
 // name of that export; anything else is ErrNotExist.
 func OpenFile(root string, e Export, name string) (*os.File, error) {
-	if !ValidFileName(name) || len(name) <= len(e.Name)+1 || name[:len(e.Name)+1] != e.Name+"_" {
+	if (!ValidFileName(name) && !validManifestName(name)) || len(name) <= len(e.Name)+1 || name[:len(e.Name)+1] != e.Name+"_" {
 		return nil, os.ErrNotExist
 	}
 	dir, err := e.Dir(root)
@@ -224,7 +228,8 @@ func OpenFile(root string, e Export, name string) (*os.File, error) {
 	return os.Open(filepath.Join(dir, name))
 }
 
-// MarkKept sets Run.Kept for runs whose file is still in the folder.
+// MarkKept sets Run.Kept for runs whose file is still in the folder, and
+// Run.Manifest for those whose manifest is.
 func MarkKept(root string, e Export, runs []Run) {
 	dir, err := e.Dir(root)
 	if err != nil {
@@ -236,6 +241,9 @@ func MarkKept(root string, e Export, runs []Run) {
 		}
 		if st, err := os.Stat(filepath.Join(dir, runs[i].File)); err == nil && st.Mode().IsRegular() {
 			runs[i].Kept = true
+		}
+		if st, err := os.Stat(filepath.Join(dir, ManifestName(runs[i].File))); err == nil && st.Mode().IsRegular() {
+			runs[i].Manifest = ManifestName(runs[i].File)
 		}
 	}
 }

@@ -127,6 +127,16 @@ func listDir(t *testing.T, dir string) []string {
 	return out
 }
 
+// withManifests is files, each followed by its manifest, sorted.
+func withManifests(files ...string) []string {
+	var out []string
+	for _, f := range files {
+		out = append(out, f, f+ManifestSuffix)
+	}
+	sort.Strings(out)
+	return out
+}
+
 func TestStoreCreateListDelete(t *testing.T) {
 	s := chtest.NewStore(t)
 	st := NewStore(s)
@@ -190,7 +200,7 @@ func TestFileOptionsAndRetention(t *testing.T) {
 		t.Errorf("file name %s", files[0])
 	}
 	dir := filepath.Join(r.Root, "opts")
-	if got := listDir(t, dir); strings.Join(got, " ") != files[1]+" "+files[2] {
+	if got := listDir(t, dir); strings.Join(got, " ") != strings.Join(withManifests(files[1], files[2]), " ") {
 		t.Errorf("kept %v, want the last two of %v", got, files)
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, files[2]))
@@ -353,7 +363,7 @@ func TestTwoSchedulersOneFilePerRun(t *testing.T) {
 	if got := strings.Join(at, " "); got != "02-02T06:00 02-03T06:00 02-04T06:00 02-05T06:00" {
 		t.Errorf("runs at %s, want one a day at 06:00", got)
 	}
-	if got := listDir(t, filepath.Join(root, "twice")); strings.Join(got, " ") != strings.Join(files, " ") {
+	if got := listDir(t, filepath.Join(root, "twice")); strings.Join(got, " ") != strings.Join(withManifests(files...), " ") {
 		t.Errorf("files on disk %v, files of the runs %v", got, files)
 	}
 	if n := src.opened.Load(); n != 4 {

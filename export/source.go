@@ -28,7 +28,7 @@ func (q QuerySource) Open(ctx context.Context, kind string, params url.Values) (
 		if err != nil {
 			return nil, err
 		}
-		return &seriesTable{ctx: ctx, s: q.S, r: r, meta: query.DescribeSeries(r)}, nil
+		return &seriesTable{ctx: ctx, s: q.S, r: r, layout: query.SeriesCSVOf(r)}, nil
 	case query.EndpointMigration, query.EndpointRetention:
 		var buf bytes.Buffer
 		if err := query.ExportCSV(ctx, q.S, kind, params, &buf); err != nil {
@@ -62,6 +62,12 @@ func (q QuerySource) HasDemoData(ctx context.Context, kind string, params url.Va
 			return false, err
 		}
 		from, to = r.From, r.To
+	case query.EndpointDependency:
+		r, err := query.ParseDependency(params)
+		if err != nil {
+			return false, err
+		}
+		from, to = r.From, r.To
 	default:
 		r, err := query.ParseSeries(params)
 		if err != nil {
@@ -77,17 +83,17 @@ func (q QuerySource) HasDemoData(ctx context.Context, kind string, params url.Va
 }
 
 type seriesTable struct {
-	ctx  context.Context
-	s    *store.Store
-	r    query.SeriesRequest
-	meta query.SeriesMeta
+	ctx    context.Context
+	s      *store.Store
+	r      query.SeriesRequest
+	layout query.SeriesCSV
 }
 
-func (t *seriesTable) Columns() []string { return query.SeriesCSVHeader(t.meta) }
+func (t *seriesTable) Columns() []string { return t.layout.Header() }
 
 func (t *seriesTable) Each(fn func([]string) error) error {
 	_, err := query.StreamSeries(t.ctx, t.s, t.r, func(row query.SeriesRow) error {
-		return fn(query.SeriesCSVRecord(t.meta, row))
+		return fn(t.layout.Record(row))
 	})
 	return err
 }

@@ -190,6 +190,9 @@ type Run struct {
 	Error       string    `json:"error,omitempty"`
 	// Kept is set by readers that look at the folder: the file is still there.
 	Kept bool `json:"kept"`
+	// Manifest is set likewise: the name of the file's manifest
+	// (<file>.json) while it is there.
+	Manifest string `json:"manifest,omitempty"`
 }
 
 // SaveRun records the run's current state.

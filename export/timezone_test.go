@@ -49,12 +49,12 @@ func TestParisExportCountsParisDays(t *testing.T) {
 		add(users, e.t.In(paris).Format("2006-01-02")+","+e.assistant, e.user)
 		add(utcUsers, e.t.UTC().Format("2006-01-02")+","+e.assistant, e.user)
 	}
-	want := [][]string{{"period", "assistant", "value", "complete"}}
+	want := [][]string{{"period", "assistant", "value", "complete", "tz"}}
 	differs := false
 	for d := time.Date(2026, 2, 3, 0, 0, 0, 0, time.UTC); d.Day() <= 9; d = d.AddDate(0, 0, 1) {
 		for _, a := range asst {
 			k := d.Format("2006-01-02") + "," + a
-			want = append(want, []string{d.Format("2006-01-02"), a, fmt.Sprint(len(users[k])), "true"})
+			want = append(want, []string{d.Format("2006-01-02"), a, fmt.Sprint(len(users[k])), "true", "Europe/Paris"})
 			differs = differs || len(users[k]) != len(utcUsers[k])
 		}
 	}

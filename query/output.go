@@ -27,35 +27,87 @@ const (
 	EndpointRetention = "retention"
 )
 
+// PeriodStart is the first day of the day, ISO week (Monday) or month
+// holding t: where a range by that interval starts its first whole period.
+func PeriodStart(t time.Time, iv Interval) time.Time { return periodStart(t, iv) }
+
+// CSVFileName is the name of a CSV file of name over the days [from, to]:
+// name_from_to.csv, or name_from_to_synthetic.csv when the data includes
+// synthetic demo events (HasDemoData). Scheduled files (named by their
+// export) and downloads (named by their metric or view) both go by it.
+func CSVFileName(name string, from, to time.Time, synthetic bool) string {
+	n := name + "_" + from.Format(catalog.DateLayout) + "_" + to.Format(catalog.DateLayout)
+	if synthetic {
+		n += "_synthetic"
+	}
+	return n + ".csv"
+}
+
 // FormatNumber renders a value the same way in JSON and CSV: the shortest
 // decimal that reads back as the same float64, never an exponent.
 func FormatNumber(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
-// SeriesCSVHeader is period, the By columns, value, with Compare previous
-// and change_pct, and complete (true or false).
-func SeriesCSVHeader(m SeriesMeta) []string {
-	h := []string{"period"}
-	for _, d := range m.By {
-		h = append(h, string(d))
-	}
-	h = append(h, "value")
-	if m.Compare {
-		h = append(h, "previous", "change_pct")
-	}
-	return append(h, "complete")
+// SeriesCSV is the column layout of a series CSV. A file read alone must
+// say what it holds, so after the numbers come the time zone of its days
+// and one column per filter applied, repeated on every row:
+//
+//	period, the By columns, value, [previous, change_pct,] complete,
+//	tz, [filter_assistant, filter_channel, filter_country,
+//	filter_modality, filter_event_type]
+//
+// tz is the IANA zone (UTC when none was given); a filter_<dim> column is
+// there only when that filter is applied and holds its values as a comma
+// list, sorted, as the request's parameter reads.
+type SeriesCSV struct {
+	meta   SeriesMeta
+	header []string
+	tail   []string // tz and the filters: the same on every row
 }
 
-// SeriesCSVRecord is one row in the columns of SeriesCSVHeader. A change
-// that cannot be computed (previous is 0) is an empty field.
-func SeriesCSVRecord(m SeriesMeta, row SeriesRow) []string {
-	rec := make([]string, 0, len(row.Dims)+4)
+// NewSeriesCSV is the layout of the answer described by m to a request
+// with filters f.
+func NewSeriesCSV(m SeriesMeta, f Filters) SeriesCSV {
+	c := SeriesCSV{meta: m, header: []string{"period"}}
+	for _, d := range m.By {
+		c.header = append(c.header, string(d))
+	}
+	c.header = append(c.header, "value")
+	if m.Compare {
+		c.header = append(c.header, "previous", "change_pct")
+	}
+	tz := m.TZ
+	if tz == "" {
+		tz = "UTC"
+	}
+	c.header = append(c.header, "complete", "tz")
+	c.tail = []string{tz}
+	for _, d := range Dims {
+		if vals := f.Values(d); len(vals) > 0 {
+			c.header = append(c.header, "filter_"+string(d))
+			c.tail = append(c.tail, strings.Join(vals, ","))
+		}
+	}
+	return c
+}
+
+// SeriesCSVOf is the layout of the answer to r.
+func SeriesCSVOf(r SeriesRequest) SeriesCSV { return NewSeriesCSV(DescribeSeries(r), r.Filters) }
+
+// Header is the header row.
+func (c SeriesCSV) Header() []string { return c.header }
+
+// Record is one row in the columns of Header. A change that cannot be
+// computed (previous is 0) is an empty field.
+func (c SeriesCSV) Record(row SeriesRow) []string {
+	rec := make([]string, 0, len(c.header))
 	rec = append(rec, row.Period.Format(catalog.DateLayout))
 	rec = append(rec, row.Dims...)
 	rec = append(rec, FormatNumber(row.Value))
-	if m.Compare {
+	if c.meta.Compare {
 		rec = append(rec, optNumber(row.Previous, ""), optNumber(row.ChangePct, ""))
 	}
-	return append(rec, strconv.FormatBool(row.Complete))
+	rec = append(rec, strconv.FormatBool(row.Complete))
+	return append(rec, c.tail...)
 }
 
 func optNumber(p *float64, null string) string {
@@ -74,13 +126,13 @@ func newCSV(w io.Writer) *csv.Writer {
 // WriteSeriesCSV streams the answer to r as CSV.
 func WriteSeriesCSV(ctx context.Context, s *store.Store, r SeriesRequest, w io.Writer) error {
 	cw := newCSV(w)
-	meta := DescribeSeries(r)
-	if err := cw.Write(SeriesCSVHeader(meta)); err != nil {
+	layout := SeriesCSVOf(r)
+	if err := cw.Write(layout.Header()); err != nil {
 		return err
 	}
 	n := 0
 	_, err := StreamSeries(ctx, s, r, func(row SeriesRow) error {
-		if err := cw.Write(SeriesCSVRecord(meta, row)); err != nil {
+		if err := cw.Write(layout.Record(row)); err != nil {
 			return err
 		}
 		if n++; n%10000 == 0 {

@@ -106,9 +106,9 @@ func TestCompletePeriods(t *testing.T) {
 	for _, e := range evs {
 		sums[e.day().Format("2006-01-02")] += float64(e.count)
 	}
-	wantCSV := "period,value,complete\r\n"
+	wantCSV := "period,value,complete,tz\r\n"
 	for _, day := range []string{"2026-02-08", "2026-02-09", "2026-02-10", "2026-02-11"} {
-		wantCSV += day + "," + query.FormatNumber(sums[day]) + "," + map[bool]string{true: "true", false: "false"}[day != "2026-02-11"] + "\r\n"
+		wantCSV += day + "," + query.FormatNumber(sums[day]) + "," + map[bool]string{true: "true", false: "false"}[day != "2026-02-11"] + ",UTC\r\n"
 	}
 	if csv.String() != wantCSV {
 		t.Errorf("CSV\n%q\nwant\n%q", csv.String(), wantCSV)

@@ -46,8 +46,12 @@ func TestExportCommands(t *testing.T) {
 		t.Fatalf("files %v", files)
 	}
 	b, _ := os.ReadFile(files[0])
-	if !strings.HasPrefix(string(b), "\uFEFFperiod;value;complete\r\n") { // every series row says whether its period is complete
+	// Every series row says whether its period is complete, and in which zone its days are.
+	if !strings.HasPrefix(string(b), "\uFEFFperiod;value;complete;tz\r\n") {
 		t.Errorf("file starts %q", string(b[:min(len(b), 40)]))
+	}
+	if _, err := os.Stat(files[0] + ".json"); err != nil {
+		t.Errorf("no manifest beside %s: %v", files[0], err)
 	}
 	if out, err := run("delete", "weekly"); err != nil || !strings.Contains(out, "deleted") {
 		t.Fatalf("delete: %v %s", err, out)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/adoptscope/adoptscope/annotation"
 	"github.com/adoptscope/adoptscope/internal/platform/httperr"
+	"github.com/adoptscope/adoptscope/query"
 	"github.com/adoptscope/adoptscope/views"
 )
 
@@ -239,7 +240,9 @@ func (h *Handler) dependencyCSV(c echo.Context) error {
 			strconv.FormatFloat(math.Round(r.pct()*100)/100, 'f', -1, 64), strconv.FormatBool(r.Complete)})
 	}
 	w.Flush()
-	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="platform_dependency_`+f.FromString()+`_`+f.ToString()+`.csv"`)
+	// Named as a scheduled file is, _synthetic included.
+	name := query.CSVFileName("platform_dependency", f.From, f.To, h.demoShown(ctx, f))
+	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="`+name+`"`)
 	return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
 }
 

@@ -256,6 +256,11 @@ func TestPlatformDependency(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("CSV: %d %v %s", resp.StatusCode, err, b)
 	}
+	// Named as a scheduled file is: name, first and last day, and
+	// _synthetic (the data set holds demo events).
+	if cd := resp.Header.Get("Content-Disposition"); cd != `attachment; filename="platform_dependency_2026-01-05_2026-01-18_synthetic.csv"` {
+		t.Errorf("Content-Disposition %q", cd)
+	}
 	if strings.Join(recs[0], ",") != "period,assistant,dependent_channels,dependent_users,users,dependent_pct,complete" {
 		t.Fatalf("header %v", recs[0])
 	}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -219,7 +218,10 @@ func (a *API) getSeries(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	if f == "csv" {
-		name := fmt.Sprintf("%s-%s-%s-%s.csv", req.Metric, req.Interval, req.From.Format(catalog.DateLayout), req.To.Format(catalog.DateLayout))
+		name, err := a.csvName(ctx, query.EndpointSeries, string(req.Metric), req.From, req.To, v)
+		if err != nil {
+			return err
+		}
 		w := newLazyCSV(c, name)
 		if err := query.WriteSeriesCSV(ctx, a.deps.Store, req, w); err != nil {
 			return a.streamFailed(c, w, err)
@@ -234,7 +236,7 @@ func (a *API) getSeries(c echo.Context) error {
 }
 
 func (a *API) getMigration(c echo.Context) error {
-	return answer(c, func(v url.Values) (query.MigrationRequest, error) {
+	return answerNamed(c, func(v url.Values) (query.MigrationRequest, error) {
 		r, err := query.ParseMigration(v)
 		if err == nil {
 			err = query.CheckKnownMigration(a.deps.Registry, r)
@@ -245,13 +247,13 @@ func (a *API) getMigration(c echo.Context) error {
 			return query.Migration(ctx, a.deps.Store, req)
 		},
 		query.WriteMigrationJSON, query.WriteMigrationCSV,
-		func(req query.MigrationRequest) string {
-			return fmt.Sprintf("migration-%s-%s-%s.csv", req.Assistant, req.Channel, req.Date.Format(catalog.DateLayout))
+		func(ctx context.Context, req query.MigrationRequest, v url.Values) (string, error) {
+			return a.csvName(ctx, query.EndpointMigration, "migration", req.Date.AddDate(0, 0, -req.BeforeDays), req.Date.AddDate(0, 0, req.AfterDays), v)
 		})
 }
 
 func (a *API) getRetention(c echo.Context) error {
-	return answer(c, func(v url.Values) (query.RetentionRequest, error) {
+	return answerNamed(c, func(v url.Values) (query.RetentionRequest, error) {
 		first, err := a.since(c.Request().Context(), v)
 		if err != nil {
 			return query.RetentionRequest{}, err
@@ -266,15 +268,15 @@ func (a *API) getRetention(c echo.Context) error {
 			return query.Retention(ctx, a.deps.Store, req)
 		},
 		query.WriteRetentionJSON, query.WriteRetentionCSV,
-		func(req query.RetentionRequest) string {
-			return fmt.Sprintf("retention-%s-%s-%s.csv", req.Interval, req.From.Format(catalog.DateLayout), req.To.Format(catalog.DateLayout))
+		func(ctx context.Context, req query.RetentionRequest, v url.Values) (string, error) {
+			return a.csvName(ctx, query.EndpointRetention, "retention", req.From, req.To, v)
 		})
 }
 
 // getDependency: per period and assistant, the people on channels the
 // assistant's maker does not control, with the percentage.
 func (a *API) getDependency(c echo.Context) error {
-	return answer(c, func(v url.Values) (query.DependencyRequest, error) {
+	return answerNamed(c, func(v url.Values) (query.DependencyRequest, error) {
 		first, err := a.since(c.Request().Context(), v)
 		if err != nil {
 			return query.DependencyRequest{}, err
@@ -290,8 +292,8 @@ func (a *API) getDependency(c echo.Context) error {
 			return query.Dependency(ctx, a.deps.Store, req)
 		},
 		query.WriteDependencyJSON, query.WriteDependencyCSV,
-		func(req query.DependencyRequest) string {
-			return fmt.Sprintf("dependency-%s-%s-%s.csv", req.Interval, req.From.Format(catalog.DateLayout), req.To.Format(catalog.DateLayout))
+		func(ctx context.Context, req query.DependencyRequest, v url.Values) (string, error) {
+			return a.csvName(ctx, query.EndpointDependency, "dependency", req.From, req.To, v)
 		})
 }
 
@@ -344,11 +346,43 @@ func (a *API) since(ctx context.Context, v url.Values) (time.Time, error) {
 	return fr.FirstEvent, nil
 }
 
+// csvName names the CSV answer of an endpoint (kind) over the days [from,
+// to] as a scheduled export names its files (query.CSVFileName), with name
+// in the export's place: active_users_2026-01-05_2026-02-01.csv, and
+// _synthetic when the days hold demo events, decided by the scheduler's
+// own check (export.QuerySource.HasDemoData) on the same days.
+func (a *API) csvName(ctx context.Context, kind, name string, from, to time.Time, v url.Values) (string, error) {
+	p := url.Values{}
+	for k, vs := range v {
+		p[k] = vs
+	}
+	if kind != query.EndpointMigration {
+		// The dates as parsed (range=all starts at the first event).
+		p.Del("range")
+		p.Set("from", from.Format(catalog.DateLayout))
+		p.Set("to", to.Format(catalog.DateLayout))
+	}
+	synth, err := export.QuerySource{S: a.deps.Store}.HasDemoData(ctx, kind, p)
+	if err != nil {
+		return "", err
+	}
+	return query.CSVFileName(name, from, to, synth), nil
+}
+
 // answer serves an endpoint whose whole result is built before it is
 // written: parse the parameters, run the query, write JSON or CSV (named
 // by csvName).
 func answer[Req, Res any](c echo.Context, parse func(url.Values) (Req, error), run func(context.Context, Req) (Res, error),
 	writeJSON, writeCSV func(io.Writer, Res) error, csvName func(Req) string) error {
+	return answerNamed(c, parse, run, writeJSON, writeCSV, func(_ context.Context, req Req, _ url.Values) (string, error) {
+		return csvName(req), nil
+	})
+}
+
+// answerNamed is answer for a CSV whose name needs the store (the
+// _synthetic mark).
+func answerNamed[Req, Res any](c echo.Context, parse func(url.Values) (Req, error), run func(context.Context, Req) (Res, error),
+	writeJSON, writeCSV func(io.Writer, Res) error, csvName func(context.Context, Req, url.Values) (string, error)) error {
 	v, err := params(c)
 	if err != nil {
 		return err
@@ -370,7 +404,11 @@ func answer[Req, Res any](c echo.Context, parse func(url.Values) (Req, error), r
 		if err := writeCSV(&buf, res); err != nil {
 			return err
 		}
-		setCSV(c, csvName(req))
+		name, err := csvName(c.Request().Context(), req, v)
+		if err != nil {
+			return err
+		}
+		setCSV(c, name)
 		return c.Blob(http.StatusOK, csvType, buf.Bytes())
 	}
 	if err := writeJSON(&buf, res); err != nil {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,8 +145,10 @@ func TestJSONAndCSVCarryTheSameNumbers(t *testing.T) {
 		}
 		var body struct {
 			By   []string
+			TZ   string
 			Rows []map[string]json.RawMessage
 		}
+		asked, _ := url.ParseQuery(q)
 		if err := json.Unmarshal(jr.Body.Bytes(), &body); err != nil {
 			t.Fatal(err)
 		}
@@ -154,12 +157,33 @@ func TestJSONAndCSVCarryTheSameNumbers(t *testing.T) {
 			t.Fatal(err)
 		}
 		header := recs[0]
+		for _, d := range append([]string{"tz"}, "assistant", "channel", "country", "modality", "event_type") {
+			col := "filter_" + d
+			if d == "tz" {
+				col = "tz"
+			}
+			if (d == "tz" || asked.Get(d) != "") != slices.Contains(header, col) {
+				t.Errorf("%s: header %v: want the column %s exactly when applied (tz always)", q, header, col)
+			}
+		}
 		if len(recs)-1 != len(body.Rows) || len(body.Rows) == 0 {
 			t.Fatalf("%s: %d CSV rows, %d JSON rows", q, len(recs)-1, len(body.Rows))
 		}
 		nonzero := 0
 		for i, row := range body.Rows {
 			for j, col := range header {
+				// The zone and the filters, the same on every row, are
+				// the JSON head's tz and the request's parameters.
+				if col == "tz" || strings.HasPrefix(col, "filter_") {
+					want := body.TZ
+					if col != "tz" {
+						want = asked.Get(strings.TrimPrefix(col, "filter_"))
+					}
+					if recs[i+1][j] != want {
+						t.Errorf("%s row %d column %s: %q, want %q", q, i, col, recs[i+1][j], want)
+					}
+					continue
+				}
 				raw := string(row[col])
 				var js string
 				switch {

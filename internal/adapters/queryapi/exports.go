@@ -169,7 +169,8 @@ func (h exportHandlers) delete(c echo.Context) error {
 // runView is a run with the download path of its file while it is kept.
 type runView struct {
 	export.Run
-	Download string `json:"download,omitempty"`
+	Download         string `json:"download,omitempty"`
+	ManifestDownload string `json:"manifest_download,omitempty"`
 }
 
 func (h exportHandlers) runs(c echo.Context) error {
@@ -192,6 +193,9 @@ func (h exportHandlers) runs(c echo.Context) error {
 		v := runView{Run: r}
 		if r.Kept {
 			v.Download = "/api/v1/exports/" + url.PathEscape(e.ID) + "/files/" + url.PathEscape(r.File)
+		}
+		if r.Manifest != "" {
+			v.ManifestDownload = "/api/v1/exports/" + url.PathEscape(e.ID) + "/files/" + url.PathEscape(r.Manifest)
 		}
 		vs = append(vs, v)
 	}

@@ -113,7 +113,17 @@ func TestExportsAPI(t *testing.T) {
 	if rec.Code != 200 || !strings.HasPrefix(rec.Body.String(), "period,assistant,channel,value") || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/csv") {
 		t.Errorf("download: %d %q %s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
 	}
-	for _, bad := range []string{"..%2F..%2Fetc%2Fpasswd", "weekly_dau_x.csv", "other_2026-01-01_2026-01-02.csv"} {
+	// The manifest beside the file, listed in the history and served.
+	if r.Manifest != r.File+".json" || r.ManifestDownload != r.Download+".json" {
+		t.Errorf("run manifest %q at %q", r.Manifest, r.ManifestDownload)
+	}
+	rec = call(t, e, http.MethodGet, r.ManifestDownload, readToken, nil)
+	var m export.Manifest
+	if err := json.Unmarshal(rec.Body.Bytes(), &m); rec.Code != 200 || err != nil || m.File != r.File || m.Timezone != "Europe/Paris" ||
+		m.Range != "last_28_days" || m.From != r.PeriodFrom || m.Rows != int64(r.Rows) || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
+		t.Errorf("manifest: %d %q %s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+	}
+	for _, bad := range []string{"..%2F..%2Fetc%2Fpasswd", "weekly_dau_x.csv", "other_2026-01-01_2026-01-02.csv", "weekly_dau_x.json", "weekly_dau_x.csv.json"} {
 		if rec := call(t, e, http.MethodGet, "/api/v1/exports/"+id+"/files/"+bad, readToken, nil); rec.Code != http.StatusNotFound {
 			t.Errorf("download %s: %d", bad, rec.Code)
 		}
