@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/adoptscope/adoptscope/demo"
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
+	"github.com/adoptscope/adoptscope/panel"
 )
 
 // demoPart loads the demo data set in the background: the dashboard is up
@@ -115,6 +117,13 @@ func LoadDemo(ctx context.Context, s *store.Store, p *ingest.Pipeline, cfg demo.
 		log.Warn("demo load stopped", "accepted", res.Accepted, "error", err)
 		return res, err
 	}
+	// The demo's people are also a consumer panel, skewed against a
+	// synthetic population, so the population estimates have something
+	// to show (docs/panel.md).
+	if err := loadDemoPanel(ctx, s, p, cfg); err != nil {
+		log.Warn("demo panel not loaded", "error", err)
+		fmt.Fprintf(w, "Demo panel: not loaded: %v\n", err)
+	}
 	msg := fmt.Sprintf("Demo data loaded: %d new events (%d already there, %d skipped as stored) in %s, %.0f events/s. It is synthetic: the dashboard says so.",
 		res.Accepted, res.Duplicates, res.Skipped, res.Elapsed.Round(100*time.Millisecond), res.Rate())
 	fmt.Fprintln(w, msg)
@@ -131,4 +140,21 @@ func hasNonDemoEvents(ctx context.Context, s *store.Store) (bool, error) {
 		return false, fmt.Errorf("demo: look for events in the store: %w", err)
 	}
 	return n > 0, nil
+}
+
+// loadDemoPanel sends the demo panel's members and synthetic population
+// targets, keyed like the demo's events.
+func loadDemoPanel(ctx context.Context, s *store.Store, p *ingest.Pipeline, cfg demo.Config) error {
+	members, err := demo.PanelMembersCSV(cfg)
+	if err != nil {
+		return err
+	}
+	svc := panel.NewService(s, p.UserKey)
+	if res, err := svc.SubmitMembers(ctx, strings.NewReader(members), true); err != nil || res.Rejected > 0 {
+		return fmt.Errorf("members: %d refused, %v", res.Rejected, err)
+	}
+	if res, err := svc.SubmitTargets(ctx, strings.NewReader(demo.PanelTargetsCSV(cfg)), true); err != nil || res.Rejected > 0 {
+		return fmt.Errorf("targets: %d refused, %v", res.Rejected, err)
+	}
+	return nil
 }
