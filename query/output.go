@@ -412,6 +412,19 @@ func WriteRetentionJSON(w io.Writer, res RetentionResult) error {
 			row.Cohort.Format(catalog.DateLayout), row.Period.Format(catalog.DateLayout), row.Offset, row.CohortSize, row.Users, FormatNumber(row.RatePct),
 			row.ObservedDays, row.Complete)
 	}
+	// The left-censored cohort (null when none is in the range) and the
+	// weighted average curve that leaves it out (retentionAverage).
+	lc := "null"
+	if !res.LeftCensored.IsZero() {
+		lc = strconv.Quote(res.LeftCensored.Format(catalog.DateLayout))
+	}
+	fmt.Fprintf(&buf, `],"left_censored_cohort":%s,"average":[`, lc)
+	for i, a := range res.Average {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		fmt.Fprintf(&buf, `{"offset":%d,"cohorts":%d,"people":%d,"users":%d,"rate_pct":%s}`, a.Offset, a.Cohorts, a.People, a.Users, FormatNumber(a.RatePct))
+	}
 	buf.WriteString("]}\n")
 	_, err = w.Write(buf.Bytes())
 	return err
