@@ -412,13 +412,16 @@ func WriteRetentionJSON(w io.Writer, res RetentionResult) error {
 			row.Cohort.Format(catalog.DateLayout), row.Period.Format(catalog.DateLayout), row.Offset, row.CohortSize, row.Users, FormatNumber(row.RatePct),
 			row.ObservedDays, row.Complete)
 	}
-	// The left-censored cohort (null when none is in the range) and the
-	// weighted average curve that leaves it out (retentionAverage).
-	lc := "null"
-	if !res.LeftCensored.IsZero() {
-		lc = strconv.Quote(res.LeftCensored.Format(catalog.DateLayout))
+	// The left-censored cohorts (none: []) and the weighted average curve
+	// that leaves them out (retentionAverage).
+	buf.WriteString(`],"left_censored_cohorts":[`)
+	for i, c := range res.LeftCensored {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString(strconv.Quote(c.Format(catalog.DateLayout)))
 	}
-	fmt.Fprintf(&buf, `],"left_censored_cohort":%s,"average":[`, lc)
+	buf.WriteString(`],"average":[`)
 	for i, a := range res.Average {
 		if i > 0 {
 			buf.WriteByte(',')

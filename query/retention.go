@@ -37,11 +37,13 @@ type RetentionResult struct {
 	// Freshness: periods after the last stored event's day or after today
 	// are not in Rows.
 	Freshness DataFreshness
-	// LeftCensored is the cohort period holding the data's first day
-	// (zero when it is not in the range): its people are everyone active
-	// when the data starts, most of them first seen before it, not new
-	// people. Average leaves it out.
-	LeftCensored time.Time
+	// LeftCensored are the left-censored cohorts in the range, in order:
+	// the period holding the data's first day and, when the data starts
+	// after that period's first day (it was seen only in part), the next
+	// period too. Their people are everyone active when the data starts,
+	// most of them first seen before it, not new people. Average leaves
+	// them out.
+	LeftCensored []time.Time
 	// Average is the retention curve of the other cohorts: per offset, the
 	// people active again over the cohorts' people, complete periods only
 	// (each cohort weighted by its size). Offsets no complete cell reaches
@@ -60,9 +62,26 @@ type RetentionAverage struct {
 	RatePct float64
 }
 
-// IsLeftCensored reports whether cohort is the left-censored one.
+// IsLeftCensored reports whether cohort is left-censored.
 func (res RetentionResult) IsLeftCensored(cohort time.Time) bool {
-	return !res.LeftCensored.IsZero() && cohort.Equal(res.LeftCensored)
+	for _, c := range res.LeftCensored {
+		if cohort.Equal(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// leftCensored are the cohort periods that hold people active before the
+// data starts on first: its period, and the next one when first is not
+// its period's first day.
+func leftCensored(iv Interval, first time.Time) []time.Time {
+	c := periodStart(first, iv)
+	out := []time.Time{c}
+	if !c.Equal(first) {
+		out = append(out, nextPeriod(c, iv))
+	}
+	return out
 }
 
 // Retention answers r from the first-seen and person-day rollups (exact). A person's
@@ -128,8 +147,10 @@ func Retention(ctx context.Context, s *store.Store, r RetentionRequest) (Retenti
 	}
 	periods := periodsOf(r.Interval, r.From, r.To)
 	if !fr.FirstEvent.IsZero() && len(periods) > 0 {
-		if c := periodStart(fr.FirstDay(time.UTC), r.Interval); !c.Before(periods[0]) && !c.After(periods[len(periods)-1]) {
-			res.LeftCensored = c
+		for _, c := range leftCensored(r.Interval, fr.FirstDay(time.UTC)) {
+			if !c.Before(periods[0]) && !c.After(periods[len(periods)-1]) {
+				res.LeftCensored = append(res.LeftCensored, c)
+			}
 		}
 	}
 	for i, c := range periods {

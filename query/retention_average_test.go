@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"math"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
@@ -28,13 +29,10 @@ func TestRetentionLeftCensoredAndAverage(t *testing.T) {
 	}
 	// fixedNow: 2026-02-11 14:00, the last complete day is 2026-02-10.
 	lastComplete := d("2026-02-10")
-	for _, c := range []struct {
-		iv, from, to string
-		censored     string // the left-censored cohort; "" none
-	}{
-		{"week", "2025-11-24", "2026-02-22", gPeriod(firstDay, "week").Format("2006-01-02")},
-		{"month", "2025-12-01", "2026-02-28", gPeriod(firstDay, "month").Format("2006-01-02")},
-		{"week", "2026-01-05", "2026-02-22", ""},
+	for _, c := range []struct{ iv, from, to string }{
+		{"week", "2025-11-24", "2026-02-22"},
+		{"month", "2025-12-01", "2026-02-28"},
+		{"week", "2026-01-05", "2026-02-22"},
 	} {
 		from, to := d(c.from), d(c.to)
 		lastDay := d("2026-02-11") // today: the range is cut there
@@ -67,10 +65,18 @@ func TestRetentionLeftCensoredAndAverage(t *testing.T) {
 		for p := gPeriod(from, c.iv); !p.After(lastDay); p = next(p) {
 			periods = append(periods, p)
 		}
+		// Left-censored: the period of the first event, and the next one
+		// when the data starts after that period's first day.
+		var censored []string
+		for _, p := range periods {
+			if p.Equal(gPeriod(firstDay, c.iv)) || (!firstDay.Equal(gPeriod(firstDay, c.iv)) && p.Equal(next(gPeriod(firstDay, c.iv)))) {
+				censored = append(censored, p.Format("2006-01-02"))
+			}
+		}
 		type avg struct{ people, users, cohorts int }
 		var want []avg
 		for ci, cp := range periods {
-			if c.censored != "" && cp.Format("2006-01-02") == c.censored {
+			if slices.Contains(censored, cp.Format("2006-01-02")) {
 				continue
 			}
 			size := len(active[[2]time.Time{cp, cp}])
@@ -100,12 +106,13 @@ func TestRetentionLeftCensoredAndAverage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := ""
-		if !res.LeftCensored.IsZero() {
-			got = res.LeftCensored.Format("2006-01-02")
+		t.Logf("%s %s: left-censored %v", c.iv, c.from, censored)
+		var got []string
+		for _, lc := range res.LeftCensored {
+			got = append(got, lc.Format("2006-01-02"))
 		}
-		if got != c.censored {
-			t.Errorf("%s %s: left-censored cohort %q, want %q (the period of the first event, %s)", c.iv, c.from, got, c.censored, firstDay.Format("2006-01-02"))
+		if !slices.Equal(got, censored) {
+			t.Errorf("%s %s: left-censored cohorts %q, want %q (the data starts on %s)", c.iv, c.from, got, censored, firstDay.Format("2006-01-02"))
 		}
 		var kept []avg
 		for _, w := range want {
@@ -128,8 +135,8 @@ func TestRetentionLeftCensoredAndAverage(t *testing.T) {
 			t.Fatal(err)
 		}
 		var out struct {
-			Censored *string `json:"left_censored_cohort"`
-			Rows     []any   `json:"rows"`
+			Censored []string `json:"left_censored_cohorts"`
+			Rows     []any    `json:"rows"`
 			Average  []struct {
 				Offset  int     `json:"offset"`
 				RatePct float64 `json:"rate_pct"`
@@ -138,8 +145,8 @@ func TestRetentionLeftCensoredAndAverage(t *testing.T) {
 		if err := json.Unmarshal(b.Bytes(), &out); err != nil {
 			t.Fatalf("%v: %s", err, b.String())
 		}
-		if (out.Censored == nil) != (c.censored == "") || (out.Censored != nil && *out.Censored != c.censored) {
-			t.Errorf("%s %s: JSON left_censored_cohort %v, want %q", c.iv, c.from, out.Censored, c.censored)
+		if out.Censored == nil || !slices.Equal(out.Censored, got) {
+			t.Errorf("%s %s: JSON left_censored_cohorts %v, want %q", c.iv, c.from, out.Censored, got)
 		}
 		if len(out.Average) != len(res.Average) || len(out.Rows) != len(res.Rows) {
 			t.Errorf("%s %s: JSON has %d average points and %d rows", c.iv, c.from, len(out.Average), len(out.Rows))

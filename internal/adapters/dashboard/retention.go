@@ -91,10 +91,7 @@ func (h *Handler) retentionCharts(ctx context.Context, pr *pageRequest, f Filter
 		return views.RetentionView{Heatmap: ch}
 	}
 	v := views.RetentionView{}
-	censored := ""
-	if !res.LeftCensored.IsZero() {
-		censored = res.LeftCensored.Format(catalog.DateLayout)
-	}
+	var censored []string // the left-censored cohorts, with their sizes
 	ch.Note = "Rows: people first seen in the " + string(req.Interval) + " (within the slice), with the cohort's size. Columns: " + unit +
 		" since. Cells: percent of the cohort active again, and the colour is that percent alone; hover a cell for the people. " +
 		smallMark + " and a dotted outline: a cohort of fewer than " + fmt.Sprint(smallCohort) + " people (listed below); dashed amber borders: " + unit +
@@ -107,7 +104,8 @@ func (h *Handler) retentionCharts(ctx context.Context, pr *pageRequest, f Filter
 	var cells []views.RetentionCell
 	ch.Table.Head = append([]string{"cohort", "people"}, xs...)
 	for yi, co := range cohorts {
-		isCensored := co.Period == censored
+		start, _ := parseDay(co.Period)
+		isCensored := res.IsLeftCensored(start)
 		small := co.Size < smallCohort && !isCensored
 		label := co.Period + " (" + views.FormatInt(co.Size) + ")"
 		cohortCell := co.Period
@@ -115,8 +113,7 @@ func (h *Handler) retentionCharts(ctx context.Context, pr *pageRequest, f Filter
 		case isCensored:
 			label = censoredText + " (" + views.FormatInt(co.Size) + ")"
 			cohortCell += " (" + censoredText + ")"
-			v.Censored = fmt.Sprintf("First row, %s (%s people): %s. It is the %s the data starts in, so it holds everyone already active then, most of them first seen before the data begins; it is not a cohort of new people, and the average curve leaves it out.",
-				co.Period, views.FormatInt(co.Size), censoredText, string(req.Interval))
+			censored = append(censored, co.Period+" ("+views.FormatInt(co.Size)+" people)")
 		case small:
 			label += " " + smallMark
 			cohortCell += " " + smallMark + " (small cohort)"
@@ -124,7 +121,6 @@ func (h *Handler) retentionCharts(ctx context.Context, pr *pageRequest, f Filter
 		}
 		rows = append(rows, views.CohortRow{Label: label})
 		row := []string{cohortCell, views.FormatInt(co.Size)}
-		start, _ := parseDay(co.Period)
 		for xi, a := range co.Active {
 			pct := 0.0
 			if co.Size > 0 {
@@ -157,6 +153,14 @@ func (h *Handler) retentionCharts(ctx context.Context, pr *pageRequest, f Filter
 	}
 	ch.Options = views.RetentionOptions(xs, unit, rows, cells)
 	v.Heatmap = ch
+	if len(censored) > 0 {
+		what := "the " + string(req.Interval) + " the data starts in"
+		if len(censored) > 1 {
+			what += " and the next one (the data starts after the first day of its " + string(req.Interval) + ", which was seen only in part)"
+		}
+		v.Censored = "Labelled " + censoredText + ": " + joinAnd(censored) + ", " + what +
+			". Their people are everyone already active then, most of them first seen before the data begins: they are not new people, and the average curve leaves them out."
+	}
 	if len(v.Small) > 0 {
 		v.SmallNote = fmt.Sprintf("%s Small cohorts, fewer than %d people (one person moves their rates by more than %.1f points; their colour is their rate like any other row's): ",
 			smallMark, smallCohort, 100.0/smallCohort)
@@ -170,8 +174,8 @@ func (h *Handler) retentionCharts(ctx context.Context, pr *pageRequest, f Filter
 func retentionAverageChart(pr *pageRequest, id, title, csv, unit string, xs []string, res query.RetentionResult) views.Chart {
 	ch := pr.chart(id, title, csv)
 	ch.Note = "Of all the people of the cohorts below, the percent active again N " + unit + " after their first: each cohort counts by its size " +
-		"(people active again over people, summed over the cohorts), complete " + unit + " only, and the first cohort (" + censoredText +
-		") left out. Later points rest on fewer, older cohorts: the table says how many."
+		"(people active again over people, summed over the cohorts), complete " + unit + " only, and the cohorts labelled " + censoredText +
+		" left out. Later points rest on fewer, older cohorts: the table says how many."
 	if len(res.Average) == 0 {
 		ch.Empty = noData(pr, "No complete "+string(res.Interval)+" of a cohort yet: the average needs at least one.")
 		return ch
