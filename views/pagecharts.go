@@ -118,7 +118,7 @@ func RetentionOptions(xs []string, unit string, rows []CohortRow, cells []Retent
 		case c.Incomplete:
 			item["itemStyle"] = map[string]any{"borderColor": "#b45309", "borderWidth": 2, "borderType": "dashed"}
 		case c.Small:
-			item["itemStyle"] = map[string]any{"borderColor": "#4b5563", "borderWidth": 1.5, "borderType": "dotted"}
+			item["itemStyle"] = map[string]any{"borderColor": "#4b5563", "borderWidth": 1, "borderType": "dotted"}
 		}
 		data = append(data, item)
 		meta[fmt.Sprintf("%d,%d", c.X, c.Y)] = map[string]any{"cohort": c.Cohort, "size": c.Size,

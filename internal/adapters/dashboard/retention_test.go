@@ -114,8 +114,7 @@ func TestRetentionColourIsRate(t *testing.T) {
 	if cells != weeks*(weeks+1)/2 {
 		t.Errorf("%d cells, want %d", cells, weeks*(weeks+1)/2)
 	}
-	var listed []string
-	doc.Find(tid("retention-small-cohort")).Each(func(_ int, s *goquery.Selection) { listed = append(listed, s.Text()) })
+	listed := strings.Split(doc.Find(tid("retention-small-list")).Text(), ", ")
 	var wantListed []string
 	for y := range weeks {
 		size := len(active[y][y])
