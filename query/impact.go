@@ -251,11 +251,35 @@ type ImpactResult struct {
 	BeforeFrom, BeforeTo, AfterFrom, AfterTo time.Time
 	LastCompleteDay                          time.Time
 	// Approximate is true when some day's active users came from uniq
-	// states (a day whose finals are not computed yet).
+	// states: a day of the windows whose finals are not computed yet (or
+	// are out of date after late events), or any day on a cluster, which
+	// keeps no finals.
 	Approximate bool
 	Estimates   []ImpactMetric
 	Days        []ImpactDay
+	// ControlsWarning, when set, says that the controls moved the other
+	// way from the treated series after the date (ControlsMovedOpposite).
+	ControlsWarning *ControlsWarning
 }
+
+// ControlsWarning: after the date the treated series moved one way and
+// the controls the other, on Metric (active users first): the controls
+// likely received what the treated series lost (people who moved), so
+// the effect against them overstates the change. Suggested are controls
+// the movers could not reach: other assistants on other channels (only
+// for a treated assistant on a channel; empty otherwise).
+type ControlsWarning struct {
+	Metric                        Metric
+	TreatedChange, ControlsChange float64 // after mean − before mean, a day
+	TreatedChangePct, ControlsPct float64 // the same in percent of the before mean
+	Message                       string
+	Suggested                     []SeriesKey
+}
+
+// MinOppositePct is how much (percent of its before mean) each of the
+// treated series and the controls must move for opposite moves to warn:
+// below it the day-to-day noise of a 28-day mean decides the sign.
+const MinOppositePct = 1.0
 
 // ImpactMethod and ImpactCaveat are said with every answer.
 const (
@@ -347,6 +371,16 @@ func Impact(ctx context.Context, s *store.Store, r ImpactRequest) (ImpactResult,
 		values[mi] = v
 		res.Approximate = res.Approximate || approx
 	}
+	if res.Approximate && s.Cluster == "" {
+		// Series says "approximate" whenever it reads the finals table,
+		// whose missing days come from the uniq states; here the days are
+		// known, so ask whether any of them lacks its current finals.
+		missing, err := daysWithoutFinals(ctx, s, keys, res.BeforeFrom, res.AfterTo)
+		if err != nil {
+			return res, err
+		}
+		res.Approximate = missing > 0
+	}
 	for mi, m := range ImpactMetrics {
 		treated := values[mi][0]
 		control := make([]float64, n)
@@ -373,7 +407,104 @@ func Impact(ctx context.Context, s *store.Store, r ImpactRequest) (ImpactResult,
 			day.Counterfactual = append(day.Counterfactual, e.Scale*control[d])
 		}
 	}
+	for _, e := range res.Estimates {
+		if w := ControlsMovedOpposite(r.Treated, e, res.Available); w != nil {
+			res.ControlsWarning = w
+			break
+		}
+	}
 	return res, nil
+}
+
+// ControlsMovedOpposite is the warning of e when, after the date, the
+// treated series and the controls moved in opposite directions, each by
+// at least MinOppositePct of its before mean; nil otherwise. available
+// (the series with activity before the date) gives the suggestions.
+func ControlsMovedOpposite(treated SeriesKey, e ImpactMetric, available []SeriesKey) *ControlsWarning {
+	dt, dc := e.TreatedAfter-e.TreatedBefore, e.ControlAfter-e.ControlBefore
+	pt, pc := pct(dt, e.TreatedBefore), pct(dc, e.ControlBefore)
+	if math.IsNaN(pt) || math.IsNaN(pc) || math.Abs(pt) < MinOppositePct || math.Abs(pc) < MinOppositePct || (dt < 0) == (dc < 0) {
+		return nil
+	}
+	w := &ControlsWarning{Metric: e.Metric, TreatedChange: dt, ControlsChange: dc, TreatedChangePct: pt, ControlsPct: pc}
+	if treated.Assistant != "" && treated.Channel != "" {
+		for _, k := range available {
+			if k.Assistant != treated.Assistant && k.Channel != treated.Channel && len(w.Suggested) < MaxImpactControls {
+				w.Suggested = append(w.Suggested, k)
+			}
+		}
+	}
+	unit := "people a day"
+	if e.Metric == Events {
+		unit = "events a day"
+	}
+	fell, rose := "fell", "rose"
+	if dt > 0 {
+		fell, rose = "rose", "fell"
+	}
+	w.Message = fmt.Sprintf("After the date the controls %s (%s %s, %s) while %s %s (%s, %s): ", rose, signed(dc), unit, signedPct(pc), treated, fell, signed(dt), signedPct(pt))
+	if dt < 0 {
+		w.Message += "they likely received people who left it, so the effect against them overstates the loss (the observed change is the safer figure)."
+	} else {
+		w.Message += "they likely lost people to it, so the effect against them overstates the gain (the observed change is the safer figure)."
+	}
+	if len(w.Suggested) > 0 {
+		parts := make([]string, len(w.Suggested))
+		for i, k := range w.Suggested {
+			parts[i] = k.String()
+		}
+		w.Message += fmt.Sprintf(" Choose controls the movers could not reach: other assistants on other channels, none of %s's (control=%s).", treated.Assistant, strings.Join(parts, ","))
+	} else {
+		w.Message += " Choose controls the movers could not reach."
+	}
+	return w
+}
+
+// daysWithoutFinals counts the days of [from, to] with events that lack
+// current finals (the finals of the day's present event sum) at a grain
+// one of keys is read at. Finalize writes every grain of a day at once,
+// but each grain is checked.
+func daysWithoutFinals(ctx context.Context, s *store.Store, keys []SeriesKey, from, to time.Time) (uint64, error) {
+	var grains []uint8
+	for _, k := range keys {
+		g := uint8(grainAssistant | grainChannel)
+		switch k.kind() {
+		case 1:
+			g = grainAssistant
+		case 2:
+			g = grainChannel
+		}
+		if !slices.Contains(grains, g) {
+			grains = append(grains, g)
+		}
+	}
+	var total uint64
+	for _, g := range grains {
+		q := &sqlText{}
+		q.add("SELECT count() FROM (SELECT day, sum(events) AS v FROM rollup_version_day WHERE day >= toDate(?) AND day <= toDate(?) GROUP BY day) "+
+			"WHERE (day, v) NOT IN (SELECT day, version FROM rollup_users_final WHERE grain = ? AND day >= toDate(?) AND day <= toDate(?))"+settingsClause,
+			date(from), date(to), g, date(from), date(to))
+		rows, cancel, err := run(ctx, s, q)
+		if err != nil {
+			return 0, err
+		}
+		var n uint64
+		for rows.Next() {
+			if err := rows.Scan(&n); err != nil {
+				rows.Close()
+				cancel()
+				return 0, fmt.Errorf("query: impact: days without finals: %w", err)
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		cancel()
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
 }
 
 func daysBetween(from, to time.Time) int { return int(to.Sub(from).Hours()/24) + 1 }
@@ -497,15 +628,36 @@ func dailyByKey(ctx context.Context, s *store.Store, m Metric, keys []SeriesKey,
 }
 
 // ImpactSummary is the sentence the Impact page states for an estimate:
-// "≈ −612 people a day (95 % interval −650 to −574), −58 %".
+// the observed change first (the treated series' before and after means),
+// then the effect against the controls with its interval:
+// "335 → 0 people a day (−335, −100 %); against the controls ≈ −424
+// (95 % interval −450 to −398)".
 func ImpactSummary(e ImpactMetric) string {
+	return ObservedSummary(e) + "; against the controls " + EffectSummary(e)
+}
+
+// ObservedSummary is the observed change of the treated series: "335 → 0
+// people a day (−335, −100 %)".
+func ObservedSummary(e ImpactMetric) string {
 	unit := "people a day"
 	if e.Metric == Events {
 		unit = "events a day"
 	}
-	s := fmt.Sprintf("≈ %s %s (95 %% interval %s to %s)", signed(e.Effect), unit, signed(e.Low), signed(e.High))
+	d := e.TreatedAfter - e.TreatedBefore
+	s := fmt.Sprintf("%s → %s %s (%s", thousands(uint64(math.Round(math.Max(e.TreatedBefore, 0)))), thousands(uint64(math.Round(math.Max(e.TreatedAfter, 0)))), unit, signed(d))
+	if p := pct(d, e.TreatedBefore); !math.IsNaN(p) {
+		s += ", " + signedPct(p)
+	}
+	return s + ")"
+}
+
+// EffectSummary is the effect against the controls with its interval and
+// its share of the counterfactual: "≈ −424 (95 % interval −450 to −398),
+// −100 % of the counterfactual".
+func EffectSummary(e ImpactMetric) string {
+	s := fmt.Sprintf("≈ %s (95 %% interval %s to %s)", signed(e.Effect), signed(e.Low), signed(e.High))
 	if !math.IsNaN(e.EffectPct) {
-		s += ", " + signedPct(e.EffectPct)
+		s += ", " + signedPct(e.EffectPct) + " of the counterfactual"
 	}
 	return s
 }

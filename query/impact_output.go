@@ -43,28 +43,41 @@ type impactFitJSON struct {
 	RMSEPct     *float64 `json:"rmse_pct"`
 }
 
+// impactObservedJSON is the treated series' own change: the means of
+// the windows, no controls involved.
+type impactObservedJSON struct {
+	BeforeMean *float64 `json:"before_mean"`
+	AfterMean  *float64 `json:"after_mean"`
+	Change     *float64 `json:"change"`
+	ChangePct  *float64 `json:"change_pct"`
+	Summary    string   `json:"summary"`
+}
+
 type impactEstimateJSON struct {
-	Metric           Metric        `json:"metric"`
-	Summary          string        `json:"summary"`
-	TreatedBefore    *float64      `json:"treated_before"`
-	TreatedAfter     *float64      `json:"treated_after"`
-	ControlBefore    *float64      `json:"control_before"`
-	ControlAfter     *float64      `json:"control_after"`
-	Scale            *float64      `json:"scale"`
-	Counterfactual   *float64      `json:"counterfactual_after"`
-	Effect           *float64      `json:"effect"`
-	Low              *float64      `json:"low"`
-	High             *float64      `json:"high"`
-	EffectPct        *float64      `json:"effect_pct"`
-	LowPct           *float64      `json:"low_pct"`
-	HighPct          *float64      `json:"high_pct"`
-	StdErr           *float64      `json:"std_err"`
-	DegreesOfFreedom *float64      `json:"degrees_of_freedom"`
-	PreFit           impactFitJSON `json:"pre_fit"`
+	Metric           Metric             `json:"metric"`
+	Summary          string             `json:"summary"`
+	Observed         impactObservedJSON `json:"observed"`
+	TreatedBefore    *float64           `json:"treated_before"`
+	TreatedAfter     *float64           `json:"treated_after"`
+	ControlBefore    *float64           `json:"control_before"`
+	ControlAfter     *float64           `json:"control_after"`
+	Scale            *float64           `json:"scale"`
+	Counterfactual   *float64           `json:"counterfactual_after"`
+	Effect           *float64           `json:"effect"`
+	Low              *float64           `json:"low"`
+	High             *float64           `json:"high"`
+	EffectPct        *float64           `json:"effect_pct"`
+	LowPct           *float64           `json:"low_pct"`
+	HighPct          *float64           `json:"high_pct"`
+	StdErr           *float64           `json:"std_err"`
+	DegreesOfFreedom *float64           `json:"degrees_of_freedom"`
+	PreFit           impactFitJSON      `json:"pre_fit"`
 }
 
 func newImpactEstimateJSON(e ImpactMetric) impactEstimateJSON {
 	return impactEstimateJSON{Metric: e.Metric, Summary: ImpactSummary(e),
+		Observed: impactObservedJSON{BeforeMean: r2(e.TreatedBefore), AfterMean: r2(e.TreatedAfter),
+			Change: r2(e.TreatedAfter - e.TreatedBefore), ChangePct: r2(pct(e.TreatedAfter-e.TreatedBefore, e.TreatedBefore)), Summary: ObservedSummary(e)},
 		TreatedBefore: r2(e.TreatedBefore), TreatedAfter: r2(e.TreatedAfter),
 		ControlBefore: r2(e.ControlBefore), ControlAfter: r2(e.ControlAfter),
 		Scale: roundedOrNil(e.Scale, 6), Counterfactual: r2(e.Counterfactual),
@@ -97,7 +110,9 @@ func windowName(after bool) string {
 // WriteImpactJSON writes the answer:
 // {"date","annotation","treated","controls","controls_proposed","available_controls",
 // "before":{"from","to","days"},"after":{…,"requested_days"},"last_complete_day",
-// "method","caveat","approximate","estimates":[…],"days":[…]}.
+// "method","caveat","approximate","controls_warning","estimates":[…],"days":[…]};
+// each estimate carries "observed" (the treated series' before and after
+// means and their change) before the effect against the controls.
 func WriteImpactJSON(w io.Writer, res ImpactResult) error {
 	type afterJSON struct {
 		impactWindowJSON
@@ -116,6 +131,7 @@ func WriteImpactJSON(w io.Writer, res ImpactResult) error {
 		Method          string               `json:"method"`
 		Caveat          string               `json:"caveat"`
 		Approximate     bool                 `json:"approximate"`
+		ControlsWarning *controlsWarningJSON `json:"controls_warning"`
 		Estimates       []impactEstimateJSON `json:"estimates"`
 		Days            []impactDayJSON      `json:"days"`
 	}{
@@ -127,6 +143,10 @@ func WriteImpactJSON(w io.Writer, res ImpactResult) error {
 		LastCompleteDay: res.LastCompleteDay.Format(catalog.DateLayout),
 		Method:          ImpactMethod, Caveat: ImpactCaveat, Approximate: res.Approximate,
 		Estimates: []impactEstimateJSON{}, Days: []impactDayJSON{},
+	}
+	if cw := res.ControlsWarning; cw != nil {
+		out.ControlsWarning = &controlsWarningJSON{Metric: cw.Metric, TreatedChange: r2(cw.TreatedChange), TreatedChangePct: r2(cw.TreatedChangePct),
+			ControlsChange: r2(cw.ControlsChange), ControlsChangePct: r2(cw.ControlsPct), Message: cw.Message, Suggested: orEmpty(cw.Suggested)}
 	}
 	for _, e := range res.Estimates {
 		out.Estimates = append(out.Estimates, newImpactEstimateJSON(e))
@@ -140,6 +160,18 @@ func WriteImpactJSON(w io.Writer, res ImpactResult) error {
 	}
 	enc := json.NewEncoder(w)
 	return enc.Encode(out)
+}
+
+// controlsWarningJSON is ControlsWarning; null when the controls did not
+// move against the treated series.
+type controlsWarningJSON struct {
+	Metric            Metric      `json:"metric"`
+	TreatedChange     *float64    `json:"treated_change"`
+	TreatedChangePct  *float64    `json:"treated_change_pct"`
+	ControlsChange    *float64    `json:"controls_change"`
+	ControlsChangePct *float64    `json:"controls_change_pct"`
+	Message           string      `json:"message"`
+	Suggested         []SeriesKey `json:"suggested_controls"`
 }
 
 func orEmpty(k []SeriesKey) []SeriesKey {

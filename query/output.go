@@ -464,6 +464,22 @@ func WriteRetentionJSON(w io.Writer, res RetentionResult) error {
 			row.Cohort.Format(catalog.DateLayout), row.Period.Format(catalog.DateLayout), row.Offset, row.CohortSize, row.Users, FormatNumber(row.RatePct),
 			row.ObservedDays, row.Complete)
 	}
+	// The left-censored cohorts (none: []) and the weighted average curve
+	// that leaves them out (retentionAverage).
+	buf.WriteString(`],"left_censored_cohorts":[`)
+	for i, c := range res.LeftCensored {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString(strconv.Quote(c.Format(catalog.DateLayout)))
+	}
+	buf.WriteString(`],"average":[`)
+	for i, a := range res.Average {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		fmt.Fprintf(&buf, `{"offset":%d,"cohorts":%d,"people":%d,"users":%d,"rate_pct":%s}`, a.Offset, a.Cohorts, a.People, a.Users, FormatNumber(a.RatePct))
+	}
 	buf.WriteString("]}\n")
 	_, err = w.Write(buf.Bytes())
 	return err

@@ -37,6 +37,51 @@ type RetentionResult struct {
 	// Freshness: periods after the last stored event's day or after today
 	// are not in Rows.
 	Freshness DataFreshness
+	// LeftCensored are the left-censored cohorts in the range, in order:
+	// the period holding the data's first day and, when the data starts
+	// after that period's first day (it was seen only in part), the next
+	// period too. Their people are everyone active when the data starts,
+	// most of them first seen before it, not new people. Average leaves
+	// them out.
+	LeftCensored []time.Time
+	// Average is the retention curve of the other cohorts: per offset, the
+	// people active again over the cohorts' people, complete periods only
+	// (each cohort weighted by its size). Offsets no complete cell reaches
+	// are left out.
+	Average []RetentionAverage
+}
+
+// RetentionAverage is the average retention Offset periods after the
+// first: Users of the People of Cohorts cohorts, RatePct = Users / People
+// × 100 (2 decimals).
+type RetentionAverage struct {
+	Offset  int
+	Cohorts int
+	People  uint64
+	Users   uint64
+	RatePct float64
+}
+
+// IsLeftCensored reports whether cohort is left-censored.
+func (res RetentionResult) IsLeftCensored(cohort time.Time) bool {
+	for _, c := range res.LeftCensored {
+		if cohort.Equal(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// leftCensored are the cohort periods that hold people active before the
+// data starts on first: its period, and the next one when first is not
+// its period's first day.
+func leftCensored(iv Interval, first time.Time) []time.Time {
+	c := periodStart(first, iv)
+	out := []time.Time{c}
+	if !c.Equal(first) {
+		out = append(out, nextPeriod(c, iv))
+	}
+	return out
 }
 
 // Retention answers r from the first-seen and person-day rollups (exact). A person's
@@ -101,6 +146,13 @@ func Retention(ctx context.Context, s *store.Store, r RetentionRequest) (Retenti
 		return res, err
 	}
 	periods := periodsOf(r.Interval, r.From, r.To)
+	if !fr.FirstEvent.IsZero() && len(periods) > 0 {
+		for _, c := range leftCensored(r.Interval, fr.FirstDay(time.UTC)) {
+			if !c.Before(periods[0]) && !c.After(periods[len(periods)-1]) {
+				res.LeftCensored = append(res.LeftCensored, c)
+			}
+		}
+	}
 	for i, c := range periods {
 		cl := c.Format(catalog.DateLayout)
 		size := counts[[2]string{cl, cl}]
@@ -116,7 +168,35 @@ func Retention(ctx context.Context, s *store.Store, r RetentionRequest) (Retenti
 			res.Rows = append(res.Rows, row)
 		}
 	}
+	res.Average = retentionAverage(res)
 	return res, nil
+}
+
+// retentionAverage pools the complete cells of every cohort but the
+// left-censored one, per offset.
+func retentionAverage(res RetentionResult) []RetentionAverage {
+	var out []RetentionAverage
+	for _, row := range res.Rows {
+		if !row.Complete || row.CohortSize == 0 || res.IsLeftCensored(row.Cohort) {
+			continue
+		}
+		for len(out) <= row.Offset {
+			out = append(out, RetentionAverage{Offset: len(out)})
+		}
+		a := &out[row.Offset]
+		a.Cohorts++
+		a.People += row.CohortSize
+		a.Users += row.Users
+	}
+	kept := out[:0]
+	for _, a := range out {
+		if a.People == 0 {
+			continue
+		}
+		a.RatePct = round(float64(a.Users)/float64(a.People)*100, 2)
+		kept = append(kept, a)
+	}
+	return kept
 }
 
 // StreamRetention calls fn for each row of Retention's answer, in order.

@@ -81,11 +81,11 @@ func ExclusiveSharedOptions(labels []string, exclusive, shared []float64) map[st
 	}
 }
 
-// CohortRow is one row of the retention heatmap: its label, muted when
-// the cohort is small.
+// CohortRow is one row of the retention heatmap: its label (a small or
+// left-censored cohort carries its mark in it). Rows are never muted: the
+// colour of a cell is its rate alone.
 type CohortRow struct {
 	Label string
-	Small bool
 }
 
 // RetentionCell is one cell of the retention heatmap: X periods after
@@ -94,8 +94,9 @@ type CohortRow struct {
 type RetentionCell struct {
 	X, Y int
 	Pct  float64
-	// Incomplete: the period is not over (hatched); Small: the cohort is
-	// small (muted).
+	// Incomplete: the period is not over (dashed amber border); Small:
+	// the cohort is small (dotted grey outline). Neither changes the
+	// cell's colour, which is the rate.
 	Incomplete, Small    bool
 	Cohort, Size, Offset string
 	Users, Note          string
@@ -106,21 +107,18 @@ type RetentionCell struct {
 func RetentionOptions(xs []string, unit string, rows []CohortRow, cells []RetentionCell) map[string]any {
 	var ys []any
 	for _, r := range rows {
-		if r.Small {
-			ys = append(ys, map[string]any{"value": r.Label, "textStyle": map[string]any{"color": "#9ca3af"}})
-		} else {
-			ys = append(ys, r.Label)
-		}
+		ys = append(ys, r.Label)
 	}
 	var data []any
 	meta := map[string]any{}
 	for _, c := range cells {
 		item := map[string]any{"value": []any{c.X, c.Y, round(c.Pct, true)}}
-		if c.Incomplete {
-			item["itemStyle"] = map[string]any{"opacity": 0.45, "borderColor": "#b45309", "borderWidth": 1, "borderType": "dashed"}
-		}
-		if c.Small {
-			item["itemStyle"] = map[string]any{"opacity": 0.3}
+		// Marks are borders only: the fill stays the rate's colour.
+		switch {
+		case c.Incomplete:
+			item["itemStyle"] = map[string]any{"borderColor": "#b45309", "borderWidth": 2, "borderType": "dashed"}
+		case c.Small:
+			item["itemStyle"] = map[string]any{"borderColor": "#4b5563", "borderWidth": 1, "borderType": "dotted"}
 		}
 		data = append(data, item)
 		meta[fmt.Sprintf("%d,%d", c.X, c.Y)] = map[string]any{"cohort": c.Cohort, "size": c.Size,

@@ -447,8 +447,11 @@ func TestFormatting(t *testing.T) {
 	}
 }
 
+// TestRetentionOptions: a cell's value is its rate and its fill follows
+// it alone; small cohorts and incomplete periods are marked by borders,
+// never by opacity.
 func TestRetentionOptions(t *testing.T) {
-	rows := []CohortRow{{Label: "2026-03-02 (120)"}, {Label: "◦ 2026-03-09 (12)", Small: true}}
+	rows := []CohortRow{{Label: "2026-03-02 (120)"}, {Label: "2026-03-09 (12) †"}}
 	cells := []RetentionCell{
 		{X: 0, Y: 0, Pct: 100, Cohort: "2026-03-02", Size: "120", Offset: "0 weeks since", Users: "120"},
 		{X: 1, Y: 0, Pct: 41.66, Incomplete: true, Cohort: "2026-03-02", Size: "120", Offset: "1 weeks since", Users: "50", Note: "week not over"},
@@ -456,24 +459,26 @@ func TestRetentionOptions(t *testing.T) {
 	}
 	o := RetentionOptions([]string{"0", "1"}, "weeks", rows, cells)
 	ys := AsSlice(AsSlice(o["yAxis"])[0].(map[string]any)["data"])
-	if ys[0] != "2026-03-02 (120)" {
-		t.Errorf("first row label %v", ys[0])
-	}
-	if m, ok := asMap(ys[1]); !ok || m["value"] != "◦ 2026-03-09 (12)" {
-		t.Errorf("small row label %v, want a muted label", ys[1])
+	if ys[0] != "2026-03-02 (120)" || ys[1] != "2026-03-09 (12) †" {
+		t.Errorf("row labels %v, want plain labels (a small cohort is not muted)", ys)
 	}
 	data := AsSlice(AsSlice(o["series"])[0].(map[string]any)["data"])
 	if len(data) != 3 {
 		t.Fatalf("%d cells, want 3", len(data))
 	}
-	if v := data[1].(map[string]any)["value"].([]any); v[2] != 41.7 {
-		t.Errorf("cell value %v, want the percent to 0.1", v[2])
+	for i, want := range []float64{100, 41.7, 100} {
+		if v := data[i].(map[string]any)["value"].([]any); v[2] != want {
+			t.Errorf("cell %d value %v, want the rate %v", i, v[2], want)
+		}
+		if st, _ := asMap(data[i].(map[string]any)["itemStyle"]); st["opacity"] != nil {
+			t.Errorf("cell %d has opacity %v: the fill must be the rate's colour alone", i, st["opacity"])
+		}
 	}
 	if st, _ := asMap(data[1].(map[string]any)["itemStyle"]); st["borderType"] != "dashed" {
 		t.Errorf("incomplete cell style %v, want dashed", st)
 	}
-	if st, _ := asMap(data[2].(map[string]any)["itemStyle"]); st["opacity"] != 0.3 {
-		t.Errorf("small cohort cell style %v, want muted", st)
+	if st, _ := asMap(data[2].(map[string]any)["itemStyle"]); st["borderType"] != "dotted" {
+		t.Errorf("small cohort cell style %v, want a dotted outline", st)
 	}
 	meta, _ := asMap(o["adoptscope"])
 	cell, _ := asMap(mapOf(meta["cells"])["1,0"])

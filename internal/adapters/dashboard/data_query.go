@@ -37,12 +37,13 @@ func (h *Handler) runSeries(ctx context.Context, req query.SeriesRequest) (serie
 	return out, nil
 }
 
-// runRetention executes a retention request through package query.
-func (h *Handler) runRetention(ctx context.Context, req query.RetentionRequest) ([]retentionCohort, error) {
+// runRetention executes a retention request through package query: the
+// cohorts laid out, and the answer (its left-censored cohort and average).
+func (h *Handler) runRetention(ctx context.Context, req query.RetentionRequest) ([]retentionCohort, query.RetentionResult, error) {
 	req.Now = h.opts.Now()
 	res, err := query.Retention(ctx, h.opts.Store, req)
 	if err != nil {
-		return nil, err
+		return nil, res, err
 	}
 	var out []retentionCohort
 	idx := map[string]int{}
@@ -63,5 +64,5 @@ func (h *Handler) runRetention(ctx context.Context, req query.RetentionRequest) 
 		out[i].Observed[r.Offset] = r.ObservedDays
 		out[i].Complete[r.Offset] = r.Complete
 	}
-	return out, nil
+	return out, res, nil
 }

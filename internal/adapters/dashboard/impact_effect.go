@@ -98,19 +98,63 @@ func (h *Handler) impactEffect(ctx context.Context, pr *pageRequest, v impactVie
 		res.AfterFrom.Format(catalog.DateLayout), res.AfterTo.Format(catalog.DateLayout), len(res.Days)-nb,
 		res.LastCompleteDay.Format(catalog.DateLayout))
 	for _, e := range res.Estimates {
-		s := query.ImpactSummary(e)
 		what := "daily active people"
 		if e.Metric == query.Events {
-			ev.Events, what = s, "events a day"
+			ev.EventsObserved, ev.EventsEffect, what = query.ObservedSummary(e), query.EffectSummary(e), "events a day"
 		} else {
-			ev.Users = s
+			ev.UsersObserved, ev.UsersEffect = query.ObservedSummary(e), query.EffectSummary(e)
 		}
 		ev.Rows = append(ev.Rows, []string{what, fmtNum(e.TreatedBefore), fmtNum(e.TreatedAfter), fmtNum(e.Counterfactual),
 			fmtSigned(e.Effect), fmtSigned(e.Low) + " to " + fmtSigned(e.High), fmtCorr(e.Fit.Correlation), fmtPctOrDash(e.Fit.RMSEPct)})
 		ev.Fit = append(ev.Fit, fitSentence(what, treated, e.Fit))
 	}
+	if w := res.ControlsWarning; w != nil {
+		ev.ControlsWarning = controlsWarningText(treated, w)
+	}
 	ev.Chart = impactChart(pr, res, v, chosen, treated)
 	return ev, res.Controls
+}
+
+// controlsWarningText is query's warning in the page's words: the series
+// by their labels, the suggested controls named (they are among the
+// checkboxes above).
+func controlsWarningText(treated query.SeriesKey, w *query.ControlsWarning) string {
+	unit := "people a day"
+	if w.Metric == query.Events {
+		unit = "events a day"
+	}
+	rose, fell := "rose", "fell"
+	if w.TreatedChange > 0 {
+		rose, fell = "fell", "rose"
+	}
+	s := fmt.Sprintf("The controls moved the other way: after the date they %s by %s %s (%s) while %s %s by %s (%s). ",
+		rose, fmtSigned(w.ControlsChange), unit, fmtSignedPct(w.ControlsPct), seriesLabel(treated), fell, fmtSigned(w.TreatedChange), fmtSignedPct(w.TreatedChangePct))
+	if w.TreatedChange < 0 {
+		s += "They likely received the people who left, so the effect against them overstates the loss: the observed change is the safer figure."
+	} else {
+		s += "They likely lost people to it, so the effect against them overstates the gain: the observed change is the safer figure."
+	}
+	if len(w.Suggested) > 0 {
+		names := make([]string, len(w.Suggested))
+		for i, k := range w.Suggested {
+			names[i] = seriesLabel(k)
+		}
+		s += " For controls the movers could not reach, tick other assistants on other channels (none of " + views.Label(treated.Assistant) + "'s): " + joinAnd(names) + "."
+	} else {
+		s += " Choose controls the movers could not reach."
+	}
+	return s
+}
+
+func fmtSignedPct(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return "–"
+	}
+	s := strconv.FormatFloat(math.Round(x), 'f', 0, 64) + " %"
+	if math.Round(x) > 0 {
+		return "+" + s
+	}
+	return strings.Replace(s, "-", "−", 1)
 }
 
 // controlChoices are the checkboxes: every series with activity before the

@@ -14,6 +14,7 @@ import (
 
 	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/query"
+	"github.com/adoptscope/adoptscope/rollup"
 	"github.com/adoptscope/adoptscope/views"
 )
 
@@ -123,13 +124,16 @@ func TestImpactPageStatesTheEffect(t *testing.T) {
 			if res.Proposed != tc.proposed {
 				t.Errorf("proposed %v, want %v", res.Proposed, tc.proposed)
 			}
-			users := strings.TrimSpace(doc.Find(tid("effect-users") + " strong").Text())
-			events := strings.TrimSpace(doc.Find(tid("effect-events") + " strong").Text())
-			if want := query.ImpactSummary(res.Estimates[0]); users != want {
+			users := strings.TrimSpace(doc.Find(tid("effect-users-effect")).Text())
+			events := strings.TrimSpace(doc.Find(tid("effect-events-effect")).Text())
+			if want := query.EffectSummary(res.Estimates[0]); users != want {
 				t.Errorf("users: page says %q, query.Impact %q", users, want)
 			}
-			if want := query.ImpactSummary(res.Estimates[1]); events != want {
+			if want := query.EffectSummary(res.Estimates[1]); events != want {
 				t.Errorf("events: page says %q, query.Impact %q", events, want)
+			}
+			if got, want := strings.TrimSpace(doc.Find(tid("effect-users-observed")).Text()), query.ObservedSummary(res.Estimates[0]); got != want {
+				t.Errorf("observed: page says %q, query.Impact %q", got, want)
 			}
 			// The sanity value: the difference in differences by hand. Every
 			// person has one event of count 2 a day, so events are twice
@@ -223,4 +227,80 @@ func TestImpactPageStatesTheEffect(t *testing.T) {
 			t.Errorf("refusal %q: want the control named and a way back to the proposed ones", got)
 		}
 	})
+}
+
+// TestImpactPageObservedFirstAndControlsWarning: the headline starts with
+// the treated series' own change (its before and after means, counted
+// here); when the proposed controls received the people who left it, the
+// page warns and names controls the movers could not reach; "approximate"
+// shows only while a day of the windows lacks its finals.
+func TestImpactPageObservedFirstAndControlsWarning(t *testing.T) {
+	var evs []ev
+	counts := map[string]map[string]float64{}
+	add := func(d time.Time, a, c string, u uint64) {
+		evs = append(evs, ev{d, a, c, u, "text", false, "panel", time.Time{}})
+		k := a + ":" + c
+		if counts[k] == nil {
+			counts[k] = map[string]float64{}
+		}
+		counts[k][d.Format(catalog.DateLayout)]++
+	}
+	i := 0
+	for d := day("2025-12-17"); !d.After(day("2026-02-10")); d = d.AddDate(0, 0, 1) {
+		for u := uint64(1); u <= 100; u++ {
+			if (int(u)+i)%5 == 0 {
+				continue
+			}
+			switch {
+			case u <= 30 && !d.Before(day("2026-01-14")) && u <= 24:
+				add(d, "chatgpt", "ios", u) // moved
+			case u <= 30:
+				add(d, "chatgpt", "whatsapp", u)
+			case u <= 60:
+				add(d, "chatgpt", "ios", u)
+			default:
+				add(d, "meta_ai", "web", u)
+			}
+		}
+		i++
+	}
+	app := newTestAppEvents(t, nil, evs, nil)
+	mean := func(k string, from time.Time, n int) float64 {
+		s := 0.0
+		for j := range n {
+			s += counts[k][from.AddDate(0, 0, j).Format(catalog.DateLayout)]
+		}
+		return s / float64(n)
+	}
+	date := day("2026-01-14")
+	before, after := mean("chatgpt:whatsapp", date.AddDate(0, 0, -28), 28), mean("chatgpt:whatsapp", date, 28)
+	u := app.srv.URL + "/impact?date=2026-01-14&source_assistant=chatgpt&source_channel=whatsapp"
+	_, doc, _ := get(t, nil, u)
+	obs := strings.TrimSpace(doc.Find(tid("effect-users-observed")).Text())
+	want := views.FormatInt(before) + " → " + views.FormatInt(after) + " people a day (" + fmtSigned(after-before)
+	if !strings.HasPrefix(obs, want) {
+		t.Errorf("observed %q, want it to start %q", obs, want)
+	}
+	w := doc.Find(tid("effect-controls-warning")).Text()
+	if !strings.Contains(w, "rose by "+fmtSigned(mean("chatgpt:ios", date, 28)-mean("chatgpt:ios", date.AddDate(0, 0, -28), 28))) || !strings.Contains(w, seriesLabel(query.SeriesKey{Assistant: "meta_ai", Channel: "web"})) {
+		t.Errorf("controls warning %q: want the rise of the controls and Meta AI on Web suggested", w)
+	}
+	approx := func() bool {
+		_, doc, _ := get(t, nil, u)
+		return strings.Contains(doc.Find(tid("impact-effect")).Text(), "approximate")
+	}
+	if !approx() {
+		t.Error("no finals computed yet, but the page does not say approximate")
+	}
+	if _, err := rollup.Finalize(context.Background(), app.store, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if approx() {
+		t.Error("every day is final, but the page says approximate")
+	}
+	// With Meta AI on Web as the control: no warning.
+	_, doc, _ = get(t, nil, u+"&control=meta_ai:web")
+	if doc.Find(tid("effect-controls-warning")).Length() != 0 {
+		t.Errorf("controls warning against Meta AI on Web: %q", doc.Find(tid("effect-controls-warning")).Text())
+	}
 }
