@@ -62,7 +62,7 @@ func TestControlsThatActOrHide(t *testing.T) {
 		t.Error("the Channel page should have one channel control, the picker")
 	}
 	_, doc, _ = get(t, nil, app.srv.URL+"/channel?channel=ios")
-	if got := doc.Find(tid("focus-channel") + " option[selected]").AttrOr("value", ""); got != "ios" {
+	if got := doc.Find(tid("focus-channel")+" option[selected]").AttrOr("value", ""); got != "ios" {
 		t.Errorf("channel=ios in a link picks %q", got)
 	}
 
