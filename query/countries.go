@@ -119,7 +119,7 @@ func WriteCountriesJSON(w io.Writer, res CountriesResult) error {
 		Countries []countryJSON `json:"countries"`
 	}{From: res.From.Format(catalog.DateLayout), To: res.To.Format(catalog.DateLayout), TZ: tz, Days: "UTC", Countries: []countryJSON{}}
 	for _, c := range res.Countries {
-		out.Countries = append(out.Countries, countryJSON{c.Code, c.Name, c.People})
+		out.Countries = append(out.Countries, countryJSON(c))
 	}
 	return json.NewEncoder(w).Encode(out)
 }
