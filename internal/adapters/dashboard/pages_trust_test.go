@@ -75,3 +75,15 @@ func TestControlsThatActOrHide(t *testing.T) {
 		t.Errorf("the page still advises widening the dates: %q", doc.Find(tid("empty-hint")).Text())
 	}
 }
+
+// TestIngestShowsStoredEvents: the Ingest page counts every stored event,
+// whoever wrote it (here straight into the table, as a load by another
+// process would), not only what its own pipeline accepted.
+func TestIngestShowsStoredEvents(t *testing.T) {
+	evs := smallDataSet()
+	app := newTestAppEvents(t, nil, evs, nil)
+	_, doc, _ := get(t, nil, app.srv.URL+"/ingest")
+	if got, want := doc.Find(tid("ingest-stored")).Text(), views.FormatInt(float64(len(evs))); got != want {
+		t.Errorf("stored in all %q, want %s", got, want)
+	}
+}
