@@ -87,3 +87,29 @@ func TestIngestShowsStoredEvents(t *testing.T) {
 		t.Errorf("stored in all %q, want %s", got, want)
 	}
 }
+
+// TestCountryFilterListsCountriesPresent: the filter bar offers the
+// countries of the dates and assistants with their people (every test
+// event is in Brazil), checked as the URL says; a code of the URL with no
+// one in the range stays offered, checked, with 0 people.
+func TestCountryFilterListsCountriesPresent(t *testing.T) {
+	evs := smallDataSet()
+	app := newTestAppEvents(t, nil, evs, nil)
+	_, doc, _ := get(t, nil, app.srv.URL+"/?range=custom&from=2026-01-05&to=2026-01-18&assistant=chatgpt&country=BR,IN")
+	boxes := doc.Find(tid("filter-countries") + " label")
+	if boxes.Length() != 2 {
+		t.Fatalf("%d countries offered, want Brazil and India: %q", boxes.Length(), doc.Find(tid("filter-countries")).Text())
+	}
+	want := distinctUsers(evs, "2026-01-05", "2026-01-18", isAssistant("chatgpt"))
+	for i, w := range []struct{ code, name, people string }{{"BR", "Brazil", views.FormatInt(float64(want))}, {"IN", "India", "0"}} {
+		l := boxes.Eq(i)
+		in := l.Find("input")
+		_, checked := in.Attr("checked")
+		if in.AttrOr("value", "") != w.code || !checked || !strings.Contains(l.Text(), w.name) || l.Find(tid("filter-country-people")).Text() != w.people {
+			t.Errorf("country %d: %q (value %q, checked %v), want %s %s with %s people", i, l.Text(), in.AttrOr("value", ""), checked, w.code, w.name, w.people)
+		}
+	}
+	if doc.Find(`input[type=text][name=country]`).Length() != 0 {
+		t.Error("the free-text country box is still there")
+	}
+}
