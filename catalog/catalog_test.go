@@ -214,3 +214,20 @@ func TestDateRule(t *testing.T) {
 		}
 	}
 }
+
+func TestCountryName(t *testing.T) {
+	for code, want := range map[string]string{"BR": "Brazil", "IN": "India", "US": "United States", "GB": "United Kingdom", "XK": "Kosovo", "QQ": "QQ"} {
+		if got := CountryName(code); got != want {
+			t.Errorf("CountryName(%q) = %q, want %q", code, got, want)
+		}
+	}
+	// Reserved and withdrawn codes are not countries.
+	for _, code := range []string{"UN", "EU", "UK", "BU", "AC"} {
+		if got := CountryName(code); got != code {
+			t.Errorf("CountryName(%q) = %q, want the code itself", code, got)
+		}
+	}
+	if len(countryNames) != 250 { // ISO 3166-1's 249 and Kosovo's XK
+		t.Errorf("%d country names, want 250", len(countryNames))
+	}
+}

@@ -269,14 +269,14 @@ func addAnnotations(o map[string]any, periods []string, anns []Mark, interval st
 		m := marks[p]
 		short := m.titles[0]
 		if len(m.titles) > 1 {
-			short += fmt.Sprintf(" (+%d)", len(m.titles)-1)
+			short += fmt.Sprintf(" (+%d more)", len(m.titles)-1)
 		}
 		line := map[string]any{"name": strings.Join(m.titles, " · "), "xAxis": p,
 			"label":    map[string]any{"formatter": escapeFormatter(short)},
 			"emphasis": map[string]any{"label": map[string]any{"formatter": escapeFormatter(strings.Join(m.full, "\n")), "width": 420, "overflow": "break"}}}
 		if m.detected {
-			// Found in the data, not written by anyone: dotted, violet,
-			// its label marked as detected.
+			// Found in the data, not written by anyone: dotted, a neutral
+			// grey no assistant uses, its label marked as detected.
 			line["lineStyle"] = map[string]any{"type": "dotted", "color": detectedColor, "width": 1.5}
 			line["label"] = map[string]any{"formatter": escapeFormatter("◆ detected: " + short), "color": detectedColor}
 		}
@@ -297,7 +297,47 @@ func addAnnotations(o map[string]any, periods []string, anns []Mark, interval st
 }
 
 // detectedColor draws detected breaks, apart from written annotations.
-const detectedColor = "#6d28d9"
+const detectedColor = "#57534e"
+
+// markKindsOf says which kinds of marker a time chart's options draw, for
+// the legend under the chart.
+type markKindsOf struct{ written, grouped, detected bool }
+
+func (k markKindsOf) any() bool { return k.written || k.detected }
+
+func markKinds(o map[string]any) markKindsOf {
+	var k markKindsOf
+	for _, s := range AsSlice(o["series"]) {
+		m, ok := asMap(s)
+		if !ok {
+			continue
+		}
+		if _, ok := m["markArea"]; ok {
+			k.written = true
+		}
+		ml, ok := asMap(m["markLine"])
+		if !ok {
+			continue
+		}
+		for _, d := range AsSlice(ml["data"]) {
+			line, ok := asMap(d)
+			if !ok {
+				continue
+			}
+			if _, ok := line["lineStyle"]; ok {
+				k.detected = true
+			} else {
+				k.written = true
+			}
+			if l, ok := asMap(line["label"]); ok {
+				if f, _ := l["formatter"].(string); strings.Contains(f, " more)") {
+					k.grouped = true
+				}
+			}
+		}
+	}
+	return k
+}
 
 // escapeFormatter keeps ECharts from reading {a}, {b}… in user text as
 // template fields.

@@ -23,5 +23,3 @@ func Label(slug string) string {
 	}
 	return strings.ToUpper(slug[:1]) + strings.ReplaceAll(slug[1:], "_", " ")
 }
-
-func joinComma(xs []string) string { return strings.Join(xs, ",") }

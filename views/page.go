@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"github.com/a-h/templ"
+
+	"github.com/adoptscope/adoptscope/catalog"
 )
 
 // Page is what the layout needs to know about the page it wraps.
@@ -34,6 +36,47 @@ type Page struct {
 	// EmptyHint, when a chart of the page had nothing to show, says once
 	// why and what to do.
 	EmptyHint string
+	// Hide are the filter bar's controls the page has no use for
+	// ("interval", "tz", "channel"), with HideWhy saying why; their URL
+	// values are kept as hidden fields so that other pages keep them.
+	Hide    []string
+	HideWhy string
+	// Countries are the countries present in the range (most people
+	// first) that the country filter offers; CountriesErr says why they
+	// could not be listed.
+	Countries    []CountryChoice
+	CountriesErr string
+}
+
+// CountryChoice is one country of the country filter: its code, English
+// name and the people active there in the range.
+type CountryChoice struct {
+	Code, Name string
+	People     uint64
+}
+
+// footerZone is the zone of the page's days: UTC on a page that hides
+// the time zone (its numbers are on UTC days).
+func (p Page) footerZone() string {
+	if p.hides("tz") {
+		return "UTC"
+	}
+	return p.Filters.zone()
+}
+
+// hides reports whether the page hides the filter control name.
+func (p Page) hides(name string) bool { return slices.Contains(p.Hide, name) }
+
+// countryChoices are p.Countries plus the countries of the URL that are
+// not present in the range (0 people), so a link's choice stays visible.
+func countryChoices(p Page) []CountryChoice {
+	out := append([]CountryChoice(nil), p.Countries...)
+	for _, c := range p.Filters.Countries {
+		if !slices.ContainsFunc(out, func(x CountryChoice) bool { return x.Code == c }) {
+			out = append(out, CountryChoice{Code: c, Name: catalog.CountryName(c)})
+		}
+	}
+	return out
 }
 
 // FilterState is the filter bar as shown: the page's filters in the

@@ -157,8 +157,10 @@ func TestLayout(t *testing.T) {
 	if got := one(t, doc, testid("filter-channels")).Find("input[checked]").Length(); got != 0 {
 		t.Errorf("%d channels checked, want none", got)
 	}
-	if got := one(t, doc, testid("filter-country")).AttrOr("value", ""); got != "BR,IN" {
-		t.Errorf("countries %q", got)
+	var countries []string
+	doc.Find(testid("filter-country") + "[checked]").Each(func(_ int, s *goquery.Selection) { countries = append(countries, s.AttrOr("value", "")) })
+	if strings.Join(countries, ",") != "BR,IN" {
+		t.Errorf("countries checked %q, want BR,IN", countries)
 	}
 	if _, ok := one(t, doc, testid("filter-compare")).Attr("checked"); !ok {
 		t.Error("compare not checked")
@@ -406,11 +408,20 @@ func TestExportsPage(t *testing.T) {
 	if got := text(row.Find(testid("export-schedule"))); got != "at 06:00 on Monday" {
 		t.Errorf("schedule %q", got)
 	}
-	if got := text(row.Find(testid("export-next"))); got != "Mon 2026-12-07 06:00 CET" {
-		t.Errorf("next run %q, want it in the export's zone", got)
+	// Every time in the page's one zone, named in the column heads.
+	if got := text(row.Find(testid("export-next"))); got != "Mon 2026-12-07 05:00 UTC" {
+		t.Errorf("next run %q, want it in the page's zone", got)
 	}
-	if got := text(row.Find(testid("export-last"))); got != "failed 2026-11-30 05:00:01 UTC" {
+	if got := text(row.Find(testid("export-last"))); got != "failed Mon 2026-11-30 05:00 UTC" {
 		t.Errorf("last run %q", got)
+	}
+	v.Zone = "Europe/Paris"
+	doc = render(t, ExportsPage(v))
+	if a, b := text(doc.Find(testid("export-next"))), text(doc.Find(testid("export-last"))); a != "Mon 2026-12-07 06:00 CET" || b != "failed Mon 2026-11-30 06:00 CET" {
+		t.Errorf("in Europe/Paris: next %q, last %q", a, b)
+	}
+	if !strings.Contains(doc.Find("thead").Text(), "Next run (Europe/Paris)") {
+		t.Errorf("the zone is not named: %q", doc.Find("thead").Text())
 	}
 	if row.Find(".status.failed").Length() != 1 {
 		t.Error("the last run lost its status class")

@@ -24,6 +24,7 @@ import (
 
 	"github.com/adoptscope/adoptscope/breaks"
 	"github.com/adoptscope/adoptscope/demo"
+	"github.com/adoptscope/adoptscope/export"
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
@@ -86,6 +87,21 @@ func TestBrowser(t *testing.T) {
 	p := loadDemo(t, s, people)
 	d := testDeps(s, nil)
 	d.IngestStats = p.Snapshot
+	// One export with a run, so the Exports pages show their list, times
+	// and the delete confirmation.
+	d.Exports = export.NewService(s, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	weekly := export.Export{Name: "weekly_dau", Query: "metric=active_users&interval=day&by=assistant,channel", Range: "last_28_days",
+		Schedule: "0 6 * * MON", Timezone: "Europe/Paris", Delimiter: ","}
+	{
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := d.Exports.Create(ctx, &weekly); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Exports.RunNow(ctx, weekly); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
 	h := mustNew(t, d)
 	// A detection run, so the Annotations page lists suggested breaks and
 	// the charts draw them.
@@ -148,6 +164,7 @@ func TestBrowser(t *testing.T) {
 		{"ingest", "/ingest"},
 		{"exports", "/exports"},
 		{"export-form", "/exports/new"},
+		{"export-delete", "/exports/" + url.PathEscape(weekly.ID) + "/delete"},
 	}
 	only := map[string]bool{}
 	for _, n := range strings.Split(os.Getenv("ADOPTSCOPE_BROWSER_PAGES"), ",") {

@@ -4,17 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"math"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/internal/platform/httperr"
 	"github.com/adoptscope/adoptscope/query"
 	"github.com/adoptscope/adoptscope/views"
@@ -33,10 +35,17 @@ func overlapURL(f Filters, channel string) string {
 // come through third-party channels.
 func (h *Handler) showChannelPage(c echo.Context) error {
 	pr := h.chartRequest(c)
-	f := pr.f
+	// One channel control: the picker. The filter bar's channel boxes
+	// are hidden here; a link's channel=x picks x when focus is not given.
 	channel := c.QueryParam("focus")
+	if channel == "" && len(pr.f.Channels) == 1 {
+		channel = pr.f.Channels[0]
+	}
+	pr.f.Channels = nil
+	f := pr.f
 	p := h.page(pr, "Channel", "/channel", f)
 	p.CanCompare = true
+	p.Hide = []string{"channel"}
 	if channel == "" || !contains(h.opts.Channels, channel) {
 		if channel != "" {
 			p.Notices = append(p.Notices, "Unknown channel "+channel+"; showing WhatsApp.")
@@ -50,11 +59,44 @@ func (h *Handler) showChannelPage(c echo.Context) error {
 	anns := h.annotations(ctx, f)
 	var wg sync.WaitGroup
 	wg.Add(3)
-	go func() { defer wg.Done(); v.Share = h.channelShareChart(ctx, pr, f, channel, anns) }()
-	go func() { defer wg.Done(); v.Dependency = h.dependencyChart(ctx, pr, f, anns) }()
+	never := false
+	go func() {
+		defer wg.Done()
+		v.Share = h.channelShareChart(ctx, pr, f, channel, anns)
+		if v.Share.Empty != "" && h.neverHadData(ctx, pr, f, channel) {
+			never = true
+			v.Share.Empty = views.Label(channel) + " has never had an event stored (for these assistants and countries, since the first stored event): no dates would show it. Pick another channel."
+		}
+	}()
+	go func() { defer wg.Done(); v.Dependency, v.Only = h.dependencyChart(ctx, pr, f, anns) }()
 	go func() { defer wg.Done(); p.Demo = h.demoShown(ctx, f) }()
 	wg.Wait()
+	if never && v.Dependency.Empty == "" {
+		// The share chart says why it is empty; the page's "widen the
+		// dates" hint would contradict it.
+		pr.empty.mu.Lock()
+		pr.empty.set = false
+		pr.empty.mu.Unlock()
+	}
 	return h.render(pr, http.StatusOK, p, views.ChannelPage(v))
+}
+
+// neverHadData reports whether the channel has no events at all for the
+// slice's assistants and countries, over every stored day: then widening
+// the dates is no advice.
+func (h *Handler) neverHadData(ctx context.Context, pr *pageRequest, f Filters, channel string) bool {
+	fr := h.fresh(pr)
+	if fr.Err != "" || !fr.Known {
+		return false
+	}
+	all := f
+	all.From, all.To, all.Interval, all.Partial = truncDay(fr.First), truncDay(fr.DataThrough), "month", true
+	all.TZ = "UTC"
+	r, err := h.series(ctx, pr, seriesParams(all, "active_users", "", "channel", channel))
+	if err != nil {
+		return false
+	}
+	return allZero(pivot(r, -1, false, nil))
 }
 
 func (h *Handler) channelShareChart(ctx context.Context, pr *pageRequest, f Filters, channel string, anns []annotation.Annotation) views.Chart {
@@ -68,176 +110,173 @@ func (h *Handler) channelShareChart(ctx context.Context, pr *pageRequest, f Filt
 	})
 }
 
-// dependency is the platform dependency of each assistant per period:
-// the people active on channels its maker does not control, out of all
-// its people.
-type dependency struct {
-	Periods    []string
-	Incomplete map[string]bool
-	Rows       []dependencyRow
+// dependency is query.Dependency for the page's slice (the same answer as
+// GET /api/v1/dependency): per period and assistant, its people, those on
+// channels its maker does not control, and those only on such channels.
+// The whole is every channel; the page has no channel filter.
+func (h *Handler) dependency(ctx context.Context, f Filters) (query.DependencyResult, error) {
+	return query.Dependency(ctx, h.opts.Store, query.DependencyRequest{Interval: query.Interval(f.Interval), From: f.From, To: f.To,
+		Filters: query.Filters{Assistants: f.Assistants, Countries: f.Countries}, TZ: f.apiZone(), Partial: f.Partial,
+		Owners: h.owners, Now: h.opts.Now()})
 }
 
-type dependencyRow struct {
-	Period, Assistant string
-	Channels          []string // the channels its maker does not control
-	Dependent, All    float64
-	Complete          bool
-}
+// ownerName is an owner as the page names it ("Meta").
+func ownerName(o string) string { return views.Label(o) }
 
-func (d dependencyRow) pct() float64 {
-	if d.All == 0 {
-		return 0
+// onlyOnWords is "only on Meta's channels" for the owners of a row.
+func onlyOnWords(owners []query.OwnerUsers) string {
+	names := make([]string, len(owners))
+	for i, o := range owners {
+		names[i] = ownerName(o.Owner) + "'s"
 	}
-	return d.Dependent / d.All * 100
-}
-
-// dependency computes the platform dependency for the slice f: one query
-// of all active users by assistant, and one per distinct set of dependent
-// channels (the assistants of one maker share theirs), as distinct people
-// over the set's union, not a sum of channels.
-func (h *Handler) dependency(ctx context.Context, pr *pageRequest, f Filters) (dependency, error) {
-	var out dependency
-	channels := h.opts.Channels
-	if len(f.Channels) > 0 {
-		channels = f.Channels
-	}
-	assistants := h.opts.Assistants
-	if len(f.Assistants) > 0 {
-		assistants = f.Assistants
-	}
-	sets := map[string][]string{} // channel set → assistants
-	for _, a := range assistants {
-		dep := h.owners.Dependent(a, channels)
-		if len(dep) == 0 {
-			continue
-		}
-		k := strings.Join(dep, ",")
-		sets[k] = append(sets[k], a)
-	}
-	all, err := h.series(ctx, pr, seriesParams(f, "active_users", "assistant"))
-	if err != nil {
-		return out, err
-	}
-	out.Periods, out.Incomplete = all.Periods, all.Incomplete
-	type part struct {
-		set string
-		r   seriesResult
-		err error
-	}
-	var parts []*part
-	for k := range sets {
-		parts = append(parts, &part{set: k})
-	}
-	sort.Slice(parts, func(i, j int) bool { return parts[i].set < parts[j].set })
-	var wg sync.WaitGroup
-	for _, p := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p.r, p.err = h.series(ctx, pr, seriesParams(f, "active_users", "assistant", "assistant", strings.Join(sets[p.set], ","), "channel", p.set))
-		}()
-	}
-	wg.Wait()
-	dep := map[string]float64{}
-	depSet := map[string][]string{}
-	for _, p := range parts {
-		if p.err != nil {
-			return out, p.err
-		}
-		for _, a := range sets[p.set] {
-			depSet[a] = strings.Split(p.set, ",")
-		}
-		for _, row := range p.r.Rows {
-			dep[row.Period+"|"+row.Key[0]] = row.Value
-		}
-	}
-	for _, row := range all.Rows {
-		a := row.Key[0]
-		chs, ok := depSet[a]
-		if !ok && !contains(assistants, a) {
-			continue
-		}
-		out.Rows = append(out.Rows, dependencyRow{Period: row.Period, Assistant: a, Channels: chs,
-			Dependent: dep[row.Period+"|"+a], All: row.Value, Complete: row.Complete})
-	}
-	return out, nil
+	return "only on " + strings.Join(names, " or ") + " channels"
 }
 
 // dependencyChart: for each assistant, the percentage of its active users
 // who were active on a channel its maker does not control (the owners
-// registry: Meta's WhatsApp, Messenger and Instagram are Meta AI's own).
-func (h *Handler) dependencyChart(ctx context.Context, pr *pageRequest, f Filters, anns []annotation.Annotation) views.Chart {
+// registry: Meta's WhatsApp, Messenger and Instagram are Meta AI's own),
+// solid; and, dashed, the percentage active only there: lost outright if
+// the channels' owner closes them.
+func (h *Handler) dependencyChart(ctx context.Context, pr *pageRequest, f Filters, anns []annotation.Annotation) (views.Chart, []views.DependencyCell) {
 	const id, title = "platform-dependency", "Platform dependency: share of each assistant's users on channels its maker does not control"
 	ch := pr.chart(id, title, pageURL("/channel/dependency.csv", f, nil))
-	d, err := h.dependency(ctx, pr, f)
+	d, err := h.dependency(ctx, f)
 	if err != nil {
-		return views.Failed(id, title, h.readableErr(pr.c, id, err))
+		return views.Failed(id, title, h.readableErr(pr.c, id, err)), nil
 	}
-	byA := map[string]*views.Series{}
-	var order []string
+	var periods []string
 	idx := map[string]int{}
-	for i, p := range d.Periods {
-		idx[p] = i
-	}
-	sets := map[string][]string{}
+	incomplete := map[string]bool{}
 	for _, r := range d.Rows {
-		s, ok := byA[r.Assistant]
-		if !ok {
-			s = &views.Series{Name: views.Label(r.Assistant), Values: make([]float64, len(d.Periods))}
-			byA[r.Assistant] = s
-			order = append(order, r.Assistant)
-			sets[r.Assistant] = r.Channels
+		p := r.Period.Format(catalog.DateLayout)
+		if _, ok := idx[p]; !ok {
+			idx[p] = len(periods)
+			periods = append(periods, p)
 		}
-		s.Values[idx[r.Period]] = r.pct()
+		if !r.Complete {
+			incomplete[p] = true
+		}
 	}
-	sort.Strings(order)
 	var ss []views.Series
 	var parts []string
-	for _, a := range order {
-		ss = append(ss, *byA[a])
-		maker := h.owners.Maker(a)
+	head := []string{"period"}
+	for _, a := range d.Assistants {
+		maker := a.Maker
 		if maker == "" {
 			maker = "its maker"
-		}
-		if len(sets[a]) == 0 {
-			parts = append(parts, views.Label(a)+" ("+maker+"): none")
 		} else {
-			parts = append(parts, views.Label(a)+" ("+maker+"): "+labels3(sets[a]))
+			maker = ownerName(maker)
 		}
+		if len(a.Channels) == 0 {
+			parts = append(parts, views.Label(a.Assistant)+" ("+maker+"): none")
+			continue
+		}
+		parts = append(parts, views.Label(a.Assistant)+" ("+maker+"): "+labels3(a.Channels))
+		any := views.Series{Name: views.Label(a.Assistant), Values: make([]float64, len(periods))}
+		only := views.Series{Name: views.Label(a.Assistant) + " — only there", Values: make([]float64, len(periods)), Color: views.ColorOf(a.Assistant), Dashed: true}
+		for _, r := range d.Rows {
+			if r.Assistant == a.Assistant {
+				any.Values[idx[r.Period.Format(catalog.DateLayout)]] = r.Pct
+				only.Values[idx[r.Period.Format(catalog.DateLayout)]] = r.OnlyPct
+			}
+		}
+		ss = append(ss, any, only)
+		head = append(head, views.Label(a.Assistant)+": people", "on others' channels", "of whom also on its own", "only on others' channels")
 	}
-	ch.Note = "Channels the maker does not control, from the owners registry — " + strings.Join(parts, "; ") +
-		". The CSV has the people on them, all the assistant's people and the percentage drawn."
+	ch.Note = "Solid: the share of the assistant's people active on a channel its maker does not control; dashed: the share active only there, " +
+		"whom the assistant loses outright if the channels' owner closes them (the rest are also on its own channels). " +
+		"Channels the maker does not control, from the owners registry — " + strings.Join(parts, "; ") + ". Complete periods only unless the incomplete period is counted."
 	if len(ss) == 0 || allZero(ss) {
 		ch.Empty = noData(pr, "No events for these dates and filters.")
-		return ch
+		return ch, nil
 	}
-	r := seriesResult{Periods: d.Periods, Incomplete: d.Incomplete}
+	// The table: per period, each assistant's people, those on others'
+	// channels, those also on its own, and those only on others' (by owner).
+	byKey := map[string]query.DependencyRow{}
+	for _, r := range d.Rows {
+		byKey[r.Period.Format(catalog.DateLayout)+"|"+r.Assistant] = r
+	}
+	t := views.Table{Head: head}
+	for _, p := range periods {
+		row := []string{p}
+		if incomplete[p] {
+			row[0] += " (incomplete)"
+		}
+		for _, a := range d.Assistants {
+			if len(a.Channels) == 0 {
+				continue
+			}
+			r := byKey[p+"|"+a.Assistant]
+			only := make([]string, 0, len(r.OnlyOn))
+			for _, o := range r.OnlyOn {
+				only = append(only, fmt.Sprintf("%s on %s's (%s)", views.FormatInt(float64(o.Users)), ownerName(o.Owner), views.FormatPercent(o.Pct)))
+			}
+			row = append(row, views.FormatInt(float64(r.Users)),
+				fmt.Sprintf("%s (%s)", views.FormatInt(float64(r.DependentUsers)), views.FormatPercent(r.Pct)),
+				views.FormatInt(float64(r.DependentUsers-r.OnlyDependentUsers)),
+				strings.Join(only, "; "))
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	r := seriesResult{Periods: periods, Incomplete: incomplete}
 	inc := h.incompleteNotes(pr, r, f)
-	ch.Options = views.TimeChart{Periods: d.Periods, Series: ss, Percent: true, Marks: marks(anns), Interval: f.Interval, Incomplete: inc}.Options()
-	ch.Table = views.SeriesTableMarked(d.Periods, ss, true, inc)
-	return ch
+	ch.Options = views.TimeChart{Periods: periods, Series: ss, Percent: true, Marks: marks(anns), Interval: f.Interval, Incomplete: inc}.Options()
+	ch.Table = t
+	return ch, dependencySummary(d)
+}
+
+// dependencySummary is the last period's "only on <owner>'s channels"
+// line per assistant, the figure a reader looks for first.
+func dependencySummary(d query.DependencyResult) []views.DependencyCell {
+	var last time.Time
+	for _, r := range d.Rows {
+		if r.Complete && r.Period.After(last) {
+			last = r.Period
+		}
+	}
+	var out []views.DependencyCell
+	for _, r := range d.Rows {
+		if !r.Period.Equal(last) || len(r.OnlyOn) == 0 {
+			continue
+		}
+		out = append(out, views.DependencyCell{Assistant: r.Assistant, Period: r.Period.Format(catalog.DateLayout), Users: r.Users,
+			Dependent: r.DependentUsers, DependentPct: r.Pct, Also: r.DependentUsers - r.OnlyDependentUsers,
+			Only: r.OnlyDependentUsers, OnlyPct: r.OnlyPct, OnlyWords: onlyOnWords(r.OnlyOn)})
+	}
+	return out
 }
 
 // dependencyCSV answers GET /channel/dependency.csv: the dependency chart's
-// numbers, with the counts next to the percentage drawn.
+// numbers, with the counts next to the percentages drawn.
 func (h *Handler) dependencyCSV(c echo.Context) error {
 	pr := h.chartRequest(c)
 	f := pr.f
 	if len(f.Errors) > 0 {
 		return httperr.New(http.StatusBadRequest, strings.Join(f.Errors, "; "))
 	}
+	f.Channels = nil
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
-	d, err := h.dependency(ctx, pr, f)
+	d, err := h.dependency(ctx, f)
 	if err != nil {
 		return err
 	}
+	chans := map[string][]string{}
+	for _, a := range d.Assistants {
+		chans[a.Assistant] = a.Channels
+	}
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	_ = w.Write([]string{"period", "assistant", "dependent_channels", "dependent_users", "users", "dependent_pct", "complete"})
+	_ = w.Write([]string{"period", "assistant", "dependent_channels", "dependent_users", "users", "dependent_pct", "also_on_own_users", "only_dependent_users", "only_dependent_pct", "only_on", "complete"})
 	for _, r := range d.Rows {
-		_ = w.Write([]string{r.Period, r.Assistant, strings.Join(r.Channels, " "), views.FormatRaw(r.Dependent), views.FormatRaw(r.All),
-			strconv.FormatFloat(math.Round(r.pct()*100)/100, 'f', -1, 64), strconv.FormatBool(r.Complete)})
+		only := make([]string, len(r.OnlyOn))
+		for i, o := range r.OnlyOn {
+			only[i] = o.Owner + "=" + strconv.FormatUint(o.Users, 10)
+		}
+		_ = w.Write([]string{r.Period.Format(catalog.DateLayout), r.Assistant, strings.Join(chans[r.Assistant], " "), strconv.FormatUint(r.DependentUsers, 10),
+			strconv.FormatUint(r.Users, 10), strconv.FormatFloat(math.Round(r.Pct*100)/100, 'f', -1, 64),
+			strconv.FormatUint(r.DependentUsers-r.OnlyDependentUsers, 10), strconv.FormatUint(r.OnlyDependentUsers, 10),
+			strconv.FormatFloat(math.Round(r.OnlyPct*100)/100, 'f', -1, 64), strings.Join(only, " "), strconv.FormatBool(r.Complete)})
 	}
 	w.Flush()
 	// Named as a scheduled file is, _synthetic included.

@@ -32,6 +32,7 @@ func (h *Handler) exportRoutes(g *echo.Group) {
 	g.GET("/exports/:id", h.showExportPage)
 	g.GET("/exports/:id/files/:file", h.downloadExportFile)
 	g.POST("/exports/:id/run", h.submitExportRun, h.requireAdmin)
+	g.GET("/exports/:id/delete", h.showExportDeletePage, h.requireAdmin)
 	g.POST("/exports/:id/delete", h.submitExportDelete, h.requireAdmin)
 }
 
@@ -48,7 +49,13 @@ func (h *Handler) baseExportsView(pr *pageRequest) views.ExportsView {
 	for i, r := range exportRanges {
 		ranges[i] = string(r)
 	}
-	return views.ExportsView{Admin: pr.session.IsAdmin(), CSRF: pr.csrf, Ranges: ranges}
+	zone := zoneName(h.opts.Timezone)
+	if tz := pr.c.QueryParam("tz"); tz != "" {
+		if _, err := loadZone(tz); err == nil {
+			zone = tz
+		}
+	}
+	return views.ExportsView{Zone: zone, Admin: pr.session.IsAdmin(), CSRF: pr.csrf, Ranges: ranges}
 }
 
 // viewExport is an export as the pages show it.
@@ -172,6 +179,20 @@ func (h *Handler) submitExportRun(c echo.Context) error {
 	}
 	x.StartRun(e)
 	return c.Redirect(http.StatusSeeOther, "/exports/"+url.PathEscape(e.ID)+"?done=started")
+}
+
+// showExportDeletePage asks whether to delete the export (the list's
+// Delete links here; only this page's form deletes).
+func (h *Handler) showExportDeletePage(c echo.Context) error {
+	x, e, err := h.currentExport(c)
+	if x == nil {
+		return err
+	}
+	pr := h.request(c)
+	v := h.baseExportsView(pr)
+	cur := viewExport(x.View(e, nil))
+	v.Current = &cur
+	return h.render(pr, http.StatusOK, h.exportsPage(pr, "Delete export "+e.Name), views.ExportDeletePage(v))
 }
 
 func (h *Handler) submitExportDelete(c echo.Context) error {

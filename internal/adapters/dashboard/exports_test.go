@@ -111,7 +111,19 @@ func TestExportsPage(t *testing.T) {
 	}
 
 	// Delete.
-	delURL := doc.Find(`button[data-testid=export-delete]`).Closest("form").AttrOr("action", "")
+	// Delete asks first, on a page of its own: the list's link deletes
+	// nothing.
+	_, doc, _ = get(t, c, base+"/exports")
+	confirmURL := doc.Find(`a[data-testid=export-delete]`).AttrOr("href", "")
+	_, cdoc, _ := get(t, c, base+confirmURL)
+	if cdoc.Find(tid("export-delete-confirm")).Length() != 1 {
+		t.Fatalf("no confirmation page at %q", confirmURL)
+	}
+	_, doc, _ = get(t, c, base+"/exports")
+	if doc.Find(tid("export-row")).Length() != 1 {
+		t.Error("opening the confirmation deleted the export")
+	}
+	delURL := cdoc.Find(`button[data-testid=export-delete-confirm-button]`).Closest("form").AttrOr("action", "")
 	r, err = c.PostForm(base+delURL, url.Values{"_csrf": {csrf}})
 	if err != nil {
 		t.Fatal(err)

@@ -234,6 +234,9 @@ func (h *Handler) render(pr *pageRequest, status int, p views.Page, body templ.C
 	if pr.empty.seen() && p.EmptyHint == "" {
 		p.EmptyHint = h.emptyHint(pr, pr.f)
 	}
+	if p.ShowFilters && p.Countries == nil && p.CountriesErr == "" {
+		p.Countries, p.CountriesErr = h.countryChoices(pr, pr.f)
+	}
 	ctx := templ.WithChildren(c.Request().Context(), body)
 	if err := views.Layout(p).Render(ctx, &buf); err != nil {
 		h.log.Error("render page", "path", c.Request().URL.Path, "error", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/adoptscope/adoptscope/ingest"
+	"github.com/adoptscope/adoptscope/query"
 	"github.com/adoptscope/adoptscope/rollup"
 	"github.com/adoptscope/adoptscope/views"
 )
@@ -31,6 +32,13 @@ func (h *Handler) ingestPageView(pr *pageRequest) (views.Page, views.IngestView)
 		v.CanUpload, v.MaxBody = true, h.opts.Ingest.Config().MaxBody
 	}
 	v.Admin, v.CSRF = pr.session.IsAdmin(), pr.csrf
+	if h.opts.Store != nil {
+		if n, err := query.StoredEvents(c.Request().Context(), h.opts.Store); err == nil {
+			v.Stored, v.HasStored = n, true
+		} else {
+			h.opts.Log.Warn("ingest page: stored events", "error", err)
+		}
+	}
 	if h.opts.Store != nil && h.opts.Store.Cluster == "" {
 		if pd, err := rollup.PendingOf(c.Request().Context(), h.opts.Store); err == nil {
 			v.Pending = pendingText(pd, time.Now()) // the queue is stamped by the server's clock, not the page's

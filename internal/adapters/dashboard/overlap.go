@@ -20,6 +20,11 @@ func (h *Handler) showOverlapPage(c echo.Context) error {
 	pr := h.chartRequest(c)
 	f := pr.f
 	p := h.page(pr, "Audience overlap", "/overlap", f)
+	// Overlap counts distinct people over the whole range and by calendar
+	// month, on UTC days (query.Overlap has no interval or zone): the
+	// controls that would do nothing here are hidden, their values kept.
+	p.Hide = []string{"interval", "tz"}
+	p.HideWhy = "Overlap counts people over the whole range and by calendar month, on UTC days: no interval or time zone applies here (your choices are kept for the other pages)."
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
 	var v views.OverlapView

@@ -114,12 +114,38 @@ func (h *Handler) activeUsersChart(ctx context.Context, pr *pageRequest, f Filte
 	})
 }
 
+// channelMixChart stacks the channels' people and draws, over the stack,
+// the distinct people of all the channels (the same slice without the
+// channel grouping): the stack's top counts a person once per channel and
+// is not a total.
 func (h *Handler) channelMixChart(ctx context.Context, pr *pageRequest, f Filters, anns []annotation.Annotation) views.Chart {
-	return h.drawLine(ctx, pr, f, anns, lineCard{
+	ch := h.drawLine(ctx, pr, f, anns, lineCard{
 		id: "channel-mix", title: "Channel mix (active users by channel)",
-		note:   "Stacked: a person active on two channels counts on both. " + assistantsNote(f),
+		note: "Stacked: a person active on two channels counts on both, so the top of the stack is not a total; the black line is the distinct people of all these channels. " +
+			assistantsNote(f),
 		params: seriesParams(f, "active_users", "channel"), stacked: true,
 	})
+	if ch.Options == nil {
+		return ch
+	}
+	r, err := h.series(ctx, pr, seriesParams(f, "active_users", ""))
+	if err != nil {
+		return views.Failed("channel-mix", ch.Title, h.readableErr(pr.c, "channel-mix", err))
+	}
+	total := views.Series{Name: views.DistinctTotalName, Values: make([]float64, len(r.Periods))}
+	for _, s := range pivot(r, -1, false, nil) {
+		for i, v := range s.Values {
+			total.Values[i] += v
+		}
+	}
+	views.AddTotalLine(ch.Options, total, h.incompleteNotes(pr, r, f), r.Periods)
+	ch.Table.Head = append(ch.Table.Head, views.DistinctTotalName)
+	for i := range ch.Table.Rows {
+		if i < len(total.Values) {
+			ch.Table.Rows[i] = append(ch.Table.Rows[i], views.FormatInt(total.Values[i]))
+		}
+	}
+	return ch
 }
 
 func compareParam(f Filters) string {

@@ -261,7 +261,7 @@ func TestPlatformDependency(t *testing.T) {
 	if cd := resp.Header.Get("Content-Disposition"); cd != `attachment; filename="platform_dependency_2026-01-05_2026-01-18_synthetic.csv"` {
 		t.Errorf("Content-Disposition %q", cd)
 	}
-	if strings.Join(recs[0], ",") != "period,assistant,dependent_channels,dependent_users,users,dependent_pct,complete" {
+	if strings.Join(recs[0], ",") != "period,assistant,dependent_channels,dependent_users,users,dependent_pct,also_on_own_users,only_dependent_users,only_dependent_pct,only_on,complete" {
 		t.Fatalf("header %v", recs[0])
 	}
 	got := map[string][]string{}
@@ -275,8 +275,38 @@ func TestPlatformDependency(t *testing.T) {
 		all := distinctUsers(evs, monday, sunday, isAssistant("chatgpt"))
 		r := got[monday+" chatgpt"]
 		wantPct := strconv.FormatFloat(math.Round(float64(dep)/float64(all)*10000)/100, 'f', -1, 64)
-		if r == nil || r[2] != "instagram messenger telegram whatsapp" || r[3] != strconv.Itoa(dep) || r[4] != strconv.Itoa(all) || r[5] != wantPct || r[6] != "true" {
+		if r == nil || r[2] != "instagram messenger telegram whatsapp" || r[3] != strconv.Itoa(dep) || r[4] != strconv.Itoa(all) || r[5] != wantPct || r[10] != "true" {
 			t.Errorf("chatgpt %s: %v, want %d of %d (%s %%)", monday, r, dep, all, wantPct)
+		}
+		// Only on third-party channels: every ChatGPT channel of the
+		// person in the week is one, counted person by person.
+		chans := map[uint64]map[string]bool{}
+		for _, e := range evs {
+			if ds := e.day.Format(catalog.DateLayout); e.assistant == "chatgpt" && ds >= monday && ds <= sunday {
+				if chans[e.user] == nil {
+					chans[e.user] = map[string]bool{}
+				}
+				chans[e.user][e.channel] = true
+			}
+		}
+		only := 0
+		for _, cs := range chans {
+			all3 := true
+			for c := range cs {
+				all3 = all3 && third[c]
+			}
+			if all3 {
+				only++
+			}
+		}
+		if r != nil && (r[6] != strconv.Itoa(dep-only) || r[7] != strconv.Itoa(only)) {
+			t.Errorf("chatgpt %s: also on own %s, only %s; want %d and %d", monday, r[6], r[7], dep-only, only)
+		}
+		if monday == "2026-01-12" {
+			cell := doc.Find(tid("dependency-only-row") + `[data-assistant=chatgpt] ` + tid("dependency-only-value"))
+			if cell.AttrOr("data-people", "") != strconv.Itoa(only) {
+				t.Errorf("page: chatgpt only-on people %q, want %d (%s)", cell.AttrOr("data-people", ""), only, cell.Text())
+			}
 		}
 		m := got[monday+" meta_ai"]
 		if m == nil || m[2] != "telegram" || m[3] != "0" || m[5] != "0" {

@@ -159,6 +159,7 @@ func (a *API) Register(g *echo.Group) {
 	g.GET("/metrics", a.getMetrics, a.RequireRead)
 	g.GET("/dependency", a.getDependency, a.RequireRead)
 	g.GET("/kpis", a.getKPIs, a.RequireRead)
+	g.GET("/countries", a.getCountries, a.RequireRead)
 	g.GET("/freshness", a.getFreshness, a.RequireRead)
 	a.registerInsight(g)
 	if a.deps.Exports != nil {
@@ -294,6 +295,29 @@ func (a *API) getDependency(c echo.Context) error {
 		query.WriteDependencyJSON, query.WriteDependencyCSV,
 		func(ctx context.Context, req query.DependencyRequest, v url.Values) (string, error) {
 			return a.csvName(ctx, query.EndpointDependency, "dependency", req.From, req.To, v)
+		})
+}
+
+// getCountries: the countries present in a slice, with their people (the
+// dashboard's country filter lists them).
+func (a *API) getCountries(c echo.Context) error {
+	return answer(c, func(v url.Values) (query.Slice, error) {
+		first, err := a.since(c.Request().Context(), v)
+		if err != nil {
+			return query.Slice{}, err
+		}
+		sl, err := query.ParseCountries(v, first)
+		if err == nil {
+			err = query.CheckKnown(a.deps.Registry, sl.Filters)
+		}
+		return sl, err
+	},
+		func(ctx context.Context, sl query.Slice) (query.CountriesResult, error) {
+			return query.Countries(ctx, a.deps.Store, sl)
+		},
+		query.WriteCountriesJSON, query.WriteCountriesCSV,
+		func(sl query.Slice) string {
+			return query.CSVFileName("countries", sl.From, sl.To, false)
 		})
 }
 
