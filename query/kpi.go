@@ -135,11 +135,15 @@ func KPIs(ctx context.Context, s *store.Store, f Filters, tz string, now time.Ti
 				byAssistant[a] = k
 			}
 			kpi := KPI{Value: v[1], Previous: v[0], From: curFrom, To: p.to, PrevFrom: prevFrom, PrevTo: prevTo}
-			if p.metric == Stickiness {
+			switch {
+			case v[0] == 0:
+				// Nobody in the period compared with (stickiness 0 too):
+				// no change to show.
+			case p.metric == Stickiness:
 				// A ratio changes in points: 0.25 to 0.24 is -1 pp, not -4 %.
 				c := round((v[1]-v[0])*100, 2)
 				kpi.ChangePP = &c
-			} else if v[0] != 0 {
+			default:
 				c := round((v[1]-v[0])/v[0]*100, 2)
 				kpi.ChangePct = &c
 			}

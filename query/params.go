@@ -266,6 +266,19 @@ func ParseSeriesSince(v url.Values, first time.Time) (SeriesRequest, error) {
 	return r, nil
 }
 
+// Series is the request of metric m grouped by by over the slice s, as
+// ParseSeries reads it from s.Values() with metric and by: a page builds
+// its charts' requests from its parsed slice, and each request's Values
+// is its CSV link.
+func (s Slice) Series(m Metric, by ...Dim) SeriesRequest {
+	r := SeriesRequest{Metric: m, By: append([]Dim(nil), by...)}
+	r.setSlice(s)
+	if m == ModalityMix && !hasDim(r.By, DimModality) {
+		r.By = append(r.By, DimModality)
+	}
+	return r
+}
+
 // setSlice takes the slice's part of r from s.
 func (r *SeriesRequest) setSlice(s Slice) {
 	r.Interval, r.From, r.To, r.Range, r.TZ, r.Filters = s.Interval, s.From, s.To, s.Range, s.TZ, s.Filters

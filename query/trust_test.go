@@ -203,7 +203,11 @@ func TestKPIsOnFixedNow(t *testing.T) {
 			if c.got.Value != c.value || c.got.Previous != c.previous {
 				t.Errorf("%s %s = %v (previous %v), want %v (previous %v)", a, c.name, c.got.Value, c.got.Previous, c.value, c.previous)
 			}
-			if c.name == "stickiness" {
+			if c.name == "stickiness" && c.previous == 0 {
+				if c.got.ChangePP != nil || c.got.ChangePct != nil {
+					t.Errorf("%s stickiness: nobody the month before, change %v pp", a, c.got.ChangePP)
+				}
+			} else if c.name == "stickiness" {
 				// A ratio changes in percentage points.
 				want := math.Round((c.value-c.previous)*100*100) / 100
 				if c.got.ChangePP == nil || *c.got.ChangePP != want || c.got.ChangePct != nil {

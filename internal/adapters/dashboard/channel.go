@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/adoptscope/adoptscope/annotation"
 	"github.com/adoptscope/adoptscope/internal/platform/httperr"
+	"github.com/adoptscope/adoptscope/query"
 	"github.com/adoptscope/adoptscope/views"
 )
 
@@ -61,10 +63,16 @@ func (h *Handler) channelShareChart(ctx context.Context, pr *pageRequest, f Filt
 		id: "channel-share", title: "Share of " + views.Label(channel) + " users by assistant",
 		note: "Each assistant's active users on " + views.Label(channel) + " as a percentage of all the channel's active users in the period, whichever assistants the filter draws. " +
 			"Incomplete periods are left out unless the incomplete period is counted.",
-		params:  seriesParams(f, "share", "assistant", "channel", channel, "share_of", "", "compare", compareParam(f)),
+		req:     onChannels(f.series(query.Share, query.DimAssistant), channel),
 		percent: true, previous: true,
 		empty: "No events on " + views.Label(channel) + " for these dates and filters.",
 	})
+}
+
+// onChannels is r restricted to channels (sorted, as the API reads them).
+func onChannels(r query.SeriesRequest, channels ...string) query.SeriesRequest {
+	r.Filters.Channels = slices.Sorted(slices.Values(channels))
+	return r
 }
 
 // dependency is the platform dependency of each assistant per period:
@@ -113,7 +121,7 @@ func (h *Handler) dependency(ctx context.Context, pr *pageRequest, f Filters) (d
 		k := strings.Join(dep, ",")
 		sets[k] = append(sets[k], a)
 	}
-	all, err := h.series(ctx, pr, seriesParams(f, "active_users", "assistant"))
+	all, err := h.series(ctx, pr, f.series(query.ActiveUsers, query.DimAssistant))
 	if err != nil {
 		return out, err
 	}
@@ -133,7 +141,9 @@ func (h *Handler) dependency(ctx context.Context, pr *pageRequest, f Filters) (d
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.r, p.err = h.series(ctx, pr, seriesParams(f, "active_users", "assistant", "assistant", strings.Join(sets[p.set], ","), "channel", p.set))
+			r := onChannels(f.series(query.ActiveUsers, query.DimAssistant), strings.Split(p.set, ",")...)
+			r.Filters.Assistants = slices.Sorted(slices.Values(sets[p.set]))
+			p.r, p.err = h.series(ctx, pr, r)
 		}()
 	}
 	wg.Wait()

@@ -64,6 +64,9 @@ func toKPIFigure(k query.KPI, interval string, ratio bool) views.KPIFigure {
 	if k.ChangePct != nil {
 		fig.Change, fig.HasChange = *k.ChangePct, true
 	}
+	if k.ChangePP != nil {
+		fig.Change, fig.HasChange, fig.Points = *k.ChangePP, true, true
+	}
 	return fig
 }
 
@@ -109,7 +112,7 @@ func periodWords(from, to time.Time, interval string) string {
 func (h *Handler) activeUsersChart(ctx context.Context, pr *pageRequest, f Filters, anns []annotation.Annotation) views.Chart {
 	return h.drawLine(ctx, pr, f, anns, lineCard{
 		id: "active-users", title: "Active users by assistant", note: intervalNote(f),
-		params:   seriesParams(f, "active_users", "assistant", "compare", compareParam(f)),
+		req:      f.series(query.ActiveUsers, query.DimAssistant),
 		previous: true,
 	})
 }
@@ -117,16 +120,9 @@ func (h *Handler) activeUsersChart(ctx context.Context, pr *pageRequest, f Filte
 func (h *Handler) channelMixChart(ctx context.Context, pr *pageRequest, f Filters, anns []annotation.Annotation) views.Chart {
 	return h.drawLine(ctx, pr, f, anns, lineCard{
 		id: "channel-mix", title: "Channel mix (active users by channel)",
-		note:   "Stacked: a person active on two channels counts on both. " + assistantsNote(f),
-		params: seriesParams(f, "active_users", "channel"), stacked: true,
+		note: "Stacked: a person active on two channels counts on both. " + assistantsNote(f),
+		req:  f.series(query.ActiveUsers, query.DimChannel), stacked: true,
 	})
-}
-
-func compareParam(f Filters) string {
-	if f.Compare {
-		return "previous"
-	}
-	return ""
 }
 
 func intervalNote(f Filters) string {
@@ -152,7 +148,7 @@ func assistantsNote(f Filters) string {
 // pivot keys them), named with previousSuffix; timeChart.previousFrom then
 // draws those dashed in the same colour.
 func withPrevious(f Filters, r seriesResult, keyIdx int, ss []views.Series) []views.Series {
-	if !f.Compare {
+	if !f.Compare.On() {
 		return ss
 	}
 	all := append([]views.Series(nil), ss...)
