@@ -505,8 +505,21 @@ func AsSlice(x any) []any {
 	return s
 }
 
-// PreviousSuffix names the previous period's line of a series.
-const PreviousSuffix = " (previous period)"
+// PreviousSuffix names the previous period's line of a series, and
+// YearSuffix the line of the same period a year earlier.
+const (
+	PreviousSuffix = " (previous period)"
+	YearSuffix     = " (a year earlier)"
+)
+
+// ComparedSuffix is the suffix of the compared line for compare c
+// ("previous" or "year").
+func ComparedSuffix(c string) string {
+	if c == "year" {
+		return YearSuffix
+	}
+	return PreviousSuffix
+}
 
 func truncDay(t time.Time) time.Time {
 	y, m, d := t.UTC().Date()

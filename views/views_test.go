@@ -444,6 +444,7 @@ func TestFormatting(t *testing.T) {
 		{PeriodLabel(time.Date(2026, 12, 3, 15, 0, 0, 0, time.UTC), "month"), "2026-12-01"},
 		{ColorOf("ChatGPT on WhatsApp"), ColorOf("chatgpt")},
 		{ColorOf("Meta AI" + PreviousSuffix), ColorOf("meta_ai")},
+		{ColorOf("Meta AI" + YearSuffix), ColorOf("meta_ai")},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)

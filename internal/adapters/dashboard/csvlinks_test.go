@@ -95,7 +95,7 @@ func TestCSVLinksHoldTheChartsNumbers(t *testing.T) {
 					name := views.Label(r[key])
 					put(name, r[0], format(r[col["value"]]))
 					if i, ok := col["previous"]; ok && id != "channel-mix" {
-						put(name+views.PreviousSuffix, r[0], format(r[i]))
+						put(name+views.ComparedSuffix(cmp), r[0], format(r[i]))
 					}
 				}
 				if len(want) == 0 {

@@ -153,7 +153,7 @@ func withPrevious(f Filters, r seriesResult, keyIdx int, ss []views.Series) []vi
 	}
 	all := append([]views.Series(nil), ss...)
 	for _, s := range pivot(r, keyIdx, true, views.Label) {
-		s.Name += views.PreviousSuffix
+		s.Name += views.ComparedSuffix(string(f.Compare))
 		all = append(all, s)
 	}
 	return all
