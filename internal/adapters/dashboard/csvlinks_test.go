@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/query"
 	"github.com/adoptscope/adoptscope/views"
@@ -115,9 +117,37 @@ func TestCSVLinksHoldTheChartsNumbers(t *testing.T) {
 			}
 		}
 
+		// The table of the Compare page: its share column is the CSV's
+		// share of the last period.
+		_, doc, _ := get(t, nil, app.srv.URL+"/compare?"+q)
+		col, rows := fetchCSV(t, app, doc.Find(tid("csv-compare-table")).AttrOr("href", ""))
+		last := ""
+		for _, r := range rows {
+			last = max(last, r[0])
+		}
+		shares := map[string]string{}
+		for _, r := range rows {
+			if r[0] == last {
+				v, _ := strconv.ParseFloat(r[col["value"]], 64)
+				shares[views.Label(r[col["assistant"]])+"|"+views.Label(r[col["channel"]])] = views.FormatPercent(v)
+			}
+		}
+		n := 0
+		doc.Find(tid("table-compare-table") + " tbody tr").Each(func(_ int, tr *goquery.Selection) {
+			c := tr.Children()
+			k := strings.TrimSpace(c.Eq(0).Text()) + "|" + strings.TrimSpace(c.Eq(1).Text())
+			if got := strings.TrimSpace(c.Eq(3).Text()); got != shares[k] {
+				t.Errorf("compare table %s in %s: share %q, CSV %q", k, last, got, shares[k])
+			}
+			n++
+		})
+		if n == 0 {
+			t.Error("the compare table has no rows")
+		}
+
 		// The page's URL, given to the API with the chart's metric and by,
 		// answers the chart's CSV.
-		_, doc, _ := get(t, nil, app.srv.URL+"/?"+q)
+		_, doc, _ = get(t, nil, app.srv.URL+"/?"+q)
 		href := doc.Find(tid("csv-active-users")).AttrOr("href", "")
 		_, fromLink := fetchCSV(t, app, href)
 		_, fromPage := fetchCSV(t, app, "/api/v1/series?"+q+"&metric=active_users&by=assistant&format=csv")
