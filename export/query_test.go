@@ -24,7 +24,7 @@ func TestQueryIsReadAsTheAPIReadsIt(t *testing.T) {
 		{"range=12m", "previous_month", "", "previous_month", "metric=active_users"},
 		{"from=1990-01-01", "", `query: from "1990-01-01": want a date from 2000-01-01 to 2100-12-31`, "", ""},
 		{"range=5d", "", `query: parameter range="5d" is invalid`, "", ""},
-		{"compare=on", "", `query: parameter compare="on" is invalid: want one of none, previous`, "", ""},
+		{"compare=on", "", `query: parameter compare="on" is invalid: want one of none, previous, year`, "", ""},
 		{"country=fr", "", `query: country "fr" is not a country code`, "", ""},
 		{"metric=active_users", "since:1990-01-01", `range "since:1990-01-01": want since:YYYY-MM-DD with a date from 2000-01-01 to 2100-12-31`, "", ""},
 	} {

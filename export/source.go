@@ -74,9 +74,9 @@ func (q QuerySource) HasDemoData(ctx context.Context, kind string, params url.Va
 			return false, err
 		}
 		from, to = r.From, r.To
-		if r.Compare {
-			// The previous range is read too.
-			from = from.AddDate(0, 0, -int(to.Sub(from).Hours()/24)-40)
+		if cf, _, _, ok := query.CompareWindow(r); ok {
+			// The window compared with is read too.
+			from = cf
 		}
 	}
 	return query.HasDemoData(ctx, q.S, from, to)

@@ -10,15 +10,18 @@ import (
 )
 
 // KPI is one headline number over one complete period, with the same
-// number over the period before it.
+// number over the period it is compared with.
 type KPI struct {
 	Value    float64
 	Previous float64
-	// ChangePct is (Value-Previous)/Previous*100, 2 decimals; nil when
-	// Previous is 0.
+	// ChangePct is (Value-Previous)/Previous*100, 2 decimals, for counts
+	// (DAU, WAU, MAU); nil when Previous is 0, and for a ratio.
 	ChangePct *float64
+	// ChangePP is, for a ratio (stickiness), (Value-Previous)*100: the
+	// change in percentage points, 2 decimals; nil for counts.
+	ChangePP *float64
 	// From and To are the period (inclusive dates), PrevFrom and PrevTo
-	// the period before it.
+	// the period it is compared with.
 	From, To         time.Time
 	PrevFrom, PrevTo time.Time
 }
@@ -26,13 +29,13 @@ type KPI struct {
 // AssistantKPIs are one assistant's headline numbers, each over the last
 // complete period of its length:
 //   - DAU: distinct people on the last complete day ("yesterday"), against
-//     the day before;
+//     the same weekday a week before (a Saturday faces a Saturday);
 //   - WAU: the last complete ISO week (Monday to Sunday), against the week
 //     before;
 //   - MAU: the last complete calendar month, against the month before;
 //   - Stickiness: the average daily active users over the days of that
 //     same month divided by its MAU (4 decimals), against the month
-//     before.
+//     before; its change is in percentage points (ChangePP).
 type AssistantKPIs struct {
 	Assistant                 string
 	DAU, WAU, MAU, Stickiness KPI
@@ -76,6 +79,9 @@ func KPIs(ctx context.Context, s *store.Store, f Filters, tz string, now time.Ti
 	// The last complete week and month end on or before last.
 	weekEnd := periodStart(last.AddDate(0, 0, 1), Week).AddDate(0, 0, -1)
 	monthEnd := periodStart(last.AddDate(0, 0, 1), Month).AddDate(0, 0, -1)
+	// Each part reads [from, to]: its period is the last one, the period
+	// it is compared with starts at from. A day faces the same weekday a
+	// week before (the days between are read and not used: one query).
 	type part struct {
 		metric   Metric
 		iv       Interval
@@ -84,10 +90,14 @@ func KPIs(ctx context.Context, s *store.Store, f Filters, tz string, now time.Ti
 		err      error
 	}
 	parts := []*part{
-		{metric: ActiveUsers, iv: Day, from: last.AddDate(0, 0, -1), to: last},
+		{metric: ActiveUsers, iv: Day, from: last.AddDate(0, 0, -7), to: last},
 		{metric: ActiveUsers, iv: Week, from: periodStart(weekEnd, Week).AddDate(0, 0, -7), to: weekEnd},
 		{metric: ActiveUsers, iv: Month, from: periodStart(monthEnd, Month).AddDate(0, -1, 0), to: monthEnd},
 		{metric: Stickiness, iv: Month, from: periodStart(monthEnd, Month).AddDate(0, -1, 0), to: monthEnd},
+	}
+	// prevOf is the period part p is compared with: [p.from, its end].
+	prevOf := func(p *part) (time.Time, time.Time) {
+		return p.from, nextPeriod(p.from, p.iv).AddDate(0, 0, -1)
 	}
 	var wg sync.WaitGroup
 	for _, p := range parts {
@@ -105,14 +115,15 @@ func KPIs(ctx context.Context, s *store.Store, f Filters, tz string, now time.Ti
 			return res, p.err
 		}
 		res.Approximate = res.Approximate || p.res.Approximate
-		prevFrom, prevTo := p.from, periodStart(p.to, p.iv).AddDate(0, 0, -1)
+		prevFrom, prevTo := prevOf(p)
 		curFrom := periodStart(p.to, p.iv)
 		vals := map[string][2]float64{} // assistant: previous, current
 		for _, row := range p.res.Rows {
 			v := vals[row.Dims[0]]
-			if row.Period.Equal(curFrom) {
+			switch {
+			case row.Period.Equal(curFrom):
 				v[1] = row.Value
-			} else {
+			case row.Period.Equal(prevFrom):
 				v[0] = row.Value
 			}
 			vals[row.Dims[0]] = v
@@ -124,7 +135,15 @@ func KPIs(ctx context.Context, s *store.Store, f Filters, tz string, now time.Ti
 				byAssistant[a] = k
 			}
 			kpi := KPI{Value: v[1], Previous: v[0], From: curFrom, To: p.to, PrevFrom: prevFrom, PrevTo: prevTo}
-			if v[0] != 0 {
+			switch {
+			case v[0] == 0:
+				// Nobody in the period compared with (stickiness 0 too):
+				// no change to show.
+			case p.metric == Stickiness:
+				// A ratio changes in points: 0.25 to 0.24 is -1 pp, not -4 %.
+				c := round((v[1]-v[0])*100, 2)
+				kpi.ChangePP = &c
+			default:
 				c := round((v[1]-v[0])/v[0]*100, 2)
 				kpi.ChangePct = &c
 			}
@@ -146,7 +165,8 @@ func KPIs(ctx context.Context, s *store.Store, f Filters, tz string, now time.Ti
 		for i, kp := range []*KPI{&k.DAU, &k.WAU, &k.MAU, &k.Stickiness} {
 			if kp.To.IsZero() {
 				p := parts[i]
-				*kp = KPI{From: periodStart(p.to, p.iv), To: p.to, PrevFrom: p.from, PrevTo: periodStart(p.to, p.iv).AddDate(0, 0, -1)}
+				pf, pt := prevOf(p)
+				*kp = KPI{From: periodStart(p.to, p.iv), To: p.to, PrevFrom: pf, PrevTo: pt}
 			}
 		}
 		res.Assistants = append(res.Assistants, *k)

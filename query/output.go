@@ -51,7 +51,7 @@ func FormatNumber(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64)
 // say what it holds, so after the numbers come the time zone of its days
 // and one column per filter applied, repeated on every row:
 //
-//	period, the By columns, value, [previous, change_pct,] complete,
+//	period, the By columns, value, [previous_period, previous, change_pct,] complete,
 //	tz, [filter_assistant, filter_channel, filter_country,
 //	filter_modality, filter_event_type]
 //
@@ -72,8 +72,8 @@ func NewSeriesCSV(m SeriesMeta, f Filters) SeriesCSV {
 		c.header = append(c.header, string(d))
 	}
 	c.header = append(c.header, "value")
-	if m.Compare {
-		c.header = append(c.header, "previous", "change_pct")
+	if m.Compare.On() {
+		c.header = append(c.header, "previous_period", "previous", "change_pct")
 	}
 	tz := m.TZ
 	if tz == "" {
@@ -103,11 +103,18 @@ func (c SeriesCSV) Record(row SeriesRow) []string {
 	rec = append(rec, row.Period.Format(catalog.DateLayout))
 	rec = append(rec, row.Dims...)
 	rec = append(rec, FormatNumber(row.Value))
-	if c.meta.Compare {
-		rec = append(rec, optNumber(row.Previous, ""), optNumber(row.ChangePct, ""))
+	if c.meta.Compare.On() {
+		rec = append(rec, optDate(row.PreviousPeriod), optNumber(row.Previous, ""), optNumber(row.ChangePct, ""))
 	}
 	rec = append(rec, strconv.FormatBool(row.Complete))
 	return append(rec, c.tail...)
+}
+
+func optDate(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(catalog.DateLayout)
 }
 
 func optNumber(p *float64, null string) string {
@@ -191,6 +198,23 @@ func StreamSeriesJSON(ctx context.Context, s *store.Store, r SeriesRequest, w io
 	return sw.close()
 }
 
+// compareWord is the compare of an answer: none when it compares with
+// nothing.
+func compareWord(c Compare) Compare {
+	if c.On() {
+		return c
+	}
+	return CompareNone
+}
+
+func optDatePtr(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.Format(catalog.DateLayout)
+	return &s
+}
+
 // seriesJSON writes one series answer: the head, then rows as they come.
 type seriesJSON struct {
 	bw      *bufio.Writer
@@ -200,7 +224,7 @@ type seriesJSON struct {
 }
 
 func newSeriesJSON(w io.Writer, m SeriesMeta) (*seriesJSON, error) {
-	sw := &seriesJSON{bw: bufio.NewWriter(w), by: make([]string, len(m.By)), compare: m.Compare}
+	sw := &seriesJSON{bw: bufio.NewWriter(w), by: make([]string, len(m.By)), compare: m.Compare.On()}
 	for i, d := range m.By {
 		sw.by[i] = string(d)
 	}
@@ -215,12 +239,15 @@ func newSeriesJSON(w io.Writer, m SeriesMeta) (*seriesJSON, error) {
 		To          string   `json:"to"`
 		By          []string `json:"by"`
 		TZ          string   `json:"tz"`
-		Compare     bool     `json:"compare"`
+		Compare     Compare  `json:"compare"`
+		CompareFrom *string  `json:"compare_from,omitempty"`
+		CompareTo   *string  `json:"compare_to,omitempty"`
 		Approximate bool     `json:"approximate"`
 		Source      string   `json:"source"`
 		Partial     string   `json:"partial"`
 		freshnessJSON
-	}{m.Metric, m.Interval, m.From.Format(catalog.DateLayout), m.To.Format(catalog.DateLayout), sw.by, tz, m.Compare, m.Approximate, m.Source,
+	}{m.Metric, m.Interval, m.From.Format(catalog.DateLayout), m.To.Format(catalog.DateLayout), sw.by, tz, compareWord(m.Compare),
+		optDatePtr(m.CompareFrom), optDatePtr(m.CompareTo), m.Approximate, m.Source,
 		partialWord(m.Partial), newFreshnessJSON(m.Freshness, m.LastCompleteDay)})
 	if err != nil {
 		return nil, err
@@ -244,6 +271,11 @@ func (sw *seriesJSON) row(row SeriesRow) {
 	}
 	bw.WriteString(`,"value":` + FormatNumber(row.Value))
 	if sw.compare {
+		if row.PreviousPeriod.IsZero() {
+			bw.WriteString(`,"previous_period":null`)
+		} else {
+			bw.WriteString(`,"previous_period":"` + row.PreviousPeriod.Format(catalog.DateLayout) + `"`)
+		}
 		bw.WriteString(`,"previous":` + optNumber(row.Previous, "null"))
 		bw.WriteString(`,"change_pct":` + optNumber(row.ChangePct, "null"))
 	}
@@ -621,6 +653,8 @@ func WriteDependencyJSON(w io.Writer, res DependencyResult) error {
 	return json.NewEncoder(w).Encode(out)
 }
 
+// kpiJSON is a count's tile: change_pct. previous_from and previous_to
+// are the period compared with.
 type kpiJSON struct {
 	Value     float64  `json:"value"`
 	Previous  float64  `json:"previous"`
@@ -631,13 +665,31 @@ type kpiJSON struct {
 	PrevTo    string   `json:"previous_to"`
 }
 
+// ratioJSON is a ratio's tile (stickiness): change_pp, in percentage
+// points.
+type ratioJSON struct {
+	Value    float64  `json:"value"`
+	Previous float64  `json:"previous"`
+	ChangePP *float64 `json:"change_pp"`
+	From     string   `json:"from"`
+	To       string   `json:"to"`
+	PrevFrom string   `json:"previous_from"`
+	PrevTo   string   `json:"previous_to"`
+}
+
 func newKPIJSON(k KPI) kpiJSON {
 	f := func(t time.Time) string { return t.Format(catalog.DateLayout) }
 	return kpiJSON{k.Value, k.Previous, k.ChangePct, f(k.From), f(k.To), f(k.PrevFrom), f(k.PrevTo)}
 }
 
-// KPICSVHeader: one row per assistant and KPI.
-var KPICSVHeader = []string{"assistant", "kpi", "from", "to", "value", "previous_from", "previous_to", "previous", "change_pct"}
+func newRatioJSON(k KPI) ratioJSON {
+	j := newKPIJSON(k)
+	return ratioJSON{j.Value, j.Previous, k.ChangePP, j.From, j.To, j.PrevFrom, j.PrevTo}
+}
+
+// KPICSVHeader: one row per assistant and KPI; change_pct for counts,
+// change_pp (percentage points) for stickiness.
+var KPICSVHeader = []string{"assistant", "kpi", "from", "to", "value", "previous_from", "previous_to", "previous", "change_pct", "change_pp"}
 
 // WriteKPIsCSV writes res as CSV.
 func WriteKPIsCSV(w io.Writer, res KPIResult) error {
@@ -649,7 +701,8 @@ func WriteKPIsCSV(w io.Writer, res KPIResult) error {
 			v    KPI
 		}{{"dau", a.DAU}, {"wau", a.WAU}, {"mau", a.MAU}, {"stickiness", a.Stickiness}} {
 			j := newKPIJSON(k.v)
-			cw.Write([]string{a.Assistant, k.name, j.From, j.To, FormatNumber(j.Value), j.PrevFrom, j.PrevTo, FormatNumber(j.Previous), optNumber(j.ChangePct, "")})
+			cw.Write([]string{a.Assistant, k.name, j.From, j.To, FormatNumber(j.Value), j.PrevFrom, j.PrevTo, FormatNumber(j.Previous),
+				optNumber(k.v.ChangePct, ""), optNumber(k.v.ChangePP, "")})
 		}
 	}
 	cw.Flush()
@@ -659,11 +712,11 @@ func WriteKPIsCSV(w io.Writer, res KPIResult) error {
 // WriteKPIsJSON writes res in the API's JSON shape.
 func WriteKPIsJSON(w io.Writer, res KPIResult) error {
 	type assistantJSON struct {
-		Assistant  string  `json:"assistant"`
-		DAU        kpiJSON `json:"dau"`
-		WAU        kpiJSON `json:"wau"`
-		MAU        kpiJSON `json:"mau"`
-		Stickiness kpiJSON `json:"stickiness"`
+		Assistant  string    `json:"assistant"`
+		DAU        kpiJSON   `json:"dau"`
+		WAU        kpiJSON   `json:"wau"`
+		MAU        kpiJSON   `json:"mau"`
+		Stickiness ratioJSON `json:"stickiness"`
 	}
 	tz := res.TZ
 	if tz == "" {
@@ -676,7 +729,7 @@ func WriteKPIsJSON(w io.Writer, res KPIResult) error {
 		freshnessJSON
 	}{TZ: tz, Approximate: res.Approximate, Assistants: []assistantJSON{}, freshnessJSON: newFreshnessJSON(res.Freshness, res.LastCompleteDay)}
 	for _, a := range res.Assistants {
-		out.Assistants = append(out.Assistants, assistantJSON{a.Assistant, newKPIJSON(a.DAU), newKPIJSON(a.WAU), newKPIJSON(a.MAU), newKPIJSON(a.Stickiness)})
+		out.Assistants = append(out.Assistants, assistantJSON{a.Assistant, newKPIJSON(a.DAU), newKPIJSON(a.WAU), newKPIJSON(a.MAU), newRatioJSON(a.Stickiness)})
 	}
 	return json.NewEncoder(w).Encode(out)
 }

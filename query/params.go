@@ -111,9 +111,10 @@ type SeriesRequest struct {
 	Range   Preset
 	By      []Dim
 	Filters Filters
-	// Compare adds the value of the previous range of equal length (same
-	// number of periods, shifted back) and the change in percent.
-	Compare bool
+	// Compare adds the value of each period in the window compared with
+	// (CompareWindow: the previous window or the same period a year
+	// earlier, weekday-aligned) and the change in percent.
+	Compare Compare
 	// TZ is an IANA time zone for day boundaries; "" or "UTC" is UTC.
 	TZ string
 	// ShareOf names the dimensions (a subset of By) that define the whole
@@ -265,18 +266,34 @@ func ParseSeriesSince(v url.Values, first time.Time) (SeriesRequest, error) {
 	return r, nil
 }
 
+// Series is the request of metric m grouped by by over the slice s, as
+// ParseSeries reads it from s.Values() with metric and by: a page builds
+// its charts' requests from its parsed slice, and each request's Values
+// is its CSV link.
+func (s Slice) Series(m Metric, by ...Dim) SeriesRequest {
+	r := SeriesRequest{Metric: m, By: append([]Dim(nil), by...)}
+	r.setSlice(s)
+	if m == ModalityMix && !hasDim(r.By, DimModality) {
+		r.By = append(r.By, DimModality)
+	}
+	return r
+}
+
 // setSlice takes the slice's part of r from s.
 func (r *SeriesRequest) setSlice(s Slice) {
 	r.Interval, r.From, r.To, r.Range, r.TZ, r.Filters = s.Interval, s.From, s.To, s.Range, s.TZ, s.Filters
-	r.Compare = s.Compare == ComparePrevious
+	r.Compare = s.Compare
+	if !r.Compare.On() {
+		r.Compare = CompareNone
+	}
 	r.Exact, r.Partial = s.Exact, s.Partial
 }
 
 // Slice is the slice part of r, with absolute dates.
 func (r SeriesRequest) Slice() Slice {
-	c := CompareNone
-	if r.Compare {
-		c = ComparePrevious
+	c := r.Compare
+	if !c.On() {
+		c = CompareNone
 	}
 	return Slice{Range: r.Range, From: r.From, To: r.To, Interval: r.Interval, TZ: r.TZ, Filters: r.Filters,
 		Compare: c, Exact: r.Exact, Partial: r.Partial}
@@ -498,8 +515,8 @@ func (r SeriesRequest) Values() url.Values {
 			v.Set(string(d), strings.Join(vals, ","))
 		}
 	}
-	if r.Compare {
-		v.Set("compare", "previous")
+	if r.Compare.On() {
+		v.Set("compare", string(r.Compare))
 	}
 	if r.TZ != "" {
 		v.Set("tz", r.TZ)

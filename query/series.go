@@ -14,10 +14,13 @@ import (
 // SeriesRow is one period of one group. Dims holds the values of the
 // request's By dimensions, in that order.
 type SeriesRow struct {
-	Period   time.Time
-	Dims     []string
-	Value    float64
-	Previous *float64 // with Compare: the value of the same group one range earlier
+	Period time.Time
+	Dims   []string
+	Value  float64
+	// PreviousPeriod is, with Compare, the start of the period this one is
+	// compared with (CompareWindow); Previous is the group's value there.
+	PreviousPeriod time.Time
+	Previous       *float64
 	// ChangePct is, with Compare, (Value-Previous)/Previous*100; nil when
 	// Previous is 0, and for an incomplete period unless Partial.
 	ChangePct *float64
@@ -29,15 +32,18 @@ type SeriesRow struct {
 // SeriesMeta describes a series answer: the request as understood and how
 // it was computed.
 type SeriesMeta struct {
-	Metric      Metric
-	Interval    Interval
-	From, To    time.Time
-	By          []Dim
-	Compare     bool
-	TZ          string // "" for UTC
-	Approximate bool   // distinct counts came from uniq rollup states
-	Source      string // the table read: rollup_users_day, rollup_person_day, events, …
-	Partial     bool   // partial=include
+	Metric   Metric
+	Interval Interval
+	From, To time.Time
+	By       []Dim
+	// Compare is what the rows are compared with; CompareFrom and
+	// CompareTo are that window (CompareWindow), zero without compare.
+	Compare                Compare
+	CompareFrom, CompareTo time.Time
+	TZ                     string // "" for UTC
+	Approximate            bool   // distinct counts came from uniq rollup states
+	Source                 string // the table read: rollup_users_day, rollup_person_day, events, …
+	Partial                bool   // partial=include
 	// Freshness is how far the data reached when the answer was computed;
 	// LastCompleteDay is its last complete day in the request's zone (zero
 	// when nothing is stored). Periods after the last stored event's day
@@ -354,8 +360,12 @@ func countGroupsSQL(r SeriesRequest, from, to time.Time) *sqlText {
 func DescribeSeries(r SeriesRequest) SeriesMeta {
 	def := metrics[r.Metric]
 	_, src := seriesSQL(r, def, r.From, r.To, true)
-	return SeriesMeta{Metric: r.Metric, Interval: r.Interval, From: r.From, To: r.To, By: r.By,
-		Compare: r.Compare, TZ: r.TZ, Approximate: src.approximate, Source: src.table, Partial: r.Partial}
+	m := SeriesMeta{Metric: r.Metric, Interval: r.Interval, From: r.From, To: r.To, By: r.By,
+		Compare: CompareNone, TZ: r.TZ, Approximate: src.approximate, Source: src.table, Partial: r.Partial}
+	if from, to, _, ok := CompareWindow(r); ok {
+		m.Compare, m.CompareFrom, m.CompareTo = r.Compare, from, to
+	}
+	return m
 }
 
 // Series answers r with every row in memory. Use StreamSeries for answers
@@ -416,8 +426,9 @@ func StreamSeriesAnswer(ctx context.Context, s *store.Store, r SeriesRequest, he
 		return meta, nil
 	}
 	periods := periodsOf(r.Interval, r.From, to)
-	// The previous range keeps the length of the range asked for.
-	prevFrom, prevTo := previousRange(r.Interval, r.From, r.To, len(periodsOf(r.Interval, r.From, r.To)))
+	// The window compared with keeps the length of the range asked for,
+	// shifted by whole intervals (CompareWindow).
+	prevFrom, prevTo, shift, compare := CompareWindow(r)
 	complete := func(p time.Time) bool {
 		end := nextPeriod(p, r.Interval).AddDate(0, 0, -1)
 		return !p.Before(r.From) && !end.After(r.To) && !end.After(meta.LastCompleteDay)
@@ -441,7 +452,7 @@ func StreamSeriesAnswer(ctx context.Context, s *store.Store, r SeriesRequest, he
 	groups := [][]string{nil}
 	if len(r.By) > 0 {
 		gFrom := r.From
-		if r.Compare {
+		if compare && prevFrom.Before(gFrom) {
 			gFrom = prevFrom
 		}
 		var n uint64
@@ -467,13 +478,11 @@ func StreamSeriesAnswer(ctx context.Context, s *store.Store, r SeriesRequest, he
 	}
 	defer cur.close()
 	var prev *periodReader
-	var prevPeriods []time.Time
-	if r.Compare {
+	if compare {
 		if prev, err = openPeriodReader(ctx, s, r, def, prevFrom, prevTo); err != nil {
 			return meta, err
 		}
 		defer prev.close()
-		prevPeriods = periodsOf(r.Interval, prevFrom, prevTo)
 	}
 
 	for i, p := range periods {
@@ -485,8 +494,10 @@ func StreamSeriesAnswer(ctx context.Context, s *store.Store, r SeriesRequest, he
 			return meta, err
 		}
 		var pvals map[string][2]float64
-		if prev != nil && i < len(prevPeriods) {
-			if pvals, err = prev.read(prevPeriods[i]); err != nil {
+		var pp time.Time // the period p faces
+		if prev != nil {
+			pp = periodStart(shift(p), r.Interval)
+			if pvals, err = prev.read(pp); err != nil {
 				return meta, err
 			}
 		}
@@ -498,11 +509,8 @@ func StreamSeriesAnswer(ctx context.Context, s *store.Store, r SeriesRequest, he
 			key := strings.Join(g, "\x00")
 			row := SeriesRow{Period: p, Dims: g, Value: finalize(def, vals[key], p, r.Interval, r.From, to), Complete: done}
 			if prev != nil {
-				pv := 0.0
-				if i < len(prevPeriods) {
-					pv = finalize(def, pvals[key], prevPeriods[i], r.Interval, prevFrom, prevTo)
-				}
-				row.Previous = &pv
+				pv := finalize(def, pvals[key], pp, r.Interval, prevFrom, prevTo)
+				row.Previous, row.PreviousPeriod = &pv, pp
 				if pv != 0 && (done || r.Partial) {
 					c := round((row.Value-pv)/pv*100, 2)
 					row.ChangePct = &c
@@ -747,15 +755,60 @@ func daysInPeriod(p time.Time, iv Interval, from, to time.Time) int {
 
 // previousRange is [from, to] moved back by n periods: the previous range
 // of equal length. Month ends stay month ends (31 March -> 29 February).
-func previousRange(iv Interval, from, to time.Time, n int) (time.Time, time.Time) {
-	switch iv {
-	case Week:
-		return from.AddDate(0, 0, -7*n), to.AddDate(0, 0, -7*n)
-	case Month:
-		return addMonthsClamped(from, -n), addMonthsClamped(to, -n)
+// CompareWindow is the window r's periods are compared with, and the
+// shift that takes a period of r to the period it faces there. The shift
+// is always whole intervals, so a day faces the same weekday and a month
+// a whole month:
+//
+//   - previous, by day: back by the range's length in days rounded up to
+//     whole weeks (30 days compare with the 30 days 35 days before);
+//   - previous, by week or month: back by the range's number of weeks or
+//     months, not counting a last period the range cuts short (a rolling
+//     preset's current week or month), so the 12 months of range=12m
+//     compare with the 12 months before, November with November;
+//   - year: the same period a year earlier: 364 days (52 weeks) back by
+//     day and by week, weekday-aligned; 12 months back by month.
+//
+// ok is false when r compares with nothing.
+func CompareWindow(r SeriesRequest) (from, to time.Time, shift func(time.Time) time.Time, ok bool) {
+	iv := r.Interval
+	if iv == "" {
+		iv = Day
 	}
-	days := int(to.Sub(from).Hours()/24) + 1
-	return from.AddDate(0, 0, -days), to.AddDate(0, 0, -days)
+	days, months := 0, 0
+	switch r.Compare {
+	case CompareYear:
+		if iv == Month {
+			months = 12
+		} else {
+			days = 364
+		}
+	case ComparePrevious:
+		switch iv {
+		case Day:
+			n := int(r.To.Sub(r.From).Hours()/24) + 1
+			days = (n + 6) / 7 * 7
+		default:
+			ps := periodsOf(iv, r.From, r.To)
+			n := len(ps)
+			if n > 1 && nextPeriod(ps[n-1], iv).AddDate(0, 0, -1).After(r.To) {
+				n-- // the last period is cut short: the window is the whole ones
+			}
+			if iv == Week {
+				days = 7 * n
+			} else {
+				months = n
+			}
+		}
+	default:
+		return time.Time{}, time.Time{}, nil, false
+	}
+	if months > 0 {
+		shift = func(t time.Time) time.Time { return addMonthsClamped(t, -months) }
+	} else {
+		shift = func(t time.Time) time.Time { return t.AddDate(0, 0, -days) }
+	}
+	return shift(r.From), shift(r.To), shift, true
 }
 
 func addMonthsClamped(t time.Time, n int) time.Time {

@@ -23,12 +23,22 @@ import (
 type Compare string
 
 const (
-	CompareNone     Compare = "none"     // no comparison (the default; compare= empty)
-	ComparePrevious Compare = "previous" // the range of equal length just before
+	CompareNone Compare = "none" // no comparison (the default; compare= empty)
+	// ComparePrevious is the window just before, shifted back by whole
+	// intervals of the range's length so weekdays face weekdays (see
+	// CompareWindow).
+	ComparePrevious Compare = "previous"
+	// CompareYear is the same period a year earlier: 364 days (52 weeks)
+	// back for days and weeks, so weekdays face weekdays; 12 months back
+	// for months.
+	CompareYear Compare = "year"
 )
 
 // Compares lists the values of compare.
-var Compares = []Compare{CompareNone, ComparePrevious}
+var Compares = []Compare{CompareNone, ComparePrevious, CompareYear}
+
+// On reports whether c asks for a comparison.
+func (c Compare) On() bool { return c == ComparePrevious || c == CompareYear }
 
 // Preset is a named date range ending today (range=).
 type Preset string
@@ -207,7 +217,7 @@ func (e ParamErrors) First() error {
 //	          a preset ignores them
 //	interval  day, week, month (o.Intervals)         default o.Interval
 //	filters   comma lists or repeated parameters, deduplicated and sorted
-//	compare   none, previous                         default none (true and
+//	compare   none, previous, year                   default none (true and
 //	          false, the boolean of old links and exports, mean previous and none)
 //	exact     true, false                            default false
 //	partial   exclude, include                       default exclude

@@ -190,7 +190,8 @@ func TestKPIsOnFixedNow(t *testing.T) {
 			from, to, pfrom, pto string
 			value, previous      float64
 		}{
-			{"DAU", k.DAU, "2026-02-10", "2026-02-10", "2026-02-09", "2026-02-09", count(a, "2026-02-10", "2026-02-10"), count(a, "2026-02-09", "2026-02-09")},
+			// A Tuesday against the Tuesday before, not the Monday.
+			{"DAU", k.DAU, "2026-02-10", "2026-02-10", "2026-02-03", "2026-02-03", count(a, "2026-02-10", "2026-02-10"), count(a, "2026-02-03", "2026-02-03")},
 			{"WAU", k.WAU, "2026-02-02", "2026-02-08", "2026-01-26", "2026-02-01", count(a, "2026-02-02", "2026-02-08"), count(a, "2026-01-26", "2026-02-01")},
 			{"MAU", k.MAU, "2026-01-01", "2026-01-31", "2025-12-01", "2025-12-31", count(a, "2026-01-01", "2026-01-31"), count(a, "2025-12-01", "2025-12-31")},
 			{"stickiness", k.Stickiness, "2026-01-01", "2026-01-31", "2025-12-01", "2025-12-31", sticky(a, d("2026-01-01")), sticky(a, d("2025-12-01"))},
@@ -202,9 +203,19 @@ func TestKPIsOnFixedNow(t *testing.T) {
 			if c.got.Value != c.value || c.got.Previous != c.previous {
 				t.Errorf("%s %s = %v (previous %v), want %v (previous %v)", a, c.name, c.got.Value, c.got.Previous, c.value, c.previous)
 			}
-			if c.previous != 0 {
+			if c.name == "stickiness" && c.previous == 0 {
+				if c.got.ChangePP != nil || c.got.ChangePct != nil {
+					t.Errorf("%s stickiness: nobody the month before, change %v pp", a, c.got.ChangePP)
+				}
+			} else if c.name == "stickiness" {
+				// A ratio changes in percentage points.
+				want := math.Round((c.value-c.previous)*100*100) / 100
+				if c.got.ChangePP == nil || *c.got.ChangePP != want || c.got.ChangePct != nil {
+					t.Errorf("%s %s change %v pp (pct %v), want %v pp", a, c.name, c.got.ChangePP, c.got.ChangePct, want)
+				}
+			} else if c.previous != 0 {
 				want := math.Round((c.value-c.previous)/c.previous*100*100) / 100
-				if c.got.ChangePct == nil || *c.got.ChangePct != want {
+				if c.got.ChangePct == nil || *c.got.ChangePct != want || c.got.ChangePP != nil {
 					t.Errorf("%s %s change %v, want %v", a, c.name, c.got.ChangePct, want)
 				}
 			}

@@ -31,6 +31,10 @@ type Chart struct {
 	Err      string // readable error: the chart failed, the page did not
 	Empty    string // what to do when there is nothing to show
 	Small    bool   // small multiple
+	// Compared, under the chart, says what its dashed lines are and the
+	// window they were read from ("Dashed: the previous period, compared
+	// with 2025-10-05 – 2025-11-04 …"); "" without a comparison.
+	Compared string
 }
 
 // Table is a chart's data as rows of text.
@@ -465,6 +469,9 @@ func FormatInt(v float64) string {
 	return string(out)
 }
 
+// FormatPoints formats a change in percentage points to one decimal.
+func FormatPoints(v float64) string { return fmt.Sprintf("%.1f pp", v) }
+
 // FormatPercent formats a percentage to one decimal.
 func FormatPercent(v float64) string { return fmt.Sprintf("%.1f %%", v) }
 
@@ -538,8 +545,21 @@ func AsSlice(x any) []any {
 	return s
 }
 
-// PreviousSuffix names the previous period's line of a series.
-const PreviousSuffix = " (previous period)"
+// PreviousSuffix names the previous period's line of a series, and
+// YearSuffix the line of the same period a year earlier.
+const (
+	PreviousSuffix = " (previous period)"
+	YearSuffix     = " (a year earlier)"
+)
+
+// ComparedSuffix is the suffix of the compared line for compare c
+// ("previous" or "year").
+func ComparedSuffix(c string) string {
+	if c == "year" {
+		return YearSuffix
+	}
+	return PreviousSuffix
+}
 
 func truncDay(t time.Time) time.Time {
 	y, m, d := t.UTC().Date()

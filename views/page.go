@@ -28,8 +28,8 @@ type Page struct {
 	Assistants  []string
 	Channels    []string
 	Notices     []string
-	// CanCompare: the page draws the previous period when asked; other
-	// pages hide the checkbox rather than ignore it.
+	// CanCompare: the page draws the comparison when asked; other pages
+	// hide the compare select rather than ignore it.
 	CanCompare bool
 	// Freshness is the "data through … (charts N s behind ingest)" line.
 	Freshness string
@@ -88,7 +88,9 @@ type FilterState struct {
 	Zone                            string
 	Interval                        string
 	Assistants, Channels, Countries []string
-	Compare, Partial                bool
+	// Compare is the comparison drawn: "none", "previous" or "year".
+	Compare string
+	Partial bool
 	// Errors are the URL parameters that could not be used, with the reason.
 	Errors []string
 	// Query is the page's filters as a URL query, kept by the nav links
@@ -98,6 +100,13 @@ type FilterState struct {
 	// selects, in display order.
 	Presets   []Choice
 	Intervals []string
+}
+
+// CompareChoices are the choices of the filter bar's compare select.
+var CompareChoices = []Choice{
+	{"none", "No comparison"},
+	{"previous", "Previous period"},
+	{"year", "Same period a year earlier"},
 }
 
 // Choice is one option of a select.

@@ -42,9 +42,9 @@ var slugOf = func() map[string]string {
 
 // ColorOf is the colour of a series named by a slug or a display name. A
 // name "X on Y" (assistant on channel) takes the colour of X; a name with
-// PreviousSuffix the colour of the series it repeats.
+// PreviousSuffix or YearSuffix the colour of the series it repeats.
 func ColorOf(name string) string {
-	name = strings.TrimSuffix(name, PreviousSuffix)
+	name = strings.TrimSuffix(strings.TrimSuffix(name, PreviousSuffix), YearSuffix)
 	if a, _, ok := strings.Cut(name, " on "); ok {
 		name = a
 	}

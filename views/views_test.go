@@ -58,7 +58,7 @@ func testPage() Page {
 		Title: "Channel", Path: "/channel", ShowFilters: true, CanCompare: true,
 		Filters: FilterState{
 			Range: "custom", From: "2026-03-02", To: "2026-04-12", Zone: "Europe/Paris", Interval: "week",
-			Assistants: []string{"meta_ai"}, Countries: []string{"BR", "IN"}, Compare: true,
+			Assistants: []string{"meta_ai"}, Countries: []string{"BR", "IN"}, Compare: "previous",
 			Errors:  []string{`interval "hour": use day, week or month`, `country "Brazil": want a code`},
 			Query:   "interval=week&range=custom&tz=Europe%2FParis",
 			Presets: []Choice{{"7d", "Last 7 days"}, {"12m", "Last 12 months"}}, Intervals: []string{"day", "week", "month"},
@@ -162,8 +162,8 @@ func TestLayout(t *testing.T) {
 	if strings.Join(countries, ",") != "BR,IN" {
 		t.Errorf("countries checked %q, want BR,IN", countries)
 	}
-	if _, ok := one(t, doc, testid("filter-compare")).Attr("checked"); !ok {
-		t.Error("compare not checked")
+	if got := one(t, doc, testid("filter-compare")).Find("option[selected]").AttrOr("value", ""); got != "previous" {
+		t.Errorf("compare %q selected, want previous", got)
 	}
 	if _, ok := one(t, doc, testid("filter-partial")).Attr("checked"); ok {
 		t.Error("partial checked, the model says not")
@@ -279,7 +279,7 @@ func TestKPITiles(t *testing.T) {
 		WAU:       KPIFigure{Value: 900, Previous: 1000, Period: "23–29 Nov 2026", PrevPeriod: "16–22 Nov", From: "2026-11-23", To: "2026-11-29", Change: -10, HasChange: true},
 		MAU:       KPIFigure{Value: 5000, Period: "November 2026", PrevPeriod: "October", From: "2026-11-01", To: "2026-11-30"},
 		Stickiness: KPIFigure{Value: 31.2, Previous: 30, Percent: true, Period: "November 2026", PrevPeriod: "October",
-			Change: 4.2, HasChange: true},
+			Change: 1.2, HasChange: true, Points: true},
 	}}
 	doc := render(t, KPITiles(kpis, ""))
 	tile := one(t, doc, testid("kpi-meta_ai"))
@@ -309,6 +309,10 @@ func TestKPITiles(t *testing.T) {
 	}
 	if got := text(tile.Find(testid("kpi-stickiness-value"))); got != "31.2 %" {
 		t.Errorf("stickiness %q", got)
+	}
+	// A ratio's change is in percentage points, never a relative change.
+	if got := text(tile.Find(testid("kpi-stickiness")).Find(testid("kpi-change"))); got != "▲ +1.2 pp vs October (30.0 %)" {
+		t.Errorf("stickiness change %q", got)
 	}
 
 	doc = render(t, KPITiles(nil, "the store did not answer"))
@@ -451,6 +455,7 @@ func TestFormatting(t *testing.T) {
 		{PeriodLabel(time.Date(2026, 12, 3, 15, 0, 0, 0, time.UTC), "month"), "2026-12-01"},
 		{ColorOf("ChatGPT on WhatsApp"), ColorOf("chatgpt")},
 		{ColorOf("Meta AI" + PreviousSuffix), ColorOf("meta_ai")},
+		{ColorOf("Meta AI" + YearSuffix), ColorOf("meta_ai")},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)

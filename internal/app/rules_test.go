@@ -419,9 +419,9 @@ func TestSliceParametersAreOneRule(t *testing.T) {
 		q    string
 		want string // the message of the refusal; "" accepted
 	}{
-		{"compare=on", `parameter compare="on" is invalid: want one of none, previous`},
-		{"compare=off", `parameter compare="off" is invalid: want one of none, previous`},
-		{"compare=1", `parameter compare="1" is invalid: want one of none, previous`},
+		{"compare=on", `parameter compare="on" is invalid: want one of none, previous, year`},
+		{"compare=off", `parameter compare="off" is invalid: want one of none, previous, year`},
+		{"compare=1", `parameter compare="1" is invalid: want one of none, previous, year`},
 		{"compare=none", ""},
 		{"compare=previous", ""},
 		{"compare=true", ""}, // the boolean of links and exports from before the enum

@@ -11,6 +11,7 @@ import (
 
 	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/internal/platform/auth"
+	"github.com/adoptscope/adoptscope/query"
 )
 
 func testUsers(t *testing.T) []auth.User {
@@ -212,7 +213,7 @@ func TestParseFilters(t *testing.T) {
 		return ""
 	})
 	f("assistant=meta_ai&assistant=chatgpt,meta_ai&compare=previous", func(x Filters) string {
-		if strings.Join(x.Assistants, ",") != "chatgpt,meta_ai" || !x.Compare {
+		if strings.Join(x.Assistants, ",") != "chatgpt,meta_ai" || x.Compare != query.ComparePrevious {
 			return strings.Join(x.Assistants, ",")
 		}
 		if x.Values().Get("assistant") != "chatgpt,meta_ai" {

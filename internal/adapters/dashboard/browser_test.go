@@ -147,6 +147,8 @@ func TestBrowser(t *testing.T) {
 		{"overview-compare", "/?range=90d&interval=day&compare=previous"},
 		{"compare", "/compare"},
 		{"compare-previous", "/compare?range=90d&interval=week&compare=previous"},
+		{"overview-year", "/?range=12m&interval=month&compare=year"},
+		{"compare-year", "/compare?range=12m&interval=month&compare=year"},
 		{"channel", "/channel"},
 		{"channel-previous", "/channel?range=90d&interval=week&compare=previous"},
 		{"impact", "/impact"},

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -89,10 +90,9 @@ func (h *Handler) neverHadData(ctx context.Context, pr *pageRequest, f Filters, 
 	if fr.Err != "" || !fr.Known {
 		return false
 	}
-	all := f
-	all.From, all.To, all.Interval, all.Partial = truncDay(fr.First), truncDay(fr.DataThrough), "month", true
-	all.TZ = "UTC"
-	r, err := h.series(ctx, pr, seriesParams(all, "active_users", "", "channel", channel))
+	req := onChannels(f.series(query.ActiveUsers), channel)
+	req.From, req.To, req.Interval, req.Partial, req.TZ = truncDay(fr.First), truncDay(fr.DataThrough), query.Month, true, ""
+	r, err := h.series(ctx, pr, req)
 	if err != nil {
 		return false
 	}
@@ -104,7 +104,7 @@ func (h *Handler) channelShareChart(ctx context.Context, pr *pageRequest, f Filt
 		id: "channel-share", title: "Share of " + views.Label(channel) + " users by assistant",
 		note: "Each assistant's active users on " + views.Label(channel) + " as a percentage of all the channel's active users in the period, whichever assistants the filter draws. " +
 			"Incomplete periods are left out unless the incomplete period is counted.",
-		params:  seriesParams(f, "share", "assistant", "channel", channel, "share_of", "", "compare", compareParam(f)),
+		req:     onChannels(f.series(query.Share, query.DimAssistant), channel),
 		percent: true, previous: true,
 		empty: "No events on " + views.Label(channel) + " for these dates and filters.",
 	})
@@ -118,6 +118,12 @@ func (h *Handler) dependency(ctx context.Context, f Filters) (query.DependencyRe
 	return query.Dependency(ctx, h.opts.Store, query.DependencyRequest{Interval: query.Interval(f.Interval), From: f.From, To: f.To,
 		Filters: query.Filters{Assistants: f.Assistants, Countries: f.Countries}, TZ: f.apiZone(), Partial: f.Partial,
 		Owners: h.owners, Now: h.opts.Now()})
+}
+
+// onChannels is r restricted to channels (sorted, as the API reads them).
+func onChannels(r query.SeriesRequest, channels ...string) query.SeriesRequest {
+	r.Filters.Channels = slices.Sorted(slices.Values(channels))
+	return r
 }
 
 // ownerName is an owner as the page names it ("Meta").

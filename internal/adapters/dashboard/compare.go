@@ -10,6 +10,7 @@ import (
 
 	"github.com/adoptscope/adoptscope/annotation"
 	"github.com/adoptscope/adoptscope/catalog"
+	"github.com/adoptscope/adoptscope/query"
 	"github.com/adoptscope/adoptscope/views"
 )
 
@@ -43,8 +44,8 @@ func (h *Handler) showComparePage(c echo.Context) error {
 }
 
 func (h *Handler) compareMultiples(ctx context.Context, pr *pageRequest, f Filters, anns []annotation.Annotation) ([]views.Chart, string) {
-	v := seriesParams(f, "active_users", "channel,assistant", "compare", compareParam(f))
-	r, err := h.series(ctx, pr, v)
+	req := f.compared(f.series(query.ActiveUsers, query.DimChannel, query.DimAssistant))
+	r, err := h.series(ctx, pr, req)
 	if err != nil {
 		return nil, h.readableErr(pr.c, "compare", err).Error()
 	}
@@ -56,13 +57,14 @@ func (h *Handler) compareMultiples(ctx context.Context, pr *pageRequest, f Filte
 		if allZero(ss) {
 			continue
 		}
-		cv := seriesParams(f, "active_users", "channel,assistant", "channel", ch, "compare", compareParam(f))
-		chart := pr.chart("channel-"+ch, views.Label(ch), apiURL("series", cv))
+		// The CSV of one small chart is the page's request on its channel.
+		chart := seriesChart("channel-"+ch, views.Label(ch), onChannels(req, ch))
 		chart.Small = true
 		all := withPrevious(f, sub, 1, ss)
 		tc := views.TimeChart{Periods: r.Periods, Series: all, Marks: marks(inScope(anns, distinct(sub, 1), ch)), Interval: f.Interval, Incomplete: inc}
-		if f.Compare {
+		if f.Compare.On() {
 			tc.PreviousFrom = len(ss)
+			chart.Compared = comparedNote(r)
 		}
 		chart.Options = tc.Options()
 		views.QuietMarks(chart.Options)
@@ -103,9 +105,10 @@ func lastPeriod(r seriesResult, f Filters) (string, bool) {
 
 func (h *Handler) compareTable(ctx context.Context, pr *pageRequest, f Filters) views.Chart {
 	const id, title = "compare-table", "Assistants × channels in the last complete period"
-	users := seriesParams(f, "active_users", "assistant,channel")
-	share := seriesParams(f, "share", "assistant,channel", "share_of", "channel")
-	ch := pr.chart(id, title, apiURL("series", share))
+	users := f.series(query.ActiveUsers, query.DimAssistant, query.DimChannel)
+	share := f.series(query.Share, query.DimAssistant, query.DimChannel)
+	share.ShareOf = []query.Dim{query.DimChannel}
+	ch := seriesChart(id, title, share)
 	if f.Partial {
 		ch.Title = "Assistants × channels in the last period (incomplete included)"
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/adoptscope/adoptscope/annotation"
 	"github.com/adoptscope/adoptscope/catalog"
+	"github.com/adoptscope/adoptscope/export"
 	"github.com/adoptscope/adoptscope/query"
 	"github.com/adoptscope/adoptscope/views"
 )
@@ -41,39 +42,49 @@ type tidyRow struct {
 // seriesResult is a series answer laid out for the chart adapters.
 type seriesResult struct {
 	Req     query.SeriesRequest
+	Meta    query.SeriesMeta
 	Periods []string // every period of the answer, in order
 	Rows    []tidyRow
 	// Incomplete holds the periods with a row marked not complete.
 	Incomplete map[string]bool
 }
 
-// seriesParams are the query API parameters of a chart: the filters plus
-// metric, by and whatever the chart adds. The same values make the CSV
-// link, so the download carries the chart's rows.
-func seriesParams(f Filters, metric, by string, extra ...string) url.Values {
-	v := f.APIValues()
-	v.Set("metric", metric)
-	if by != "" {
-		v.Set("by", by)
-	}
-	for i := 0; i+1 < len(extra); i += 2 {
-		if extra[i+1] == "" {
-			v.Del(extra[i])
-		} else {
-			v.Set(extra[i], extra[i+1])
-		}
-	}
-	return v
+// seriesCSV is the CSV link of a chart drawn from r: r's own canonical
+// encoding (query.SeriesRequest.Values), which the query API reads back
+// into the same request, so the download holds the chart's numbers.
+func seriesCSV(r query.SeriesRequest) string {
+	v := r.Values()
+	v.Set("format", "csv")
+	return "/api/v1/series?" + v.Encode()
 }
 
-// series runs a series request given as API parameters, through the same
-// parser as the API. Within one page request, charts that ask the same
-// question (the Overview's WAU tiles and its weekly chart) share one query.
-func (h *Handler) series(ctx context.Context, pr *pageRequest, v url.Values) (seriesResult, error) {
-	req, err := query.ParseSeries(v)
-	if err != nil {
-		return seriesResult{}, err
+// seriesSchedule is the "Schedule this as CSV" link of a chart drawn from
+// r: the export form prefilled with r's query, without its dates, and the
+// export range that keeps the page's range rolling (export.RangeOf); the
+// chart's zone becomes the export's own.
+func seriesSchedule(r query.SeriesRequest, title string) string {
+	q := r.Values()
+	for _, k := range []string{"from", "to", "tz"} {
+		q.Del(k)
 	}
+	out := url.Values{"kind": {query.EndpointSeries}, "query": {q.Encode()},
+		"range": {string(export.RangeOf(r.Range, r.From, r.To))}, "chart": {title}}
+	if r.TZ != "" {
+		out.Set("timezone", r.TZ)
+	}
+	return "/exports/new?" + out.Encode()
+}
+
+// seriesChart starts the card of a chart drawn from r, with its CSV and
+// schedule links taken from r.
+func seriesChart(id, title string, r query.SeriesRequest) views.Chart {
+	return views.Chart{ID: id, Title: title, CSV: seriesCSV(r), Schedule: seriesSchedule(r, title)}
+}
+
+// series runs a chart's typed request. Within one page request, charts
+// that ask the same question share one query: the memo key is the
+// request's canonical encoding.
+func (h *Handler) series(ctx context.Context, pr *pageRequest, req query.SeriesRequest) (seriesResult, error) {
 	// The page's clock, and its freshness read once for all its charts.
 	req.Now = h.opts.Now()
 	if fr := h.fresh(pr); fr.Err == "" {
@@ -95,6 +106,55 @@ func (h *Handler) series(ctx context.Context, pr *pageRequest, v url.Values) (se
 	}
 	<-e.done
 	return e.r, e.err
+}
+
+// comparedNote says under a chart what its dashed lines are: "Dashed:
+// the same period a year earlier, 2024-12-01 – 2025-12-06."; "" when r
+// compares with nothing.
+func comparedNote(r seriesResult) string {
+	if !r.Meta.Compare.On() || r.Meta.CompareFrom.IsZero() {
+		return ""
+	}
+	what := "the previous period"
+	if r.Meta.Compare == query.CompareYear {
+		what = "the same period a year earlier"
+	}
+	return "Dashed: " + what + ", compared with " + r.Meta.CompareFrom.Format(catalog.DateLayout) + " – " +
+		r.Meta.CompareTo.Format(catalog.DateLayout) + " (each " + intervalNoun(string(r.Req.Interval)) + " against " +
+		compareFacing(r) + ")."
+}
+
+// compareFacing names the period each one faces.
+func compareFacing(r seriesResult) string {
+	if r.Meta.Compare == query.CompareYear {
+		if r.Req.Interval == query.Month {
+			return "the same month a year before"
+		}
+		return "the same weekday 52 weeks before"
+	}
+	_, _, shift, ok := query.CompareWindow(r.Req)
+	if !ok {
+		return ""
+	}
+	days := int(r.Req.From.Sub(shift(r.Req.From)).Hours() / 24)
+	switch r.Req.Interval {
+	case query.Month:
+		n := 0
+		for t := r.Req.From; t.After(shift(r.Req.From)); t = t.AddDate(0, -1, 0) {
+			n++
+		}
+		return plural(n, "month") + " before"
+	case query.Week:
+		return plural(days/7, "week") + " before"
+	}
+	return "the same weekday " + plural(days/7, "week") + " before"
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "one " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // seriesMemo holds the series answers of one page request.

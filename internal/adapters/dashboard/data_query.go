@@ -16,7 +16,7 @@ func (h *Handler) runSeries(ctx context.Context, req query.SeriesRequest) (serie
 	if err != nil {
 		return seriesResult{Req: req}, err
 	}
-	out := seriesResult{Req: req, Rows: make([]tidyRow, len(res.Rows)), Incomplete: map[string]bool{}}
+	out := seriesResult{Req: req, Meta: res.SeriesMeta, Rows: make([]tidyRow, len(res.Rows)), Incomplete: map[string]bool{}}
 	seen := map[string]bool{}
 	for i, r := range res.Rows {
 		p := r.Period.Format(catalog.DateLayout)

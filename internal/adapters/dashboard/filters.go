@@ -20,7 +20,10 @@ type Filters struct {
 	Assistants []string
 	Channels   []string
 	Countries  []string
-	Compare    bool
+	// Compare is what the charts that can compare draw beside each line:
+	// none, the previous period or the same period a year earlier
+	// (query.CompareWindow).
+	Compare query.Compare
 	// TZ is the IANA zone whose days every chart counts ("UTC" or a
 	// name such as Europe/Paris); today is today there.
 	TZ string
@@ -31,6 +34,9 @@ type Filters struct {
 	// Errors are the parameters that could not be used, with the reason;
 	// the page shows them and falls back to the default for each.
 	Errors []string
+	// slice is the slice as query.ParseSlice read it: the charts' typed
+	// requests are built from it (Filters.series).
+	slice query.Slice
 }
 
 // Preset is a named relative date range (query.Preset) with its label.
@@ -104,7 +110,7 @@ func parseFilters(q url.Values, env filterEnv) Filters {
 	})
 	f := Filters{Range: string(s.Range), From: s.From, To: s.To, Interval: string(s.Interval),
 		Assistants: s.Filters.Assistants, Channels: s.Filters.Channels, Countries: s.Filters.Countries,
-		Compare: s.Compare == query.ComparePrevious, TZ: s.TZ, Partial: s.Partial}
+		Compare: s.Compare, TZ: s.TZ, Partial: s.Partial, slice: s}
 	if f.TZ == "" {
 		f.TZ = "UTC"
 	}
@@ -174,8 +180,8 @@ func (f Filters) Values() url.Values {
 		v.Set("from", f.FromString())
 		v.Set("to", f.ToString())
 	}
-	if f.Compare {
-		v.Set("compare", "previous")
+	if f.Compare.On() {
+		v.Set("compare", string(f.Compare))
 	}
 	if f.Partial {
 		v.Set("partial", "include")
@@ -213,12 +219,6 @@ func (f Filters) ToString() string   { return f.To.Format(catalog.DateLayout) }
 // Days is the number of days in the range, both ends included.
 func (f Filters) Days() int { return int(f.To.Sub(f.From).Hours()/24) + 1 }
 
-// PreviousRange is the period of equal length just before the range.
-func (f Filters) PreviousRange() (time.Time, time.Time) {
-	n := f.Days()
-	return f.From.AddDate(0, 0, -n), f.From.AddDate(0, 0, -1)
-}
-
 // Has reports whether list holds v (for checked boxes).
 func Has(list []string, v string) bool { return contains(list, v) }
 
@@ -236,6 +236,34 @@ func pageURL(path string, f Filters, extra url.Values) string {
 func apiURL(endpoint string, v url.Values) string {
 	v.Set("format", "csv")
 	return "/api/v1/" + endpoint + "?" + v.Encode()
+}
+
+// querySlice is f's slice as query.ParseSlice read it, or, for filters a
+// handler built itself, made from f's fields.
+func (f Filters) querySlice() query.Slice {
+	if !f.slice.From.IsZero() {
+		return f.slice
+	}
+	return query.Slice{Range: query.Preset(f.Range), From: f.From, To: f.To, Interval: query.Interval(f.Interval),
+		TZ: f.apiZone(), Filters: f.queryFilters(), Compare: f.Compare, Partial: f.Partial}
+}
+
+// series is the typed request of a chart of metric m grouped by by over
+// f's slice. It compares with nothing: a chart that draws the comparison
+// asks for it (compared).
+func (f Filters) series(m query.Metric, by ...query.Dim) query.SeriesRequest {
+	r := f.querySlice().Series(m, by...)
+	r.Compare = query.CompareNone
+	return r
+}
+
+// compared is r compared as the filters ask (compare=previous or year).
+func (f Filters) compared(r query.SeriesRequest) query.SeriesRequest {
+	r.Compare = query.CompareNone
+	if f.Compare.On() {
+		r.Compare = f.Compare
+	}
+	return r
 }
 
 // queryFilters are f's slice for package query.

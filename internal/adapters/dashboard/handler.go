@@ -211,7 +211,7 @@ func (h *Handler) page(pr *pageRequest, title, path string, f Filters) views.Pag
 // filterState is the filter bar showing f.
 func filterState(f Filters) views.FilterState {
 	s := views.FilterState{Range: f.Range, From: f.FromString(), To: f.ToString(), Zone: f.zone(), Interval: f.Interval,
-		Assistants: f.Assistants, Channels: f.Channels, Countries: f.Countries, Compare: f.Compare, Partial: f.Partial,
+		Assistants: f.Assistants, Channels: f.Channels, Countries: f.Countries, Compare: string(f.Compare), Partial: f.Partial,
 		Errors: f.Errors, Query: f.Values().Encode(), Intervals: Intervals}
 	for _, p := range Presets {
 		s.Presets = append(s.Presets, views.Choice{Value: p.Key, Label: p.Label})

@@ -92,9 +92,10 @@ func (h *Handler) showImpactPage(c echo.Context) error {
 			*x.dst = n
 		}
 	}
-	d, err := time.Parse(catalog.DateLayout, v.Date)
+	// The one date rule, with the message the API gives for the same date.
+	d, err := catalog.ParseDate("date", v.Date)
 	if err != nil {
-		p.Notices = append(p.Notices, fmt.Sprintf("date %q: want YYYY-MM-DD", v.Date))
+		p.Notices = append(p.Notices, err.Error())
 		return h.render(pr, http.StatusOK, p, views.ImpactPage(v.ImpactView))
 	}
 	mv := url.Values{"assistant": {v.Assistant}, "channel": {v.Channel}, "date": {v.Date},
@@ -125,10 +126,10 @@ func (h *Handler) beforeAfterChart(ctx context.Context, pr *pageRequest, v impac
 	const id = "before-after"
 	title := "Before and after " + v.Date + ": " + views.Label(v.Assistant) + " on " + views.Label(v.Channel) + " and its neighbours"
 	f := Filters{From: d.AddDate(0, 0, -v.Before), To: d.AddDate(0, 0, v.After-1), Interval: "day", TZ: v.TZ}
-	params := seriesParams(f, "active_users", "assistant,channel")
-	ch := pr.chart(id, title, apiURL("series", params))
+	req := f.series(query.ActiveUsers, query.DimAssistant, query.DimChannel)
+	ch := seriesChart(id, title, req)
 	ch.Note = "Daily active users. Neighbours: the same assistant on its other channels, other assistants on the same channel."
-	r, err := h.series(ctx, pr, params)
+	r, err := h.series(ctx, pr, req)
 	if err != nil {
 		return views.Failed(id, title, h.readableErr(pr.c, id, err))
 	}

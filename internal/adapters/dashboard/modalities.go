@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/adoptscope/adoptscope/annotation"
+	"github.com/adoptscope/adoptscope/query"
 	"github.com/adoptscope/adoptscope/views"
 )
 
@@ -29,8 +30,8 @@ func (h *Handler) showModalitiesPage(c echo.Context) error {
 }
 
 func (h *Handler) modalityCharts(ctx context.Context, pr *pageRequest, f Filters, anns []annotation.Annotation) ([]views.Chart, string) {
-	v := seriesParams(f, "modality_mix", "channel,modality")
-	r, err := h.series(ctx, pr, v)
+	req := f.series(query.ModalityMix, query.DimChannel, query.DimModality)
+	r, err := h.series(ctx, pr, req)
 	if err != nil {
 		return nil, h.readableErr(pr.c, "modalities", err).Error()
 	}
@@ -42,8 +43,7 @@ func (h *Handler) modalityCharts(ctx context.Context, pr *pageRequest, f Filters
 			continue
 		}
 		pct := toPercent(ss, len(r.Periods))
-		cv := seriesParams(f, "modality_mix", "channel,modality", "channel", ch)
-		chart := pr.chart("modality-"+ch, views.Label(ch), apiURL("series", cv))
+		chart := seriesChart("modality-"+ch, views.Label(ch), onChannels(req, ch))
 		chart.Small = true
 		chart.Options = views.TimeChart{Periods: r.Periods, Series: pct, Stacked: true, Percent: true, Marks: marks(inScope(anns, f.Assistants, ch)),
 			Interval: f.Interval, Incomplete: inc}.Options()

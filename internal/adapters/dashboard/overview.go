@@ -64,6 +64,9 @@ func toKPIFigure(k query.KPI, interval string, ratio bool) views.KPIFigure {
 	if k.ChangePct != nil {
 		fig.Change, fig.HasChange = *k.ChangePct, true
 	}
+	if k.ChangePP != nil {
+		fig.Change, fig.HasChange, fig.Points = *k.ChangePP, true, true
+	}
 	return fig
 }
 
@@ -109,7 +112,7 @@ func periodWords(from, to time.Time, interval string) string {
 func (h *Handler) activeUsersChart(ctx context.Context, pr *pageRequest, f Filters, anns []annotation.Annotation) views.Chart {
 	return h.drawLine(ctx, pr, f, anns, lineCard{
 		id: "active-users", title: "Active users by assistant", note: intervalNote(f),
-		params:   seriesParams(f, "active_users", "assistant", "compare", compareParam(f)),
+		req:      f.series(query.ActiveUsers, query.DimAssistant),
 		previous: true,
 	})
 }
@@ -123,12 +126,12 @@ func (h *Handler) channelMixChart(ctx context.Context, pr *pageRequest, f Filter
 		id: "channel-mix", title: "Channel mix (active users by channel)",
 		note: "Stacked: a person active on two channels counts on both, so the top of the stack is not a total; the black line is the distinct people of all these channels. " +
 			assistantsNote(f),
-		params: seriesParams(f, "active_users", "channel"), stacked: true,
+		req:  f.series(query.ActiveUsers, query.DimChannel), stacked: true,
 	})
 	if ch.Options == nil {
 		return ch
 	}
-	r, err := h.series(ctx, pr, seriesParams(f, "active_users", ""))
+	r, err := h.series(ctx, pr, f.series(query.ActiveUsers))
 	if err != nil {
 		return views.Failed("channel-mix", ch.Title, h.readableErr(pr.c, "channel-mix", err))
 	}
@@ -146,13 +149,6 @@ func (h *Handler) channelMixChart(ctx context.Context, pr *pageRequest, f Filter
 		}
 	}
 	return ch
-}
-
-func compareParam(f Filters) string {
-	if f.Compare {
-		return "previous"
-	}
-	return ""
 }
 
 func intervalNote(f Filters) string {
@@ -178,12 +174,12 @@ func assistantsNote(f Filters) string {
 // pivot keys them), named with previousSuffix; timeChart.previousFrom then
 // draws those dashed in the same colour.
 func withPrevious(f Filters, r seriesResult, keyIdx int, ss []views.Series) []views.Series {
-	if !f.Compare {
+	if !f.Compare.On() {
 		return ss
 	}
 	all := append([]views.Series(nil), ss...)
 	for _, s := range pivot(r, keyIdx, true, views.Label) {
-		s.Name += views.PreviousSuffix
+		s.Name += views.ComparedSuffix(string(f.Compare))
 		all = append(all, s)
 	}
 	return all

@@ -81,7 +81,8 @@ func TestKPITiles(t *testing.T) {
 	for _, c := range []struct {
 		id, from, to, prevFrom, prevTo, words string
 	}{
-		{"kpi-dau", "2026-02-10", "2026-02-10", "2026-02-09", "2026-02-09", "Tue 10 Feb 2026"},
+		// A Tuesday against the Tuesday a week before, not the Monday.
+		{"kpi-dau", "2026-02-10", "2026-02-10", "2026-02-03", "2026-02-03", "Tue 10 Feb 2026"},
 		{"kpi-wau", "2026-02-02", "2026-02-08", "2026-01-26", "2026-02-01", "2–8 Feb 2026"},
 		{"kpi-mau", "2026-01-01", "2026-01-31", "2025-12-01", "2025-12-31", "January 2026"},
 	} {
@@ -119,6 +120,13 @@ func TestKPITiles(t *testing.T) {
 	want := float64(sum) / 31 / mau * 100
 	if got := dataValue(t, tile.Find(tid("kpi-stickiness-value"))); math.Abs(got-want) > 0.01 {
 		t.Errorf("stickiness %v %%, want %v %%", got, want)
+	}
+	if got := tile.Find(tid("kpi-dau")).Find(tid("kpi-change")).Text(); !strings.Contains(got, "vs Tue 3 Feb") {
+		t.Errorf("DAU change %q: want it against Tue 3 Feb", got)
+	}
+	// December has nobody: no stickiness change (and never a relative one).
+	if got := tile.Find(tid("kpi-stickiness")).Find(tid("kpi-change")).Text(); got != "no data for December" {
+		t.Errorf("stickiness change %q", got)
 	}
 	if doc.Find(tid("kpi-meta_ai")).Length() != 1 || doc.Find(tid("kpis")+" .tile").Length() != 2 {
 		t.Errorf("want the ChatGPT and Meta AI tiles, got %d tiles", doc.Find(tid("kpis")+" .tile").Length())

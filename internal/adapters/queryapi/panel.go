@@ -143,7 +143,7 @@ func (a *API) getSeriesEstimate(c echo.Context, v url.Values, req query.SeriesRe
 		return &query.ParamError{Param: "metric", Value: string(req.Metric), Allowed: "population estimates are of active_users for now"}
 	case req.TZ != "":
 		return &query.ParamError{Param: "tz", Value: req.TZ, Allowed: "population estimates count UTC days for now: leave tz out"}
-	case req.Compare:
+	case req.Compare.On():
 		return &query.ParamError{Param: "compare", Value: "previous", Allowed: "population estimates have no comparison yet: leave compare out"}
 	case len(req.Filters.Modalities) > 0 || len(req.Filters.EventTypes) > 0:
 		return &query.ParamError{Param: "modality", Value: "", Allowed: "population estimates slice by assistant, channel and country"}
