@@ -126,7 +126,7 @@ func (h *Handler) channelMixChart(ctx context.Context, pr *pageRequest, f Filter
 		id: "channel-mix", title: "Channel mix (active users by channel)",
 		note: "Stacked: a person active on two channels counts on both, so the top of the stack is not a total; the black line is the distinct people of all these channels. " +
 			assistantsNote(f),
-		req:  f.series(query.ActiveUsers, query.DimChannel), stacked: true,
+		req: f.series(query.ActiveUsers, query.DimChannel), stacked: true,
 	})
 	if ch.Options == nil {
 		return ch
