@@ -438,8 +438,9 @@ func TestAppKilledWhileClientsSend(t *testing.T) {
 	if final.File == "" {
 		t.Fatalf("the interrupted export was not retried to success; runs: %+v\n%s", runs, in2.output())
 	}
-	if files := exportFiles(t, data); len(files) != 1 || files[0] != final.File {
-		t.Errorf("export folder holds %v, want just the retried run's %s", files, final.File)
+	// The retried run's file and its manifest, nothing half-written.
+	if files := exportFiles(t, data); len(files) != 2 || files[0] != final.File || files[1] != final.File+".json" {
+		t.Errorf("export folder holds %v, want just the retried run's %s and its manifest", files, final.File)
 	}
 	b, err := os.ReadFile(filepath.Join(data, "exports", "crashrun", final.File))
 	if err != nil || !strings.HasPrefix(strings.TrimPrefix(string(b), "\ufeff"), "period") {
