@@ -68,9 +68,11 @@ const (
 // is looked up in ClickHouse, which decides (a false positive is stored).
 //
 // How: a rebuild notes the log's horizon H, then reads every hash of the
-// window from ingest_dedup_ids; before every lookup, the rows of
-// ingest_dedup_log committed at or after the watermark are added and the
-// watermark moves to the horizon read just before them. The horizon is one
+// window from ingest_dedup_ids; before every lookup, the rows of the log
+// (ingest_dedup_recent) committed at or after the watermark are added, if
+// a mark (ingest_dedup_marks) says another writer committed since (see
+// tail), and the watermark moves to the horizon read just before them.
+// The horizon is one
 // second before the start of the oldest insert into events still running
 // (system.processes) and before the current second, on the server's clock
 // (the log's committed_at is the server's now() inside the insert): a row
