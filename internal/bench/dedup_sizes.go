@@ -37,21 +37,28 @@ func printDedupSizes(ctx context.Context, s *store.Store, w io.Writer) error {
 		return err
 	}
 	ev := sizes["events"]
+	ratio := func(b uint64) float64 {
+		if ev.bytes == 0 {
+			return 0
+		}
+		return float64(b) / float64(ev.bytes)
+	}
 	line := "dedup tables on disk:"
-	var total uint64
+	var window, log uint64
 	for i, t := range dedupTables {
 		sz := sizes[t]
-		total += sz.bytes
+		if i < 2 {
+			window += sz.bytes
+		} else {
+			log += sz.bytes
+		}
 		sep := ","
 		if i == 0 {
 			sep = ""
 		}
 		line += fmt.Sprintf("%s %s %.1f MB (%d rows)", sep, t, float64(sz.bytes)/1e6, sz.rows)
 	}
-	ratio := 0.0
-	if ev.bytes > 0 {
-		ratio = float64(total) / float64(ev.bytes)
-	}
-	fmt.Fprintf(w, "%s; total %.1f MB = %.2f × events (%.1f MB, %d rows)\n", line, float64(total)/1e6, ratio, float64(ev.bytes)/1e6, ev.rows)
+	fmt.Fprintf(w, "%s; the window's ids %.1f MB = %.2f × events (%.1f MB, %d rows), the log of the last minutes %.1f MB = %.2f ×, in all %.2f ×\n",
+		line, float64(window)/1e6, ratio(window), float64(ev.bytes)/1e6, ev.rows, float64(log)/1e6, ratio(log), ratio(window+log))
 	return nil
 }

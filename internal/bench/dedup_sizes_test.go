@@ -49,7 +49,8 @@ func TestFillWindowAndDedupSizes(t *testing.T) {
 		t.Fatal(err)
 	}
 	line := out.String()
-	for _, want := range []string{"ingest_dedup_ids", "ingest_event_ids", "ingest_dedup_recent", "ingest_dedup_marks", "× events", "(5000 rows)"} {
+	t.Log(line)
+	for _, want := range []string{"ingest_dedup_ids", "ingest_event_ids", "ingest_dedup_recent", "ingest_dedup_marks", "× events", "(5000 rows)", "the log of the last minutes", "in all"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("size line %q lacks %q", line, want)
 		}
