@@ -468,8 +468,8 @@ func (p *Pipeline) commit(ctx context.Context, deps []*flushJob, batch []*pendin
 			cols.add(&pd.events[i])
 		}
 	}
-	// n, not cols, is read after the insert: the scratch columns are
-	// garbage once clickhouse-go has copied them, while it sends.
+	// After the insert only n, and (learn) the rows' id hashes, are read:
+	// clickhouse-go copies the rows chunk by chunk into its own columns.
 	n = cols.len()
 	if n == 0 {
 		cols = nil
