@@ -9,36 +9,44 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/ext"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
+
+	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
 // lookup returns which of ids are already stored within the dedup window.
 //
-// With the filter (single server, ready): only the ids it cannot call new
-// are looked up, in ingest_dedup_ids, whose primary key prunes the read to
-// one 256-row granule per part and id. Before it is ready (start-up, a
-// rebuild): every id is looked up there, which reads the window's hashes
-// (8 bytes per stored id), as before the filter. On a cluster, or with the
-// filter turned off: ingest_event_ids, every id.
+// On a single server the window's ids are in ingest_dedup_ids (migration
+// 0120: ingest_event_ids is no longer written there). With the filter
+// (ready): only the ids it cannot call new are looked up, and the primary
+// key prunes the read to one 256-row granule per part and id. Before it is
+// ready (start-up, a rebuild), or with the filter turned off: every id,
+// which reads the window's hashes (8 bytes per stored id). Ids stored
+// before migration 0110 are also looked up in ingest_event_ids while they
+// are in the window. On a cluster: ingest_event_ids, every id.
 func (p *Pipeline) lookup(ctx context.Context, ids []string) (map[string]struct{}, error) {
 	found := map[string]struct{}{}
 	if len(ids) == 0 {
 		return found, nil
 	}
-	if p.filter == nil {
+	if p.store.Cluster != "" {
 		return found, p.lookupIn(ctx, "ingest_event_ids", ids, time.Time{}, found)
 	}
-	ask, _, err := p.filter.maybe(ctx, ids)
-	if err != nil {
-		return nil, fmt.Errorf("dedup filter: %w", err)
-	}
-	if len(ask) == 0 {
-		return found, nil
+	ask := ids
+	if p.filter != nil {
+		var err error
+		ask, _, err = p.filter.maybe(ctx, ids)
+		if err != nil {
+			return nil, fmt.Errorf("dedup filter: %w", err)
+		}
+		if len(ask) == 0 {
+			return found, nil
+		}
 	}
 	if err := p.lookupIn(ctx, "ingest_dedup_ids", ask, time.Time{}, found); err != nil {
 		return nil, err
 	}
 	since := p.cfg.Now().Add(-p.cfg.DedupWindow)
-	if l := p.filter.legacy; l.active(since) && len(found) < len(ask) {
+	if l := p.legacy; l.active(since) && len(found) < len(ask) {
 		rest := make([]string, 0, len(ask)-len(found))
 		for _, id := range ask {
 			if _, ok := found[id]; !ok {
@@ -145,7 +153,6 @@ func (p *Pipeline) dropOld() {
 	tables := []string{"ingest_event_ids", "ingest_idempotency"}
 	if p.store.Cluster == "" {
 		tables = append(tables, "ingest_dedup_ids")
-		p.dropOldLog(ctx)
 	}
 	for _, table := range tables {
 		local, target := table, table
@@ -190,37 +197,85 @@ func (p *Pipeline) dropOld() {
 	}
 }
 
-// dropOldLog drops the hours of ingest_dedup_log older than dedupLogKept,
-// by the server's clock (the log's committed_at is the server's now()).
-func (p *Pipeline) dropOldLog(ctx context.Context) {
-	var now uint32
-	if err := p.store.Conn.QueryRow(ctx, "SELECT toUInt32(now())").Scan(&now); err != nil {
-		p.log.Warn("ingest janitor: read the server clock", "error", err)
-		return
-	}
-	cut := (int64(now) - int64(dedupLogKept/time.Second)) / 3600
-	rows, err := p.store.Conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = 'ingest_dedup_log' AND active", p.store.Database)
+// readLegacy reads when the filter's tables began (migration 0110): ids
+// received before then may be in ingest_event_ids alone.
+func (p *Pipeline) readLegacy() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var until time.Time
+	var rows uint64
+	err := p.store.Conn.QueryRow(ctx, "SELECT max(until), max(legacy_rows) FROM ingest_dedup_since").Scan(&until, &rows)
 	if err != nil {
-		p.log.Warn("ingest janitor: list partitions", "table", "ingest_dedup_log", "error", err)
+		// Unknown: assume ids of the whole window may be there.
+		p.log.Warn("ingest: cannot read ingest_dedup_since; also looking ids up in ingest_event_ids", "error", err)
+		p.legacy.until = p.cfg.Now().Add(time.Hour)
 		return
 	}
-	var old []int64
+	if rows > 0 {
+		p.legacy.until = until.UTC()
+	}
+}
+
+// logJanitor drops the log of committed ids (ingest_dedup_recent and its
+// marks) as it ages, every dedupLogJanitorEvery (single server).
+func (p *Pipeline) logJanitor() {
+	tick := time.NewTicker(dedupLogJanitorEvery)
+	defer tick.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := DropExpiredDedupLog(ctx, p.store); err != nil {
+			p.log.Warn("ingest janitor: the log of committed ids", "error", err)
+		}
+		cancel()
+		select {
+		case <-p.stopJan:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// DropExpiredDedupLog drops the partitions of ingest_dedup_recent and
+// ingest_dedup_marks whose rows are all older than dedupLogKept, by the
+// server's clock (their committed_at is the server's now()). Every ingest
+// instance of a single server runs it; `bench query`, which writes events
+// without one, calls it before it reports sizes.
+func DropExpiredDedupLog(ctx context.Context, s *store.Store) error {
+	if s.Cluster != "" {
+		return nil
+	}
+	var now uint32
+	if err := s.Conn.QueryRow(ctx, "SELECT toUInt32(now())").Scan(&now); err != nil {
+		return fmt.Errorf("read the server clock: %w", err)
+	}
+	rows, err := s.Conn.Query(ctx, "SELECT DISTINCT table, partition FROM system.parts WHERE database = ? AND table IN ('ingest_dedup_recent', 'ingest_dedup_marks') AND active", s.Database)
+	if err != nil {
+		return fmt.Errorf("list partitions: %w", err)
+	}
+	type part struct {
+		table string
+		n     int64
+	}
+	var old []part
 	for rows.Next() {
-		var part string
-		if err := rows.Scan(&part); err != nil {
+		var table, p string
+		if err := rows.Scan(&table, &p); err != nil {
 			break
 		}
-		if n, err := strconv.ParseInt(part, 10, 64); err == nil && n < cut {
-			old = append(old, n)
+		// Partition n holds [n*10, n*10+10).
+		if n, err := strconv.ParseInt(p, 10, 64); err == nil && (n+1)*dedupLogPartition <= int64(now)-int64(dedupLogKept/time.Second) {
+			old = append(old, part{table, n})
 		}
 	}
 	rows.Close()
-	for _, n := range old {
-		// n is an integer read back from system.parts: safe in the text.
-		if err := p.store.Conn.Exec(ctx, fmt.Sprintf("ALTER TABLE ingest_dedup_log DROP PARTITION %d", n)); err != nil {
-			p.log.Warn("ingest janitor: drop partition", "table", "ingest_dedup_log", "partition", n, "error", err)
+	for _, o := range old {
+		// The table is one of two constants, n an integer read back from
+		// system.parts. Another instance may drop it first: no error.
+		if err := s.Conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DROP PARTITION %d", o.table, o.n)); err != nil {
+			return fmt.Errorf("drop partition %d of %s: %w", o.n, o.table, err)
 		}
 	}
+	return nil
 }
 
 // Idempotent is a stored answer to a request with an Idempotency-Key.

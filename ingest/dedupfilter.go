@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,11 +33,25 @@ const (
 	// filterHeadroom: a rebuild sizes the filter for this many times the
 	// ids the window holds.
 	filterHeadroom = 1.15
-	// dedupLogKept is how long ingest_dedup_log is kept; an instance whose
-	// last read of it is older than dedupLogStale rebuilds its filter
-	// instead of reading on.
-	dedupLogKept  = 2 * time.Hour
-	dedupLogStale = time.Hour
+	// dedupLogKept is how long ingest_dedup_recent (the log of committed
+	// ids) and ingest_dedup_marks are kept, by the server's clock, in
+	// partitions of dedupLogPartition seconds dropped every
+	// dedupLogJanitorEvery. An instance whose last successful read of the
+	// log is older than dedupLogStale rebuilds its filter instead of
+	// reading on. Kept must exceed Stale by a read's timeout (30 s) and by
+	// the time between a block's stamp and its commit (both are inside
+	// one insert: well under a second), hence two minutes between them.
+	dedupLogKept         = 3 * time.Minute
+	dedupLogStale        = time.Minute
+	dedupLogPartition    = 10
+	dedupLogJanitorEvery = 10 * time.Second
+	// ownKept: this instance remembers the marks of its inserts this long
+	// (an older mark still unread is taken for another writer's: the log
+	// is then read, which is always safe).
+	ownKept = 10 * time.Minute
+	// markOverlap (seconds): marks are read from this long before the
+	// watermark (see othersWrote).
+	markOverlap = 10
 	// tailEvery: an idle instance still reads the log this often, so a
 	// lookup after a quiet spell has little to read.
 	tailEvery = time.Second
@@ -53,9 +68,11 @@ const (
 // is looked up in ClickHouse, which decides (a false positive is stored).
 //
 // How: a rebuild notes the log's horizon H, then reads every hash of the
-// window from ingest_dedup_ids; before every lookup, the rows of
-// ingest_dedup_log committed at or after the watermark are added and the
-// watermark moves to the horizon read just before them. The horizon is one
+// window from ingest_dedup_ids; before every lookup, the rows of the log
+// (ingest_dedup_recent) committed at or after the watermark are added, if
+// a mark (ingest_dedup_marks) says another writer committed since (see
+// tail), and the watermark moves to the horizon read just before them.
+// The horizon is one
 // second before the start of the oldest insert into events still running
 // (system.processes) and before the current second, on the server's clock
 // (the log's committed_at is the server's now() inside the insert): a row
@@ -71,16 +88,21 @@ type dedupFilter struct {
 	queryPrefix string
 	inserts     atomic.Uint64
 
-	mu        sync.Mutex    // the filter and the watermark
-	w         *windowFilter // nil: not ready; lookups go to ClickHouse whole
-	watermark int64         // server Unix seconds: the log is read from here
-	usedBits  float64       // bits per id of the current filter
+	mu       sync.Mutex    // the filter and the watermark
+	w        *windowFilter // nil: not ready; lookups go to ClickHouse whole
+	st       tailState     // where the log is read from
+	usedBits float64       // bits per id of the current filter
+	gen      uint64        // incremented each time a rebuilt filter is installed
+
+	// own: the marks of this instance's inserts (ingest_dedup_marks), so
+	// that a lookup can skip the log when no one else wrote.
+	ownMu sync.Mutex
+	own   map[fingerprint]*ownInsert
 
 	// rebuildMu is held by a rebuild (and by tests that hold one off).
 	rebuildMu  sync.Mutex
 	rebuilding atomic.Bool
 	retryAt    time.Time // after a failed rebuild, the background waits until then (its goroutine only)
-	legacy     legacyIDs
 	stop       chan struct{}
 	done       chan struct{}
 	ctx        context.Context // cancelled by close: a rebuild stops with the pipeline
@@ -91,6 +113,30 @@ type dedupFilter struct {
 	probed       prometheus.Counter
 	fallback     prometheus.Counter
 	tailSeconds  prometheus.Histogram
+	logReads     prometheus.Counter
+	logSkips     prometheus.Counter
+}
+
+// tailState is where a filter reads the log from: rows committed at or
+// after watermark (server Unix seconds), and when (server time) the log
+// was last read whole up to there.
+type tailState struct {
+	watermark int64
+	lastRead  int64
+}
+
+// fingerprint is what ingest_dedup_marks_mv records of one block written
+// to the log: its rows, the sum of their id hashes and of their seen_at
+// (Unix seconds), all modulo 2^64. This instance computes the same over
+// each batch it inserts.
+type fingerprint struct{ rows, hashSum, seenSum uint64 }
+
+// ownInsert is one of this instance's inserts: running (not done), or
+// done and added to the filter of generation gen (0: to none).
+type ownInsert struct {
+	at   time.Time
+	done bool
+	gen  uint64
 }
 
 // legacyIDs: ids stored by a version before the filter (in ingest_event_ids
@@ -105,8 +151,9 @@ func newDedupFilter(p *Pipeline) *dedupFilter {
 	db := regexp.QuoteMeta(p.store.Database)
 	f := &dedupFilter{
 		p: p, bits: float64(p.cfg.DedupFilterBits), memory: p.cfg.DedupFilterMemory,
-		insertQ:     regexp.MustCompile(`(?is)^\s*insert\s+into\s+((` + db + `|` + "`" + db + "`" + `|"` + db + `")\.)?(events|ingest_dedup_log|` + "`events`|`ingest_dedup_log`" + `|"events"|"ingest_dedup_log")[\s(]`),
+		insertQ:     regexp.MustCompile(`(?is)^\s*insert\s+into\s+((` + db + `|` + "`" + db + "`" + `|"` + db + `")\.)?(events|ingest_dedup_recent|` + "`events`|`ingest_dedup_recent`" + `|"events"|"ingest_dedup_recent")[\s(]`),
 		queryPrefix: "adoptscope-ingest-" + strconv.FormatUint(rand.Uint64(), 36) + "-",
+		own:         map[fingerprint]*ownInsert{},
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
 		readySeconds: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -122,12 +169,18 @@ func newDedupFilter(p *Pipeline) *dedupFilter {
 			Name: "adoptscope_ingest_dedup_filter_fallback_total", Help: "Batches looked up in ClickHouse whole because the dedup filter was not ready.",
 		}),
 		tailSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "adoptscope_ingest_dedup_tail_seconds", Help: "Time to read ingest_dedup_log (ids committed since the last read) before a lookup.",
+			Name: "adoptscope_ingest_dedup_tail_seconds", Help: "Time to learn what other instances committed (ingest_dedup_marks, and ingest_dedup_recent when they wrote) before a lookup.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		logReads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "adoptscope_ingest_dedup_log_reads_total", Help: "Reads of the log of committed ids (ingest_dedup_recent): another writer had committed since the last read.",
+		}),
+		logSkips: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "adoptscope_ingest_dedup_log_skips_total", Help: "Reads of the log skipped: every block committed since the last read was this instance's own.",
 		}),
 	}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
-	p.metrics.Registry.MustRegister(f.readySeconds, f.candidates, f.probed, f.fallback, f.tailSeconds,
+	p.metrics.Registry.MustRegister(f.readySeconds, f.candidates, f.probed, f.fallback, f.tailSeconds, f.logReads, f.logSkips,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "adoptscope_ingest_dedup_filter_ids", Help: "Id hashes held by the dedup filter.",
 		}, func() float64 { k, _, _ := f.size(); return float64(k) }),
@@ -150,10 +203,9 @@ func (f *dedupFilter) size() (keys, bytes int64, bits float64) {
 	return f.w.keys, f.w.used, f.usedBits
 }
 
-// start reads the legacy marker, then builds the filter in the
-// background; until it is built, lookups go to ClickHouse whole.
+// start builds the filter in the background; until it is built, lookups
+// go to ClickHouse whole.
 func (f *dedupFilter) start() {
-	f.readLegacy()
 	go func() {
 		defer close(f.done)
 		if !f.rebuildNow() {
@@ -184,31 +236,13 @@ func (f *dedupFilter) callCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(f.ctx, 30*time.Second)
 }
 
-// readLegacy reads when the filter's tables began: ids received before
-// then may be in ingest_event_ids alone.
-func (f *dedupFilter) readLegacy() {
-	ctx, cancel := f.callCtx()
-	defer cancel()
-	var until time.Time
-	var rows uint64
-	err := f.p.store.Conn.QueryRow(ctx, "SELECT max(until), max(legacy_rows) FROM ingest_dedup_since").Scan(&until, &rows)
-	if err != nil {
-		// Unknown: assume ids of the whole window may be there.
-		f.p.log.Warn("ingest: dedup filter: cannot read ingest_dedup_since; also looking ids up in ingest_event_ids", "error", err)
-		f.legacy.until = f.p.cfg.Now().Add(time.Hour)
-		return
-	}
-	if rows > 0 {
-		f.legacy.until = until.UTC()
-	}
-}
-
 // keepUp is the background step: read the log, drop the days out of the
 // window, and rebuild when the filter is missing or the log moved past it.
 func (f *dedupFilter) keepUp() error {
 	f.mu.Lock()
 	ready := f.w != nil
 	f.mu.Unlock()
+	f.pruneOwn()
 	if !ready {
 		if !f.rebuilding.Load() && time.Now().After(f.retryAt) {
 			if !f.rebuildNow() {
@@ -258,23 +292,27 @@ func dayOf(s int64) int64 {
 
 // rebuild reads every hash of the window into a new filter. The old one is
 // dropped first (memory stays under the cap), so lookups go to ClickHouse
-// whole while it runs.
+// whole while it runs. The window is read a day at a time, with the log
+// read between days: the log is kept minutes, a rebuild of a large window
+// takes longer.
 func (f *dedupFilter) rebuild(ctx context.Context) (int64, error) {
 	f.mu.Lock()
 	f.w = nil
 	f.mu.Unlock()
 	f.readySeconds.Set(0)
-	h0, err := f.horizon(ctx, true)
+	h0, now0, err := f.horizon(ctx, true)
 	if err != nil {
 		return 0, err
 	}
+	st := tailState{watermark: h0, lastRead: now0}
 	since := f.p.cfg.Now().Add(-f.p.cfg.DedupWindow).UTC()
 	sinceDay := dayOf(since.Unix())
 	counts, err := f.dayCounts(ctx, "ingest_dedup_ids")
 	if err != nil {
 		return 0, err
 	}
-	if f.legacy.active(since) {
+	legacy := f.p.legacy.active(since)
+	if legacy {
 		old, err := f.dayCounts(ctx, "ingest_event_ids")
 		if err != nil {
 			return 0, err
@@ -284,11 +322,14 @@ func (f *dedupFilter) rebuild(ctx context.Context) (int64, error) {
 		}
 	}
 	var total uint64
+	var days []int64
 	for d, n := range counts {
 		if d >= sinceDay {
 			total += n
+			days = append(days, d)
 		}
 	}
+	slices.Sort(days)
 	// The window keeps its size from day to day (a day enters as one
 	// leaves), but the days it touches are held whole: eight for a
 	// seven-day window, and a new day's filter is sized like the largest
@@ -303,8 +344,8 @@ func (f *dedupFilter) rebuild(ctx context.Context) (int64, error) {
 			total, minFilterBits, int64(total)*minFilterBits/8>>20, f.memory>>20)
 	}
 	w := newWindowFilter(bits, f.memory)
-	for d, n := range counts {
-		if d >= sinceDay && n > 0 {
+	for _, d := range days {
+		if n := counts[d]; n > 0 {
 			if !w.reserve(d, int(n)) {
 				return 0, errors.New("the window outgrew ADOPTSCOPE_INGEST_DEDUP_FILTER_MEMORY while sizing the filter")
 			}
@@ -328,17 +369,27 @@ func (f *dedupFilter) rebuild(ctx context.Context) (int64, error) {
 		}
 		return rows.Err()
 	}
-	if err := read("SELECT id_hash, toUInt32(seen_at) FROM ingest_dedup_ids WHERE seen_at >= toDateTime(?)", since.Unix()); err != nil {
-		return 0, fmt.Errorf("read ingest_dedup_ids: %w", err)
+	for _, d := range days {
+		lo, hi := max(d*86400, since.Unix()), (d+1)*86400
+		if err := read("SELECT id_hash, toUInt32(seen_at) FROM ingest_dedup_ids WHERE seen_at >= toDateTime(?) AND seen_at < toDateTime(?)", lo, hi); err != nil {
+			return 0, fmt.Errorf("read ingest_dedup_ids: %w", err)
+		}
+		if err := f.tail(ctx, w, &st, false); err != nil {
+			return 0, err
+		}
 	}
-	if f.legacy.active(since) {
-		if err := read("SELECT id_hash, toUInt32(seen_at) FROM ingest_event_ids WHERE seen_at >= toDateTime(?) AND seen_at <= toDateTime(?)", since.Unix(), f.legacy.until.Unix()); err != nil {
+	if legacy {
+		if err := read("SELECT id_hash, toUInt32(seen_at) FROM ingest_event_ids WHERE seen_at >= toDateTime(?) AND seen_at <= toDateTime(?)", since.Unix(), f.p.legacy.until.Unix()); err != nil {
 			return 0, fmt.Errorf("read ingest_event_ids: %w", err)
 		}
 	}
+	if err := f.tail(ctx, w, &st, false); err != nil {
+		return 0, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.w, f.watermark, f.usedBits = w, h0, bits
+	f.gen++
+	f.w, f.st, f.usedBits = w, st, bits
 	if err := f.tailLocked(ctx); err != nil {
 		f.w = nil
 		return 0, err
@@ -373,25 +424,26 @@ func (f *dedupFilter) dayCounts(ctx context.Context, table string) (map[int64]ui
 // horizon is the server time (Unix seconds) before which no row of the log
 // can still be committed, but by this instance's own inserts: one second
 // before the start of the oldest other insert into events (or straight
-// into the log) still running, and before the current second.
+// into the log) still running, and before the current second. now is the
+// server's current time.
 //
 // A rebuild counts this instance's inserts too (own): learn adds nothing
 // to a filter being built.
-func (f *dedupFilter) horizon(ctx context.Context, own bool) (int64, error) {
+func (f *dedupFilter) horizon(ctx context.Context, own bool) (h, now int64, err error) {
 	// The query lists itself (its text names "insert"), so now is read
 	// even when nothing else runs.
 	rows, err := f.p.store.Conn.Query(ctx, "SELECT toUInt32(now()), elapsed, query, query_id FROM system.processes WHERE positionCaseInsensitive(query, 'insert') > 0")
 	if err != nil {
-		return 0, fmt.Errorf("read the running inserts: %w", err)
+		return 0, 0, fmt.Errorf("read the running inserts: %w", err)
 	}
 	defer rows.Close()
-	var now uint32
+	var n uint32
 	var oldest float64
 	for rows.Next() {
 		var e float64
 		var q, id string
-		if err := rows.Scan(&now, &e, &q, &id); err != nil {
-			return 0, err
+		if err := rows.Scan(&n, &e, &q, &id); err != nil {
+			return 0, 0, err
 		}
 		// This instance's own inserts do not hold the horizon back: it
 		// adds what they wrote itself (learn), whatever their outcome.
@@ -400,56 +452,112 @@ func (f *dedupFilter) horizon(ctx context.Context, own bool) (int64, error) {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	if now == 0 {
-		if err := f.p.store.Conn.QueryRow(ctx, "SELECT toUInt32(now())").Scan(&now); err != nil {
-			return 0, err
+	if n == 0 {
+		if err := f.p.store.Conn.QueryRow(ctx, "SELECT toUInt32(now())").Scan(&n); err != nil {
+			return 0, 0, err
 		}
 	}
-	return int64(float64(now)-oldest) - 1, nil
+	return int64(float64(n)-oldest) - 1, int64(n), nil
 }
 
-// tailLocked adds the log's rows committed since the watermark and drops
-// the days out of the window. f.mu is held.
+// errStale: the log may have been dropped past the filter's watermark.
+var errStale = errors.New("the log of committed ids was last read too long ago")
+
+// tail adds to w the log's rows committed since st.watermark by other
+// writers, and moves the watermark to the horizon read first.
+//
+// It first reads ingest_dedup_marks since the watermark: one row per
+// block written to the log. When each of them is an insert of this
+// instance already in the filter, or still running (learn adds it when it
+// ends, before its ids leave inFlight), nobody else committed anything
+// and the log is not read. installed: w is the filter in use (f.mu held);
+// otherwise a rebuild's, which no insert of this instance has been added
+// to, so any mark means reading the log.
+func (f *dedupFilter) tail(ctx context.Context, w *windowFilter, st *tailState, installed bool) error {
+	start := time.Now()
+	h, now, err := f.horizon(ctx, !installed)
+	if err != nil {
+		return err
+	}
+	if now-st.lastRead > int64(dedupLogStale/time.Second) {
+		return fmt.Errorf("%w (%ds ago; kept %s)", errStale, now-st.lastRead, dedupLogKept)
+	}
+	foreign, err := f.othersWrote(ctx, st.watermark, installed)
+	if err != nil {
+		return err
+	}
+	if foreign {
+		f.logReads.Inc()
+		rows, err := f.p.store.Conn.Query(ctx, "SELECT id_hash, toUInt32(seen_at) FROM ingest_dedup_recent WHERE committed_at >= toDateTime(?)", st.watermark)
+		if err != nil {
+			return fmt.Errorf("read ingest_dedup_recent: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id uint64
+			var s uint32
+			if err := rows.Scan(&id, &s); err != nil {
+				return err
+			}
+			if !w.add(id, dayOf(int64(s))) {
+				return errFull
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	} else {
+		f.logSkips.Inc()
+	}
+	st.watermark, st.lastRead = h, now
+	f.tailSeconds.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+var errFull = errors.New("the window outgrew ADOPTSCOPE_INGEST_DEDUP_FILTER_MEMORY: rebuilding the filter with fewer bits per id")
+
+// othersWrote reports whether a block committed to the log since
+// watermark may be another writer's (see tail).
+func (f *dedupFilter) othersWrote(ctx context.Context, watermark int64, installed bool) (bool, error) {
+	// A block's mark and its log rows are stamped by two views, one after
+	// the other: the marks are read from markOverlap before the watermark.
+	rows, err := f.p.store.Conn.Query(ctx, "SELECT rows, hash_sum, seen_sum FROM ingest_dedup_marks WHERE committed_at >= toDateTime(?)", watermark-markOverlap)
+	if err != nil {
+		return false, fmt.Errorf("read ingest_dedup_marks: %w", err)
+	}
+	defer rows.Close()
+	foreign := false
+	f.ownMu.Lock()
+	defer f.ownMu.Unlock()
+	for rows.Next() {
+		var fp fingerprint
+		if err := rows.Scan(&fp.rows, &fp.hashSum, &fp.seenSum); err != nil {
+			return false, err
+		}
+		o := f.own[fp]
+		if !installed || o == nil || (o.done && o.gen != f.gen) {
+			foreign = true
+		}
+	}
+	return foreign, rows.Err()
+}
+
+// tailLocked reads the log into the filter in use and drops the days out
+// of the window. f.mu is held.
 func (f *dedupFilter) tailLocked(ctx context.Context) error {
 	if f.w == nil {
 		return nil
 	}
-	start := time.Now()
-	h, err := f.horizon(ctx, false)
-	if err != nil {
-		return err
-	}
-	if h-f.watermark > int64(dedupLogStale/time.Second) {
-		// The log may have been dropped past the watermark.
-		f.w = nil
-		go f.rebuildNow()
-		return fmt.Errorf("the filter last read ingest_dedup_log %ds ago (kept %s): rebuilding it", h-f.watermark, dedupLogKept)
-	}
-	rows, err := f.p.store.Conn.Query(ctx, "SELECT id_hash, toUInt32(seen_at) FROM ingest_dedup_log WHERE committed_at >= toDateTime(?)", f.watermark)
-	if err != nil {
-		return fmt.Errorf("read ingest_dedup_log: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id uint64
-		var s uint32
-		if err := rows.Scan(&id, &s); err != nil {
-			return err
-		}
-		if !f.w.add(id, dayOf(int64(s))) {
+	if err := f.tail(ctx, f.w, &f.st, true); err != nil {
+		if errors.Is(err, errStale) || errors.Is(err, errFull) {
 			f.w = nil
 			go f.rebuildNow()
-			return errors.New("the window outgrew ADOPTSCOPE_INGEST_DEDUP_FILTER_MEMORY: rebuilding the filter with fewer bits per id")
 		}
-	}
-	if err := rows.Err(); err != nil {
 		return err
 	}
-	f.watermark = h
 	f.w.dropBefore(dayOf(f.p.cfg.Now().Add(-f.p.cfg.DedupWindow).Unix()))
-	f.tailSeconds.Observe(time.Since(start).Seconds())
 	return nil
 }
 
@@ -482,31 +590,52 @@ func (f *dedupFilter) maybe(ctx context.Context, ids []string) (maybe []string, 
 	return maybe, true, nil
 }
 
-// insertCtx names an insert of this instance (see horizon).
-func (f *dedupFilter) insertCtx(ctx context.Context) context.Context {
+// insertCtx names an insert of this instance (see horizon) and records
+// its fingerprint before it is sent: its mark may be read while it runs.
+func (f *dedupFilter) insertCtx(ctx context.Context, fp fingerprint) context.Context {
+	f.ownMu.Lock()
+	f.own[fp] = &ownInsert{at: time.Now()}
+	f.ownMu.Unlock()
 	return clickhouse.Context(ctx, clickhouse.WithQueryID(f.queryPrefix+strconv.FormatUint(f.inserts.Add(1), 10)))
 }
 
-// learn adds the events of a batch this instance tried to insert, whether
-// the insert succeeded or not (a failed one may have stored some): the
-// tail does not wait for this instance's inserts, so it may never read
-// them. Ids that were not stored become false positives, looked up.
-func (f *dedupFilter) learn(batch []*pending) {
+// pruneOwn forgets the inserts ended more than ownKept ago.
+func (f *dedupFilter) pruneOwn() {
+	f.ownMu.Lock()
+	defer f.ownMu.Unlock()
+	for fp, o := range f.own {
+		if o.done && time.Since(o.at) > ownKept {
+			delete(f.own, fp)
+		}
+	}
+}
+
+// learn adds the events this instance tried to insert (c), whether the
+// insert succeeded or not (a failed one may have stored some): the tail
+// does not wait for this instance's inserts, and skips their marks. Ids
+// that were not stored become false positives, looked up.
+func (f *dedupFilter) learn(c *columns) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.w == nil {
-		return // a rebuild reads them from ClickHouse
-	}
-	for _, pd := range batch {
-		for i := range pd.events {
-			e := &pd.events[i]
-			if !f.w.add(sipHash64(e.EventID), dayOf(e.ReceivedAt.Unix())) {
+	var gen uint64
+	if f.w != nil {
+		gen = f.gen
+		for i, e := range c.rows {
+			if !f.w.add(c.hashes[i], dayOf(e.ReceivedAt.Unix())) {
 				f.w = nil
+				gen = 0
 				go f.rebuildNow()
-				return
+				break
 			}
 		}
 	}
+	// gen 0 (no filter): a rebuild reads them from ClickHouse, and the
+	// tail reads their marks' log rows.
+	f.ownMu.Lock()
+	if o := f.own[c.fp]; o != nil {
+		o.done, o.gen, o.at = true, gen, time.Now()
+	}
+	f.ownMu.Unlock()
 }
 
 // addForTest puts id in the filter without storing it: a false positive.

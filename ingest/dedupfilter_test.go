@@ -140,7 +140,7 @@ func TestDuplicatesRefusedAfterARestartBeforeAndAfterTheRebuild(t *testing.T) {
 
 // Two instances on one database, each with its filter built before the
 // other stored anything: an id stored by one is a duplicate for the other
-// (its filter learns it from ingest_dedup_log before the lookup).
+// (its filter learns it from the log of committed ids before the lookup).
 func TestTwoInstancesStoreAnIdOnce(t *testing.T) {
 	s := chtest.NewStore(t)
 	now := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)

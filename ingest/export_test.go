@@ -58,3 +58,17 @@ func SipHash64(s string) uint64 { return sipHash64(s) }
 
 // DedupFilterBitsPerID is the bits per id of the filter built.
 func (p *Pipeline) DedupFilterBitsPerID() float64 { _, _, b := p.filter.size(); return b }
+
+// DedupLogReads returns how many times the filter read the log of
+// committed ids (ingest_dedup_recent), and how many reads it skipped
+// because only this instance had written since the last.
+func (p *Pipeline) DedupLogReads() (reads, skips float64) {
+	read := func(c interface{ Write(*dto.Metric) error }) float64 {
+		var m dto.Metric
+		if err := c.Write(&m); err != nil {
+			panic(err)
+		}
+		return m.GetCounter().GetValue()
+	}
+	return read(p.filter.logReads), read(p.filter.logSkips)
+}

@@ -54,6 +54,8 @@ type Pipeline struct {
 	// filter answers "certainly new" for most ids without ClickHouse
 	// (dedupfilter.go); nil on a cluster or when turned off.
 	filter *dedupFilter
+	// legacy: ids that may be in ingest_event_ids alone (single server).
+	legacy legacyIDs
 
 	// Writes in flight (Config.Writes at most): the writer forms the next
 	// batch, and looks its ids up, while earlier batches are written.
@@ -102,9 +104,13 @@ func NewPipeline(s *store.Store, cfg Config, log *slog.Logger) (*Pipeline, error
 	p.hashes.New = func() any { return hmac.New(sha256.New, secret) }
 	p.metrics = newMetrics(p)
 	p.hashLookup = p.hasHashColumn()
-	if s.Cluster == "" && !cfg.NoDedupFilter {
-		p.filter = newDedupFilter(p)
-		p.filter.start()
+	if s.Cluster == "" {
+		p.readLegacy()
+		if !cfg.NoDedupFilter {
+			p.filter = newDedupFilter(p)
+			p.filter.start()
+		}
+		go p.logJanitor()
 	}
 	go p.writer()
 	go p.janitor()
@@ -409,9 +415,9 @@ func (p *Pipeline) flush(job *flushJob, deps []*flushJob, batch []*pending, rows
 		<-p.slots
 		p.flushing.Done()
 	}()
-	n, op, err := p.commit(ctx, deps, batch, ids)
-	if p.filter != nil && op != "lookup" {
-		p.filter.learn(batch) // before the ids leave inFlight
+	n, cols, op, err := p.commit(ctx, deps, batch, ids)
+	if p.filter != nil && cols != nil {
+		p.filter.learn(cols) // before the ids leave inFlight
 	}
 	// The books before the answers: a client answered must find the
 	// buffer room and the ids of this batch released.
@@ -440,15 +446,16 @@ func (p *Pipeline) flush(job *flushJob, deps []*flushJob, batch []*pending, rows
 }
 
 // commit writes the events of batch not stored yet and returns how many it
-// wrote, or the step that failed.
-func (p *Pipeline) commit(ctx context.Context, deps []*flushJob, batch []*pending, ids []string) (int, string, error) {
+// wrote, or the step that failed; cols is what it tried to insert (nil
+// when nothing was tried).
+func (p *Pipeline) commit(ctx context.Context, deps []*flushJob, batch []*pending, ids []string) (n int, cols *columns, op string, err error) {
 	lookStart := time.Now()
 	stored, err := p.lookup(ctx, ids)
 	p.metrics.lookupSeconds.Observe(time.Since(lookStart).Seconds())
 	if err != nil {
-		return 0, "lookup", err
+		return 0, nil, "lookup", err
 	}
-	cols := newColumns(len(ids) - len(stored))
+	cols = newColumns(len(ids)-len(stored), p.filter != nil)
 	for _, pd := range batch {
 		for i := range pd.events {
 			if pd.dup[i] {
@@ -461,23 +468,23 @@ func (p *Pipeline) commit(ctx context.Context, deps []*flushJob, batch []*pendin
 			cols.add(&pd.events[i])
 		}
 	}
-	// n, not cols, is read after the insert: the scratch columns are
-	// garbage once clickhouse-go has copied them, while it sends.
-	n := cols.len()
-	if n > 0 {
-		if err := p.insert(ctx, cols); err != nil {
-			return 0, "insert", err
-		}
+	// After the insert only n, and (learn) the rows' id hashes, are read:
+	// clickhouse-go copies the rows chunk by chunk into its own columns.
+	n = cols.len()
+	if n == 0 {
+		cols = nil
+	} else if err := p.insert(ctx, cols); err != nil {
+		return 0, cols, "insert", err
 	}
 	for _, d := range deps {
 		<-d.done
 		if !d.ok {
 			// Not a ClickHouse error of its own: the earlier batch's
 			// failure was counted where it happened.
-			return 0, opEarlierBatch, errors.New("an earlier batch holding some of these event ids was not committed")
+			return 0, cols, opEarlierBatch, errors.New("an earlier batch holding some of these event ids was not committed")
 		}
 	}
-	return n, "", nil
+	return n, cols, "", nil
 }
 
 func (p *Pipeline) fail(batch []*pending, op string, err error) {
@@ -508,15 +515,35 @@ func (p *Pipeline) settings(ctx context.Context) context.Context {
 // one pass over the whole batch per column: that reads every event twelve
 // times from memory (a batch is ~9 MB), while a chunk is read once and
 // stays in the cache.
+//
+// With track (the dedup filter), it also keeps each row's id hash, for the
+// filter, and the fingerprint the server will record of the insert in
+// ingest_dedup_marks (sums modulo 2^64, as the server's sum of UInt64).
 type columns struct {
-	rows []*Event
+	rows   []*Event
+	track  bool
+	hashes []uint64
+	fp     fingerprint
 }
 
-func newColumns(n int) *columns {
-	return &columns{rows: make([]*Event, 0, max(n, 0))}
+func newColumns(n int, track bool) *columns {
+	c := &columns{rows: make([]*Event, 0, max(n, 0)), track: track}
+	if track {
+		c.hashes = make([]uint64, 0, max(n, 0))
+	}
+	return c
 }
 
-func (c *columns) add(e *Event) { c.rows = append(c.rows, e) }
+func (c *columns) add(e *Event) {
+	c.rows = append(c.rows, e)
+	if c.track {
+		h := sipHash64(e.EventID)
+		c.hashes = append(c.hashes, h)
+		c.fp.rows++
+		c.fp.hashSum += h
+		c.fp.seenSum += uint64(uint32(e.ReceivedAt.Unix()))
+	}
+}
 
 func (c *columns) len() int { return len(c.rows) }
 
@@ -579,7 +606,7 @@ const InsertColumns = "event_id, event_time, received_at, assistant, channel, ev
 
 func (p *Pipeline) insert(ctx context.Context, c *columns) error {
 	if p.filter != nil {
-		ctx = p.filter.insertCtx(ctx)
+		ctx = p.filter.insertCtx(ctx, c.fp)
 	}
 	b, err := p.store.Conn.PrepareBatch(p.settings(ctx), "INSERT INTO events ("+InsertColumns+")")
 	if err != nil {
@@ -604,7 +631,7 @@ func InsertBatch(ctx context.Context, s *store.Store, table string, events []Eve
 	}
 	defer b.Close()
 	if columnar {
-		c := newColumns(len(events))
+		c := newColumns(len(events), false)
 		for i := range events {
 			c.add(&events[i])
 		}

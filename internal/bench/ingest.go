@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/adoptscope/adoptscope/internal/app"
@@ -157,6 +158,7 @@ type storedCheck struct {
 	stored              int // -1: not counted
 	rollupLag           time.Duration
 	midWindows, midRows uint64
+	sizes               string // the dedup tables' size line
 }
 
 // checkStored checks that every event is stored, once, and that the
@@ -187,6 +189,10 @@ func checkStored(ctx context.Context, srv *app.Server, db string, sent time.Time
 	if err := s.Conn.QueryRow(qctx, "SELECT count() FROM events").Scan(&n); err == nil {
 		c.stored = int(n)
 	}
+	var sizes strings.Builder
+	if err := printDedupSizes(qctx, s, &sizes); err == nil {
+		c.sizes = strings.TrimSpace(sizes.String())
+	}
 	var inRollups uint64
 	if err := s.Conn.QueryRow(qctx, "SELECT (SELECT sum(events) FROM rollup_events_day) = (SELECT sum(toUInt64(count)) FROM events)").Scan(&inRollups); err == nil && inRollups != 1 {
 		return c, errors.New("bench ingest: the rollups do not hold every stored event")
@@ -206,6 +212,9 @@ func writeIngestReport(w io.Writer, want, events int, raw rawRates, run httpRun,
 	fmt.Fprintln(w, ")")
 	if run.window != "" {
 		fmt.Fprintln(w, run.window)
+	}
+	if c.sizes != "" {
+		fmt.Fprintln(w, c.sizes)
 	}
 	if c.rollupLag > 0 {
 		fmt.Fprintf(w, "rollups built behind ingest: %d rows in %d windows while sending; caught up %s after the last answer; events/s with the rollups built: %.0f\n",

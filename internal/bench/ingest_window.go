@@ -29,7 +29,9 @@ type windowFill struct {
 // that each block lands in one daily partition), spread evenly over the
 // window's last 7 days but its first and last hour, then merges each
 // day's parts as background merges would over the days. With log, the ids
-// also go to ingest_dedup_log, from where a running ingest learns them.
+// also go to the log of committed ids (ingest_dedup_recent, with a mark in
+// ingest_dedup_marks, as the views on events write them), from where a
+// running ingest learns them.
 func fillWindow(ctx context.Context, s *store.Store, n int64, log bool, w io.Writer) (windowFill, error) {
 	f := windowFill{ids: n}
 	if n <= 0 {
@@ -60,8 +62,13 @@ func fillWindow(ctx context.Context, s *store.Store, n int64, log bool, w io.Wri
 				return f, fmt.Errorf("bench ingest: fill ingest_dedup_ids: %w", err)
 			}
 			if log {
-				if err := s.Conn.Exec(ctx, "INSERT INTO ingest_dedup_log (committed_at, id_hash, seen_at) SELECT now(), id_hash, seen_at FROM ("+gen+")", args...); err != nil {
-					return f, fmt.Errorf("bench ingest: fill ingest_dedup_log: %w", err)
+				if err := s.Conn.Exec(ctx, "INSERT INTO ingest_dedup_recent (committed_at, id_hash, seen_at) SELECT now(), id_hash, seen_at FROM ("+gen+")", args...); err != nil {
+					return f, fmt.Errorf("bench ingest: fill ingest_dedup_recent: %w", err)
+				}
+				// The log's rows are read by a running ingest only when a
+				// mark says someone else wrote (migration 0120).
+				if err := s.Conn.Exec(ctx, "INSERT INTO ingest_dedup_marks (committed_at, rows, hash_sum, seen_sum) SELECT now(), count(), sum(id_hash), sum(toUInt64(toUInt32(seen_at))) FROM ("+gen+")", args...); err != nil {
+					return f, fmt.Errorf("bench ingest: fill ingest_dedup_marks: %w", err)
 				}
 			}
 			done = hi
@@ -118,7 +125,9 @@ type filterState struct {
 	ids, bytes    float64
 	bitsPerID     float64
 	probed, maybe float64
-	tailSec       float64 // time reading ingest_dedup_log, in all
+	tailSec       float64 // time learning what others committed (marks, and the log when they wrote), in all
+	logReads      float64 // reads of the log (another writer had committed)
+	logSkips      float64 // reads of the log skipped (only this instance had)
 	found         bool    // the metrics exist (an ingest with the filter)
 }
 
@@ -138,6 +147,8 @@ func scrapeFilter(ctx context.Context, base string) (filterState, error) {
 	st.bitsPerID = value("adoptscope_ingest_dedup_filter_bits_per_id")
 	st.probed = value("adoptscope_ingest_dedup_filter_probed_total")
 	st.maybe = value("adoptscope_ingest_dedup_filter_maybe_total")
+	st.logReads = value("adoptscope_ingest_dedup_log_reads_total")
+	st.logSkips = value("adoptscope_ingest_dedup_log_skips_total")
 	if f := fams["adoptscope_ingest_dedup_tail_seconds"]; f != nil && len(f.GetMetric()) > 0 {
 		st.tailSec = f.GetMetric()[0].GetHistogram().GetSampleSum()
 	}
@@ -147,7 +158,7 @@ func scrapeFilter(ctx context.Context, base string) (filterState, error) {
 // fillBenchWindow fills the dedup window of the database the ingest under
 // test will use (o.WindowIDs ids): the benchmark's own database, migrated
 // here first, or with --url the configured one, where the ids also go to
-// ingest_dedup_log for the running ingest to learn.
+// the log of committed ids for the running ingest to learn.
 func fillBenchWindow(ctx context.Context, o IngestOptions, srv *app.Server, db string, w io.Writer) (windowFill, error) {
 	if o.WindowIDs <= 0 {
 		return windowFill{}, nil
@@ -242,8 +253,10 @@ func lookupLine(ctx context.Context, t ingestTarget, fill windowFill, before loo
 		probed := after.filter.probed - before.filter.probed
 		maybe := after.filter.maybe - before.filter.maybe
 		if probed > 0 {
-			line += fmt.Sprintf(" (%.1f ms of it reading the log of committed ids); filter: %.0f ids probed, %.0f (%.3f %%) looked up in ClickHouse, %.0f ids held in %.1f MiB",
-				1000*(after.filter.tailSec-before.filter.tailSec)/n, probed, maybe, 100*maybe/probed, after.filter.ids, after.filter.bytes/(1<<20))
+			reads := after.filter.logReads - before.filter.logReads
+			skips := after.filter.logSkips - before.filter.logSkips
+			line += fmt.Sprintf(" (%.1f ms of it learning what other writers committed: the log read %.0f times, skipped %.0f times as only this instance had written); filter: %.0f ids probed, %.0f (%.3f %%) looked up in ClickHouse, %.0f ids held in %.1f MiB",
+				1000*(after.filter.tailSec-before.filter.tailSec)/n, reads, skips, probed, maybe, 100*maybe/probed, after.filter.ids, after.filter.bytes/(1<<20))
 		}
 	} else {
 		line += "; no filter: every id looked up"

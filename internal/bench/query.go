@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/adoptscope/adoptscope/breaks"
+	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/app"
 	"github.com/adoptscope/adoptscope/internal/config"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
@@ -58,7 +59,15 @@ func Query(ctx context.Context, o QueryOptions, w io.Writer) error {
 	if err := finalizeDays(ctx, s, w); err != nil {
 		return err
 	}
+	// No ingest runs on this database: drop the log of committed ids as
+	// a running one would (what is under 3 minutes old stays).
+	if err := ingest.DropExpiredDedupLog(ctx, s); err != nil {
+		return err
+	}
 	if err := printSizes(ctx, s, w); err != nil {
+		return err
+	}
+	if err := printDedupSizes(ctx, s, w); err != nil {
 		return err
 	}
 	return timeQueries(ctx, s, o.Runs, w)
