@@ -136,7 +136,7 @@ type Builder struct {
 	// looked at): an idle tick still builds.
 	zonesPending atomic.Bool
 	zoneMonths   prometheus.Counter
-	zonesLeft  prometheus.Gauge
+	zonesLeft    prometheus.Gauge
 }
 
 // New returns a builder for st's database.

@@ -320,9 +320,9 @@ FROM events WHERE event_date >= toDate(?) AND event_date < toDate(?)`, z.tz, z.t
 }
 
 type zoneSum struct {
-	day                                                time.Time
+	day                                              time.Time
 	assistant, channel, country, modality, eventType string
-	events                                             int64
+	events                                           int64
 }
 
 // backfillSums reads the month's event sums on the zone's days that no
