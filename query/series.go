@@ -255,10 +255,14 @@ func usersSQL(s source, iv Interval, from, to time.Time, by []Dim, f Filters, va
 // table per usersSource.
 func usersPart(r SeriesRequest, iv Interval, from, to time.Time, by []Dim, val string, finals bool) (*sqlText, source) {
 	if iv == Day && finals {
-		if g, ok := finalsGrain(r.TZ, by, r.Filters); ok && subset(usedDims(r), rollupDims) {
+		if g, ok := finalsGrain(by, r.Filters); ok && subset(usedDims(r), rollupDims) && (r.TZ == "" || zoneRollups(r)) {
 			// Days without current finals (today) come from uniq states,
 			// or with exact=true from the person-day table.
-			return finalsUsersSQL(g, from, to, by, r.Filters, val, r.Exact), source{table: "rollup_users_final", dayExpr: "day", approximate: !r.Exact}
+			src := source{table: "rollup_users_final", dayExpr: "day", approximate: !r.Exact}
+			if r.TZ != "" {
+				src = zoned(src, r.TZ)
+			}
+			return finalsUsersSQL(g, r.TZ, from, to, by, r.Filters, val, r.Exact), src
 		}
 	}
 	src := usersSource(r, iv, from, to)

@@ -133,6 +133,9 @@ func checkZone(t *testing.T, s *store.Store, tz string, evs []ev, wantSource fun
 		{query.Month, d("2026-03-01"), d("2026-11-30")},
 	} {
 		res := run(query.SeriesRequest{Metric: query.ActiveUsers, Interval: c.iv, From: c.from, To: c.to, By: ac})
+		if c.iv == query.Day && wantSource("rollup_zone_x") && res.Source != "rollup_zone_users_final" {
+			t.Errorf("%s daily active users read %s, want the zone's daily finals", tz, res.Source)
+		}
 		nonzero := 0
 		for _, row := range res.Rows {
 			want := float64(len(x.users[string(c.iv)+"|"+row.Period.Format("2006-01-02")+"|"+strings.Join(row.Dims, "|")]))

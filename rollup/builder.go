@@ -375,6 +375,14 @@ func (b *Builder) build(ctx context.Context, target time.Time, deferUnderLoad bo
 	if err != nil {
 		return res, err
 	}
+	// The zones' daily finals (the UTC ones are the web process's): a
+	// month of days per zone and build, all of them when catching up.
+	finalsDone, err := b.finalizeZones(ctx, zones, 31)
+	if err != nil {
+		return res, err
+	}
+	b.zonesPending.Store(!zonesDone || !finalsDone)
+	zonesDone = zonesDone && (finalsDone || target.IsZero())
 	left := 0
 	for _, z := range zones {
 		if z.state == zoneBackfilling {
@@ -382,7 +390,6 @@ func (b *Builder) build(ctx context.Context, target time.Time, deferUnderLoad bo
 		}
 	}
 	b.zonesLeft.Set(float64(left))
-	b.zonesPending.Store(left > 0)
 	if err := b.dropBuiltHours(ctx, queueKeep(zones, end)); err != nil {
 		// The queue only grows a little longer; the next build retries.
 		b.log.Warn("rollups: drop built hours of the queue", "error", err)

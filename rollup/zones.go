@@ -51,7 +51,7 @@ const (
 
 // zoneTables are the tables holding one row set per zone.
 var zoneTables = []string{"rollup_zone_users_day", "rollup_zone_users_week", "rollup_zone_users_month",
-	"rollup_zone_events_day", "rollup_zone_person_day", "rollup_zone_first_seen"}
+	"rollup_zone_events_day", "rollup_zone_person_day", "rollup_zone_first_seen", "rollup_zone_version_day", "rollup_zone_users_final"}
 
 // zoneState is a zone's latest row in rollup_zones.
 type zoneState struct {
@@ -399,5 +399,84 @@ func (b *Builder) insertSums(ctx context.Context, tz string, sums []zoneSum) err
 	if err := batch.Send(); err != nil {
 		return fmt.Errorf("rollups: zone %s: write the backfilled event sums: %w", tz, err)
 	}
+	days := map[time.Time]uint64{}
+	for _, s := range sums {
+		days[s.day] += uint64(s.events)
+	}
+	vb, err := b.st.Conn.PrepareBatch(ctx, "INSERT INTO rollup_zone_version_day (tz, day, events)")
+	if err != nil {
+		return err
+	}
+	for d, n := range days {
+		if err := vb.Append(tz, d, n); err != nil {
+			return err
+		}
+	}
+	if err := vb.Send(); err != nil {
+		return fmt.Errorf("rollups: zone %s: write the backfilled day sums: %w", tz, err)
+	}
 	return nil
+}
+
+// finalizeZones computes the daily finals of built zones (as Finalize does
+// for UTC days, query/README.md "Daily finals"): each zone day before the
+// zone's today whose finals are missing or out of date, newest first, at
+// most maxDays per zone. It runs under the lease, after the windows: the
+// version (the zone day's event sum) and the people are read with no
+// window half built. It reports whether no day was left.
+func (b *Builder) finalizeZones(ctx context.Context, zones []zoneState, maxDays int) (bool, error) {
+	done := true
+	for _, z := range zones {
+		if z.state != zoneBuilt {
+			continue
+		}
+		cctx, cancel := b.callCtx(ctx)
+		rows, err := b.st.Conn.Query(cctx, "SELECT toString(day), events FROM (SELECT day, sum(events) AS events FROM rollup_zone_version_day WHERE tz = ? GROUP BY day) "+
+			"WHERE day < toDate(now(), ?) AND (day, events) NOT IN (SELECT day, version FROM rollup_zone_users_final WHERE tz = ? AND grain = 0) ORDER BY day DESC LIMIT ?",
+			z.tz, z.tz, z.tz, maxDays+1)
+		if err != nil {
+			cancel()
+			return false, fmt.Errorf("rollups: zone %s: days to finalize: %w", z.tz, err)
+		}
+		var days, versions []string
+		for rows.Next() {
+			var d string
+			var v uint64
+			if err := rows.Scan(&d, &v); err != nil {
+				rows.Close()
+				cancel()
+				return false, err
+			}
+			days, versions = append(days, d), append(versions, fmt.Sprint(v))
+		}
+		rows.Close()
+		cancel()
+		if err := rows.Err(); err != nil {
+			return false, err
+		}
+		if len(days) > maxDays {
+			days, versions, done = days[:maxDays], versions[:maxDays], false
+		}
+		const batch = 16
+		for i := 0; i < len(days); i += batch {
+			end := min(i+batch, len(days))
+			ds := days[i:end]
+			args := []any{z.tz, ds, versions[i:end], z.tz}
+			for _, d := range ds {
+				args = append(args, d)
+			}
+			dayArgs := strings.TrimSuffix(strings.Repeat("toDate(?), ", len(ds)), ", ")
+			ictx, icancel := b.callCtx(ctx)
+			err := b.st.Conn.Exec(ictx, "INSERT INTO rollup_zone_users_final (tz, day, grain, assistant, channel, country, users, version) "+
+				"SELECT ?, day, g, if(bitAnd(g, 1) = 1, CAST(assistant AS String), '') AS fa, "+
+				"if(bitAnd(g, 2) = 2, CAST(channel AS String), '') AS fc, if(bitAnd(g, 4) = 4, CAST(country AS String), '') AS fk, "+
+				"uniqExact(user_key), toUInt64(transform(toString(day), ?, ?, '0')) FROM rollup_zone_person_day ARRAY JOIN range(8) AS g "+
+				"WHERE tz = ? AND day IN ("+dayArgs+") GROUP BY day, g, fa, fc, fk", args...)
+			icancel()
+			if err != nil {
+				return false, fmt.Errorf("rollups: zone %s: finalize %s..%s: %w", z.tz, ds[len(ds)-1], ds[0], err)
+			}
+		}
+	}
+	return done, nil
 }

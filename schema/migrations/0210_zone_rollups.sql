@@ -83,6 +83,32 @@ CREATE TABLE IF NOT EXISTS rollup_zone_first_seen (
 ) ENGINE = AggregatingMergeTree
 ORDER BY (tz, assistant, channel, country, user_key)
 -- statement-break
+-- Each zone day's event sum: the version of its finals (below). Written
+-- with the event sums (the view on the feed, the backfill).
+CREATE TABLE IF NOT EXISTS rollup_zone_version_day (
+    tz     LowCardinality(String),
+    day    Date,
+    events UInt64
+) ENGINE = SummingMergeTree(events)
+PARTITION BY toYear(day)
+ORDER BY (tz, day)
+-- statement-break
+-- Exact daily active users per zone day and grain, as rollup_users_final
+-- (0201) for UTC days. Written by the rollup builder under its lease, so
+-- no window is half built while a day's version and people are read.
+CREATE TABLE IF NOT EXISTS rollup_zone_users_final (
+    tz        LowCardinality(String),
+    day       Date,
+    grain     UInt8,
+    assistant LowCardinality(String),
+    channel   LowCardinality(String),
+    country   LowCardinality(String),
+    users     UInt64,
+    version   UInt64
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYear(day)
+ORDER BY (tz, grain, day, assistant, channel, country)
+-- statement-break
 -- The zones and their state, one row per change (the latest counts):
 -- backfilling (fed by every window after since; backfilled_through is
 -- the last month built from events), built (served), removed (no longer
@@ -134,6 +160,12 @@ SELECT tz, day, assistant, channel, country, modality, event_type, sum(toUInt64(
 FROM rollup_zone_feed
 WHERE backfill = 0
 GROUP BY tz, day, assistant, channel, country, modality, event_type
+-- statement-break
+CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_zone_version_day_mv TO rollup_zone_version_day AS
+SELECT tz, day, sum(toUInt64(count)) AS events
+FROM rollup_zone_feed
+WHERE backfill = 0
+GROUP BY tz, day
 -- statement-break
 CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_zone_person_day_mv TO rollup_zone_person_day AS
 SELECT tz, day, assistant, channel, country, user_key
