@@ -247,6 +247,18 @@ func TestZoneRollupsExact(t *testing.T) {
 	}
 	// A zone without rollups reads raw events, with the same answers.
 	t.Run("Asia_Tokyo_raw", func(t *testing.T) { checkZone(t, s, "Asia/Tokyo", all, rawEvents) })
+	// Platform dependency in Paris from the zone's person-days, compared
+	// below with the same question answered from raw events.
+	dependency := func() string {
+		t.Helper()
+		res, err := query.Dependency(ctx, s, query.DependencyRequest{Interval: query.Week, From: d("2026-03-16"), To: d("2026-11-15"),
+			TZ: "Europe/Paris", Now: d("2026-12-15")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%+v", res.Rows)
+	}
+	depZone := dependency()
 
 	// A zone no longer configured is not served; configured again, it is
 	// backfilled anew from its deleted rows, and exact again.
@@ -258,6 +270,9 @@ func TestZoneRollupsExact(t *testing.T) {
 		t.Fatalf("built zones after removing three: %v %v", fr.Zones, err)
 	}
 	t.Run("Europe_Paris_removed_raw", func(t *testing.T) { checkZone(t, s, "Europe/Paris", all, rawEvents) })
+	if depRaw := dependency(); depRaw != depZone || len(depRaw) < 200 {
+		t.Errorf("dependency in Paris from the zone's rollups:\n%s\nfrom raw events:\n%s", depZone, depRaw)
+	}
 	batch3 := zoneEvents(3, 200, 200, 0)
 	sendEvents(t, s, "c-", batch3)
 	if _, err := later.CatchUp(ctx); err != nil {
