@@ -278,7 +278,7 @@ func (b *Builder) backfillStep(ctx context.Context, z *zoneState) (ok bool, _ er
 	}
 	var month time.Time
 	var n uint64
-	if err := b.st.Conn.QueryRow(cctx, "SELECT count(), min(event_date) FROM events WHERE event_date >= toDate(?)", after).Scan(&n, &month); err != nil {
+	if err := b.st.Conn.QueryRow(cctx, "SELECT count(), min(toDate(event_time)) FROM events WHERE event_time >= toDateTime(?, 'UTC')", after+" 00:00:00").Scan(&n, &month); err != nil {
 		return false, fmt.Errorf("rollups: zone %s: find the next month to backfill: %w", z.tz, err)
 	}
 	if n == 0 {
@@ -295,6 +295,8 @@ func (b *Builder) backfillStep(ctx context.Context, z *zoneState) (ok bool, _ er
 	t0 := time.Now()
 
 	// The sums first: nothing is written unless no insert overlapped.
+	// (Conditions on event_time, the partition key's column: 18.16 does
+	// not prune partitions by event_date.)
 	sums, ok, err := b.backfillSums(cctx, z, ms, me)
 	if err != nil || !ok {
 		return false, err
@@ -303,7 +305,7 @@ func (b *Builder) backfillStep(ctx context.Context, z *zoneState) (ok bool, _ er
 	// carries counts once all the same).
 	if err := b.st.Conn.Exec(cctx, `INSERT INTO rollup_zone_feed (tz, day, assistant, channel, country, modality, event_type, user_key, count, backfill)
 SELECT ?, toDate(event_time, ?), assistant, channel, country, modality, event_type, user_key, count, 1
-FROM events WHERE event_date >= toDate(?) AND event_date < toDate(?)`, z.tz, z.tz, ms, me); err != nil {
+FROM events WHERE event_time >= toDateTime(?, 'UTC') AND event_time < toDateTime(?, 'UTC')`, z.tz, z.tz, ms+" 00:00:00", me+" 00:00:00"); err != nil {
 		return false, fmt.Errorf("rollups: zone %s: backfill %s: %w", z.tz, month.Format("2006-01"), err)
 	}
 	if err := b.insertSums(cctx, z.tz, sums); err != nil {
@@ -339,12 +341,12 @@ func (b *Builder) backfillSums(ctx context.Context, z *zoneState, ms, me string)
 	}
 	rows, err := b.st.Conn.Query(ctx, `SELECT day, assistant, channel, country, modality, event_type, sum(e) AS events FROM (
 SELECT toDate(event_time, ?) AS day, assistant, channel, country, modality, event_type, toInt64(count) AS e
-FROM events WHERE event_date >= toDate(?) AND event_date < toDate(?)
+FROM events WHERE event_time >= toDateTime(?, 'UTC') AND event_time < toDateTime(?, 'UTC')
 UNION ALL
 SELECT toDate(event_time, ?) AS day, assistant, channel, country, modality, event_type, -toInt64(count) AS e
 FROM rollup_queue WHERE ingested_at > ? AND ingested_at < ? AND toDate(event_time) >= toDate(?) AND toDate(event_time) < toDate(?))
 GROUP BY day, assistant, channel, country, modality, event_type HAVING events != 0`,
-		z.tz, ms, me, z.tz, z.since, t1, ms, me)
+		z.tz, ms+" 00:00:00", me+" 00:00:00", z.tz, z.since, t1, ms, me)
 	if err != nil {
 		return nil, false, fmt.Errorf("rollups: zone %s: backfill the event sums: %w", z.tz, err)
 	}
