@@ -251,9 +251,18 @@ func testIngest(t *testing.T, p *pair) {
 
 func testRollups(t *testing.T, p *pair) {
 	ctx := context.Background()
+	// Time zones with rollups of their own (migration 0210): Europe/Paris
+	// registered before the events are built (fed by the windows),
+	// Asia/Kolkata after (backfilled from events, month by month).
 	for _, s := range []*store.Store{p.old, p.cur} {
+		if err := s.Conn.Exec(ctx, "INSERT INTO rollup_zones (tz, state, since, backfilled_through, updated) SELECT 'Europe/Paris', 'built', toDateTime(0), toDate('1970-01-01'), 1"); err != nil {
+			t.Fatalf("register Europe/Paris on %s: %v", s.Version, err)
+		}
 		if err := rollup.BuildAll(ctx, s, chtest.Logger()); err != nil {
 			t.Fatalf("build the rollups on %s: %v", s.Version, err)
+		}
+		if _, err := rollup.New(s, rollup.Config{Zones: []string{"Europe/Paris", "Asia/Kolkata"}}, chtest.Logger()).CatchUp(ctx); err != nil {
+			t.Fatalf("backfill Asia/Kolkata on %s: %v", s.Version, err)
 		}
 	}
 	p.same("rollup: pending after the build", func(s *store.Store) (string, error) {
@@ -269,6 +278,15 @@ func testRollups(t *testing.T, p *pair) {
 		"SELECT day, sum(events) FROM rollup_version_day GROUP BY day ORDER BY day",
 		"SELECT assistant, channel, country, user_key, minMerge(first), minIfMerge(linked) FROM rollup_first_seen GROUP BY assistant, channel, country, user_key ORDER BY assistant, channel, country, user_key",
 		"SELECT sum(rows) FROM rollup_windows", // how many windows depends on timing, not on the engine
+		"SELECT tz, argMax(state, updated), argMax(backfilled_through, updated) FROM rollup_zones GROUP BY tz ORDER BY tz",
+		"SELECT tz, day, assistant, channel, country, uniqMerge(users) FROM rollup_zone_users_day GROUP BY tz, day, assistant, channel, country ORDER BY tz, day, assistant, channel, country",
+		"SELECT tz, week, assistant, channel, country, uniqMerge(users) FROM rollup_zone_users_week GROUP BY tz, week, assistant, channel, country ORDER BY tz, week, assistant, channel, country",
+		"SELECT tz, month, assistant, channel, country, uniqMerge(users) FROM rollup_zone_users_month GROUP BY tz, month, assistant, channel, country ORDER BY tz, month, assistant, channel, country",
+		"SELECT tz, day, assistant, channel, country, modality, event_type, sum(events) FROM rollup_zone_events_day GROUP BY tz, day, assistant, channel, country, modality, event_type ORDER BY tz, day, assistant, channel, country, modality, event_type",
+		"SELECT DISTINCT tz, day, assistant, channel, country, user_key FROM rollup_zone_person_day ORDER BY tz, day, assistant, channel, country, user_key",
+		"SELECT tz, assistant, channel, country, user_key, minMerge(first) FROM rollup_zone_first_seen GROUP BY tz, assistant, channel, country, user_key ORDER BY tz, assistant, channel, country, user_key",
+		"SELECT tz, day, sum(events) FROM rollup_zone_version_day GROUP BY tz, day ORDER BY tz, day",
+		"SELECT tz, day, grain, assistant, channel, country, argMax(users, version), max(version) FROM rollup_zone_users_final GROUP BY tz, day, grain, assistant, channel, country ORDER BY tz, day, grain, assistant, channel, country",
 	} {
 		p.same("rollup: "+q, func(s *store.Store) (string, error) {
 			return rowsText(ctx, s, q)
@@ -316,6 +334,7 @@ func seriesRequests() []url.Values {
 				with(b, "compare", "previous"), with(b, "compare", "previous", "by", "channel"),
 				with(b, "exact", "true"), with(b, "exact", "true", "by", "assistant,country"),
 				with(b, "tz", "Europe/Paris"), with(b, "tz", "America/New_York", "by", "assistant"),
+				with(b, "tz", "Asia/Kolkata", "by", "assistant,channel"), with(b, "tz", "Asia/Kolkata", "exact", "true", "channel", "web"),
 				with(b, "from", "2026-01-07", "to", "2026-02-19"), with(b, "from", "2026-01-07", "to", "2026-02-19", "by", "channel", "country", "DE"),
 			)
 		}

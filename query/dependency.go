@@ -169,7 +169,10 @@ func Dependency(ctx context.Context, s *store.Store, r DependencyRequest) (Depen
 	}
 
 	src := personDay
-	if r.TZ != "" {
+	switch {
+	case r.TZ != "" && fr.ZoneBuilt(r.TZ):
+		src = zoned(personDay, r.TZ) // presence is all it reads
+	case r.TZ != "":
 		src = rawSource(r.TZ)
 	}
 	// The whole is every channel: the channel filter only narrows the

@@ -24,10 +24,7 @@ var grainBits = map[Dim]uint8{DimAssistant: grainAssistant, DimChannel: grainCha
 // under filters f, exactly, by picking rows: every filtered dimension
 // outside by must be held to one value (two values would need a union of
 // people, which finals cannot give).
-func finalsGrain(tz string, by []Dim, f Filters) (uint8, bool) {
-	if tz != "" {
-		return 0, false
-	}
+func finalsGrain(by []Dim, f Filters) (uint8, bool) {
 	var g uint8
 	for _, d := range by {
 		b, ok := grainBits[d]
@@ -69,16 +66,26 @@ func grainCols(g uint8) string {
 //
 // With exact, the other days come from the person-day table instead
 // (uniqExact), so the whole answer is exact.
-func finalsUsersSQL(g uint8, from, to time.Time, by []Dim, f Filters, val string, exact bool) *sqlText {
+//
+// With a zone (tz not ""), the zone's tables: its finals, versions,
+// states and person-days (rollup/zones.go).
+func finalsUsersSQL(g uint8, tz string, from, to time.Time, by []Dim, f Filters, val string, exact bool) *sqlText {
+	prefix, zone := "rollup_", func(*sqlText) {}
+	if tz != "" {
+		prefix, zone = "rollup_zone_", func(q *sqlText) { q.add("tz = ? AND ", tz) }
+	}
 	fresh := func(q *sqlText) {
-		q.add("(day, version) IN (SELECT day, sum(events) FROM rollup_version_day WHERE day >= toDate(?) AND day <= toDate(?) GROUP BY day)", date(from), date(to))
+		q.add("(day, version) IN (SELECT day, sum(events) FROM " + prefix + "version_day WHERE ")
+		zone(q)
+		q.add("day >= toDate(?) AND day <= toDate(?) GROUP BY day)", date(from), date(to))
 	}
 	q := &sqlText{}
 	q.add("SELECT p" + withComma(dimAliases(by)) + ", toFloat64(sum(u)) AS " + val + " FROM (")
 	// Finals: one row per grain key and day (any() drops a duplicate
 	// written by two finalizers at once).
-	q.add("SELECT toString(day) AS p"+withComma(dimCols(by))+", any(users) AS u FROM rollup_users_final WHERE grain = ? AND day >= toDate(?) AND day <= toDate(?) AND ",
-		g, date(from), date(to))
+	q.add("SELECT toString(day) AS p" + withComma(dimCols(by)) + ", any(users) AS u FROM " + prefix + "users_final WHERE ")
+	zone(q)
+	q.add("grain = ? AND day >= toDate(?) AND day <= toDate(?) AND ", g, date(from), date(to))
 	fresh(q)
 	filterSQL(q, f)
 	q.add(" GROUP BY " + grainCols(g) + withComma(dimAliases(by)) + ", p")
@@ -86,12 +93,16 @@ func finalsUsersSQL(g uint8, from, to time.Time, by []Dim, f Filters, val string
 	// States for the days without current finals.
 	// PREWHERE: 18.16 does not move an IN (subquery) there by itself, and
 	// without it every state of the range is read before the day filter.
-	table, users := "rollup_users_day", "uniqMerge(users)"
+	table, users := prefix+"users_day", "uniqMerge(users)"
 	if exact {
-		table, users = personDay.table, personDay.users
+		table, users = prefix+"person_day", personDay.users
 	}
-	q.add("SELECT toString(day) AS p"+withComma(dimCols(by))+", "+users+" AS u FROM "+table+" PREWHERE day >= toDate(?) AND day <= toDate(?)", date(from), date(to))
-	q.add(" AND day NOT IN (SELECT day FROM rollup_users_final WHERE grain = ? AND day >= toDate(?) AND day <= toDate(?) AND ", g, date(from), date(to))
+	q.add("SELECT toString(day) AS p" + withComma(dimCols(by)) + ", " + users + " AS u FROM " + table + " PREWHERE ")
+	zone(q)
+	q.add("day >= toDate(?) AND day <= toDate(?)", date(from), date(to))
+	q.add(" AND day NOT IN (SELECT day FROM " + prefix + "users_final WHERE ")
+	zone(q)
+	q.add("grain = ? AND day >= toDate(?) AND day <= toDate(?) AND ", g, date(from), date(to))
 	fresh(q)
 	q.add(") WHERE 1")
 	filterSQL(q, f)

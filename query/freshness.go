@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/adoptscope/adoptscope/catalog"
@@ -31,6 +32,15 @@ type DataFreshness struct {
 	// FirstEvent is the time of the first stored event ("since launch");
 	// zero when nothing is stored.
 	FirstEvent time.Time
+	// Zones are the time zones whose own rollups are built and served
+	// (ADOPTSCOPE_TIME_ZONES, backfill done); a question in another zone
+	// reads raw events.
+	Zones []string
+}
+
+// ZoneBuilt reports whether tz ("" is UTC) has rollups of its own.
+func (f DataFreshness) ZoneBuilt(tz string) bool {
+	return slices.Contains(f.Zones, tz)
 }
 
 // Empty reports whether nothing is stored.
@@ -167,6 +177,29 @@ func Freshness(ctx context.Context, s *store.Store, now time.Time) (DataFreshnes
 		if pending > 0 && oldest.Before(f.Now) {
 			f.ChartsBehind = f.Now.Sub(oldest).Truncate(time.Second)
 		}
+		zs, err := builtZones(ctx, s)
+		if err != nil {
+			return f, err
+		}
+		f.Zones = zs
 	}
 	return f, nil
+}
+
+// builtZones lists the zones whose rollups are built (rollup/zones.go).
+func builtZones(ctx context.Context, s *store.Store) ([]string, error) {
+	rows, err := s.Conn.Query(ctx, "SELECT tz FROM rollup_zones GROUP BY tz HAVING argMax(state, updated) = 'built' ORDER BY tz SETTINGS max_execution_time = 10")
+	if err != nil {
+		return nil, fmt.Errorf("query: read the built time zones: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var z string
+		if err := rows.Scan(&z); err != nil {
+			return nil, err
+		}
+		out = append(out, z)
+	}
+	return out, rows.Err()
 }

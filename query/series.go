@@ -68,6 +68,8 @@ type source struct {
 	sum         string // sum of count
 	approximate bool
 	raw         bool
+	tz          string // a zone table: the rows of this zone
+	firstSeen   bool   // a first-seen table: minMerge(first) per person
 }
 
 func (s source) day(q *sqlText) { q.add(s.dayExpr, s.dayArgs...) }
@@ -117,43 +119,72 @@ func rawSource(tz string) source {
 
 var personDay = source{table: "rollup_person_day", dayExpr: "day", users: "uniqExact(user_key)", sum: "sum(events)"}
 
+// zoneRollups reports whether r's zone has rollups of its own (UTC's are
+// the plain rollup tables): a zone listed in ADOPTSCOPE_TIME_ZONES whose
+// backfill is done, as the request's freshness says.
+func zoneRollups(r SeriesRequest) bool {
+	return r.TZ != "" && r.Freshness != nil && r.Freshness.ZoneBuilt(r.TZ)
+}
+
+// zoned is s read from its zone table: the table named with "zone_" after
+// "rollup_", restricted to the zone's rows.
+func zoned(s source, tz string) source {
+	s.table = "rollup_zone_" + strings.TrimPrefix(s.table, "rollup_")
+	s.tz = tz
+	return s
+}
+
 // usersSource picks the cheapest table that answers distinct people for
 // the request over [from, to] at interval iv exactly, or within the
-// documented bound of uniq when exactness was not asked for.
+// documented bound of uniq when exactness was not asked for. A zone
+// without rollups of its own reads raw events.
 func usersSource(r SeriesRequest, iv Interval, from, to time.Time) source {
-	if r.TZ != "" || !subset(usedDims(r), rollupDims) {
+	if (r.TZ != "" && !zoneRollups(r)) || !subset(usedDims(r), rollupDims) {
 		return rawSource(r.TZ)
 	}
+	var s source
 	if r.Exact || !aligned(iv, from, to) {
-		return personDay
+		s = personDay
+	} else {
+		s = source{dayExpr: "day", users: "uniqMerge(users)", approximate: true}
+		switch iv {
+		case Day:
+			s.table = "rollup_users_day"
+		case Week:
+			s.table, s.periodCol = "rollup_users_week", "week"
+		case Month:
+			s.table, s.periodCol = "rollup_users_month", "month"
+		}
 	}
-	s := source{dayExpr: "day", users: "uniqMerge(users)", approximate: true}
-	switch iv {
-	case Day:
-		s.table = "rollup_users_day"
-	case Week:
-		s.table, s.periodCol = "rollup_users_week", "week"
-	case Month:
-		s.table, s.periodCol = "rollup_users_month", "month"
+	if r.TZ != "" {
+		s = zoned(s, r.TZ)
+		s.sum = "" // the zone person-day table holds presence only
 	}
 	return s
 }
 
 func sumSource(r SeriesRequest) source {
+	s := source{table: "rollup_events_day", dayExpr: "day", sum: "sum(events)"}
 	if r.TZ != "" {
-		return rawSource(r.TZ)
+		if !zoneRollups(r) {
+			return rawSource(r.TZ)
+		}
+		s = zoned(s, r.TZ)
 	}
-	return source{table: "rollup_events_day", dayExpr: "day", sum: "sum(events)"}
+	return s
 }
 
 // firstSeen holds each person's first day per assistant, channel, country.
-var firstSeen = source{table: "rollup_first_seen"}
+var firstSeen = source{table: "rollup_first_seen", firstSeen: true}
 
-// firstSeenSource answers new users: the first-seen rollup when its
-// dimensions suffice, raw events otherwise.
+// firstSeenSource answers new users: the first-seen rollup (of the zone)
+// when its dimensions suffice, raw events otherwise.
 func firstSeenSource(r SeriesRequest) source {
-	if r.TZ != "" || !subset(usedDims(r), rollupDims) {
+	if (r.TZ != "" && !zoneRollups(r)) || !subset(usedDims(r), rollupDims) {
 		return rawSource(r.TZ)
+	}
+	if r.TZ != "" {
+		return zoned(firstSeen, r.TZ)
 	}
 	return firstSeen
 }
@@ -173,6 +204,9 @@ func periodOf(iv Interval, day string) string {
 // filters.
 func rangeWhere(q *sqlText, s source, iv Interval, from, to time.Time, f Filters) {
 	q.add(" WHERE ")
+	if s.tz != "" {
+		q.add("tz = ? AND ", s.tz)
+	}
 	if s.periodCol != "" {
 		q.add(s.periodCol+" >= toDate(?) AND "+s.periodCol+" <= toDate(?)", date(periodStart(from, iv)), date(periodStart(to, iv)))
 	} else {
@@ -227,10 +261,14 @@ func usersSQL(s source, iv Interval, from, to time.Time, by []Dim, f Filters, va
 // table per usersSource.
 func usersPart(r SeriesRequest, iv Interval, from, to time.Time, by []Dim, val string, finals bool) (*sqlText, source) {
 	if iv == Day && finals {
-		if g, ok := finalsGrain(r.TZ, by, r.Filters); ok && subset(usedDims(r), rollupDims) {
+		if g, ok := finalsGrain(by, r.Filters); ok && subset(usedDims(r), rollupDims) && (r.TZ == "" || zoneRollups(r)) {
 			// Days without current finals (today) come from uniq states,
 			// or with exact=true from the person-day table.
-			return finalsUsersSQL(g, from, to, by, r.Filters, val, r.Exact), source{table: "rollup_users_final", dayExpr: "day", approximate: !r.Exact}
+			src := source{table: "rollup_users_final", dayExpr: "day", approximate: !r.Exact}
+			if r.TZ != "" {
+				src = zoned(src, r.TZ)
+			}
+			return finalsUsersSQL(g, r.TZ, from, to, by, r.Filters, val, r.Exact), src
 		}
 	}
 	src := usersSource(r, iv, from, to)
@@ -260,8 +298,11 @@ func seriesSQL(r SeriesRequest, def MetricDef, from, to time.Time, finals bool) 
 		src = firstSeenSource(r)
 		q.add("SELECT toString(" + periodOf(r.Interval, "first") + ") AS p" + dims + ", toFloat64(count()) AS v, toFloat64(0) AS w FROM (")
 		q.add("SELECT " + strings.TrimPrefix(withComma(dimCols(by))+", user_key", ", "))
-		if src.table == firstSeen.table {
+		if src.firstSeen {
 			q.add(", minMerge(first) AS first FROM " + src.table + " WHERE 1")
+			if src.tz != "" {
+				q.add(" AND tz = ?", src.tz)
+			}
 		} else {
 			q.add(", min(")
 			src.day(q)
@@ -416,6 +457,10 @@ func StreamSeriesAnswer(ctx context.Context, s *store.Store, r SeriesRequest, he
 	} else if fr, err = Freshness(ctx, s, r.Now); err != nil {
 		return meta, err
 	}
+	// The sources follow the zones the freshness says are built.
+	r.Freshness = &fr
+	d := DescribeSeries(r)
+	meta.Source, meta.Approximate = d.Source, d.Approximate
 	meta.Freshness, meta.LastCompleteDay = fr, fr.LastCompleteDay(loc)
 	// Periods after the data's last day or after today do not exist yet.
 	to := r.To

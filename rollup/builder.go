@@ -32,6 +32,9 @@
 //     window and checks that its table still exists; a lease whose heartbeat
 //     is older than the lease TTL is taken over by renaming it.
 //
+// The rollups of the other configured time zones are fed by the same
+// windows and backfilled when a zone is added (zones.go).
+//
 // On a cluster the views stay on the events tables and the builder does
 // nothing.
 package rollup
@@ -45,6 +48,7 @@ import (
 	"log/slog"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -75,6 +79,15 @@ type Config struct {
 	// QueryTimeout bounds each ClickHouse call. Default 5 min (a window of
 	// a million rows takes a few seconds).
 	QueryTimeout time.Duration
+	// Zones are the time zones other than UTC with rollups of their own
+	// (ADOPTSCOPE_TIME_ZONES, checked by NormalizeZones; zones.go). A zone
+	// new to the database is registered and backfilled, a registered zone
+	// missing here is removed. Nil leaves the registered zones as they are
+	// (they are fed all the same).
+	Zones []string
+	// BackfillBudget bounds the time one build spends backfilling zones
+	// (the lease is held meanwhile). Default 20 s.
+	BackfillBudget time.Duration
 }
 
 // WithDefaults fills in the zero fields.
@@ -93,6 +106,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.QueryTimeout <= 0 {
 		c.QueryTimeout = 5 * time.Minute
+	}
+	if c.BackfillBudget <= 0 {
+		c.BackfillBudget = 20 * time.Second
 	}
 	return c
 }
@@ -115,6 +131,12 @@ type Builder struct {
 	errs    prometheus.Counter
 	lag     prometheus.Gauge
 	seconds prometheus.Histogram
+
+	// zonesPending: a zone was left backfilling (or zones were never
+	// looked at): an idle tick still builds.
+	zonesPending atomic.Bool
+	zoneMonths   prometheus.Counter
+	zonesLeft    prometheus.Gauge
 }
 
 // New returns a builder for st's database.
@@ -125,7 +147,7 @@ func New(st *store.Store, cfg Config, log *slog.Logger) *Builder {
 	id := make([]byte, 6)
 	_, _ = rand.Read(id)
 	db := regexp.QuoteMeta(st.Database)
-	return &Builder{
+	b := &Builder{
 		st: st, cfg: cfg.WithDefaults(), log: log,
 		holder: hex.EncodeToString(id),
 		// An insert into events, qualified with this database or not
@@ -148,12 +170,20 @@ func New(st *store.Store, cfg Config, log *slog.Logger) *Builder {
 			Name: "adoptscope_rollup_window_seconds", Help: "Time to build one window.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
 		}),
+		zoneMonths: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "adoptscope_rollup_zone_backfill_months_total", Help: "Months of events backfilled into the rollups of a time zone added later.",
+		}),
+		zonesLeft: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "adoptscope_rollup_zones_backfilling", Help: "Configured time zones whose rollups are still being backfilled (their questions read raw events).",
+		}),
 	}
+	b.zonesPending.Store(len(b.cfg.Zones) > 0)
+	return b
 }
 
 // Register adds the builder's metrics to reg.
 func (b *Builder) Register(reg prometheus.Registerer) {
-	reg.MustRegister(b.rows, b.windows, b.errs, b.lag, b.seconds)
+	reg.MustRegister(b.rows, b.windows, b.errs, b.lag, b.seconds, b.zoneMonths, b.zonesLeft)
 }
 
 // Enabled reports whether rollups are built behind ingest: on a single
@@ -229,7 +259,7 @@ func (b *Builder) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			// An idle tick costs one query, not the lease's two RENAMEs.
-			if pd, err := PendingOf(ctx, b.st); err == nil && pd.Rows == 0 {
+			if pd, err := PendingOf(ctx, b.st); err == nil && pd.Rows == 0 && !b.zonesPending.Load() {
 				b.lag.Set(0)
 				continue
 			}
@@ -305,6 +335,10 @@ func (b *Builder) build(ctx context.Context, target time.Time, deferUnderLoad bo
 	if err != nil {
 		return res, err
 	}
+	zones, err := b.syncZones(ctx, end)
+	if err != nil {
+		return res, err
+	}
 	horizon, busy, err := b.horizon(ctx)
 	if err != nil {
 		return res, err
@@ -330,18 +364,37 @@ func (b *Builder) build(ctx context.Context, target time.Time, deferUnderLoad bo
 		if rows == 0 {
 			break
 		}
-		if err := b.buildWindow(ctx, end, next, rows); err != nil {
+		if err := b.buildWindow(ctx, end, next, rows, zones); err != nil {
 			return res, err
 		}
 		res.Rows += rows
 		res.Windows++
 		end = next
 	}
-	if err := b.dropBuiltHours(ctx, end); err != nil {
+	zonesDone, err := b.backfillZones(ctx, zones, b.cfg.BackfillBudget)
+	if err != nil {
+		return res, err
+	}
+	// The zones' daily finals (the UTC ones are the web process's): a
+	// month of days per zone and build, all of them when catching up.
+	finalsDone, err := b.finalizeZones(ctx, zones, 31)
+	if err != nil {
+		return res, err
+	}
+	b.zonesPending.Store(!zonesDone || !finalsDone)
+	zonesDone = zonesDone && (finalsDone || target.IsZero())
+	left := 0
+	for _, z := range zones {
+		if z.state == zoneBackfilling {
+			left++
+		}
+	}
+	b.zonesLeft.Set(float64(left))
+	if err := b.dropBuiltHours(ctx, queueKeep(zones, end)); err != nil {
 		// The queue only grows a little longer; the next build retries.
 		b.log.Warn("rollups: drop built hours of the queue", "error", err)
 	}
-	res.done = target.IsZero() || !horizon.Before(target)
+	res.done = (target.IsZero() || !horizon.Before(target)) && zonesDone
 	return res, nil
 }
 
@@ -572,7 +625,7 @@ func (b *Builder) nextWindow(ctx context.Context, from, horizon time.Time) (end 
 // block and, once the insert has succeeded, records the window. The block
 // settings keep the window whole: split into blocks, a failure between two
 // of them would leave part of it built.
-func (b *Builder) buildWindow(ctx context.Context, from, to time.Time, rows uint64) error {
+func (b *Builder) buildWindow(ctx context.Context, from, to time.Time, rows uint64, zones []zoneState) error {
 	start := time.Now()
 	// Not cancelled with the caller: a window is built whole or not at
 	// all, and an insert cut off by a cancel could end either way.
@@ -595,6 +648,9 @@ SELECT event_time, assistant, channel, country, modality, event_type, user_key, 
 FROM rollup_queue WHERE ingested_at > ? AND ingested_at <= ?`, to, from, to)
 	if err != nil {
 		return fmt.Errorf("rollups: build the window (%s, %s]: %w (not recorded: it is built again at the next build)", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
+	}
+	if err := b.feedZones(ctx, zones, from, to); err != nil {
+		return fmt.Errorf("rollups: build the window (%s, %s] of a time zone: %w (not recorded: it is built again at the next build, and its UTC event sums count it twice)", from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 	}
 	if err := b.recordWindow(recCtx, to, rows); err != nil {
 		b.log.Error("rollups: a built window could not be recorded; the next build builds it again, and the event sums of its rows will count them twice",

@@ -33,6 +33,9 @@ type Page struct {
 	CanCompare bool
 	// Freshness is the "data through … (charts N s behind ingest)" line.
 	Freshness string
+	// ZoneNote, in the footer, says when the page's zone has no rollups
+	// of its own and its charts read raw events (slower).
+	ZoneNote string
 	// EmptyHint, when a chart of the page had nothing to show, says once
 	// why and what to do.
 	EmptyHint string

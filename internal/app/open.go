@@ -87,7 +87,7 @@ func (s *Server) OpenDatabase(ctx context.Context, db string, log *slog.Logger) 
 		return nil, fmt.Errorf("migrate schema: %w", err)
 	}
 	b.Schema = v
-	b.Rollups = rollup.New(st, rollup.Config{Interval: s.cfg.Ingest.RollupInterval, MaxLag: s.cfg.Ingest.RollupMaxLag}, log)
+	b.Rollups = rollup.New(st, rollup.Config{Interval: s.cfg.Ingest.RollupInterval, MaxLag: s.cfg.Ingest.RollupMaxLag, Zones: s.cfg.Zones()}, log)
 	return b, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -30,6 +31,11 @@ type QueryOptions struct {
 	Reuse    bool   // time the events already loaded when there are enough
 	Optimize bool   // merge the rollup parts after loading
 	Seed     uint64 // seed of the generator
+	// Zones are the time zones the chart questions are timed in ("UTC"
+	// or "" is UTC); every other zone gets rollups of its own
+	// (ADOPTSCOPE_TIME_ZONES), built while loading or backfilled when
+	// reused events do not have them yet.
+	Zones []string
 }
 
 func (o QueryOptions) validate() error {
@@ -46,6 +52,10 @@ func Query(ctx context.Context, o QueryOptions, w io.Writer) error {
 		return err
 	}
 	cfg := o.Config
+	if len(o.Zones) == 0 {
+		o.Zones = []string{"UTC"}
+	}
+	cfg.Ingest.TimeZones = strings.Join(o.Zones, ",") // UTC alone: the other zones are removed
 	b, err := app.OpenBackend(ctx, &cfg, o.Log)
 	if err != nil {
 		return err
@@ -54,6 +64,9 @@ func Query(ctx context.Context, o QueryOptions, w io.Writer) error {
 	s := b.Store
 	fmt.Fprintf(w, "ClickHouse %s at %s, database %s\n", s.Version, s.Addr, s.Database)
 	if err := prepareEvents(ctx, b, o, w); err != nil {
+		return err
+	}
+	if err := buildZones(ctx, b, w); err != nil {
 		return err
 	}
 	if err := finalizeDays(ctx, s, w); err != nil {
@@ -70,7 +83,22 @@ func Query(ctx context.Context, o QueryOptions, w io.Writer) error {
 	if err := printDedupSizes(ctx, s, w); err != nil {
 		return err
 	}
-	return timeQueries(ctx, s, o.Runs, w)
+	return timeQueries(ctx, s, o.Zones, o.Runs, w)
+}
+
+// buildZones builds what the rollups lack (a zone's backfill, with reused
+// events) and says how long that took.
+func buildZones(ctx context.Context, b *app.Backend, w io.Writer) error {
+	start := time.Now()
+	if _, err := b.Rollups.CatchUp(ctx); err != nil {
+		return err
+	}
+	fr, err := query.Freshness(ctx, b.Store, time.Time{})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "time zones with rollups of their own: UTC %s (caught up in %s)\n", strings.Join(fr.Zones, " "), time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // prepareEvents loads the events into an empty database, or with o.Reuse
@@ -114,7 +142,8 @@ func countEvents(ctx context.Context, s *store.Store) (uint64, error) {
 // time.
 func optimizeRollups(ctx context.Context, s *store.Store, w io.Writer) error {
 	start := time.Now()
-	for _, t := range []string{"rollup_users_day", "rollup_users_week", "rollup_users_month", "rollup_events_day", "rollup_person_day"} {
+	for _, t := range []string{"rollup_users_day", "rollup_users_week", "rollup_users_month", "rollup_events_day", "rollup_person_day",
+		"rollup_zone_users_day", "rollup_zone_users_week", "rollup_zone_users_month", "rollup_zone_events_day", "rollup_zone_person_day", "rollup_zone_first_seen"} {
 		octx, cancel := context.WithTimeout(ctx, 2*time.Hour)
 		err := s.Conn.Exec(octx, "OPTIMIZE TABLE "+t+" FINAL")
 		cancel()
@@ -164,72 +193,132 @@ func printSizes(ctx context.Context, s *store.Store, w io.Writer) error {
 type benchQuery struct {
 	name string
 	run  func(context.Context, *store.Store) (int, error)
+	read *string // the table a series answer came from
 }
 
-// benchQueries are the five questions of the issue, then the impact
-// estimate, the changepoint pass and the overlap, as the dashboard and
-// the API ask them (through query/, so the rollup choice is the product's).
-func benchQueries() []benchQuery {
-	series := func(v map[string]string) func(context.Context, *store.Store) (int, error) {
-		return func(ctx context.Context, s *store.Store) (int, error) {
-			vals := map[string][]string{}
-			for k, x := range v {
-				vals[k] = []string{x}
-			}
-			req, err := query.ParseSeries(vals)
-			if err != nil {
-				return 0, err
-			}
-			res, err := query.Series(ctx, s, req)
-			return len(res.Rows), err
+// series times a series question asked with the URL parameters v; read,
+// when not nil, gets the table the answer came from.
+func series(v map[string]string, read ...*string) func(context.Context, *store.Store) (int, error) {
+	return func(ctx context.Context, s *store.Store) (int, error) {
+		vals := map[string][]string{}
+		for k, x := range v {
+			vals[k] = []string{x}
 		}
+		req, err := query.ParseSeries(vals)
+		if err != nil {
+			return 0, err
+		}
+		res, err := query.Series(ctx, s, req)
+		for _, r := range read {
+			*r = res.Source
+		}
+		return len(res.Rows), err
+	}
+}
+
+// chartQueries are the dashboard's chart questions in the zone tz (UTC:
+// ""): the three series of the issue, events, new users and the KPI tiles.
+// The name says which table answered the first series.
+func chartQueries(tz string) []benchQuery {
+	with := func(v map[string]string) map[string]string {
+		if tz != "" {
+			v["tz"] = tz
+		}
+		return v
+	}
+	q := func(name string, v map[string]string) benchQuery {
+		read := new(string)
+		return benchQuery{name: name, run: series(with(v), read), read: read}
 	}
 	return []benchQuery{
-		{"365 days of DAU by assistant x channel", series(map[string]string{"metric": "active_users", "interval": "day", "from": "2025-03-01", "to": "2026-02-28", "by": "assistant,channel"})},
-		{"12 weeks of WAU", series(map[string]string{"metric": "active_users", "interval": "week", "from": "2025-12-01", "to": "2026-02-22"})},
-		{"daily share of each assistant on WhatsApp, 365 days", series(map[string]string{"metric": "share", "interval": "day", "from": "2025-03-01", "to": "2026-02-28", "by": "assistant", "channel": "whatsapp"})},
+		q("365 days of DAU by assistant x channel", map[string]string{"metric": "active_users", "interval": "day", "from": "2025-03-01", "to": "2026-02-28", "by": "assistant,channel"}),
+		q("12 weeks of WAU", map[string]string{"metric": "active_users", "interval": "week", "from": "2025-12-01", "to": "2026-02-22"}),
+		q("daily share of each assistant on WhatsApp, 365 days", map[string]string{"metric": "share", "interval": "day", "from": "2025-03-01", "to": "2026-02-28", "by": "assistant", "channel": "whatsapp"}),
+		q("365 days of events by assistant x channel", map[string]string{"metric": "events", "interval": "day", "from": "2025-03-01", "to": "2026-02-28", "by": "assistant,channel"}),
+		q("12 months of new users by assistant", map[string]string{"metric": "new_users", "interval": "month", "from": "2025-03-01", "to": "2026-02-28", "by": "assistant"}),
+		{"KPI tiles (DAU, WAU, MAU, stickiness per assistant)", func(ctx context.Context, s *store.Store) (int, error) {
+			res, err := query.KPIs(ctx, s, query.Filters{}, tz, benchClock)
+			return len(res.Assistants), err
+		}, nil},
+	}
+}
+
+// benchQueries are the questions asked in UTC only: migration, retention,
+// the impact estimate, the changepoint pass and the overlap, as the
+// dashboard and the API ask them (through query/, so the rollup choice is
+// the product's).
+func benchQueries() []benchQuery {
+	return []benchQuery{
 		{"migration ChatGPT/WhatsApp around 2026-01-15 (28/28 days)", func(ctx context.Context, s *store.Store) (int, error) {
 			res, err := query.Migration(ctx, s, query.MigrationRequest{Assistant: "chatgpt", Channel: "whatsapp", Date: benchShutdown, BeforeDays: 28, AfterDays: 28})
 			return len(res.Outcomes), err
-		}},
+		}, nil},
 		{"12-week retention by first-seen week", func(ctx context.Context, s *store.Store) (int, error) {
 			res, err := query.Retention(ctx, s, query.RetentionRequest{Interval: query.Week,
 				From: time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 2, 22, 0, 0, 0, 0, time.UTC)})
 			return len(res.Rows), err
-		}},
+		}, nil},
 		// The insight questions read complete days only: the clock stands
 		// the day after the data's last day.
 		{"impact ChatGPT/WhatsApp on 2026-01-15 against its other channels (28/28 days)", func(ctx context.Context, s *store.Store) (int, error) {
 			res, err := query.Impact(ctx, s, query.ImpactRequest{Date: benchShutdown, Treated: query.SeriesKey{Assistant: "chatgpt", Channel: "whatsapp"},
 				BeforeDays: 28, AfterDays: 28, Now: benchClock})
 			return len(res.Days), err
-		}},
+		}, nil},
 		{"changepoint pass over 365 days of every assistant x channel", func(ctx context.Context, s *store.Store) (int, error) {
 			d := breaks.NewDetector(s, nil, nil)
 			d.Now = func() time.Time { return benchClock }
 			res, _, _, err := d.Scan(ctx)
 			return res.Found, err
-		}},
+		}, nil},
 		{"12-month audience overlap by month", func(ctx context.Context, s *store.Store) (int, error) {
 			res, err := query.Overlap(ctx, s, query.OverlapRequest{From: benchTo.AddDate(0, -11, 0).AddDate(0, 0, 1-benchTo.AddDate(0, -11, 0).Day()),
 				To: benchTo, Interval: query.Month, Now: benchClock})
 			return len(res.Periods), err
-		}},
+		}, nil},
 	}
 }
 
 // benchClock is the day after the bench data's last day, at noon.
 var benchClock = benchTo.AddDate(0, 0, 1).Add(12 * time.Hour)
 
-func timeQueries(ctx context.Context, s *store.Store, runs int, w io.Writer) error {
+func timeQueries(ctx context.Context, s *store.Store, zones []string, runs int, w io.Writer) error {
+	fr, err := query.Freshness(ctx, s, time.Time{})
+	if err != nil {
+		return err
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "query\trows\tp50\tp95\tmax\n")
-	for _, q := range benchQueries() {
+	fmt.Fprintf(tw, "zone\tquery\trows\tp50\tp95\tmax\tread\n")
+	line := func(zone string, q benchQuery, src string) error {
 		n, ds, err := timeQuery(ctx, s, q, runs)
 		if err != nil {
-			return fmt.Errorf("%s: %w", q.name, err)
+			return fmt.Errorf("%s %s: %w", zone, q.name, err)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", q.name, n, pct(ds, 50), pct(ds, 95), ds[len(ds)-1].Round(time.Millisecond))
+		if q.read != nil {
+			src = *q.read
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", zone, q.name, n, pct(ds, 50), pct(ds, 95), ds[len(ds)-1].Round(time.Millisecond), src)
+		return nil
+	}
+	for _, z := range zones {
+		tz := z
+		if tz == "UTC" {
+			tz = ""
+		}
+		src := "rollups"
+		if tz != "" && !fr.ZoneBuilt(tz) {
+			src = "events"
+		}
+		for _, q := range chartQueries(tz) {
+			if err := line(z, q, src); err != nil {
+				return err
+			}
+		}
+	}
+	for _, q := range benchQueries() {
+		if err := line("UTC", q, "rollups"); err != nil {
+			return err
+		}
 	}
 	return tw.Flush()
 }

@@ -100,8 +100,16 @@ func runBenchQuery(ctx context.Context, args []string, e *env) error {
 	fs.BoolVar(&o.Reuse, "reuse", false, "skip loading when the database already holds the requested number of events")
 	fs.BoolVar(&o.Optimize, "optimize", true, "after loading, merge the rollup parts (OPTIMIZE … FINAL), as background merges would over time")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed of the generator")
+	zones := fs.String("tz", "UTC,Europe/Paris,Asia/Kolkata", "comma-separated time zones to time the chart questions in; each zone other than UTC gets rollups of its own (ADOPTSCOPE_TIME_ZONES)")
 	if err := parse(fs, args, &o.Config); err != nil {
 		return err
+	}
+	for _, z := range strings.Split(*zones, ",") {
+		z = strings.TrimSpace(z)
+		if _, err := time.LoadLocation(z); err != nil || z == "" || strings.EqualFold(z, "local") {
+			return fmt.Errorf("--tz %q: want comma-separated IANA time zones such as UTC,Europe/Paris,Asia/Kolkata", *zones)
+		}
+		o.Zones = append(o.Zones, z)
 	}
 	benchDatabase(fs, &o.Config)
 	o.Log = logger(o.Config, e.stderr)

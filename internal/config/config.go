@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -301,4 +302,25 @@ func CheckEnv(fs *flag.FlagSet) error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// Zones are the time zones with rollups of their own besides UTC
+// (rollup.Config.Zones): ADOPTSCOPE_TIME_ZONES, or when it is empty the
+// dashboard's zone. Nil when neither is bound (a process that does not
+// serve the dashboard leaves the registered zones as they are).
+func (c *Config) Zones() []string {
+	list := c.Ingest.TimeZones
+	if strings.TrimSpace(list) == "" {
+		if c.Timezone == "" {
+			return nil
+		}
+		list = c.Timezone
+	}
+	out := []string{}
+	for _, z := range strings.Split(list, ",") {
+		if z = strings.TrimSpace(z); z != "" && z != "UTC" && !slices.Contains(out, z) {
+			out = append(out, z)
+		}
+	}
+	return out
 }

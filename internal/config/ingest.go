@@ -29,6 +29,10 @@ type IngestConfig struct {
 	// ingest this often (charts trail ingest by about this much).
 	RollupInterval time.Duration
 	RollupMaxLag   time.Duration // ...deferred while inserts run, up to this lag
+	// TimeZones: the zones with rollups of their own, comma-separated IANA
+	// names (UTC always has them); "" is UTC plus the dashboard's zone
+	// (Config.Zones).
+	TimeZones string
 	// Assistants, Channels and EventTypes are the registries (the
 	// Registries section); empty: the catalog's defaults.
 	Assistants []string
@@ -54,6 +58,7 @@ func (c *Config) bindIngest(f binder) {
 	f.integer(&in.DedupFilterBits, "ingest-dedup-filter-bits", "ADOPTSCOPE_INGEST_DEDUP_FILTER_BITS", 20, "bits of the dedup filter per id in the window; with a 7-day window (eight daily filters probed) 20 pass about 0.1 % of new ids on to ClickHouse, 16 about 0.7 % (lowered when the window would not fit --ingest-dedup-filter-mib)")
 	f.integer(&in.DedupFilterMiB, "ingest-dedup-filter-mib", "ADOPTSCOPE_INGEST_DEDUP_FILTER_MIB", 640, "memory cap of the dedup filter in MiB; when the window's ids need more at --ingest-dedup-filter-bits, fewer bits per id are used (at least 4; 640 MiB hold 1 B ids at 4.5 bits per id)")
 	f.dur(&in.RollupInterval, "rollup-interval", "ADOPTSCOPE_ROLLUP_INTERVAL", 5*time.Second, "on a single server, build the rollups the charts read from the events stored since the last build this often: charts trail ingest by about this much (on a cluster they are built inside the insert)")
+	f.str(&in.TimeZones, "time-zones", "ADOPTSCOPE_TIME_ZONES", "", "time zones whose days get rollups of their own, comma-separated IANA names (UTC always has them): charts in these zones are as fast as in UTC, other zones read raw events; a zone added later is backfilled in the background. Each zone costs about the disk of the UTC rollups. Empty: UTC plus --timezone")
 	f.dur(&in.RollupMaxLag, "rollup-max-lag", "ADOPTSCOPE_ROLLUP_MAX_LAG", time.Minute, "while inserts into events are running, leave the rollups to be built until the oldest unbuilt event is this old: a burst of ingest gets the CPU and is built after it, in larger, cheaper windows (at most --rollup-interval: never defer)")
 }
 
@@ -154,6 +159,15 @@ func (c *Config) validateIngest() []error {
 	}
 	if in.RollupInterval < 100*time.Millisecond || in.RollupInterval > 10*time.Minute {
 		errs = append(errs, fmt.Errorf("--rollup-interval / ADOPTSCOPE_ROLLUP_INTERVAL %s: want 100ms-10m", in.RollupInterval))
+	}
+	for _, z := range strings.Split(in.TimeZones, ",") {
+		z = strings.TrimSpace(z)
+		if z == "" {
+			continue
+		}
+		if _, err := time.LoadLocation(z); err != nil || strings.EqualFold(z, "local") {
+			errs = append(errs, fmt.Errorf("--time-zones / ADOPTSCOPE_TIME_ZONES %q: want IANA time zones such as Europe/Paris,Asia/Kolkata", z))
+		}
 	}
 	if in.RollupMaxLag < 100*time.Millisecond || in.RollupMaxLag > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("--rollup-max-lag / ADOPTSCOPE_ROLLUP_MAX_LAG %s: want 100ms-24h", in.RollupMaxLag))

@@ -58,6 +58,7 @@ func TestIngestValidationNamesTheSetting(t *testing.T) {
 		{"ADOPTSCOPE_INGEST_CONCURRENT_WRITES", "9", "ADOPTSCOPE_INGEST_CONCURRENT_WRITES 9: want 1-8"},
 		{"ADOPTSCOPE_ROLLUP_INTERVAL", "50ms", "ADOPTSCOPE_ROLLUP_INTERVAL 50ms: want 100ms-10m"},
 		{"ADOPTSCOPE_ROLLUP_MAX_LAG", "48h", "ADOPTSCOPE_ROLLUP_MAX_LAG 48h0m0s: want 100ms-24h"},
+		{"ADOPTSCOPE_TIME_ZONES", "UTC,Mars/Olympus", `ADOPTSCOPE_TIME_ZONES "Mars/Olympus"`},
 	}
 	for _, c := range cases {
 		t.Run(c.env, func(t *testing.T) {
@@ -73,5 +74,27 @@ func TestIngestValidationNamesTheSetting(t *testing.T) {
 				t.Errorf("validate: %v, want it to mention %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestZones: ADOPTSCOPE_TIME_ZONES lists the zones with rollups besides
+// UTC; empty, the dashboard's zone; neither bound, nil (leave them be).
+func TestZones(t *testing.T) {
+	for _, c := range []struct {
+		list, dashboard string
+		want            []string
+	}{
+		{"UTC,Europe/Paris, Asia/Kolkata,Europe/Paris", "Asia/Riyadh", []string{"Europe/Paris", "Asia/Kolkata"}},
+		{"UTC", "Asia/Riyadh", []string{}},
+		{"", "Asia/Riyadh", []string{"Asia/Riyadh"}},
+		{"", "UTC", []string{}},
+		{"", "", nil},
+	} {
+		cfg := Config{Timezone: c.dashboard}
+		cfg.Ingest.TimeZones = c.list
+		got := cfg.Zones()
+		if (got == nil) != (c.want == nil) || strings.Join(got, ",") != strings.Join(c.want, ",") {
+			t.Errorf("%q with %q: %#v, want %#v", c.list, c.dashboard, got, c.want)
+		}
 	}
 }

@@ -205,7 +205,18 @@ func (h *Handler) page(pr *pageRequest, title, path string, f Filters) views.Pag
 		User: pr.session.User, Role: pr.session.Role, AuthEnabled: h.opts.Auth.Enabled(), CSRF: pr.csrf,
 		Assistants: h.opts.Assistants, Channels: h.opts.Channels,
 		Freshness: freshnessText(h.fresh(pr), f.Location()),
+		ZoneNote:  zoneNote(h.fresh(pr), f.zone()),
 	}
+}
+
+// zoneNote says, for a zone other than UTC without rollups of its own
+// (ADOPTSCOPE_TIME_ZONES, or one still being backfilled), that its charts
+// read raw events.
+func zoneNote(fr freshness, zone string) string {
+	if zone == "UTC" || !fr.Known || fr.Q.ZoneBuilt(zone) {
+		return ""
+	}
+	return zone + " has no rollups of its own yet (ADOPTSCOPE_TIME_ZONES): its charts are computed from raw events, exact but slower"
 }
 
 // filterState is the filter bar showing f.

@@ -572,6 +572,11 @@ func TestTimezone(t *testing.T) {
 		if got := doc.Find(tid("footer-tz")).Text(); got != c.tz {
 			t.Errorf("footer zone %q, want %s", got, c.tz)
 		}
+		// No zone has rollups of its own here: Paris's charts read raw
+		// events, and the footer says so.
+		if note := doc.Find(tid("footer-zone-note")).Text(); (c.tz == "UTC") != (note == "") || (note != "" && !strings.Contains(note, "raw events")) {
+			t.Errorf("%s: footer note %q", c.tz, note)
+		}
 		col := column(t, doc, "active-users", "ChatGPT")
 		for _, d := range []string{"2026-01-20", "2026-01-21"} {
 			want := count(c.loc, d)
