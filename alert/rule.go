@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/adoptscope/adoptscope/catalog"
+	"github.com/adoptscope/adoptscope/export"
 	"github.com/adoptscope/adoptscope/query"
 )
 
@@ -74,21 +75,20 @@ func (d Destination) Name() string {
 
 // Rule is one alert rule.
 type Rule struct {
-	ID        string           `json:"id"`
-	Name      string           `json:"name"`
-	Metric    query.Metric     `json:"metric"`
-	Interval  query.Interval   `json:"interval"`
-	Timezone  string           `json:"timezone"` // IANA zone of the days; "" is UTC
-	Assistant string           `json:"assistant,omitempty"`
-	Channel   string           `json:"channel,omitempty"`
-	Country   string           `json:"country,omitempty"`
-	Condition string           `json:"condition"`
-	Direction string           `json:"direction,omitempty"`
-	Value     float64          `json:"value"`
-	To        []Destination    `json:"destinations"`
-	Snooze    string           `json:"snooze_until,omitempty"` // YYYY-MM-DD: no notification for periods up to this day
-	CreatedAt time.Time        `json:"created_at"`
-	registry  catalog.Registry // for validation
+	ID        string         `json:"id"`
+	Name      string         `json:"name"`
+	Metric    query.Metric   `json:"metric"`
+	Interval  query.Interval `json:"interval"`
+	Timezone  string         `json:"timezone"` // IANA zone of the days; "" is UTC
+	Assistant string         `json:"assistant,omitempty"`
+	Channel   string         `json:"channel,omitempty"`
+	Country   string         `json:"country,omitempty"`
+	Condition string         `json:"condition"`
+	Direction string         `json:"direction,omitempty"`
+	Value     float64        `json:"value"`
+	To        []Destination  `json:"destinations"`
+	Snooze    string         `json:"snooze_until,omitempty"` // YYYY-MM-DD: no notification for periods up to this day
+	CreatedAt time.Time      `json:"created_at"`
 }
 
 // InvalidError is a rule that cannot be saved: a 400 naming each field.
@@ -272,6 +272,26 @@ func nameOf(slug string) string {
 		return n
 	}
 	return slug
+}
+
+// Shown is r as a caller may see it: secrets never; webhook URLs (which
+// often carry a token in their path or query) masked for admins, reduced
+// to scheme and host for readers.
+func (r Rule) Shown(admin bool) Rule {
+	to := make([]Destination, len(r.To))
+	for i, d := range r.To {
+		d.Secret = ""
+		if d.URL != "" {
+			if admin {
+				d.URL = export.RedactURL(d.URL)
+			} else {
+				d.URL = export.URLHost(d.URL)
+			}
+		}
+		to[i] = d
+	}
+	r.To = to
+	return r
 }
 
 // NewID returns a random rule or event id.

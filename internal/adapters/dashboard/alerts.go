@@ -1,0 +1,5 @@
+package dashboard
+
+import "github.com/labstack/echo/v4"
+
+func (h *Handler) alertRoutes(g *echo.Group) {}
