@@ -490,3 +490,17 @@ func TestDestinationsObeyAddressRules(t *testing.T) {
 		t.Fatalf("test mail through a loopback SMTP server: %+v, want refused at the first try", d)
 	}
 }
+
+// TestUnknownChangeKeepsState: a change against a period of 0 cannot be
+// judged; the rule keeps firing instead of resolving (the series has not
+// recovered), and resolves once a change can be computed again.
+func TestUnknownChangeKeepsState(t *testing.T) {
+	checks := []Check{{Holds: true}, {Unknown: true}, {Unknown: true}, {Holds: false}}
+	for i := range checks {
+		checks[i].Period = day("2026-01-15").AddDate(0, 0, 7*i)
+	}
+	ts := Transitions("", checks)
+	if len(ts) != 2 || ts[0].State != StateFiring || ts[1].State != StateResolved || ts[1].Period != checks[3].Period {
+		t.Fatalf("transitions %+v: want firing on the first check and resolved on the last only", ts)
+	}
+}

@@ -25,7 +25,10 @@ type Check struct {
 	// NaN when that period had 0.
 	ChangePct float64
 	Holds     bool
-	Detail    string
+	// Unknown: the condition cannot be judged (a change against a
+	// period of 0); the rule keeps its state.
+	Unknown bool
+	Detail  string
 }
 
 // step is the comparison lag of a change: the same weekday a week
@@ -128,6 +131,8 @@ func Checks(ctx context.Context, s *store.Store, r Rule, from, to time.Time, fr 
 			if pv != 0 {
 				c.ChangePct = (v - pv) / pv * 100
 				c.Holds = r.Direction == Above && c.ChangePct > r.Value || r.Direction == Below && c.ChangePct < r.Value
+			} else {
+				c.Unknown = true
 			}
 			c.Detail = fmt.Sprintf("%s %s on %s against %s on %s (%s); the rule is %s %s %%", r.Metric, number(v), periodWords(r, p),
 				number(pv), periodWords(r, prev), pctWords(c.ChangePct), r.Direction, signed(r.Value))
@@ -151,6 +156,9 @@ func Transitions(state string, checks []Check) []Transition {
 	var out []Transition
 	for _, c := range checks {
 		switch {
+		case c.Unknown:
+			// A check that cannot be judged changes nothing: a series
+			// that fell to 0 and stays there has not recovered.
 		case c.Holds && state != StateFiring:
 			state = StateFiring
 			out = append(out, Transition{c, state})

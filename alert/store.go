@@ -120,7 +120,7 @@ func (st *Store) rules(ctx context.Context, where string, args []any) ([]Rule, e
 			return nil, fmt.Errorf("read alert rules: %w", err)
 		}
 		r.Metric, r.Interval, r.CreatedAt = query.Metric(metric), query.Interval(iv), r.CreatedAt.UTC()
-		if r.Snooze == "1970-01-01" {
+		if r.Snooze == "1970-01-01" || r.Snooze == "0000-00-00" {
 			r.Snooze = ""
 		}
 		if err := json.Unmarshal([]byte(to), &r.To); err != nil {
