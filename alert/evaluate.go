@@ -61,7 +61,10 @@ func (r Rule) LastComplete(fr query.DataFreshness) time.Time {
 
 // values reads the rule's metric on its slice per complete period over
 // [from, to] (period starts), keyed by period.
-func values(ctx context.Context, s *store.Store, r Rule, from, to time.Time, fr *query.DataFreshness) (map[time.Time]float64, error) {
+func values(ctx context.Context, s *store.Store, r Rule, owners catalog.Owners, from, to time.Time, fr *query.DataFreshness) (map[time.Time]float64, error) {
+	if r.Metric == Dependency {
+		return dependency(ctx, s, r, owners, from, to, fr)
+	}
 	req := query.SeriesRequest{Metric: r.Metric, Interval: r.Interval, From: from, To: to, TZ: r.Timezone, Filters: r.Filters(), Freshness: fr}
 	if r.Interval == query.Week {
 		req.To = to.AddDate(0, 0, 6)
@@ -95,13 +98,39 @@ func values(ctx context.Context, s *store.Store, r Rule, from, to time.Time, fr 
 	return out, nil
 }
 
+// dependency reads the assistant's dependency percentage per complete
+// period (the channel, when set, narrows the channels counted).
+func dependency(ctx context.Context, s *store.Store, r Rule, owners catalog.Owners, from, to time.Time, fr *query.DataFreshness) (map[time.Time]float64, error) {
+	if r.Interval == query.Week {
+		to = to.AddDate(0, 0, 6)
+	}
+	var now time.Time
+	if fr != nil {
+		now = fr.Now
+	}
+	res, err := query.Dependency(ctx, s, query.DependencyRequest{Interval: r.Interval, From: from, To: to, Filters: r.Filters(), TZ: r.Timezone,
+		Owners: owners, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	out := map[time.Time]float64{}
+	for _, row := range res.Rows {
+		if row.Complete && row.Assistant == r.Assistant {
+			out[row.Period] = row.Pct
+		}
+	}
+	return out, nil
+}
+
 // Checks evaluates a threshold or change rule on every complete period
 // with a first day in [from, to] (a week's first days are Mondays).
-func Checks(ctx context.Context, s *store.Store, r Rule, from, to time.Time, fr *query.DataFreshness) ([]Check, error) {
+// owners (zero: catalog.DefaultOwners) says who controls which channel,
+// for the dependency metric.
+func Checks(ctx context.Context, s *store.Store, r Rule, owners catalog.Owners, from, to time.Time, fr *query.DataFreshness) ([]Check, error) {
 	if r.Interval == query.Week {
 		from = weekStart(from)
 	}
-	vals, err := values(ctx, s, r, r.firstRead(from), to, fr)
+	vals, err := values(ctx, s, r, owners, r.firstRead(from), to, fr)
 	if err != nil {
 		return nil, err
 	}

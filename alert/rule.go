@@ -19,8 +19,13 @@ import (
 	"github.com/adoptscope/adoptscope/query"
 )
 
+// Dependency is the platform dependency of the Channel page: the
+// percentage of the assistant's people who reached it through channels
+// its maker does not control (query.Dependency's Pct).
+const Dependency query.Metric = "dependency"
+
 // Metrics a rule may watch: the charts' metrics.
-var Metrics = []query.Metric{query.ActiveUsers, query.Events, query.Share, query.NewUsers}
+var Metrics = []query.Metric{query.ActiveUsers, query.Events, query.Share, query.NewUsers, Dependency}
 
 // Conditions.
 const (
@@ -172,10 +177,13 @@ func (r *Rule) Normalize(reg catalog.Registry) error {
 		okMetric = okMetric || m == r.Metric
 	}
 	if !okMetric {
-		bad("metric %q: want active_users, events, share or new_users", r.Metric)
+		bad("metric %q: want active_users, events, share, new_users or dependency", r.Metric)
 	}
 	if r.Metric == query.Share && r.Assistant == "" {
 		bad("metric share: name an assistant (its share of the people of the rest of the slice)")
+	}
+	if r.Metric == Dependency && r.Assistant == "" {
+		bad("metric dependency: name an assistant (the share of its people reached through channels its maker does not control)")
 	}
 	switch r.Condition {
 	case Threshold, Change:

@@ -24,7 +24,10 @@ const DefaultMaxPerDay = 2
 type Service struct {
 	Store    *Store
 	Registry catalog.Registry
-	Send     Sender
+	// Owners says who controls each channel (metric dependency; zero:
+	// catalog.DefaultOwners).
+	Owners catalog.Owners
+	Send   Sender
 	// MaxPerDay bounds a rule's notifications per day (by the clock, UTC).
 	MaxPerDay int
 	// Claimer identifies this process in claims; Settle is the claim's
@@ -141,7 +144,7 @@ func (s *Service) Backtest(ctx context.Context, r Rule, from, to time.Time) (Bac
 		res.Periods = int(to.Sub(from).Hours()/24) + 1
 		return res, err
 	}
-	checks, err = Checks(ctx, s.s, r, from, to, &fr)
+	checks, err = Checks(ctx, s.s, r, s.Owners, from, to, &fr)
 	if err != nil {
 		return res, err
 	}
@@ -253,7 +256,7 @@ func (s *Service) evaluateRule(ctx context.Context, r Rule, fr query.DataFreshne
 			}
 		}
 	} else {
-		checks, err := Checks(ctx, s.s, r, p, p, &fr)
+		checks, err := Checks(ctx, s.s, r, s.Owners, p, p, &fr)
 		if err != nil {
 			return 0, err
 		}

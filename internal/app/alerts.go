@@ -21,6 +21,7 @@ func (a *App) startAlerts(ctx context.Context, mode Mode) error {
 	}
 	svc := alert.NewService(a.Backend.Store, a.Annotations, a.Cfg.Registry(), a.Log.With("part", "alerts"))
 	svc.MaxPerDay = a.Cfg.Alerts.MaxPerDay
+	svc.Owners = a.Cfg.OwnersOrDefault()
 	svc.Settle = a.Cfg.Exports.ClaimSettle
 	svc.Send = alert.Sender{To: WebhookDestinations(ctx, &a.Cfg), PublicURL: a.Cfg.AlertPublicURL(),
 		SMTP: alert.SMTP{Host: a.Cfg.Alerts.SMTPHost, Port: a.Cfg.Alerts.SMTPPort, User: a.Cfg.Alerts.SMTPUser,
