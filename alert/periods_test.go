@@ -189,3 +189,60 @@ func TestStormRules(t *testing.T) {
 		t.Fatalf("snoozed rule: events %+v, receiver got %d; want both changes recorded as snoozed and nothing sent", zevs, len(snoozed.received()))
 	}
 }
+
+// TestShareRule: share is the assistant's percentage of the people of the
+// rest of the slice (here: of everyone on WhatsApp), counted here from
+// the fixture.
+func TestShareRule(t *testing.T) {
+	s := chtest.NewStore(t)
+	ctx := context.Background()
+	var rows []schematest.Event
+	all, chat := map[string]map[uint64]bool{}, map[string]map[uint64]bool{}
+	add := func(d, assistant string, user uint64) {
+		rows = append(rows, schematest.Event{Time: day(d).Add(12 * time.Hour), Assistant: assistant, Channel: "whatsapp", User: user})
+		if all[d] == nil {
+			all[d], chat[d] = map[uint64]bool{}, map[uint64]bool{}
+		}
+		all[d][user] = true
+		if assistant == "chatgpt" {
+			chat[d][user] = true
+		}
+	}
+	for u := uint64(1); u <= 30; u++ {
+		a := "meta_ai"
+		if u <= 15 {
+			a = "chatgpt"
+		}
+		add("2026-03-01", a, u)
+		if u <= 5 {
+			a = "chatgpt"
+		} else {
+			a = "meta_ai"
+		}
+		add("2026-03-02", a, u)
+	}
+	add("2026-03-02", "chatgpt", 30) // also on Meta AI: counted once in the whole
+	schematest.InsertAndBuild(t, s, "s", rows)
+	fr, err := query.Freshness(ctx, s, day("2026-03-03").Add(6*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Rule{Name: "share under 30 %", Metric: query.Share, Assistant: "chatgpt", Channel: "whatsapp", Condition: Threshold, Direction: Below, Value: 30,
+		To: []Destination{{Kind: KindEmail, To: "pm@example.com"}}}
+	if err := r.Normalize(catalog.Registry{}); err != nil {
+		t.Fatal(err)
+	}
+	checks, err := Checks(ctx, s, r, catalog.Owners{}, day("2026-03-01"), day("2026-03-02"), &fr)
+	if err != nil || len(checks) != 2 {
+		t.Fatalf("checks %+v, %v", checks, err)
+	}
+	for i, d := range []string{"2026-03-01", "2026-03-02"} {
+		want := math.Round(float64(len(chat[d]))/float64(len(all[d]))*10000) / 100
+		if math.Abs(checks[i].Value-want) > 0.01 {
+			t.Errorf("%s: share %v, want %v", d, checks[i].Value, want)
+		}
+	}
+	if checks[0].Holds || !checks[1].Holds {
+		t.Errorf("holds %v %v, want false then true", checks[0].Holds, checks[1].Holds)
+	}
+}
