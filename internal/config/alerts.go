@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 )
@@ -59,5 +60,12 @@ func (c *Config) AlertPublicURL() string {
 	if c.Alerts.PublicURL != "" {
 		return strings.TrimRight(c.Alerts.PublicURL, "/")
 	}
-	return "http://" + c.Addr
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return "http://" + c.Addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost" // listening everywhere: a link needs a name
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

@@ -40,6 +40,10 @@ func TestAlertSettings(t *testing.T) {
 			t.Errorf("%v: %v, want an error naming %s", tc.args, err, tc.want)
 		}
 	}
+	c.Addr = ":8080"
+	if c.AlertPublicURL() != "http://localhost:8080" {
+		t.Errorf("public URL on :8080: %s", c.AlertPublicURL())
+	}
 	c.Alerts.PublicURL = "https://adoptscope.example.com/"
 	if c.AlertPublicURL() != "https://adoptscope.example.com" {
 		t.Errorf("public URL %s", c.AlertPublicURL())
