@@ -34,7 +34,7 @@ var layers = []struct {
 }
 
 // domain are the domain's service packages.
-var domain = []string{"ingest", "rollup", "query", "annotation", "export", "demo", "schema", "breaks", "panel"}
+var domain = []string{"ingest", "rollup", "query", "annotation", "export", "demo", "schema", "breaks", "panel", "alert"}
 
 // viewsRefuses are what the views layer may not import although they sit
 // below it: components render a view model and never reach for the
@@ -50,6 +50,9 @@ var sameLayer = map[string]bool{
 	"export -> query":      true, // an export is a stored query
 	"breaks -> query":      true, // the detector reads the daily series
 	"breaks -> annotation": true, // and keeps breaks as suggested annotations
+	"alert -> query":       true, // a rule watches a chart's metric
+	"alert -> annotation":  true, // break rules read the detected breaks
+	"alert -> export":      true, // notifications obey the webhook address rules and claim like export runs
 }
 
 // layerOf returns the layer rank and the unit (a folder under a prefix

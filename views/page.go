@@ -149,12 +149,13 @@ var nav = []navEntry{
 	{"/annotations", "Annotations"},
 	{"/ingest", "Ingest"},
 	{"/exports", "Exports"},
+	{"/alerts", "Alerts"},
 }
 
 // navHref keeps the filters when moving between chart pages.
 func navHref(p Page, path string) templ.SafeURL {
 	switch path {
-	case "/annotations", "/ingest", "/exports":
+	case "/annotations", "/ingest", "/exports", "/alerts":
 		if z := p.Filters.zone(); z != "UTC" {
 			return templ.SafeURL(path + "?" + url.Values{"tz": {z}}.Encode())
 		}

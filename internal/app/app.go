@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/adoptscope/adoptscope/alert"
 	"github.com/adoptscope/adoptscope/annotation"
 	"github.com/adoptscope/adoptscope/breaks"
 	"github.com/adoptscope/adoptscope/export"
@@ -61,6 +62,9 @@ type App struct {
 	// Breaks detects level changes after each complete day (mode
 	// Scheduler) and on demand (mode Web).
 	Breaks *breaks.Detector
+	// Alerts keeps the alert rules: the API and the dashboard edit them,
+	// the scheduler evaluates them (modes Web and Scheduler).
+	Alerts *alert.Service
 	// webMetrics is the /metrics registry of a process without ingest.
 	webMetrics *prometheus.Registry
 
@@ -89,7 +93,7 @@ func New(ctx context.Context, cfg config.Config, mode Mode, b *Backend, log *slo
 	// needs the dashboard's sessions, the scheduler and the demo load start
 	// once everything they report to exists.
 	for _, start := range []func(context.Context, Mode) error{
-		a.startRollups, a.trackIngestRoutes(a.startIngest), a.startExports, a.startWeb, a.startBreaks, a.startScheduler, a.startDemo,
+		a.startRollups, a.trackIngestRoutes(a.startIngest), a.startExports, a.startAlerts, a.startWeb, a.startBreaks, a.startScheduler, a.startDemo,
 	} {
 		if err := start(ctx, mode); err != nil {
 			a.stop()

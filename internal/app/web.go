@@ -51,7 +51,9 @@ func (a *App) startWeb(_ context.Context, mode Mode) error {
 	// Annotation scopes are checked against the configured registries
 	// (empty: the catalog's defaults), by the API, the dashboard's form
 	// and the CLI alike.
-	a.Annotations = annotation.New(a.Backend.Store, a.Cfg.Registry())
+	if a.Annotations == nil {
+		a.Annotations = annotation.New(a.Backend.Store, a.Cfg.Registry())
+	}
 	det := a.breaksDetector()
 	// Panel members are keyed like events, with ingest's secret: only an
 	// instance that runs ingest takes panel uploads.
@@ -79,6 +81,7 @@ func (a *App) startWeb(_ context.Context, mode Mode) error {
 		// The optional features this process serves.
 		Exports:     a.Exports,
 		Annotations: a.Annotations,
+		Alerts:      a.Alerts,
 		Detect: func(ctx context.Context) (string, error) {
 			res, err := det.Run(ctx)
 			return res.String(), err
@@ -117,7 +120,7 @@ func (a *App) startWeb(_ context.Context, mode Mode) error {
 	}
 	owners := a.Cfg.OwnersOrDefault()
 	a.Dashboard, err = dashboard.New(dashboard.Deps{Store: a.Backend.Store, Auth: a.Auth, Annotations: a.Annotations, Log: a.Log,
-		IngestStats: snapshot, Ingest: a.Ingest, Exports: a.Exports, Assistants: a.Cfg.Ingest.Assistants, Channels: a.Cfg.Ingest.Channels,
+		IngestStats: snapshot, Ingest: a.Ingest, Exports: a.Exports, Alerts: a.Alerts, Assistants: a.Cfg.Ingest.Assistants, Channels: a.Cfg.Ingest.Channels,
 		RollupInterval: a.Cfg.Ingest.RollupInterval, RollupMaxLag: a.Cfg.Ingest.RollupMaxLag, Timezone: a.Cfg.Timezone,
 		Owners: &owners})
 	if err != nil {

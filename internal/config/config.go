@@ -31,6 +31,7 @@ type Config struct {
 	Ingest          IngestConfig
 	SDK             SDKConfig // PostHog / Segment SDK mapping, bound with Ingest
 	Exports         ExportConfig
+	Alerts          AlertConfig
 	HTTP            HTTPConfig
 	Users           string // dashboard accounts: name:role:bcrypt-hash, comma-separated
 	UsersFile       string // file of dashboard accounts, one name:role:bcrypt-hash per line
@@ -79,6 +80,7 @@ func (c *Config) Bind(fs *flag.FlagSet, sections Section) {
 	if sections&Data != 0 {
 		f.str(&c.DataDir, "data-dir", "ADOPTSCOPE_DATA_DIR", "./data", "data folder: managed ClickHouse, generated secrets and tokens, exports")
 		c.bindExports(f)
+		c.bindAlerts(f)
 	}
 	if sections&ClickHouse != 0 {
 		f.str(&c.ClickHouse.Addr, "clickhouse-addr", "ADOPTSCOPE_CLICKHOUSE_ADDR", "", "host:port of an existing ClickHouse server (native protocol, usually 9000; 9440 with TLS), or a comma-separated list tried in order (cluster nodes); empty: start a managed server in the data folder")
@@ -175,6 +177,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Exports.bound {
 		errs = append(errs, c.validateExports()...)
+	}
+	if c.Alerts.bound {
+		errs = append(errs, c.validateAlerts()...)
 	}
 	if c.Ingest.registriesBound {
 		errs = append(errs, c.validateRegistries()...)

@@ -102,6 +102,7 @@ func TestBrowser(t *testing.T) {
 		}
 		cancel()
 	}
+	alertID := alertFixture(t, s, &d)
 	h := mustNew(t, d)
 	// A detection run, so the Annotations page lists suggested breaks and
 	// the charts draw them.
@@ -167,6 +168,9 @@ func TestBrowser(t *testing.T) {
 		{"exports", "/exports"},
 		{"export-form", "/exports/new"},
 		{"export-delete", "/exports/" + url.PathEscape(weekly.ID) + "/delete"},
+		{"alerts", "/alerts"},
+		{"alert-backtest", "/alerts/" + alertID + "/backtest?from=2025-12-01&to=2026-05-31"},
+		{"overview-alert-day", "/?assistant=chatgpt&channel=whatsapp&range=custom&from=2025-12-19&to=2026-02-12&interval=day&alert_day=2026-01-15"},
 	}
 	only := map[string]bool{}
 	for _, n := range strings.Split(os.Getenv("ADOPTSCOPE_BROWSER_PAGES"), ",") {
@@ -271,7 +275,7 @@ func TestBrowser(t *testing.T) {
 				if drawn != charts {
 					t.Errorf("%d of %d charts drawn", drawn, charts)
 				}
-				needsCharts := !strings.HasPrefix(pg.name, "annotations") && pg.name != "breaks" && pg.name != "ingest" && !strings.HasPrefix(pg.name, "export") && pg.name != "overview-unknown"
+				needsCharts := !strings.HasPrefix(pg.name, "annotations") && pg.name != "breaks" && pg.name != "ingest" && !strings.HasPrefix(pg.name, "export") && !strings.HasPrefix(pg.name, "alert") && pg.name != "overview-unknown"
 				if needsCharts && charts == 0 {
 					t.Error("no chart on the page")
 				}

@@ -275,7 +275,7 @@ func (h *Handler) annotations(ctx context.Context, f Filters) []annotation.Annot
 	} else {
 		list = append(list, sugg...)
 	}
-	return list
+	return append(list, h.alertMarks(ctx, f, f.AlertDay)...)
 }
 
 // demoShown reports whether demo events are in the range (the badge).

@@ -31,6 +31,9 @@ type Filters struct {
 	// and "last period" tables (partial=include); by default they use the
 	// last complete period.
 	Partial bool
+	// AlertDay (alert_day) is a day an alert notification links to: the
+	// charts mark it.
+	AlertDay string
 	// Errors are the parameters that could not be used, with the reason;
 	// the page shows them and falls back to the default for each.
 	Errors []string
@@ -110,7 +113,7 @@ func parseFilters(q url.Values, env filterEnv) Filters {
 	})
 	f := Filters{Range: string(s.Range), From: s.From, To: s.To, Interval: string(s.Interval),
 		Assistants: s.Filters.Assistants, Channels: s.Filters.Channels, Countries: s.Filters.Countries,
-		Compare: s.Compare, TZ: s.TZ, Partial: s.Partial, slice: s}
+		Compare: s.Compare, TZ: s.TZ, Partial: s.Partial, slice: s, AlertDay: q.Get("alert_day")}
 	if f.TZ == "" {
 		f.TZ = "UTC"
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/adoptscope/adoptscope/alert"
 	"github.com/adoptscope/adoptscope/annotation"
 	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/export"
@@ -55,6 +56,9 @@ type Deps struct {
 	// Exports serves the Exports page (nil: this process has no exports;
 	// the page says so).
 	Exports *export.Service
+	// Alerts serves the Alerts page (nil: the page says alerts are not
+	// served here).
+	Alerts *alert.Service
 	// Owners says who makes each assistant and owns each channel (platform
 	// dependency); nil: catalog.DefaultOwners.
 	Owners *catalog.Owners
@@ -140,6 +144,7 @@ func (h *Handler) routes(g *echo.Group) {
 	g.GET("/overlap", h.showOverlapPage)
 	g.GET("/ingest", h.showIngestPage)
 	h.exportRoutes(g)
+	h.alertRoutes(g)
 }
 
 // secure sets the security headers of dashboard responses, with a fresh

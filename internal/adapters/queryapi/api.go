@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/adoptscope/adoptscope/alert"
 	"github.com/adoptscope/adoptscope/annotation"
 	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/export"
@@ -62,6 +63,8 @@ type Deps struct {
 	// detected breaks of /breaks (nil: /annotations is not mounted, the
 	// others answer 503).
 	Annotations *annotation.Service
+	// Alerts serves /alerts (nil: not mounted).
+	Alerts *alert.Service
 	// Detect runs break detection now and describes what it did, for POST
 	// /breaks/detect (nil: 503).
 	Detect func(ctx context.Context) (string, error)
@@ -169,6 +172,9 @@ func (a *API) Register(g *echo.Group) {
 		a.annotationHandlers().register(g)
 	}
 	a.registerPanel(g)
+	if a.deps.Alerts != nil {
+		a.registerAlerts(g)
+	}
 }
 
 // format reads the format parameter: json (default) or csv.
