@@ -21,9 +21,9 @@ import (
 	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/export"
 	"github.com/adoptscope/adoptscope/ingest"
-	"github.com/adoptscope/adoptscope/panel"
 	"github.com/adoptscope/adoptscope/internal/platform/httperr"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
+	"github.com/adoptscope/adoptscope/panel"
 	"github.com/adoptscope/adoptscope/rollup"
 	"github.com/adoptscope/adoptscope/views"
 )
