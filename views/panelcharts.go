@@ -63,6 +63,7 @@ func EstimateChart(periods []string, ss []EstimateSeries) map[string]any {
 		legend = append(legend, s.Name)
 	}
 	o["series"] = series
+	o["xAxis"] = []any{map[string]any{"type": "category", "data": periods, "boundaryGap": false}}
 	if l, ok := asMap(o["legend"]); ok {
 		l["data"] = legend
 	}
@@ -85,5 +86,7 @@ func HistogramOptions(buckets []string, counts []int, xName string) map[string]a
 		data[i] = opts.BarData{Value: c}
 	}
 	bar.SetXAxis(buckets).AddSeries("members", data, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#64748b"}))
-	return generic(bar.JSON())
+	o := generic(bar.JSON())
+	o["xAxis"] = []any{map[string]any{"type": "category", "data": buckets, "name": xName, "nameLocation": "middle", "nameGap": 28}}
+	return o
 }

@@ -112,6 +112,26 @@ func (h *Handler) estimateChart(pr *pageRequest, f Filters, name string) views.C
 	if err != nil {
 		return views.Failed(ch.ID, ch.Title, h.readableErr(pr.c, "panel estimate", err))
 	}
+	// A period not over yet would read as a fall: only complete periods
+	// (ended by yesterday, UTC) are drawn.
+	yesterday := truncDay(h.opts.Now()).AddDate(0, 0, -1)
+	complete := rows[:0]
+	for _, r := range rows {
+		end := r.Period.AddDate(0, 0, 1).AddDate(0, 0, -1)
+		switch req.Interval {
+		case query.Week:
+			end = r.Period.AddDate(0, 0, 6)
+		case query.Month:
+			end = r.Period.AddDate(0, 1, -1)
+		}
+		if !end.After(yesterday) {
+			complete = append(complete, r)
+		}
+	}
+	if len(complete) < len(rows) {
+		ch.Note += " The current " + string(req.Interval) + " is not over yet and is left out."
+	}
+	rows = complete
 	idx := map[string]int{}
 	var periods []string
 	for _, r := range rows {
