@@ -474,3 +474,23 @@ func indexOf(xs []string, x string) int {
 	}
 	return -1
 }
+
+// Panels lists the panels that have members, by name.
+func (s *Service) Panels(ctx context.Context) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	defer cancel()
+	rows, err := s.store.Conn.Query(ctx, "SELECT DISTINCT CAST(panel AS String) AS p FROM panel_members ORDER BY p SETTINGS max_execution_time = 60")
+	if err != nil {
+		return nil, fmt.Errorf("panel: list panels: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, fmt.Errorf("panel: list panels: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}

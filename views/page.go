@@ -146,6 +146,7 @@ var nav = []navEntry{
 	{"/overlap", "Overlap"},
 	{"/retention", "Retention"},
 	{"/modalities", "Modalities"},
+	{"/panel", "Panel"},
 	{"/annotations", "Annotations"},
 	{"/ingest", "Ingest"},
 	{"/exports", "Exports"},

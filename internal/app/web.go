@@ -122,7 +122,7 @@ func (a *App) startWeb(_ context.Context, mode Mode) error {
 	a.Dashboard, err = dashboard.New(dashboard.Deps{Store: a.Backend.Store, Auth: a.Auth, Annotations: a.Annotations, Log: a.Log,
 		IngestStats: snapshot, Ingest: a.Ingest, Exports: a.Exports, Alerts: a.Alerts, Assistants: a.Cfg.Ingest.Assistants, Channels: a.Cfg.Ingest.Channels,
 		RollupInterval: a.Cfg.Ingest.RollupInterval, RollupMaxLag: a.Cfg.Ingest.RollupMaxLag, Timezone: a.Cfg.Timezone,
-		Owners: &owners})
+		Owners: &owners, Panel: panels})
 	if err != nil {
 		return err
 	}

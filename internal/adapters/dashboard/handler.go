@@ -24,6 +24,7 @@ import (
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/platform/httperr"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
+	"github.com/adoptscope/adoptscope/panel"
 	"github.com/adoptscope/adoptscope/rollup"
 	"github.com/adoptscope/adoptscope/views"
 )
@@ -65,6 +66,9 @@ type Deps struct {
 	// Timezone is the IANA zone of the days of every page when the URL has
 	// no tz (ADOPTSCOPE_TIMEZONE); "" is UTC.
 	Timezone string
+	// Panel weights consumer panels (the Panel page); nil when this
+	// process does not run ingest (the page says so).
+	Panel *panel.Service
 	// RollupInterval and RollupMaxLag are the rollup builder's schedule,
 	// as the Ingest page explains it (zero: the builder's defaults).
 	RollupInterval, RollupMaxLag time.Duration
@@ -136,6 +140,7 @@ func (h *Handler) routes(g *echo.Group) {
 	g.GET("/impact", h.showImpactPage)
 	g.GET("/retention", h.showRetentionPage)
 	g.GET("/modalities", h.showModalitiesPage)
+	g.GET("/panel", h.showPanelPage)
 	g.GET("/annotations", h.showAnnotationsPage)
 	g.POST("/annotations", h.submitAnnotation, h.requireAdmin)
 	g.POST("/annotations/:id/delete", h.submitAnnotationDelete, h.requireAdmin)
