@@ -28,6 +28,7 @@ import (
 	"github.com/adoptscope/adoptscope/ingest"
 	"github.com/adoptscope/adoptscope/internal/platform/chtest"
 	"github.com/adoptscope/adoptscope/internal/platform/store"
+	"github.com/adoptscope/adoptscope/panel"
 )
 
 // loadDemo loads a small demo data set through the ingest pipeline and
@@ -87,6 +88,22 @@ func TestBrowser(t *testing.T) {
 	p := loadDemo(t, s, people)
 	d := testDeps(s, nil)
 	d.IngestStats = p.Snapshot
+	// The demo's people as a panel, so the Panel page draws estimates.
+	d.Panel = panel.NewService(s, p.UserKey)
+	{
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		members, err := demo.PanelMembersCSV(demo.Config{People: people})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Panel.SubmitMembers(ctx, strings.NewReader(members), true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Panel.SubmitTargets(ctx, strings.NewReader(demo.PanelTargetsCSV(demo.Config{People: people})), true); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
 	// One export with a run, so the Exports pages show their list, times
 	// and the delete confirmation.
 	d.Exports = export.NewService(s, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -168,6 +185,7 @@ func TestBrowser(t *testing.T) {
 		{"exports", "/exports"},
 		{"export-form", "/exports/new"},
 		{"export-delete", "/exports/" + url.PathEscape(weekly.ID) + "/delete"},
+		{"panel", "/panel?range=12m&interval=month"},
 		{"alerts", "/alerts"},
 		{"alert-backtest", "/alerts/" + alertID + "/backtest?from=2025-12-01&to=2026-05-31"},
 		{"overview-alert-day", "/?assistant=chatgpt&channel=whatsapp&range=custom&from=2025-12-19&to=2026-02-12&interval=day&alert_day=2026-01-15"},
