@@ -64,6 +64,13 @@ var singleServerOnly = map[string]bool{
 	"ingest_dedup_since": true,
 	// 0120's: the log kept minutes, and the marks that let an instance skip it.
 	"ingest_dedup_recent": true, "ingest_dedup_recent_mv": true, "ingest_dedup_marks": true, "ingest_dedup_marks_mv": true,
+	// 0210's: the rollups of configured time zones, fed by the builder (a
+	// cluster's questions in another zone read raw events).
+	"rollup_zone_users_day": true, "rollup_zone_users_day_mv": true, "rollup_zone_users_week": true, "rollup_zone_users_week_mv": true,
+	"rollup_zone_users_month": true, "rollup_zone_users_month_mv": true, "rollup_zone_events_day": true, "rollup_zone_events_day_mv": true,
+	"rollup_zone_person_day": true, "rollup_zone_person_day_mv": true, "rollup_zone_first_seen": true, "rollup_zone_first_seen_mv": true,
+	"rollup_zone_version_day": true, "rollup_zone_version_day_mv": true, "rollup_zone_users_final": true, "rollup_zones": true,
+	"rollup_zone_feed": true,
 }
 
 func TestMigrateTwiceOnCluster(t *testing.T) {

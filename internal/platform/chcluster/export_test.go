@@ -76,7 +76,10 @@ func TestTwoSchedulersOnClusterOneFilePerRun(t *testing.T) {
 	for _, root := range roots {
 		ents, _ := os.ReadDir(filepath.Join(root, e.Name))
 		for _, en := range ents {
-			onDisk = append(onDisk, en.Name())
+			// Each file has its manifest beside it (<file>.json).
+			if !strings.HasSuffix(en.Name(), ".csv.json") {
+				onDisk = append(onDisk, en.Name())
+			}
 		}
 	}
 	sort.Strings(onDisk)
