@@ -18,6 +18,9 @@ import (
 type Server struct {
 	Addr    string
 	Managed bool // started by this process, in the data folder
+	// Password is the one to connect with: the managed server's generated
+	// one, or the configured one (processes started on this server need it).
+	Password string
 	// ClientCommand is the clickhouse-client line that opens a shell on
 	// the managed server (empty when not managed).
 	ClientCommand string
@@ -65,7 +68,7 @@ func OpenServer(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Ser
 		s.ClientCommand = srv.ClientCommand(cfg.ClickHousePasswordFile())
 		log.Info("managed ClickHouse listens on loopback; open a shell with", "command", s.ClientCommand, "http", srv.HTTPAddr)
 	}
-	s.Addr = cfg.ClickHouse.Addr
+	s.Addr, s.Password = cfg.ClickHouse.Addr, cfg.ClickHouse.Password
 	s.cfg = *cfg
 	return s, nil
 }

@@ -28,7 +28,10 @@ type child struct {
 // startChild starts this binary with the arguments args gives for a free
 // address and a fresh token (named prefix-…), and waits until it answers
 // /healthz. It dies with the benchmark.
-func startChild(ctx context.Context, stderr io.Writer, prefix string, args func(addr, token string) []string) (child, error) {
+// The ClickHouse password reaches the child in its environment
+// (ADOPTSCOPE_CLICKHOUSE_PASSWORD), not on its command line, where any
+// local user would read it.
+func startChild(ctx context.Context, stderr io.Writer, prefix, chPassword string, args func(addr, token string) []string) (child, error) {
 	tok := prefix + "-token-" + strconv.FormatUint(rand.Uint64(), 16)
 	addr, err := freeAddr()
 	if err != nil {
@@ -39,6 +42,7 @@ func startChild(ctx context.Context, stderr io.Writer, prefix string, args func(
 		return child{}, err
 	}
 	cmd := exec.Command(exe, args(addr, tok)...)
+	cmd.Env = append(os.Environ(), "ADOPTSCOPE_CLICKHOUSE_PASSWORD="+chPassword)
 	cmd.Stdout = io.Discard
 	cmd.Stderr = stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}

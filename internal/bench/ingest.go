@@ -89,7 +89,7 @@ func Ingest(ctx context.Context, o IngestOptions, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	target, err := startIngest(ctx, o, srv.Addr, tmp, db)
+	target, err := startIngest(ctx, o, srv.Addr, srv.Password, tmp, db)
 	if err != nil {
 		return err
 	}

@@ -24,11 +24,11 @@ type ingestTarget = child
 // startIngest starts an ingest process of this binary on database db of the
 // ClickHouse at chAddr, with its data folder under dir; or, with o.URL,
 // targets the running one.
-func startIngest(ctx context.Context, o IngestOptions, chAddr, dir, db string) (ingestTarget, error) {
+func startIngest(ctx context.Context, o IngestOptions, chAddr, chPassword, dir, db string) (ingestTarget, error) {
 	if o.URL != "" {
 		return ingestTarget{url: o.URL, token: o.Token, pid: o.PID, stop: func() {}}, nil
 	}
-	return startChild(ctx, o.Stderr, "bench", func(addr, tok string) []string {
+	return startChild(ctx, o.Stderr, "bench", chPassword, func(addr, tok string) []string {
 		return []string{"ingest", "--addr", addr, "--data-dir", filepath.Join(dir, "ingest"),
 			"--clickhouse-addr", chAddr, "--clickhouse-database", db, "--ingest-tokens", tok,
 			"--ingest-batch-rows", strconv.Itoa(o.BatchRows), "--log-level", "warn"}

@@ -159,7 +159,7 @@ func Soak(ctx context.Context, o SoakOptions, w io.Writer) error {
 	}
 	defer srv.Close()
 	db := "bench_soak_" + strconv.FormatInt(time.Now().Unix(), 10)
-	inst, err := startSoakInstance(ctx, o, srv.Addr, tmp, db)
+	inst, err := startSoakInstance(ctx, o, srv.Addr, srv.Password, tmp, db)
 	if err != nil {
 		return err
 	}
@@ -223,8 +223,8 @@ func Soak(ctx context.Context, o SoakOptions, w io.Writer) error {
 // soakInstance is the started `adoptscope up`.
 type soakInstance = child
 
-func startSoakInstance(ctx context.Context, o SoakOptions, chAddr, dir, db string) (soakInstance, error) {
-	return startChild(ctx, o.Stderr, "soak", func(addr, tok string) []string {
+func startSoakInstance(ctx context.Context, o SoakOptions, chAddr, chPassword, dir, db string) (soakInstance, error) {
+	return startChild(ctx, o.Stderr, "soak", chPassword, func(addr, tok string) []string {
 		return []string{"up", "--addr", addr, "--data-dir", filepath.Join(dir, "app"),
 			"--clickhouse-addr", chAddr, "--clickhouse-database", db, "--ingest-tokens", tok,
 			"--demo", "off", "--log-level", "warn"}
