@@ -80,6 +80,19 @@ func (h *Handler) retentionCharts(ctx context.Context, pr *pageRequest, f Filter
 	if err != nil {
 		return views.RetentionView{Heatmap: views.Failed(id, title, h.readableErr(pr.c, id, err))}
 	}
+	// A period in which nobody was first seen is no cohort: it has no
+	// rate to colour (0 of 0 is not 0 %), so it gets no row; the note
+	// names those periods.
+	var empty []string
+	kept := cohorts[:0]
+	for _, co := range cohorts {
+		if co.Size == 0 {
+			empty = append(empty, co.Period)
+			continue
+		}
+		kept = append(kept, co)
+	}
+	cohorts = kept
 	n := 0
 	for _, co := range cohorts {
 		if len(co.Active) > n {
@@ -96,6 +109,9 @@ func (h *Handler) retentionCharts(ctx context.Context, pr *pageRequest, f Filter
 		" since. Cells: percent of the cohort active again, and the colour is that percent alone; hover a cell for the people. " +
 		smallMark + " and a dotted outline: a cohort of fewer than " + fmt.Sprint(smallCohort) + " people (listed below); dashed amber borders: " + unit +
 		" not over yet, with the days observed. Days are UTC days."
+	if len(empty) > 0 {
+		ch.Note += " Nobody was first seen in " + strings.Join(empty, ", ") + ": no row."
+	}
 	xs := make([]string, n)
 	for i := range xs {
 		xs[i] = strconv.Itoa(i)
