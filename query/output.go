@@ -483,11 +483,12 @@ func WriteRetentionCSV(w io.Writer, res RetentionResult) error {
 // WriteRetentionJSON writes res in the API's JSON shape.
 func WriteRetentionJSON(w io.Writer, res RetentionResult) error {
 	var buf bytes.Buffer
-	fr, err := json.Marshal(newFreshnessJSON(res.Freshness, res.Freshness.LastCompleteDay(time.UTC)))
+	fr, err := json.Marshal(newFreshnessJSON(res.Freshness, res.Freshness.LastCompleteDay(presenceIn(res.TZ, nil).loc())))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(&buf, `{"interval":%q,"from":%q,"to":%q,%s,"rows":[`, res.Interval, res.From.Format(catalog.DateLayout), res.To.Format(catalog.DateLayout), fr[1:len(fr)-1])
+	fmt.Fprintf(&buf, `{"interval":%q,"from":%q,"to":%q,"tz":%q,"source":%q,%s,"rows":[`, res.Interval, res.From.Format(catalog.DateLayout), res.To.Format(catalog.DateLayout),
+		zoneName(res.TZ), res.Source, fr[1:len(fr)-1])
 	for i, row := range res.Rows {
 		if i > 0 {
 			buf.WriteByte(',')

@@ -45,6 +45,8 @@ type OverlapRequest struct {
 	// Now is the clock (zero: the current time); not a URL parameter.
 	Now       time.Time
 	Freshness *DataFreshness
+	// TZ is the zone of the days ("" for UTC).
+	TZ string
 }
 
 // ParseOverlap reads an OverlapRequest: from, to (inclusive; default the
@@ -78,6 +80,7 @@ func ParseOverlapSince(v url.Values, first time.Time) (OverlapRequest, error) {
 		r.From, r.To = sl.From, sl.To
 	}
 	r.Filters = sl.Filters
+	r.TZ = sl.TZ
 	for _, d := range []Dim{DimModality, DimEventType} {
 		if len(v[string(d)]) > 0 {
 			return r, &ParamError{Param: string(d), Value: one(v, string(d)), Allowed: "the overlap slices by assistant, channel and country only"}
@@ -110,8 +113,11 @@ type OverlapResult struct {
 	Request         OverlapRequest
 	From, To        time.Time
 	LastCompleteDay time.Time
-	Assistants      []string
-	Periods         []OverlapPeriod
+	// Source is the table the people were read from (person-month,
+	// person-day, or raw events in a zone without rollups).
+	Source     string
+	Assistants []string
+	Periods    []OverlapPeriod
 }
 
 // SharePct is both ÷ users in percent, 2 decimals (0 when users is 0).
@@ -132,7 +138,9 @@ func Overlap(ctx context.Context, s *store.Store, r OverlapRequest) (OverlapResu
 	} else if fr, err = Freshness(ctx, s, r.Now); err != nil {
 		return res, err
 	}
-	last := fr.LastCompleteDay(time.UTC)
+	r.Freshness = &fr
+	p := presenceIn(r.TZ, &fr)
+	last := fr.LastCompleteDay(p.loc())
 	res.LastCompleteDay = last
 	from, to := r.From, r.To
 	if to.IsZero() {
@@ -143,12 +151,13 @@ func Overlap(ctx context.Context, s *store.Store, r OverlapRequest) (OverlapResu
 		to = last
 	}
 	res.From, res.To = from, to
+	res.Source = p.Source(Month, from, to)
 	if fr.Empty() || to.Before(from) {
 		return res, nil
 	}
 	res.Assistants = r.Filters.Assistants
 	if len(res.Assistants) == 0 {
-		if res.Assistants, err = assistantsIn(ctx, s, from, to, r.Filters); err != nil {
+		if res.Assistants, err = assistantsIn(ctx, s, presenceIn(r.TZ, &fr), from, to, r.Filters); err != nil {
 			return res, err
 		}
 	}
@@ -255,11 +264,12 @@ func overlapMasks(ctx context.Context, s *store.Store, r OverlapRequest, assista
 		period()
 		q.add(fmt.Sprintf(", %d) = %d) AS w%d", perWord, w, w))
 	}
-	q.add(" FROM rollup_person_day WHERE day >= toDate(?) AND day <= toDate(?) AND ", date(from), date(to))
-	q.in("assistant", assistants)
+	q.add(" FROM ")
 	f := r.Filters
-	f.Assistants = nil
-	filterSQL(q, f)
+	f.Assistants = assistants
+	// Whole months come from the person-month table, whatever the
+	// interval: a period here is a month or the whole range.
+	presenceIn(r.TZ, r.Freshness).rows(q, Month, from, to, f)
 	cols := make([]string, words)
 	for w := range cols {
 		cols[w] = fmt.Sprintf("w%d", w)
@@ -295,12 +305,23 @@ func overlapMasks(ctx context.Context, s *store.Store, r OverlapRequest, assista
 
 // assistantsIn lists the assistants with events in [from, to] on the
 // filtered channels and countries, in order.
-func assistantsIn(ctx context.Context, s *store.Store, from, to time.Time, f Filters) ([]string, error) {
+func assistantsIn(ctx context.Context, s *store.Store, p presence, from, to time.Time, f Filters) ([]string, error) {
 	q := &sqlText{}
-	q.add("SELECT CAST(assistant AS String) AS a FROM rollup_events_day WHERE day >= toDate(?) AND day <= toDate(?)", date(from), date(to))
 	f.Assistants = nil
-	filterSQL(q, f)
-	q.add(" GROUP BY a HAVING sum(events) > 0 ORDER BY a" + settingsClause)
+	switch {
+	case p.raw:
+		q.add("SELECT CAST(assistant AS String) AS a FROM ")
+		p.rows(q, Day, from, to, f)
+		q.add(" GROUP BY a ORDER BY a" + settingsClause)
+	default:
+		q.add("SELECT CAST(assistant AS String) AS a FROM " + p.table("events_day") + " WHERE ")
+		if p.zone {
+			q.add("tz = ? AND ", p.tz)
+		}
+		q.add("day >= toDate(?) AND day <= toDate(?)", date(from), date(to))
+		filterSQL(q, f)
+		q.add(" GROUP BY a HAVING sum(events) > 0 ORDER BY a" + settingsClause)
+	}
 	rows, cancel, err := run(ctx, s, q)
 	if err != nil {
 		return nil, err
@@ -406,9 +427,12 @@ func WriteOverlapJSON(w io.Writer, res OverlapResult) error {
 		Exact           bool         `json:"exact"`
 		Bound           string       `json:"bound"`
 		LastCompleteDay string       `json:"last_complete_day"`
+		TZ              string       `json:"tz"`
+		Source          string       `json:"source"`
 		Assistants      []string     `json:"assistants"`
 		Periods         []periodJSON `json:"periods"`
 	}{From: res.From.Format(catalog.DateLayout), To: res.To.Format(catalog.DateLayout), Interval: interval,
+		TZ: zoneName(res.Request.TZ), Source: res.Source,
 		Channels: orNone(res.Request.Filters.Channels), Countries: orNone(res.Request.Filters.Countries),
 		Exact: true, Bound: OverlapBound, LastCompleteDay: res.LastCompleteDay.Format(catalog.DateLayout),
 		Assistants: orNone(res.Assistants), Periods: []periodJSON{}}

@@ -162,6 +162,9 @@ type RetentionRequest struct {
 	Filters  Filters
 	// Now is the clock (zero: the current time); not a URL parameter.
 	Now time.Time
+	// TZ is the zone of the days ("" for UTC): first-seen days and periods
+	// are the zone's.
+	TZ string
 }
 
 // ParamError is an invalid request parameter: the API answers 400 with its
@@ -379,7 +382,7 @@ func ParseRetentionSince(v url.Values, first time.Time) (RetentionRequest, error
 	if len(errs) > 0 {
 		return r, errs.First()
 	}
-	r.Interval, r.From, r.To, r.Filters = sl.Interval, sl.From, sl.To, sl.Filters
+	r.Interval, r.From, r.To, r.Filters, r.TZ = sl.Interval, sl.From, sl.To, sl.Filters, sl.TZ
 	for _, d := range []Dim{DimModality, DimEventType} {
 		if len(v[string(d)]) > 0 {
 			return r, &ParamError{Param: string(d), Value: strings.Join(v[string(d)], ","), Allowed: "retention slices by assistant, channel and country only"}

@@ -33,7 +33,10 @@ type RetentionResult struct {
 	Interval Interval
 	From, To time.Time
 	Filters  Filters
-	Rows     []RetentionRow
+	// TZ is the zone of the days ("" for UTC); Source the table the
+	// activity was read from.
+	TZ, Source string
+	Rows       []RetentionRow
 	// Freshness: periods after the last stored event's day or after today
 	// are not in Rows.
 	Freshness DataFreshness
@@ -98,8 +101,11 @@ func Retention(ctx context.Context, s *store.Store, r RetentionRequest) (Retenti
 		return res, err
 	}
 	res.Freshness = fr
-	lastComplete := fr.LastCompleteDay(time.UTC)
-	if last := fr.LastDay(time.UTC); last.Before(r.To) {
+	pres := presenceIn(r.TZ, &fr)
+	loc := pres.loc()
+	res.TZ = r.TZ
+	lastComplete := fr.LastCompleteDay(loc)
+	if last := fr.LastDay(loc); last.Before(r.To) {
 		r.To = last // periods that have not begun do not exist yet
 	}
 	if r.To.Before(r.From) {
@@ -109,9 +115,9 @@ func Retention(ctx context.Context, s *store.Store, r RetentionRequest) (Retenti
 	q := &sqlText{}
 	// The cohort: people whose first day on the slice is in the range.
 	cohort := func(q *sqlText, cols string) {
-		q.add("SELECT " + cols + " FROM (SELECT user_key, minMerge(first) AS first FROM rollup_first_seen WHERE 1")
-		filterSQL(q, r.Filters)
-		q.add(" GROUP BY user_key) WHERE first >= toDate(?) AND first <= toDate(?)", date(r.From), date(r.To))
+		q.add("SELECT " + cols + " FROM ")
+		pres.firstSeen(q, r.Filters)
+		q.add(" WHERE first >= toDate(?) AND first <= toDate(?)", date(r.From), date(r.To))
 	}
 	q.add("SELECT toString(cohort), toString(period), count() FROM (")
 	cohort(q, "user_key, "+p("first")+" AS cohort")
@@ -119,12 +125,15 @@ func Retention(ctx context.Context, s *store.Store, r RetentionRequest) (Retenti
 	// are older than it, and leaving them out early saves most of the work.
 	// Aliased subqueries: the new analyzer (mandatory from 26.9) refuses
 	// a JOIN of unaliased ones.
-	q.add(") AS cohorts ALL INNER JOIN (SELECT DISTINCT user_key, "+p("day")+
-		" AS period FROM rollup_person_day WHERE day >= toDate(?) AND day <= toDate(?)", date(r.From), date(r.To))
-	filterSQL(q, r.Filters)
-	q.add(" AND user_key IN (")
-	cohort(q, "user_key")
-	q.add(")")
+	// Whole periods of activity come from the person-week or
+	// person-month table.
+	res.Source = pres.Source(r.Interval, r.From, r.To)
+	q.add(") AS cohorts ALL INNER JOIN (SELECT DISTINCT user_key, " + p("day") + " AS period FROM ")
+	pres.rows(q, r.Interval, r.From, r.To, r.Filters, func(q *sqlText) {
+		q.add(" AND user_key IN (")
+		cohort(q, "user_key")
+		q.add(")")
+	})
 	q.add(") AS activity USING user_key GROUP BY cohort, period ORDER BY cohort, period SETTINGS max_execution_time = 60, distributed_product_mode = 'local'")
 
 	rows, cancel, err := run(ctx, s, q)
@@ -147,7 +156,7 @@ func Retention(ctx context.Context, s *store.Store, r RetentionRequest) (Retenti
 	}
 	periods := periodsOf(r.Interval, r.From, r.To)
 	if !fr.FirstEvent.IsZero() && len(periods) > 0 {
-		for _, c := range leftCensored(r.Interval, fr.FirstDay(time.UTC)) {
+		for _, c := range leftCensored(r.Interval, fr.FirstDay(loc)) {
 			if !c.Before(periods[0]) && !c.After(periods[len(periods)-1]) {
 				res.LeftCensored = append(res.LeftCensored, c)
 			}

@@ -243,10 +243,17 @@ func TestZoneRollupsExact(t *testing.T) {
 		t.Fatalf("built zones %q", got)
 	}
 	for _, tz := range fr.Zones {
-		t.Run(strings.ReplaceAll(tz, "/", "_"), func(t *testing.T) { checkZone(t, s, tz, all, zoneTable) })
+		t.Run(strings.ReplaceAll(tz, "/", "_"), func(t *testing.T) {
+			checkZone(t, s, tz, all, zoneTable)
+			checkPeople(t, s, tz, all, zonePersonPeriodTable)
+		})
 	}
+	t.Run("UTC_people", func(t *testing.T) { checkPeople(t, s, "", all, personPeriodTable) })
 	// A zone without rollups reads raw events, with the same answers.
-	t.Run("Asia_Tokyo_raw", func(t *testing.T) { checkZone(t, s, "Asia/Tokyo", all, rawEvents) })
+	t.Run("Asia_Tokyo_raw", func(t *testing.T) {
+		checkZone(t, s, "Asia/Tokyo", all, rawEvents)
+		checkPeople(t, s, "Asia/Tokyo", all, rawEvents)
+	})
 	// Platform dependency in Paris from the zone's person-days, compared
 	// below with the same question answered from raw events.
 	dependency := func() string {
@@ -280,6 +287,9 @@ func TestZoneRollupsExact(t *testing.T) {
 	}
 	all = append(all, batch3...)
 	for _, tz := range []string{"Europe/Paris", "Asia/Kolkata"} {
-		t.Run(strings.ReplaceAll(tz, "/", "_")+"_again", func(t *testing.T) { checkZone(t, s, tz, all, zoneTable) })
+		t.Run(strings.ReplaceAll(tz, "/", "_")+"_again", func(t *testing.T) {
+			checkZone(t, s, tz, all, zoneTable)
+			checkPeople(t, s, tz, all, zonePersonPeriodTable)
+		})
 	}
 }

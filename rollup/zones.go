@@ -51,7 +51,8 @@ const (
 
 // zoneTables are the tables holding one row set per zone.
 var zoneTables = []string{"rollup_zone_users_day", "rollup_zone_users_week", "rollup_zone_users_month",
-	"rollup_zone_events_day", "rollup_zone_person_day", "rollup_zone_first_seen", "rollup_zone_version_day", "rollup_zone_users_final"}
+	"rollup_zone_events_day", "rollup_zone_person_day", "rollup_zone_first_seen", "rollup_zone_version_day", "rollup_zone_users_final",
+	"rollup_zone_person_week", "rollup_zone_person_month"}
 
 // zoneState is a zone's latest row in rollup_zones.
 type zoneState struct {

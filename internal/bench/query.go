@@ -143,7 +143,8 @@ func countEvents(ctx context.Context, s *store.Store) (uint64, error) {
 func optimizeRollups(ctx context.Context, s *store.Store, w io.Writer) error {
 	start := time.Now()
 	for _, t := range []string{"rollup_users_day", "rollup_users_week", "rollup_users_month", "rollup_events_day", "rollup_person_day",
-		"rollup_zone_users_day", "rollup_zone_users_week", "rollup_zone_users_month", "rollup_zone_events_day", "rollup_zone_person_day", "rollup_zone_first_seen"} {
+		"rollup_zone_users_day", "rollup_zone_users_week", "rollup_zone_users_month", "rollup_zone_events_day", "rollup_zone_person_day", "rollup_zone_first_seen",
+		"rollup_person_week", "rollup_person_month", "rollup_zone_person_week", "rollup_zone_person_month"} {
 		octx, cancel := context.WithTimeout(ctx, 2*time.Hour)
 		err := s.Conn.Exec(octx, "OPTIMIZE TABLE "+t+" FINAL")
 		cancel()

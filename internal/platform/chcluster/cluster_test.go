@@ -70,6 +70,8 @@ var singleServerOnly = map[string]bool{
 	"rollup_zone_users_month": true, "rollup_zone_users_month_mv": true, "rollup_zone_events_day": true, "rollup_zone_events_day_mv": true,
 	"rollup_zone_person_day": true, "rollup_zone_person_day_mv": true, "rollup_zone_first_seen": true, "rollup_zone_first_seen_mv": true,
 	"rollup_zone_version_day": true, "rollup_zone_version_day_mv": true, "rollup_zone_users_final": true, "rollup_zones": true,
+	// 0220's zone person-weeks and person-months.
+	"rollup_zone_person_week": true, "rollup_zone_person_week_mv": true, "rollup_zone_person_month": true, "rollup_zone_person_month_mv": true,
 	"rollup_zone_feed": true,
 }
 
