@@ -101,6 +101,9 @@ type ImpactRequest struct {
 	Now time.Time
 	// Freshness, when set, is used instead of reading it from the store.
 	Freshness *DataFreshness
+	// TZ is the zone of the days ("" for UTC): the date, the windows and
+	// the daily values are the zone's days.
+	TZ string
 }
 
 // ParseImpact reads an ImpactRequest: date (or annotation), assistant and
@@ -109,6 +112,10 @@ type ImpactRequest struct {
 // 28 each, at most MaxWindowDays), rows (summary or days, for CSV).
 func ParseImpact(v url.Values) (ImpactRequest, error) {
 	var r ImpactRequest
+	var err error
+	if r.TZ, err = parseTZ(v); err != nil {
+		return r, err
+	}
 	r.Annotation = one(v, "annotation")
 	if r.Annotation != "" && (len(r.Annotation) > 128 || strings.ContainsFunc(r.Annotation, func(c rune) bool {
 		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_')
@@ -160,7 +167,6 @@ func ParseImpact(v url.Values) (ImpactRequest, error) {
 			return r, &ParamError{Param: "control", Value: s, Allowed: fmt.Sprintf("at most %d control series", MaxImpactControls)}
 		}
 	}
-	var err error
 	if r.BeforeDays, err = parseInt(v, "before_days", 28, MinImpactDays, MaxWindowDays); err != nil {
 		return r, err
 	}
@@ -214,6 +220,9 @@ func (r ImpactRequest) Values() url.Values {
 	}
 	v.Set("before_days", fmt.Sprint(r.BeforeDays))
 	v.Set("after_days", fmt.Sprint(r.AfterDays))
+	if r.TZ != "" {
+		v.Set("tz", r.TZ)
+	}
 	return v
 }
 
@@ -322,10 +331,12 @@ func Impact(ctx context.Context, s *store.Store, r ImpactRequest) (ImpactResult,
 	if fr.Empty() {
 		return res, &ImpactRefusedError{"no data is stored yet"}
 	}
-	last := fr.LastCompleteDay(time.UTC)
+	pres := presenceIn(r.TZ, &fr)
+	loc := pres.loc()
+	last := fr.LastCompleteDay(loc)
 	res.LastCompleteDay = last
 	res.BeforeFrom, res.BeforeTo = r.Date.AddDate(0, 0, -r.BeforeDays), r.Date.AddDate(0, 0, -1)
-	if first := fr.FirstDay(time.UTC); res.BeforeFrom.Before(first) {
+	if first := fr.FirstDay(loc); res.BeforeFrom.Before(first) {
 		res.BeforeFrom = first
 	}
 	res.AfterFrom, res.AfterTo = r.Date, r.Date.AddDate(0, 0, r.AfterDays-1)
@@ -335,7 +346,7 @@ func Impact(ctx context.Context, s *store.Store, r ImpactRequest) (ImpactResult,
 	nb, na := daysBetween(res.BeforeFrom, res.BeforeTo), daysBetween(res.AfterFrom, res.AfterTo)
 	if nb < MinImpactDays {
 		return res, &ImpactRefusedError{fmt.Sprintf("only %d complete days of data before %s (data from %s): the before window needs at least %d; choose a later date",
-			max(nb, 0), r.Date.Format(catalog.DateLayout), fr.FirstDay(time.UTC).Format(catalog.DateLayout), MinImpactDays)}
+			max(nb, 0), r.Date.Format(catalog.DateLayout), fr.FirstDay(loc).Format(catalog.DateLayout), MinImpactDays)}
 	}
 	if na < MinImpactDays {
 		return res, &ImpactRefusedError{fmt.Sprintf("only %d complete days from %s (data complete through %s): the after window needs at least %d; come back on %s or choose an earlier date",
@@ -343,7 +354,7 @@ func Impact(ctx context.Context, s *store.Store, r ImpactRequest) (ImpactResult,
 			r.Date.AddDate(0, 0, MinImpactDays).Format(catalog.DateLayout))}
 	}
 
-	if res.Available, err = activeSeries(ctx, s, res.BeforeFrom, res.BeforeTo); err != nil {
+	if res.Available, err = activeSeries(ctx, s, pres, res.BeforeFrom, res.BeforeTo); err != nil {
 		return res, err
 	}
 	res.Controls = r.Controls
@@ -364,7 +375,7 @@ func Impact(ctx context.Context, s *store.Store, r ImpactRequest) (ImpactResult,
 	n := nb + na
 	values := make([][][]float64, len(ImpactMetrics)) // metric, key, day
 	for mi, m := range ImpactMetrics {
-		v, approx, err := dailyByKey(ctx, s, m, keys, res.BeforeFrom, res.AfterTo, n, &fr)
+		v, approx, err := dailyByKey(ctx, s, m, keys, r.TZ, res.BeforeFrom, res.AfterTo, n, &fr)
 		if err != nil {
 			return res, err
 		}
@@ -375,7 +386,7 @@ func Impact(ctx context.Context, s *store.Store, r ImpactRequest) (ImpactResult,
 		// Series says "approximate" whenever it reads the finals table,
 		// whose missing days come from the uniq states; here the days are
 		// known, so ask whether any of them lacks its current finals.
-		missing, err := daysWithoutFinals(ctx, s, keys, res.BeforeFrom, res.AfterTo)
+		missing, err := daysWithoutFinals(ctx, s, pres, keys, res.BeforeFrom, res.AfterTo)
 		if err != nil {
 			return res, err
 		}
@@ -464,7 +475,10 @@ func ControlsMovedOpposite(treated SeriesKey, e ImpactMetric, available []Series
 // current finals (the finals of the day's present event sum) at a grain
 // one of keys is read at. Finalize writes every grain of a day at once,
 // but each grain is checked.
-func daysWithoutFinals(ctx context.Context, s *store.Store, keys []SeriesKey, from, to time.Time) (uint64, error) {
+func daysWithoutFinals(ctx context.Context, s *store.Store, p presence, keys []SeriesKey, from, to time.Time) (uint64, error) {
+	if p.raw {
+		return 0, nil // raw events: exact distinct counts, no finals
+	}
 	var grains []uint8
 	for _, k := range keys {
 		g := uint8(grainAssistant | grainChannel)
@@ -481,9 +495,16 @@ func daysWithoutFinals(ctx context.Context, s *store.Store, keys []SeriesKey, fr
 	var total uint64
 	for _, g := range grains {
 		q := &sqlText{}
-		q.add("SELECT count() FROM (SELECT day, sum(events) AS v FROM rollup_version_day WHERE day >= toDate(?) AND day <= toDate(?) GROUP BY day) "+
-			"WHERE (day, v) NOT IN (SELECT day, version FROM rollup_users_final WHERE grain = ? AND day >= toDate(?) AND day <= toDate(?))"+settingsClause,
-			date(from), date(to), g, date(from), date(to))
+		zone := func() {
+			if p.zone {
+				q.add(" AND tz = ?", p.tz)
+			}
+		}
+		q.add("SELECT count() FROM (SELECT day, sum(events) AS v FROM "+p.table("version_day")+" WHERE day >= toDate(?) AND day <= toDate(?)", date(from), date(to))
+		zone()
+		q.add(" GROUP BY day) WHERE (day, v) NOT IN (SELECT day, version FROM "+p.table("users_final")+" WHERE grain = ? AND day >= toDate(?) AND day <= toDate(?)", g, date(from), date(to))
+		zone()
+		q.add(")" + settingsClause)
 		rows, cancel, err := run(ctx, s, q)
 		if err != nil {
 			return 0, err
@@ -549,10 +570,19 @@ func ProposeControls(treated SeriesKey, available []SeriesKey) []SeriesKey {
 
 // activeSeries lists the (assistant, channel) pairs with events in
 // [from, to], ordered.
-func activeSeries(ctx context.Context, s *store.Store, from, to time.Time) ([]SeriesKey, error) {
+func activeSeries(ctx context.Context, s *store.Store, p presence, from, to time.Time) ([]SeriesKey, error) {
 	q := &sqlText{}
-	q.add("SELECT CAST(assistant AS String) AS a, CAST(channel AS String) AS c FROM rollup_events_day WHERE day >= toDate(?) AND day <= toDate(?) GROUP BY a, c HAVING sum(events) > 0 ORDER BY a, c"+settingsClause,
-		date(from), date(to))
+	if p.raw {
+		q.add("SELECT CAST(assistant AS String) AS a, CAST(channel AS String) AS c FROM ")
+		p.rows(q, Day, from, to, Filters{})
+		q.add(" GROUP BY a, c ORDER BY a, c" + settingsClause)
+	} else {
+		q.add("SELECT CAST(assistant AS String) AS a, CAST(channel AS String) AS c FROM "+p.table("events_day")+" WHERE day >= toDate(?) AND day <= toDate(?)", date(from), date(to))
+		if p.zone {
+			q.add(" AND tz = ?", p.tz)
+		}
+		q.add(" GROUP BY a, c HAVING sum(events) > 0 ORDER BY a, c" + settingsClause)
+	}
 	rows, cancel, err := run(ctx, s, q)
 	if err != nil {
 		return nil, err
@@ -573,7 +603,7 @@ func activeSeries(ctx context.Context, s *store.Store, from, to time.Time) ([]Se
 // dailyByKey reads metric m per day of [from, from+n) for each key, with
 // at most three series queries: the pairs, the whole assistants, the
 // whole channels (each filtered to the values it needs).
-func dailyByKey(ctx context.Context, s *store.Store, m Metric, keys []SeriesKey, from, to time.Time, n int, fr *DataFreshness) ([][]float64, bool, error) {
+func dailyByKey(ctx context.Context, s *store.Store, m Metric, keys []SeriesKey, tz string, from, to time.Time, n int, fr *DataFreshness) ([][]float64, bool, error) {
 	out := make([][]float64, len(keys))
 	for i := range out {
 		out[i] = make([]float64, n)
@@ -598,7 +628,7 @@ func dailyByKey(ctx context.Context, s *store.Store, m Metric, keys []SeriesKey,
 			continue
 		}
 		req := SeriesRequest{Metric: m, Interval: Day, From: from, To: to, By: by,
-			Filters: Filters{Assistants: as, Channels: cs}, Partial: true, Freshness: fr}
+			Filters: Filters{Assistants: as, Channels: cs}, Partial: true, Freshness: fr, TZ: tz}
 		res, err := Series(ctx, s, req)
 		if err != nil {
 			return nil, false, err

@@ -128,6 +128,7 @@ func WriteImpactJSON(w io.Writer, res ImpactResult) error {
 		Before          impactWindowJSON     `json:"before"`
 		After           afterJSON            `json:"after"`
 		LastCompleteDay string               `json:"last_complete_day"`
+		TZ              string               `json:"tz"`
 		Method          string               `json:"method"`
 		Caveat          string               `json:"caveat"`
 		Approximate     bool                 `json:"approximate"`
@@ -140,8 +141,8 @@ func WriteImpactJSON(w io.Writer, res ImpactResult) error {
 		Before: impactWindowJSON{res.BeforeFrom.Format(catalog.DateLayout), res.BeforeTo.Format(catalog.DateLayout), daysBetween(res.BeforeFrom, res.BeforeTo)},
 		After: afterJSON{impactWindowJSON{res.AfterFrom.Format(catalog.DateLayout), res.AfterTo.Format(catalog.DateLayout), daysBetween(res.AfterFrom, res.AfterTo)},
 			res.Request.AfterDays},
-		LastCompleteDay: res.LastCompleteDay.Format(catalog.DateLayout),
-		Method:          ImpactMethod, Caveat: ImpactCaveat, Approximate: res.Approximate,
+		LastCompleteDay: res.LastCompleteDay.Format(catalog.DateLayout), TZ: zoneName(res.Request.TZ),
+		Method: ImpactMethod, Caveat: ImpactCaveat, Approximate: res.Approximate,
 		Estimates: []impactEstimateJSON{}, Days: []impactDayJSON{},
 	}
 	if cw := res.ControlsWarning; cw != nil {

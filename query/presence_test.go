@@ -137,6 +137,43 @@ func checkPeople(t *testing.T, s *store.Store, tz string, evs []ev, wantSource f
 		}
 		cells++
 	}
+	// The impact of 2026-04-03 on ChatGPT on WhatsApp: the treated and
+	// control series' daily people and events are the zone's days.
+	ires, err := query.Impact(ctx, s, query.ImpactRequest{Date: d("2026-04-03"), Treated: query.SeriesKey{Assistant: "chatgpt", Channel: "whatsapp"},
+		Controls: []query.SeriesKey{{Assistant: "meta_ai"}}, BeforeDays: 14, AfterDays: 14, TZ: tz, Now: now, Freshness: &fr})
+	if err != nil {
+		t.Fatalf("%q impact: %v", tz, err)
+	}
+	if len(ires.Days) != 28 {
+		t.Fatalf("%q impact: %d days, want 28", tz, len(ires.Days))
+	}
+	for _, day := range ires.Days {
+		people := [2]map[uint64]bool{{}, {}}
+		var events [2]float64
+		for _, e := range evs {
+			if !dayOf(e).Equal(day.Day) {
+				continue
+			}
+			k := -1
+			switch {
+			case e.assistant == "chatgpt" && e.channel == "whatsapp":
+				k = 0
+			case e.assistant == "meta_ai":
+				k = 1
+			}
+			if k >= 0 {
+				people[k][e.user] = true
+				events[k] += float64(e.count)
+			}
+		}
+		for mi, want := range [][2]float64{{float64(len(people[0])), float64(len(people[1]))}, events} {
+			if day.Treated[mi] != want[0] || day.Control[mi] != want[1] {
+				t.Errorf("%q impact %s %s: treated %v control %v, want %v %v", tz, day.Day.Format("2006-01-02"), query.ImpactMetrics[mi],
+					day.Treated[mi], day.Control[mi], want[0], want[1])
+			}
+			cells += 2
+		}
+	}
 	if nonzero < 10 || cells < 600 {
 		t.Errorf("%q: only %d cells compared (%d non-zero retention cells)", tz, cells, nonzero)
 	}

@@ -43,6 +43,9 @@ func impactRequest(c echo.Context, v impactView) (query.ImpactRequest, error) {
 	if cs := c.QueryParams()["control"]; len(cs) > 0 {
 		pv["control"] = cs
 	}
+	if v.TZ != "UTC" {
+		pv.Set("tz", v.TZ) // the days of the page's chart
+	}
 	return query.ParseImpact(pv)
 }
 

@@ -21,15 +21,15 @@ func (h *Handler) showOverlapPage(c echo.Context) error {
 	f := pr.f
 	p := h.page(pr, "Audience overlap", "/overlap", f)
 	// Overlap counts distinct people over the whole range and by calendar
-	// month, on UTC days (query.Overlap has no interval or zone): the
-	// controls that would do nothing here are hidden, their values kept.
-	p.Hide = []string{"interval", "tz"}
-	p.HideWhy = "Overlap counts people over the whole range and by calendar month, on UTC days: no interval or time zone applies here (your choices are kept for the other pages)."
+	// month (query.Overlap has no interval of its own): the control that
+	// would do nothing here is hidden, its value kept.
+	p.Hide = []string{"interval"}
+	p.HideWhy = "Overlap counts people over the whole range and by calendar month of the chosen time zone: no interval applies here (your choice is kept for the other pages)."
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
 	var v views.OverlapView
 	qf := f.queryFilters()
-	whole, err := query.Overlap(ctx, h.opts.Store, query.OverlapRequest{From: f.From, To: f.To, Filters: qf, Now: h.opts.Now()})
+	whole, err := query.Overlap(ctx, h.opts.Store, query.OverlapRequest{From: f.From, To: f.To, Filters: qf, TZ: f.apiZone(), Now: h.opts.Now()})
 	csvParams := func(interval string) url.Values {
 		u := f.sliceValues()
 		u.Set("from", f.FromString())
@@ -46,7 +46,7 @@ func (h *Handler) showOverlapPage(c echo.Context) error {
 		v.Matrix, v.Bars = overlapMatrix(whole), overlapBars(whole)
 		v.Matrix.CSV, v.Bars.CSV = apiURL("overlap", csvParams("")), apiURL("overlap", csvParams(""))
 	}
-	monthly, err := query.Overlap(ctx, h.opts.Store, query.OverlapRequest{From: f.From, To: f.To, Interval: query.Month, Filters: qf, Now: h.opts.Now()})
+	monthly, err := query.Overlap(ctx, h.opts.Store, query.OverlapRequest{From: f.From, To: f.To, Interval: query.Month, Filters: qf, TZ: f.apiZone(), Now: h.opts.Now()})
 	if err != nil {
 		v.Monthly = views.Failed("overlap-monthly", "By month", h.readableErr(pr.c, "overlap by month", err))
 	} else {
