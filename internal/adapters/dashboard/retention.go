@@ -108,7 +108,7 @@ func (h *Handler) retentionCharts(ctx context.Context, pr *pageRequest, f Filter
 	ch.Note = "Rows: people first seen in the " + string(req.Interval) + " (within the slice), with the cohort's size. Columns: " + unit +
 		" since. Cells: percent of the cohort active again, and the colour is that percent alone; hover a cell for the people. " +
 		smallMark + " and a dotted outline: a cohort of fewer than " + fmt.Sprint(smallCohort) + " people (listed below); dashed amber borders: " + unit +
-		" not over yet, with the days observed. Days are UTC days."
+		" not over yet, with the days observed. Days are " + f.zone() + " days."
 	if len(empty) > 0 {
 		ch.Note += " Nobody was first seen in " + strings.Join(empty, ", ") + ": no row."
 	}
