@@ -244,38 +244,52 @@ func chartQueries(tz string) []benchQuery {
 	}
 }
 
-// benchQueries are the questions asked in UTC only: migration, retention,
-// the impact estimate, the changepoint pass and the overlap, as the
-// dashboard and the API ask them (through query/, so the rollup choice is
-// the product's).
+// personQueries are the per-person questions asked in zone tz (UTC: ""):
+// retention, the impact estimate and the overlap, as the dashboard and the
+// API ask them (through query/, so the table choice is the product's). The
+// read column names the table that answered.
+func personQueries(tz string) []benchQuery {
+	q := func(name string, run func(context.Context, *store.Store, *string) (int, error)) benchQuery {
+		read := new(string)
+		return benchQuery{name: name, run: func(ctx context.Context, s *store.Store) (int, error) { return run(ctx, s, read) }, read: read}
+	}
+	return []benchQuery{
+		q("12-week retention by first-seen week", func(ctx context.Context, s *store.Store, read *string) (int, error) {
+			res, err := query.Retention(ctx, s, query.RetentionRequest{Interval: query.Week, TZ: tz,
+				From: time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 2, 22, 0, 0, 0, 0, time.UTC)})
+			*read = res.Source
+			return len(res.Rows), err
+		}),
+		// The insight questions read complete days only: the clock stands
+		// the day after the data's last day.
+		q("impact ChatGPT/WhatsApp on 2026-01-15 against its other channels (28/28 days)", func(ctx context.Context, s *store.Store, read *string) (int, error) {
+			res, err := query.Impact(ctx, s, query.ImpactRequest{Date: benchShutdown, Treated: query.SeriesKey{Assistant: "chatgpt", Channel: "whatsapp"},
+				BeforeDays: 28, AfterDays: 28, Now: benchClock, TZ: tz})
+			*read = "daily series"
+			return len(res.Days), err
+		}),
+		q("12-month audience overlap by month", func(ctx context.Context, s *store.Store, read *string) (int, error) {
+			res, err := query.Overlap(ctx, s, query.OverlapRequest{From: benchTo.AddDate(0, -11, 0).AddDate(0, 0, 1-benchTo.AddDate(0, -11, 0).Day()),
+				To: benchTo, Interval: query.Month, Now: benchClock, TZ: tz})
+			*read = res.Source
+			return len(res.Periods), err
+		}),
+	}
+}
+
+// benchQueries are the questions asked in UTC only: migration and the
+// changepoint pass.
 func benchQueries() []benchQuery {
 	return []benchQuery{
 		{"migration ChatGPT/WhatsApp around 2026-01-15 (28/28 days)", func(ctx context.Context, s *store.Store) (int, error) {
 			res, err := query.Migration(ctx, s, query.MigrationRequest{Assistant: "chatgpt", Channel: "whatsapp", Date: benchShutdown, BeforeDays: 28, AfterDays: 28})
 			return len(res.Outcomes), err
 		}, nil},
-		{"12-week retention by first-seen week", func(ctx context.Context, s *store.Store) (int, error) {
-			res, err := query.Retention(ctx, s, query.RetentionRequest{Interval: query.Week,
-				From: time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 2, 22, 0, 0, 0, 0, time.UTC)})
-			return len(res.Rows), err
-		}, nil},
-		// The insight questions read complete days only: the clock stands
-		// the day after the data's last day.
-		{"impact ChatGPT/WhatsApp on 2026-01-15 against its other channels (28/28 days)", func(ctx context.Context, s *store.Store) (int, error) {
-			res, err := query.Impact(ctx, s, query.ImpactRequest{Date: benchShutdown, Treated: query.SeriesKey{Assistant: "chatgpt", Channel: "whatsapp"},
-				BeforeDays: 28, AfterDays: 28, Now: benchClock})
-			return len(res.Days), err
-		}, nil},
 		{"changepoint pass over 365 days of every assistant x channel", func(ctx context.Context, s *store.Store) (int, error) {
 			d := breaks.NewDetector(s, nil, nil)
 			d.Now = func() time.Time { return benchClock }
 			res, _, _, err := d.Scan(ctx)
 			return res.Found, err
-		}, nil},
-		{"12-month audience overlap by month", func(ctx context.Context, s *store.Store) (int, error) {
-			res, err := query.Overlap(ctx, s, query.OverlapRequest{From: benchTo.AddDate(0, -11, 0).AddDate(0, 0, 1-benchTo.AddDate(0, -11, 0).Day()),
-				To: benchTo, Interval: query.Month, Now: benchClock})
-			return len(res.Periods), err
 		}, nil},
 	}
 }
@@ -310,7 +324,7 @@ func timeQueries(ctx context.Context, s *store.Store, zones []string, runs int, 
 		if tz != "" && !fr.ZoneBuilt(tz) {
 			src = "events"
 		}
-		for _, q := range chartQueries(tz) {
+		for _, q := range append(chartQueries(tz), personQueries(tz)...) {
 			if err := line(z, q, src); err != nil {
 				return err
 			}
