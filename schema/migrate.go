@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -271,6 +272,9 @@ func Migrate(ctx context.Context, s *store.Store, log *slog.Logger) (int, error)
 				return version, err
 			}
 			start := time.Now()
+			if slices.ContainsFunc(stmts, isFill) {
+				log.Info("applying migration: it copies stored rows into new tables, which takes a while on a large database", "version", m.Version, "name", m.Name)
+			}
 			for i, q := range stmts {
 				q, err := distributedColumns(ctx, s, q)
 				if err != nil {
@@ -290,15 +294,37 @@ func Migrate(ctx context.Context, s *store.Store, log *slog.Logger) (int, error)
 	return version, nil
 }
 
+// fillTimeout bounds a migration's INSERT … SELECT, which copies what is
+// stored into a new table (0220 fills person-weeks and person-months from
+// the person-days: about a minute at 100 M events on two cores). Such a
+// fill must be safe to run again: an instance stopped in the middle applies
+// the migration again at its next start.
+const fillTimeout = time.Hour
+
 func exec(ctx context.Context, s *store.Store, q string) error {
 	// DDL on a cluster waits for every node; give it longer.
 	d := 30 * time.Second
 	if s.Cluster != "" {
 		d = 2 * time.Minute
 	}
+	if isFill(q) {
+		d = fillTimeout
+	}
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	return s.Conn.Exec(ctx, q)
+}
+
+// isFill reports whether q copies rows (INSERT), after its comments.
+func isFill(q string) bool {
+	for _, line := range strings.Split(q, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "--") {
+			continue
+		}
+		return strings.HasPrefix(strings.ToUpper(line), "INSERT")
+	}
+	return false
 }
 
 func record(ctx context.Context, s *store.Store, m Migration) error {
