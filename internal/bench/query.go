@@ -28,6 +28,7 @@ type QueryOptions struct {
 	Log      *slog.Logger
 	Events   int64  // synthetic events to load
 	Runs     int    // timed runs of each query, after one warm-up run
+	PageRuns int    // timed runs of each dashboard page (0: none)
 	Reuse    bool   // time the events already loaded when there are enough
 	Optimize bool   // merge the rollup parts after loading
 	Seed     uint64 // seed of the generator
@@ -83,7 +84,14 @@ func Query(ctx context.Context, o QueryOptions, w io.Writer) error {
 	if err := printDedupSizes(ctx, s, w); err != nil {
 		return err
 	}
-	return timeQueries(ctx, s, o.Zones, o.Runs, w)
+	if err := timeQueries(ctx, s, o.Zones, o.Runs, w); err != nil {
+		return err
+	}
+	if o.PageRuns <= 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "dashboard pages, server time (%d runs after a warm-up):\n", o.PageRuns)
+	return timePages(s, o.Zones, o.PageRuns, o.Log, w)
 }
 
 // buildZones builds what the rollups lack (a zone's backfill, with reused

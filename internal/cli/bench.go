@@ -97,6 +97,7 @@ func runBenchQuery(ctx context.Context, args []string, e *env) error {
 	o.Config.Bind(fs, config.Data|config.ClickHouse|config.Logging)
 	fs.Int64Var(&o.Events, "events", 100_000_000, "number of synthetic events to load")
 	fs.IntVar(&o.Runs, "runs", 20, "timed runs of each query (after one warm-up run)")
+	fs.IntVar(&o.PageRuns, "page-runs", 5, "timed runs of each dashboard page in each zone (after one warm-up run), served in this process; 0: no pages")
 	fs.BoolVar(&o.Reuse, "reuse", false, "skip loading when the database already holds the requested number of events")
 	fs.BoolVar(&o.Optimize, "optimize", true, "after loading, merge the rollup parts (OPTIMIZE … FINAL), as background merges would over time")
 	fs.Uint64Var(&o.Seed, "seed", 1, "random seed of the generator")
