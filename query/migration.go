@@ -139,19 +139,35 @@ func Migration(ctx context.Context, s *store.Store, r MigrationRequest) (Migrati
 	res.Complete = res.ObservedDays == r.AfterDays
 	res.CohortObservedDays = observedDays(r.Date.AddDate(0, 0, -r.BeforeDays), r.BeforeDays, last)
 
-	if res.Cohort, res.Linked, res.Outcomes, err = migrationOutcomes(ctx, s, r.Assistant, r.Channel, r.Date, r.BeforeDays, r.AfterDays, res.Complete); err != nil {
-		return res, err
-	}
+	// The baseline's cohort is computed beside the date's: the two are
+	// independent, and much of each query is single-threaded on the
+	// server (building IN sets, LIMIT BY), so together they take little
+	// more than one.
+	var b *MigrationBaseline
+	baselineDone := make(chan error, 1)
 	if !r.NoBaseline {
 		bd := r.Baseline
 		if bd.IsZero() {
 			bd = r.Date.AddDate(0, 0, -7*DefaultBaselineWeeks)
 		}
-		b := &MigrationBaseline{Date: bd, ObservedDays: observedDays(bd, r.AfterDays, last)}
+		b = &MigrationBaseline{Date: bd, ObservedDays: observedDays(bd, r.AfterDays, last)}
 		b.Complete = b.ObservedDays == r.AfterDays
-		if b.Cohort, b.Linked, b.Outcomes, err = migrationOutcomes(ctx, s, r.Assistant, r.Channel, bd, r.BeforeDays, r.AfterDays, b.Complete); err != nil {
-			return res, err
-		}
+		go func() {
+			var err error
+			b.Cohort, b.Linked, b.Outcomes, err = migrationOutcomes(ctx, s, r.Assistant, r.Channel, bd, r.BeforeDays, r.AfterDays, b.Complete)
+			baselineDone <- err
+		}()
+	} else {
+		baselineDone <- nil
+	}
+	res.Cohort, res.Linked, res.Outcomes, err = migrationOutcomes(ctx, s, r.Assistant, r.Channel, r.Date, r.BeforeDays, r.AfterDays, res.Complete)
+	if berr := <-baselineDone; err == nil {
+		err = berr
+	}
+	if err != nil {
+		return res, err
+	}
+	if b != nil {
 		res.Baseline = b
 		res.Outcomes = withBaselineDestinations(res.Outcomes, b.Outcomes)
 	}
@@ -218,33 +234,31 @@ func migrationOutcomes(ctx context.Context, s *store.Store, a, c string, at time
 			"HAVING minIfMerge(linked) > toDate('1970-01-01') AND minIfMerge(linked) < toDate(?)", a, date(at))
 	}
 
-	q := &sqlText{}
-	q.add("SELECT count(), countIf(user_key IN (")
-	linkedSQL(q)
-	q.add(")) FROM (SELECT DISTINCT user_key FROM (")
-	cohortSQL(q)
-	q.add("))" + migrationSettings)
-	rows, cancel, err := run(ctx, s, q)
-	if err != nil {
-		return 0, 0, nil, err
+	// The cohort's size runs beside the outcomes (see Migration); the
+	// context ends it if the outcomes fail first.
+	type size struct {
+		cohort, linked uint64
+		err            error
 	}
-	for rows.Next() {
-		if err := rows.Scan(&cohort, &linked); err != nil {
-			rows.Close()
-			cancel()
-			return 0, 0, nil, fmt.Errorf("query: migration cohort: %w", err)
-		}
-	}
-	rows.Close()
-	cancel()
-	if err := rows.Err(); err != nil {
-		return 0, 0, nil, err
-	}
+	sizeDone := make(chan size, 1)
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		q := &sqlText{}
+		q.add("SELECT count(), countIf(user_key IN (")
+		linkedSQL(q)
+		q.add(")) FROM (SELECT DISTINCT user_key FROM (")
+		cohortSQL(q)
+		q.add("))" + migrationSettings)
+		var z size
+		z.err = scanOne(sctx, s, q, &z.cohort, &z.linked)
+		sizeDone <- z
+	}()
 
 	// One row per member active in the window: the source first if they
 	// stayed, else their largest (assistant, channel); then whether they
 	// were there before the date (first seen there earlier) and linked.
-	q = &sqlText{}
+	q := &sqlText{}
 	q.add("SELECT a, c, stayed, already, is_linked, count() FROM (SELECT a, c, stayed, (user_key, a, c) IN (" +
 		"SELECT user_key, CAST(assistant AS String) AS fa, CAST(channel AS String) AS fc FROM rollup_first_seen WHERE user_key IN (")
 	cohortSQL(q)
@@ -256,7 +270,7 @@ func migrationOutcomes(ctx context.Context, s *store.Store, a, c string, at time
 		a, c, date(at), date(end))
 	cohortSQL(q)
 	q.add(") GROUP BY user_key, a, c) ORDER BY user_key, stayed DESC, ev DESC, a, c LIMIT 1 BY user_key)) GROUP BY a, c, stayed, already, is_linked" + migrationSettings)
-	rows, cancel, err = run(ctx, s, q)
+	rows, cancel, err := run(ctx, s, q)
 	if err != nil {
 		return 0, 0, nil, err
 	}
@@ -310,6 +324,11 @@ func migrationOutcomes(ctx context.Context, s *store.Store, a, c string, at time
 		}
 		return list[i].Outcome > list[j].Outcome // moved before already_there
 	})
+	z := <-sizeDone
+	if z.err != nil {
+		return 0, 0, nil, fmt.Errorf("query: migration cohort: %w", z.err)
+	}
+	cohort, linked = z.cohort, z.linked
 	quiet := MigrationOutcome{Outcome: OutcomeInactive}
 	if !complete {
 		quiet.Outcome = OutcomeNotSeenYet
