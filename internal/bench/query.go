@@ -73,6 +73,12 @@ func Query(ctx context.Context, o QueryOptions, w io.Writer) error {
 	if err := finalizeDays(ctx, s, w); err != nil {
 		return err
 	}
+	if err := makePanel(ctx, s, w); err != nil {
+		return err
+	}
+	if err := weighPanel(ctx, s, w); err != nil {
+		return err
+	}
 	// No ingest runs on this database: drop the log of committed ids as
 	// a running one would (what is under 3 minutes old stays).
 	if err := ingest.DropExpiredDedupLog(ctx, s); err != nil {
@@ -340,6 +346,11 @@ func timeQueries(ctx context.Context, s *store.Store, zones []string, runs int, 
 	}
 	for _, q := range benchQueries() {
 		if err := line("UTC", q, "rollups"); err != nil {
+			return err
+		}
+	}
+	for _, q := range estimateQueries() {
+		if err := line("UTC", q, "rollup_person_day, panel_weights"); err != nil {
 			return err
 		}
 	}
