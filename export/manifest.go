@@ -132,6 +132,10 @@ func filtersOf(kind string, params url.Values) map[string][]string {
 		if r, err := query.ParseRetention(params); err == nil {
 			f = r.Filters
 		}
+	case query.EndpointLifecycle:
+		if r, err := query.ParseLifecycle(params); err == nil {
+			f = r.Filters
+		}
 	}
 	out := map[string][]string{}
 	for _, d := range query.Dims {

@@ -109,7 +109,7 @@ func (e Export) Period(at time.Time) (from, to time.Time, err error) {
 }
 
 // Interval is what a run's rows are cut into: the query's interval for a
-// series (default day) or retention (default week); day for a migration,
+// series (default day), retention or lifecycle (default week); day for a migration,
 // whose rows are outcomes.
 func (e Export) Interval() query.Interval {
 	q, _ := url.ParseQuery(e.Query)
@@ -119,7 +119,7 @@ func (e Export) Interval() query.Interval {
 		if iv == "" {
 			return query.Day
 		}
-	case query.EndpointRetention:
+	case query.EndpointRetention, query.EndpointLifecycle:
 		if iv == "" {
 			return query.Week
 		}

@@ -19,7 +19,7 @@ type QuerySource struct{ S *store.Store }
 
 // Open parses params exactly as the API does. A series streams row by row
 // (query.StreamSeries); migration and retention answers are small (a few
-// dozen outcomes, cohorts × periods) and are rendered by the API's own CSV
+// dozen outcomes, cohorts × periods, periods × groups) and are rendered by the API's own CSV
 // writer, then read back.
 func (q QuerySource) Open(ctx context.Context, kind string, params url.Values) (Table, error) {
 	switch kind {
@@ -29,7 +29,7 @@ func (q QuerySource) Open(ctx context.Context, kind string, params url.Values) (
 			return nil, err
 		}
 		return &seriesTable{ctx: ctx, s: q.S, r: r, layout: query.SeriesCSVOf(r)}, nil
-	case query.EndpointMigration, query.EndpointRetention:
+	case query.EndpointMigration, query.EndpointRetention, query.EndpointLifecycle:
 		var buf bytes.Buffer
 		if err := query.ExportCSV(ctx, q.S, kind, params, &buf); err != nil {
 			return nil, err
@@ -43,7 +43,7 @@ func (q QuerySource) Open(ctx context.Context, kind string, params url.Values) (
 		}
 		return &recordsTable{cols: recs[0], rows: recs[1:]}, nil
 	}
-	return nil, fmt.Errorf("kind %q: want series, migration or retention", kind)
+	return nil, fmt.Errorf("kind %q: want series, migration, retention or lifecycle", kind)
 }
 
 // HasDemoData asks query.HasDemoData about the days the query reads.
@@ -62,6 +62,12 @@ func (q QuerySource) HasDemoData(ctx context.Context, kind string, params url.Va
 			return false, err
 		}
 		from, to = r.From, r.To
+	case query.EndpointLifecycle:
+		r, err := query.ParseLifecycle(params)
+		if err != nil {
+			return false, err
+		}
+		from, to = query.PeriodStart(r.From, r.Interval), r.To
 	case query.EndpointDependency:
 		r, err := query.ParseDependency(params)
 		if err != nil {

@@ -559,8 +559,18 @@ func ExportCSV(ctx context.Context, s *store.Store, endpoint string, params url.
 			return err
 		}
 		return WriteDependencyCSV(w, res)
+	case EndpointLifecycle:
+		r, err := ParseLifecycle(params)
+		if err != nil {
+			return err
+		}
+		res, err := Lifecycle(ctx, s, r)
+		if err != nil {
+			return err
+		}
+		return WriteLifecycleCSV(w, res)
 	}
-	return &ParamError{Param: "endpoint", Value: endpoint, Allowed: "want series, migration or retention"}
+	return &ParamError{Param: "endpoint", Value: endpoint, Allowed: "want series, migration, retention, dependency or lifecycle"}
 }
 
 // EndpointDependency and EndpointKPIs are the other answers the API

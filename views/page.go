@@ -145,6 +145,7 @@ var nav = []navEntry{
 	{"/impact", "Impact"},
 	{"/overlap", "Overlap"},
 	{"/retention", "Retention"},
+	{"/lifecycle", "Lifecycle"},
 	{"/modalities", "Modalities"},
 	{"/panel", "Panel"},
 	{"/annotations", "Annotations"},

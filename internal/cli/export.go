@@ -26,7 +26,7 @@ func runExport(ctx context.Context, args []string, e *env) error {
 		fmt.Fprintln(w, "Usage: adoptscope export add|list|run|delete [flags]\n\n"+exportSummary+`
 
   add     --name NAME --schedule "0 6 * * MON" [--timezone Europe/Paris] [--query "metric=active_users&by=assistant"]
-          [--kind series|migration|retention] [--range last_28_days] [--bom] [--delimiter ";"] [--skip-empty]
+          [--kind series|migration|retention|lifecycle] [--range last_28_days] [--bom] [--delimiter ";"] [--skip-empty]
           [--folder SUB] [--webhook-url URL] [--webhook-secret S] [--keep N]
   list    [--format table|json]
   run     NAME      run now and wait for the result
@@ -59,7 +59,7 @@ Run 'adoptscope export SUBCOMMAND --help' for the flags.`)
 	switch sub {
 	case "add":
 		fs.StringVar(&x.Name, "name", "", "export name (required): letters, digits, '.', '_', '-'; it names the folder and the files")
-		fs.StringVar(&x.Kind, "kind", "series", "query kind: series, migration or retention")
+		fs.StringVar(&x.Kind, "kind", "series", "query kind: series, migration, retention or lifecycle")
 		fs.StringVar(&x.Query, "query", "metric=active_users&interval=day", "query API parameters as a URL query string (from/to come from --range)")
 		fs.StringVar(&rng, "range", "last_28_days", "date range relative to the run day: "+strings.Join(rangeNames(), ", ")+", since:YYYY-MM-DD")
 		fs.StringVar(&x.Schedule, "schedule", "", `cron expression, five fields (required), for example "0 6 * * MON"`)

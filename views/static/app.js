@@ -29,6 +29,9 @@
       params.forEach(function (p) {
         var v = Array.isArray(p.value) ? p.value[1] : p.value;
         if (v === null || v === undefined || seen[p.seriesName]) return;
+        // Counts drawn below the axis (the lifecycle's dormant) are
+        // positive counts.
+        if (meta.abs && typeof v === 'number') v = Math.abs(v);
         seen[p.seriesName] = true;
         out.push(p.marker + esc(p.seriesName) + ': <b>' + fmtNum(v, meta.percent) + '</b>');
       });

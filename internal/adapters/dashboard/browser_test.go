@@ -171,6 +171,8 @@ func TestBrowser(t *testing.T) {
 		{"channel-previous", "/channel?range=90d&interval=week&compare=previous"},
 		{"impact", "/impact"},
 		{"retention", "/retention?range=90d"},
+		{"lifecycle", "/lifecycle?range=90d"},
+		{"lifecycle-whatsapp", "/lifecycle?range=custom&from=2025-11-03&to=2026-03-01&interval=week&channel=whatsapp&by=assistant"},
 		{"modalities", "/modalities"},
 		{"modalities-day", "/modalities?range=28d&interval=day"},
 		{"retention-12m", "/retention?range=12m"},

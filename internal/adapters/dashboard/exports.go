@@ -226,7 +226,7 @@ func scheduleURL(csvURL, title, preset string) string {
 		return ""
 	}
 	kind := strings.TrimPrefix(u.Path, "/api/v1/")
-	if kind != "series" && kind != "migration" && kind != "retention" {
+	if !contains(export.Kinds, kind) {
 		return ""
 	}
 	q := u.Query()

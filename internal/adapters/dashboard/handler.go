@@ -139,6 +139,7 @@ func (h *Handler) routes(g *echo.Group) {
 	g.GET("/channel/dependency.csv", h.dependencyCSV)
 	g.GET("/impact", h.showImpactPage)
 	g.GET("/retention", h.showRetentionPage)
+	g.GET("/lifecycle", h.showLifecyclePage)
 	g.GET("/modalities", h.showModalitiesPage)
 	g.GET("/panel", h.showPanelPage)
 	g.GET("/annotations", h.showAnnotationsPage)

@@ -98,6 +98,14 @@ func (h *Handler) showImpactPage(c echo.Context) error {
 		p.Notices = append(p.Notices, err.Error())
 		return h.render(pr, http.StatusOK, p, views.ImpactPage(v.ImpactView))
 	}
+	// The Lifecycle page of the treated series around the date: at
+	// least eight weeks before it, to the end of the after window.
+	lf := Filters{Range: "custom", From: d.AddDate(0, 0, -max(v.Before, 56)), To: d.AddDate(0, 0, v.After-1), Interval: "week", TZ: v.TZ}
+	if today := h.today(); lf.To.After(today) {
+		lf.To = today
+	}
+	v.Lifecycle = lifecycleLink(lf, v.Assistant, v.Channel, "")
+	v.LifecycleChannel = lifecycleLink(lf, "", v.Channel, "assistant")
 	mv := url.Values{"assistant": {v.Assistant}, "channel": {v.Channel}, "date": {v.Date},
 		"before_days": {strconv.Itoa(v.Before)}, "after_days": {strconv.Itoa(v.After)}}
 	if b := c.QueryParam("baseline"); b != "" {

@@ -46,7 +46,7 @@ func (h *Handler) kpis(ctx context.Context, pr *pageRequest, f Filters) ([]views
 	}
 	out := make([]views.KPI, 0, len(res.Assistants))
 	for _, a := range res.Assistants {
-		out = append(out, views.KPI{Assistant: a.Assistant,
+		out = append(out, views.KPI{Assistant: a.Assistant, Lifecycle: lifecycleLink(f, a.Assistant, "", "channel"),
 			DAU: toKPIFigure(a.DAU, "day", false), WAU: toKPIFigure(a.WAU, "week", false),
 			MAU: toKPIFigure(a.MAU, "month", false), Stickiness: toKPIFigure(a.Stickiness, "month", true)})
 	}

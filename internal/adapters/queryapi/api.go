@@ -159,6 +159,7 @@ func (a *API) Register(g *echo.Group) {
 	g.GET("/series", a.getSeries, a.RequireRead)
 	g.GET("/migration", a.getMigration, a.RequireRead)
 	g.GET("/retention", a.getRetention, a.RequireRead)
+	g.GET("/lifecycle", a.getLifecycle, a.RequireRead)
 	g.GET("/metrics", a.getMetrics, a.RequireRead)
 	g.GET("/dependency", a.getDependency, a.RequireRead)
 	g.GET("/kpis", a.getKPIs, a.RequireRead)
@@ -277,6 +278,30 @@ func (a *API) getRetention(c echo.Context) error {
 		query.WriteRetentionJSON, query.WriteRetentionCSV,
 		func(ctx context.Context, req query.RetentionRequest, v url.Values) (string, error) {
 			return a.csvName(ctx, query.EndpointRetention, "retention", req.From, req.To, v)
+		})
+}
+
+// getLifecycle: per week or month (and assistant or channel), the
+// active people split into new, returning and resurrecting, and the
+// dormant.
+func (a *API) getLifecycle(c echo.Context) error {
+	return answerNamed(c, func(v url.Values) (query.LifecycleRequest, error) {
+		first, err := a.since(c.Request().Context(), v)
+		if err != nil {
+			return query.LifecycleRequest{}, err
+		}
+		r, err := query.ParseLifecycleSince(v, first)
+		if err == nil {
+			err = query.CheckKnown(a.deps.Registry, r.Filters)
+		}
+		return r, err
+	},
+		func(ctx context.Context, req query.LifecycleRequest) (query.LifecycleResult, error) {
+			return query.Lifecycle(ctx, a.deps.Store, req)
+		},
+		query.WriteLifecycleJSON, query.WriteLifecycleCSV,
+		func(ctx context.Context, req query.LifecycleRequest, v url.Values) (string, error) {
+			return a.csvName(ctx, query.EndpointLifecycle, "lifecycle", query.PeriodStart(req.From, req.Interval), req.To, v)
 		})
 }
 
