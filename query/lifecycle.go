@@ -141,19 +141,6 @@ type LifecycleResult struct {
 	Rows []LifecycleRow
 }
 
-// lifecycleSource is the table that says who was active on which day of
-// the request's zone: the person-day rollup in UTC, the zone's own in a
-// built zone, raw events in any other zone.
-func lifecycleSource(tz string, fr DataFreshness) source {
-	switch {
-	case tz == "":
-		return personDay
-	case fr.ZoneBuilt(tz):
-		return zoned(personDay, tz)
-	}
-	return rawSource(tz)
-}
-
 // lifecycleStep renders the period next to the one in expression x (step
 // 1) or before it (step -1).
 func lifecycleStep(iv Interval, x string, step int) string {
@@ -166,13 +153,15 @@ func lifecycleStep(iv Interval, x string, step int) string {
 // lifecycleSQL: period, dims…, new, returning, resurrecting, dormant for
 // the periods first..last, ordered.
 //
-// Per person and group: the first period ever (min of the days read from
-// the data's start) and the set of active periods from the one before
-// first on (groupUniqArrayIf). Each active period P gives a row (k = 0:
-// new, returning or resurrecting by has(ps, P - 1)); each active period
-// also gives a row for the period after it (k = 1: dormant there unless
-// has(ps, P + 1)). ARRAY JOIN spreads them, the outer query sums them.
-func lifecycleSQL(src source, iv Interval, first, last, to time.Time, by []Dim, f Filters) *sqlText {
+// Per person and group: the first period ever (the first-seen rollup: the
+// first day on the slice, history before from included) and the set of
+// active periods from the one before first on (the person-level store:
+// person-weeks or person-months, person-days for a period the range cuts).
+// Each active period P gives a row (k = 0: new, returning or resurrecting
+// by has(ps, P - 1)); each active period also gives a row for the period
+// after it (k = 1: dormant there unless has(ps, P + 1)). ARRAY JOIN spreads
+// them, the outer query sums them.
+func lifecycleSQL(pres presence, iv Interval, first, last, to time.Time, by []Dim, f Filters) *sqlText {
 	dims := withComma(dimAliases(by))
 	q := &sqlText{}
 	q.add("SELECT toString(p) AS period" + dims +
@@ -180,49 +169,17 @@ func lifecycleSQL(src source, iv Interval, first, last, to time.Time, by []Dim, 
 		", sum(k = 0 AND first < p AND has(ps, " + lifecycleStep(iv, "p", -1) + ")) AS returning" +
 		", sum(k = 0 AND first < p AND NOT has(ps, " + lifecycleStep(iv, "p", -1) + ")) AS resurrecting" +
 		", sum(k = 1 AND NOT has(ps, p)) AS dormant FROM (")
-	q.add("SELECT user_key" + withComma(dimCols(by)) + ", ")
-	periodOfMin(q, src, iv)
-	q.add(" AS first, groupUniqArrayIf(")
-	periodExpr(q, src, iv)
-	q.add(", ")
-	periodExpr(q, src, iv)
-	q.add(" >= toDate(?)) AS ps FROM "+src.table+" WHERE 1", date(prevPeriod(first, iv)))
-	if src.tz != "" {
-		q.add(" AND tz = ?", src.tz)
-	}
-	if src.periodCol != "" {
-		q.add(" AND "+src.periodCol+" <= toDate(?)", date(periodStart(to, iv)))
-	} else {
-		if src.raw && len(src.dayArgs) > 0 {
-			q.add(" AND event_date <= toDate(?)", date(to.AddDate(0, 0, 1)))
-		}
-		q.add(" AND ")
-		src.day(q)
-		q.add(" <= toDate(?)", date(to))
-	}
-	filterSQL(q, f)
-	q.add(" GROUP BY user_key" + dims)
+	q.add("SELECT user_key" + dims + ", " + periodOf(iv, "fday") + " AS first, ps FROM (SELECT user_key" + withComma(dimCols(by)) +
+		", groupUniqArray(" + periodOf(iv, "day") + ") AS ps FROM ")
+	pres.rows(q, iv, prevPeriod(first, iv), to, f)
+	q.add(" GROUP BY user_key" + dims + ") AS a ALL INNER JOIN ")
+	pres.firstSeenBy(q, f, by)
+	q.add(" AS b USING (user_key" + dims + ")")
 	q.add(") ARRAY JOIN arrayConcat(ps, arrayMap(x -> " + lifecycleStep(iv, "x", 1) + ", ps)) AS p," +
 		" arrayConcat(arrayMap(x -> 0, ps), arrayMap(x -> 1, ps)) AS k")
 	q.add(" WHERE p >= toDate(?) AND p <= toDate(?)", date(first), date(last))
-	q.add(" GROUP BY period" + dims + " ORDER BY period" + dims + settingsClause)
+	q.add(" GROUP BY period" + dims + " ORDER BY period" + dims + " SETTINGS max_execution_time = 60, distributed_product_mode = 'local'")
 	return q
-}
-
-// periodOfMin appends the period of a group's first row.
-func periodOfMin(q *sqlText, src source, iv Interval) {
-	if src.periodCol != "" {
-		q.add("min(" + src.periodCol + ")")
-		return
-	}
-	switch iv {
-	case Week:
-		q.add("toMonday(min(")
-	case Month:
-		q.add("toStartOfMonth(min(")
-	}
-	src.day(q)
-	q.add("))")
 }
 
 // prevPeriod is the start of the period before the one starting at p.
@@ -254,8 +211,8 @@ func Lifecycle(ctx context.Context, s *store.Store, r LifecycleRequest) (Lifecyc
 	} else if fr, err = Freshness(ctx, s, r.Now); err != nil {
 		return res, err
 	}
-	src := lifecycleSource(r.TZ, fr)
-	res.Source, res.Freshness, res.LastCompleteDay = src.table, fr, fr.LastCompleteDay(loc)
+	pres := presenceIn(r.TZ, &fr)
+	res.Freshness, res.LastCompleteDay = fr, fr.LastCompleteDay(loc)
 	res.From, res.To = periodStart(r.From, r.Interval), r.To
 	// Periods after the data's last day or after today do not exist yet.
 	to := r.To
@@ -287,7 +244,8 @@ func Lifecycle(ctx context.Context, s *store.Store, r LifecycleRequest) (Lifecyc
 		return res, err
 	}
 
-	q := lifecycleSQL(src, r.Interval, periods[0], periods[len(periods)-1], to, r.By, r.Filters)
+	res.Source = pres.Source(r.Interval, prevPeriod(periods[0], r.Interval), to)
+	q := lifecycleSQL(pres, r.Interval, periods[0], periods[len(periods)-1], to, r.By, r.Filters)
 	rows, cancel, err := run(ctx, s, q)
 	if err != nil {
 		return res, err

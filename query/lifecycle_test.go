@@ -176,8 +176,8 @@ func TestLifecycleGolden(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", v, err)
 		}
-		if res.Source != "rollup_person_day" {
-			t.Errorf("%v: read %s, want rollup_person_day", v, res.Source)
+		if want := "rollup_person_" + v.Get("interval"); res.Source != want {
+			t.Errorf("%v: read %s, want %s", v, res.Source, want)
 		}
 		// The data ends on 2026-02-28: later periods are absent.
 		to := d(c.to)
@@ -341,7 +341,7 @@ func TestLifecycleZones(t *testing.T) {
 		for _, x := range []struct {
 			fr     *query.DataFreshness
 			source string
-		}{{&fr, "rollup_zone_person_day"}, {&raw, "events"}} {
+		}{{&fr, "rollup_zone_person_" + c.iv}, {&raw, "events"}} {
 			req, err := query.ParseLifecycle(url.Values{"interval": {c.iv}, "from": {c.from}, "to": {c.to}, "by": {c.by}, "tz": {"Asia/Kolkata"}})
 			if err != nil {
 				t.Fatal(err)

@@ -159,6 +159,25 @@ func (p presence) firstSeen(q *sqlText, f Filters) {
 	q.add(" GROUP BY user_key)")
 }
 
+// firstSeenBy appends a subquery, in parentheses, of (user_key, d_<by>…,
+// fday): each person's first day on the slice f, ever, per group of by, in
+// the presence's zone.
+func (p presence) firstSeenBy(q *sqlText, f Filters, by []Dim) {
+	cols, aliases := withComma(dimCols(by)), withComma(dimAliases(by))
+	if p.raw {
+		q.add("(SELECT user_key"+cols+", min(toDate(event_time, ?)) AS fday FROM events WHERE 1", p.tz)
+		filterSQL(q, f)
+		q.add(" GROUP BY user_key" + aliases + ")")
+		return
+	}
+	q.add("(SELECT user_key" + cols + ", minMerge(first) AS fday FROM " + p.table("first_seen") + " WHERE 1")
+	if p.zone {
+		q.add(" AND tz = ?", p.tz)
+	}
+	filterSQL(q, f)
+	q.add(" GROUP BY user_key" + aliases + ")")
+}
+
 // zoneName is the zone as answers name it: "UTC" for "".
 func zoneName(tz string) string {
 	if tz == "" {

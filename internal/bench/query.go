@@ -282,6 +282,18 @@ func personQueries(tz string) []benchQuery {
 			*read = "daily series"
 			return len(res.Days), err
 		}),
+		q("lifecycle by assistant, 52 weeks", func(ctx context.Context, s *store.Store, read *string) (int, error) {
+			res, err := query.Lifecycle(ctx, s, query.LifecycleRequest{Interval: query.Week, From: benchTo.AddDate(0, 0, -7*52+1), To: benchTo,
+				By: []query.Dim{query.DimAssistant}, TZ: tz, Now: benchClock})
+			*read = res.Source
+			return len(res.Rows), err
+		}),
+		q("lifecycle by assistant, 12 months", func(ctx context.Context, s *store.Store, read *string) (int, error) {
+			res, err := query.Lifecycle(ctx, s, query.LifecycleRequest{Interval: query.Month, From: benchFrom, To: benchTo,
+				By: []query.Dim{query.DimAssistant}, TZ: tz, Now: benchClock})
+			*read = res.Source
+			return len(res.Rows), err
+		}),
 		q("12-month audience overlap by month", func(ctx context.Context, s *store.Store, read *string) (int, error) {
 			res, err := query.Overlap(ctx, s, query.OverlapRequest{From: benchTo.AddDate(0, -11, 0).AddDate(0, 0, 1-benchTo.AddDate(0, -11, 0).Day()),
 				To: benchTo, Interval: query.Month, Now: benchClock, TZ: tz})
