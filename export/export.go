@@ -23,13 +23,13 @@ import (
 // Kinds of query an export can run: the same parameters as the query API's
 // /api/v1/series, /api/v1/migration, /api/v1/retention and
 // /api/v1/lifecycle.
-var Kinds = []string{"series", "migration", "retention", "lifecycle"}
+var Kinds = []string{"series", "migration", "retention", "lifecycle", "stickiness"}
 
 // Export is one scheduled export.
 type Export struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
-	// Kind is series (default), migration, retention or lifecycle.
+	// Kind is series (default), migration, retention, lifecycle or stickiness.
 	Kind string `json:"kind"`
 	// Query holds the query API parameters as a URL query string, for
 	// example "metric=active_users&interval=day&by=assistant,channel".
@@ -189,9 +189,10 @@ func (e Export) Params(from, to time.Time) url.Values {
 	}
 	q.Set("from", from.Format(catalog.DateLayout))
 	q.Set("to", to.Format(catalog.DateLayout))
-	// A series' and a lifecycle's days are the export's time zone's days
-	// (migration and retention are computed in UTC).
-	if (e.Kind == "" || e.Kind == query.EndpointSeries || e.Kind == query.EndpointLifecycle) && !sameZone(e.Timezone, "UTC") && q.Get("tz") == "" {
+	// A series', a lifecycle's, a retention's and a stickiness
+	// distribution's days are the export's time zone's days (migration is
+	// computed in UTC).
+	if e.Kind != query.EndpointMigration && !sameZone(e.Timezone, "UTC") && q.Get("tz") == "" {
 		q.Set("tz", e.Timezone)
 	}
 	return q
@@ -234,6 +235,8 @@ func checkQuery(kind string, p url.Values) error {
 		_, err = query.ParseRetention(p)
 	case query.EndpointLifecycle:
 		_, err = query.ParseLifecycle(p)
+	case query.EndpointStickiness:
+		_, err = query.ParseStickiness(p)
 	}
 	return err
 }

@@ -136,6 +136,10 @@ func filtersOf(kind string, params url.Values) map[string][]string {
 		if r, err := query.ParseLifecycle(params); err == nil {
 			f = r.Filters
 		}
+	case query.EndpointStickiness:
+		if r, err := query.ParseStickiness(params); err == nil {
+			f = r.Filters
+		}
 	}
 	out := map[string][]string{}
 	for _, d := range query.Dims {

@@ -569,8 +569,18 @@ func ExportCSV(ctx context.Context, s *store.Store, endpoint string, params url.
 			return err
 		}
 		return WriteLifecycleCSV(w, res)
+	case EndpointStickiness:
+		r, err := ParseStickiness(params)
+		if err != nil {
+			return err
+		}
+		res, err := StickinessDistribution(ctx, s, r)
+		if err != nil {
+			return err
+		}
+		return WriteStickinessCSV(w, res)
 	}
-	return &ParamError{Param: "endpoint", Value: endpoint, Allowed: "want series, migration, retention, dependency or lifecycle"}
+	return &ParamError{Param: "endpoint", Value: endpoint, Allowed: "want series, migration, retention, dependency, lifecycle or stickiness"}
 }
 
 // EndpointDependency and EndpointKPIs are the other answers the API

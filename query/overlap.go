@@ -72,7 +72,7 @@ func ParseOverlapSince(v url.Values, first time.Time) (OverlapRequest, error) {
 			sv[k] = x
 		}
 	}
-	sl, errs := ParseSlice(sv, SliceOptions{Days: 365, Dims: sliceDims, First: first})
+	sl, errs := ParseSlice(sv, SliceOptions{Days: 365, Dims: sliceDims, Read: ReadTZ, First: first})
 	if len(errs) > 0 {
 		return r, errs.First()
 	}

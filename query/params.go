@@ -378,7 +378,7 @@ func ParseRetention(v url.Values) (RetentionRequest, error) {
 // range=all starts (zero: catalog.DefaultLaunch).
 func ParseRetentionSince(v url.Values, first time.Time) (RetentionRequest, error) {
 	var r RetentionRequest
-	sl, errs := ParseSlice(v, SliceOptions{Days: 84, Interval: Week, Intervals: []Interval{Week, Month}, Dims: sliceDims, First: first})
+	sl, errs := ParseSlice(v, SliceOptions{Days: 84, Interval: Week, Intervals: []Interval{Week, Month}, Dims: sliceDims, Read: ReadTZ, First: first})
 	if len(errs) > 0 {
 		return r, errs.First()
 	}

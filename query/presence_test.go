@@ -186,3 +186,24 @@ func personPeriodTable(src string) bool {
 func zonePersonPeriodTable(src string) bool {
 	return src == "rollup_zone_person_week" || src == "rollup_zone_person_month"
 }
+
+// The per-person questions read tz from their URL like the series do (the
+// dashboard's overlap and retention pages send the page's zone).
+func TestPersonQuestionsParseTZ(t *testing.T) {
+	v := map[string][]string{"tz": {"Asia/Kolkata"}}
+	o, err := query.ParseOverlap(v)
+	if err != nil || o.TZ != "Asia/Kolkata" {
+		t.Errorf("overlap: tz %q, %v", o.TZ, err)
+	}
+	r, err := query.ParseRetention(v)
+	if err != nil || r.TZ != "Asia/Kolkata" {
+		t.Errorf("retention: tz %q, %v", r.TZ, err)
+	}
+	i, err := query.ParseImpact(map[string][]string{"tz": {"Asia/Kolkata"}, "date": {"2026-01-15"}, "assistant": {"chatgpt"}})
+	if err != nil || i.TZ != "Asia/Kolkata" {
+		t.Errorf("impact: tz %q, %v", i.TZ, err)
+	}
+	if _, err := query.ParseOverlap(map[string][]string{"tz": {"Mars/Olympus"}}); err == nil {
+		t.Error("overlap: an unknown zone accepted")
+	}
+}

@@ -160,6 +160,7 @@ func (a *API) Register(g *echo.Group) {
 	g.GET("/migration", a.getMigration, a.RequireRead)
 	g.GET("/retention", a.getRetention, a.RequireRead)
 	g.GET("/lifecycle", a.getLifecycle, a.RequireRead)
+	g.GET("/stickiness", a.getStickiness, a.RequireRead)
 	g.GET("/metrics", a.getMetrics, a.RequireRead)
 	g.GET("/dependency", a.getDependency, a.RequireRead)
 	g.GET("/kpis", a.getKPIs, a.RequireRead)
@@ -302,6 +303,25 @@ func (a *API) getLifecycle(c echo.Context) error {
 		query.WriteLifecycleJSON, query.WriteLifecycleCSV,
 		func(ctx context.Context, req query.LifecycleRequest, v url.Values) (string, error) {
 			return a.csvName(ctx, query.EndpointLifecycle, "lifecycle", query.PeriodStart(req.From, req.Interval), req.To, v)
+		})
+}
+
+// getStickiness: of the people active in each whole window of 7 or 28
+// days, how many were active on 1, 2, … all of its days.
+func (a *API) getStickiness(c echo.Context) error {
+	return answerNamed(c, func(v url.Values) (query.StickinessRequest, error) {
+		r, err := query.ParseStickiness(v)
+		if err == nil {
+			err = query.CheckKnown(a.deps.Registry, r.Filters)
+		}
+		return r, err
+	},
+		func(ctx context.Context, req query.StickinessRequest) (query.StickinessResult, error) {
+			return query.StickinessDistribution(ctx, a.deps.Store, req)
+		},
+		query.WriteStickinessJSON, query.WriteStickinessCSV,
+		func(ctx context.Context, req query.StickinessRequest, v url.Values) (string, error) {
+			return a.csvName(ctx, query.EndpointStickiness, "stickiness", req.From, req.To, v)
 		})
 }
 

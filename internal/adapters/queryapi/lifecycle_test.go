@@ -84,7 +84,7 @@ func TestLifecycleJSONAndCSV(t *testing.T) {
 	if err := json.Unmarshal(jr.Body.Bytes(), &body); err != nil {
 		t.Fatal(err)
 	}
-	if body.Interval != "week" || body.Source != "rollup_person_day" || body.TZ != "UTC" || fmt.Sprint(body.By) != "[channel]" {
+	if body.Interval != "week" || body.Source != "rollup_person_week" || body.TZ != "UTC" || fmt.Sprint(body.By) != "[channel]" {
 		t.Errorf("head %+v", body)
 	}
 	recs, err := csv.NewReader(strings.NewReader(cr.Body.String())).ReadAll()
