@@ -178,7 +178,7 @@ func StickinessDistribution(ctx context.Context, s *store.Store, r StickinessReq
 	q.add("SELECT w"+dims+", days, count() FROM (SELECT user_key"+withComma(dimCols(r.By))+
 		", toUInt64(intDiv(toRelativeDayNum(toDate(?)) - toRelativeDayNum(day), ?)) AS w, toUInt64(uniqExact(day)) AS days FROM ", date(end), r.Window)
 	pres.rows(q, Day, start, end, r.Filters)
-	q.add(" GROUP BY user_key"+dims+", w) GROUP BY w"+dims+", days ORDER BY w"+dims+", days"+settingsClause)
+	q.add(" GROUP BY user_key" + dims + ", w) GROUP BY w" + dims + ", days ORDER BY w" + dims + ", days" + settingsClause)
 	rows, cancel, err := run(ctx, s, q)
 	if err != nil {
 		return res, err
