@@ -101,6 +101,11 @@
       // A legend of several rows gets its own room: the plot keeps its
       // height instead of shrinking under it.
       if (rows > 2) meta.height = el.clientHeight + (rows - 2) * 22;
+    } else if (meta.kind === 'curve') {
+      // A curve over a category axis (the power-user curve): the legend
+      // wraps like a time chart's.
+      var crows = layoutLegend(option, width);
+      if (crows > 2) meta.height = el.clientHeight + (crows - 2) * 22;
     } else if (meta.kind === 'heatmap') {
       option.tooltip = { show: true, confine: true, formatter: heatTooltip(meta) };
       if (width < 600) {

@@ -26,7 +26,7 @@ func (h *Handler) showComparePage(c echo.Context) error {
 	var demo bool
 	anns := h.annotations(ctx, f)
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() {
 		defer wg.Done()
 		v.Multiples, v.MultErr = h.compareMultiples(ctx, pr, f, anns)
@@ -35,6 +35,7 @@ func (h *Handler) showComparePage(c echo.Context) error {
 		}
 	}()
 	go func() { defer wg.Done(); v.Table = h.compareTable(ctx, pr, f) }()
+	go func() { defer wg.Done(); v.Stickiness = h.compareStickiness(ctx, pr, f) }()
 	go func() { defer wg.Done(); demo = h.demoShown(ctx, f) }()
 	wg.Wait()
 	p := h.page(pr, "Compare", "/compare", f)
@@ -156,5 +157,57 @@ func (h *Handler) compareTable(ctx context.Context, pr *pageRequest, f Filters) 
 	if len(ch.Table.Rows) == 0 {
 		ch.Empty = noData(pr, "Nobody was active in the "+f.Interval+" starting "+last+".")
 	}
+	return ch
+}
+
+// compareStickiness is the power-user curve: of each assistant's people
+// active in the last whole 7 days of the page's range (ending on its last
+// complete day), the share active on 1, 2, … 7 of them, and the share
+// active on at least 5.
+func (h *Handler) compareStickiness(ctx context.Context, pr *pageRequest, f Filters) views.Chart {
+	const id, title = "stickiness", "How many days of the week people use each assistant"
+	v := f.APIValues()
+	v.Del("interval")
+	v.Del("compare")
+	v.Del("exact")
+	v.Del("partial")
+	v.Set("window", "7")
+	v.Set("by", "assistant")
+	req, err := query.ParseStickiness(v)
+	if err != nil {
+		return views.Failed(id, title, err)
+	}
+	req.Now = h.opts.Now()
+	res, err := query.StickinessDistribution(ctx, h.opts.Store, req)
+	if err != nil {
+		return views.Failed(id, title, h.readableErr(pr.c, "stickiness", err))
+	}
+	ch := pr.chart(id, title, apiURL("stickiness", req.Values()))
+	if len(res.Windows) == 0 {
+		ch.Empty = noData(pr, "The range holds no whole 7 days up to the last complete day: choose a longer range.")
+		return ch
+	}
+	last := res.Windows[len(res.Windows)-1].WindowEnd
+	var curves []views.StickinessCurve
+	for _, sw := range res.Windows {
+		if !sw.WindowEnd.Equal(last) || sw.People == 0 {
+			continue
+		}
+		c := views.StickinessCurve{Name: views.Label(sw.Dims[0]), People: sw.People, PowerPct: sw.PowerPct}
+		for _, row := range res.Rows {
+			if row.WindowEnd.Equal(last) && row.Dims[0] == sw.Dims[0] {
+				c.SharePct = append(c.SharePct, row.SharePct)
+			}
+		}
+		curves = append(curves, c)
+	}
+	if len(curves) == 0 {
+		ch.Empty = noData(pr, "Nobody was active in the last whole 7 days of the range.")
+		return ch
+	}
+	start := last.AddDate(0, 0, -6)
+	ch.Note = fmt.Sprintf("People active in %s – %s (the last whole 7 days of the range, %s days), by the number of those days they were active on. "+
+		"Power users: active on %d days or more. Exact, from the person-days.", start.Format(catalog.DateLayout), last.Format(catalog.DateLayout), f.zone(), query.PowerDays[7])
+	ch.Options, ch.Table = views.StickinessOptions(curves, query.PowerDays[7])
 	return ch
 }
