@@ -23,13 +23,13 @@ import (
 // Kinds of query an export can run: the same parameters as the query API's
 // /api/v1/series, /api/v1/migration, /api/v1/retention and
 // /api/v1/lifecycle.
-var Kinds = []string{"series", "migration", "retention", "lifecycle", "stickiness"}
+var Kinds = []string{"series", "migration", "retention", "lifecycle", "stickiness", "overlap"}
 
 // Export is one scheduled export.
 type Export struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
-	// Kind is series (default), migration, retention, lifecycle or stickiness.
+	// Kind is series (default), migration, retention, lifecycle, stickiness or overlap.
 	Kind string `json:"kind"`
 	// Query holds the query API parameters as a URL query string, for
 	// example "metric=active_users&interval=day&by=assistant,channel".
@@ -237,6 +237,8 @@ func checkQuery(kind string, p url.Values) error {
 		_, err = query.ParseLifecycle(p)
 	case query.EndpointStickiness:
 		_, err = query.ParseStickiness(p)
+	case query.EndpointOverlap:
+		_, err = query.ParseOverlap(p)
 	}
 	return err
 }

@@ -140,6 +140,10 @@ func filtersOf(kind string, params url.Values) map[string][]string {
 		if r, err := query.ParseStickiness(params); err == nil {
 			f = r.Filters
 		}
+	case query.EndpointOverlap:
+		if r, err := query.ParseOverlap(params); err == nil {
+			f = r.Filters
+		}
 	}
 	out := map[string][]string{}
 	for _, d := range query.Dims {

@@ -569,6 +569,16 @@ func ExportCSV(ctx context.Context, s *store.Store, endpoint string, params url.
 			return err
 		}
 		return WriteLifecycleCSV(w, res)
+	case EndpointOverlap:
+		r, err := ParseOverlap(params)
+		if err != nil {
+			return err
+		}
+		res, err := Overlap(ctx, s, r)
+		if err != nil {
+			return err
+		}
+		return WriteOverlapCSV(w, res)
 	case EndpointStickiness:
 		r, err := ParseStickiness(params)
 		if err != nil {
@@ -580,7 +590,7 @@ func ExportCSV(ctx context.Context, s *store.Store, endpoint string, params url.
 		}
 		return WriteStickinessCSV(w, res)
 	}
-	return &ParamError{Param: "endpoint", Value: endpoint, Allowed: "want series, migration, retention, dependency, lifecycle or stickiness"}
+	return &ParamError{Param: "endpoint", Value: endpoint, Allowed: "want series, migration, retention, dependency, lifecycle, stickiness or overlap"}
 }
 
 // EndpointDependency and EndpointKPIs are the other answers the API

@@ -29,6 +29,9 @@ import (
 // ids whose 64-bit keys collide (expected n²/2⁶⁵: 3·10⁻⁸ at a million
 // people).
 
+// EndpointOverlap is /api/v1/overlap (ExportCSV's kind).
+const EndpointOverlap = "overlap"
+
 // MaxOverlapAssistants is how many assistants one mask can hold.
 const MaxOverlapAssistants = 64
 
@@ -118,6 +121,19 @@ type OverlapResult struct {
 	Source     string
 	Assistants []string
 	Periods    []OverlapPeriod
+}
+
+// Lift is how much more likely a person of A is to be active on B than
+// anyone of the period is: (both / a) / (b / people) = both·people / (a·b),
+// symmetric in A and B, 2 decimals; 1 is what independent audiences
+// would share by chance. people is everyone active on any of the
+// assistants compared in the period and slice. nil when a or b is 0.
+func Lift(both, a, b, people uint64) *float64 {
+	if a == 0 || b == 0 || people == 0 {
+		return nil
+	}
+	v := round(float64(both)*float64(people)/(float64(a)*float64(b)), 2)
+	return &v
 }
 
 // SharePct is both ÷ users in percent, 2 decimals (0 when users is 0).
@@ -344,7 +360,7 @@ func (res OverlapResult) Index(a string) int { return slices.Index(res.Assistant
 
 // OverlapCSVHeader: one row per period and ordered pair (assistant, other),
 // with the assistant's users and exclusive people repeated on its rows.
-var OverlapCSVHeader = []string{"period", "from", "to", "complete", "assistant", "users", "exclusive", "other", "both", "share_pct"}
+var OverlapCSVHeader = []string{"period", "from", "to", "complete", "assistant", "users", "exclusive", "other", "both", "share_pct", "lift"}
 
 // WriteOverlapCSV writes the overlap in OverlapCSVHeader columns.
 func WriteOverlapCSV(w io.Writer, res OverlapResult) error {
@@ -359,7 +375,7 @@ func WriteOverlapCSV(w io.Writer, res OverlapResult) error {
 				both := p.both(i, j, len(res.Assistants))
 				_ = cw.Write([]string{p.Period.Format(catalog.DateLayout), p.From.Format(catalog.DateLayout), p.To.Format(catalog.DateLayout),
 					strconv.FormatBool(p.Complete), a, strconv.FormatUint(p.Active[i], 10), strconv.FormatUint(p.Exclusive[i], 10),
-					b, strconv.FormatUint(both, 10), FormatNumber(SharePct(both, p.Active[i]))})
+					b, strconv.FormatUint(both, 10), FormatNumber(SharePct(both, p.Active[i])), optNumber(Lift(both, p.Active[i], p.Active[j], p.People), "")})
 			}
 		}
 	}
@@ -399,11 +415,12 @@ func WriteOverlapJSON(w io.Writer, res OverlapResult) error {
 		ExclusivePct float64 `json:"exclusive_pct"`
 	}
 	type pairJSON struct {
-		A        string  `json:"a"`
-		B        string  `json:"b"`
-		Both     uint64  `json:"both"`
-		ShareOfA float64 `json:"share_of_a_pct"`
-		ShareOfB float64 `json:"share_of_b_pct"`
+		A        string   `json:"a"`
+		B        string   `json:"b"`
+		Both     uint64   `json:"both"`
+		ShareOfA float64  `json:"share_of_a_pct"`
+		ShareOfB float64  `json:"share_of_b_pct"`
+		Lift     *float64 `json:"lift"`
 	}
 	type periodJSON struct {
 		Period     string          `json:"period"`
@@ -444,7 +461,8 @@ func WriteOverlapJSON(w io.Writer, res OverlapResult) error {
 		}
 		for _, pr := range p.Pairs {
 			i, j := res.Index(pr.A), res.Index(pr.B)
-			pj.Pairs = append(pj.Pairs, pairJSON{pr.A, pr.B, pr.Both, SharePct(pr.Both, p.Active[i]), SharePct(pr.Both, p.Active[j])})
+			pj.Pairs = append(pj.Pairs, pairJSON{pr.A, pr.B, pr.Both, SharePct(pr.Both, p.Active[i]), SharePct(pr.Both, p.Active[j]),
+				Lift(pr.Both, p.Active[i], p.Active[j], p.People)})
 		}
 		out.Periods = append(out.Periods, pj)
 	}

@@ -1,6 +1,9 @@
 package views
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // The charts of one page each: their ECharts options from plain values
 // the handler computed (the numbers, the tooltip sentences).
@@ -11,6 +14,8 @@ type MatrixCell struct {
 	X, Y int
 	Pct  float64
 	Tip  string
+	// Lift is the pair's lift (query.Lift); NaN when undefined.
+	Lift float64
 }
 
 // OverlapMatrixOptions is a heatmap of labels × labels: each cell named by
@@ -53,6 +58,47 @@ func OverlapMatrixOptions(labels []string, cells []MatrixCell) map[string]any {
 		}
 	}
 	return o
+}
+
+// OverlapLiftOptions is the overlap matrix coloured by lift: a diverging
+// scale centred on 1 (chance), blue below, red above, each cell labelled
+// with its lift.
+func OverlapLiftOptions(labels []string, cells []MatrixCell) map[string]any {
+	o := OverlapMatrixOptions(labels, cells)
+	top := 2.0
+	for _, c := range cells {
+		if !math.IsNaN(c.Lift) && c.Lift > top {
+			top = math.Ceil(c.Lift)
+		}
+	}
+	if vm, ok := asMap(o["visualMap"]); ok {
+		setLiftScale(vm, top)
+	} else if vms := AsSlice(o["visualMap"]); len(vms) > 0 {
+		if vm, ok := asMap(vms[0]); ok {
+			setLiftScale(vm, top)
+		}
+	}
+	if ss := AsSlice(o["series"]); len(ss) == 1 {
+		if sr, ok := asMap(ss[0]); ok {
+			sr["name"] = "Lift"
+			data := make([]any, 0, len(cells))
+			for _, c := range cells {
+				if math.IsNaN(c.Lift) {
+					continue
+				}
+				data = append(data, map[string]any{"name": c.Tip, "value": []any{c.X, c.Y, math.Round(c.Lift*100) / 100}})
+			}
+			sr["data"] = data
+			sr["label"] = map[string]any{"show": true, "formatter": "{@[2]}×"}
+		}
+	}
+	return o
+}
+
+func setLiftScale(vm map[string]any, top float64) {
+	vm["min"], vm["max"] = 0, top
+	vm["inRange"] = map[string]any{"color": []string{"#1d4ed8", "#f8fafc", "#b91c1c"}}
+	vm["text"] = []string{fmt.Sprintf("%g×", top), "0×"}
 }
 
 func setGridBottom(o map[string]any, bottom int) {

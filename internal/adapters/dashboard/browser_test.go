@@ -182,6 +182,7 @@ func TestBrowser(t *testing.T) {
 		{"breaks", "/annotations#detected-breaks"},
 		{"overlap", "/overlap"},
 		{"overlap-whatsapp", "/overlap?range=90d&channel=whatsapp"},
+		{"overlap-lift", "/overlap?color=lift"},
 		{"impact-controls", "/impact?date=2026-01-15&source_assistant=chatgpt&source_channel=whatsapp&control=meta_ai:whatsapp"},
 		{"ingest", "/ingest"},
 		{"exports", "/exports"},

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 
@@ -28,6 +29,26 @@ func (h *Handler) showOverlapPage(c echo.Context) error {
 	ctx, cancel := h.queryCtx(c)
 	defer cancel()
 	var v views.OverlapView
+	// color: what the matrix is coloured by (an allow-list; anything else
+	// is the default, and said so).
+	color := c.QueryParam("color")
+	switch color {
+	case "", "share":
+		color = "share"
+	case "lift":
+	default:
+		p.Notices = append(p.Notices, fmt.Sprintf("color=%q is not a colouring of the matrix: want share or lift; showing share.", color))
+		color = "share"
+	}
+	v.Color = color
+	link := func(col string) string {
+		u := *c.Request().URL
+		q := u.Query()
+		q.Set("color", col)
+		u.RawQuery = q.Encode()
+		return u.RequestURI()
+	}
+	v.ShareURL, v.LiftURL = link("share"), link("lift")
 	qf := f.queryFilters()
 	whole, err := query.Overlap(ctx, h.opts.Store, query.OverlapRequest{From: f.From, To: f.To, Filters: qf, TZ: f.apiZone(), Now: h.opts.Now()})
 	csvParams := func(interval string) url.Values {
@@ -43,8 +64,10 @@ func (h *Handler) showOverlapPage(c echo.Context) error {
 		e := h.readableErr(pr.c, "overlap", err)
 		v.Matrix, v.Bars = views.Failed("overlap-matrix", "Overlap", e), views.Failed("overlap-bars", "Exclusive and shared", e)
 	} else {
-		v.Matrix, v.Bars = overlapMatrix(whole), overlapBars(whole)
+		v.Matrix, v.Bars = overlapMatrix(whole, color), overlapBars(whole)
 		v.Matrix.CSV, v.Bars.CSV = apiURL("overlap", csvParams("")), apiURL("overlap", csvParams(""))
+		v.Matrix.Schedule = scheduleURL(v.Matrix.CSV, v.Matrix.Title, f.Range)
+		v.Bars.Schedule = scheduleURL(v.Bars.CSV, v.Bars.Title, f.Range)
 	}
 	monthly, err := query.Overlap(ctx, h.opts.Store, query.OverlapRequest{From: f.From, To: f.To, Interval: query.Month, Filters: qf, TZ: f.apiZone(), Now: h.opts.Now()})
 	if err != nil {
@@ -52,6 +75,7 @@ func (h *Handler) showOverlapPage(c echo.Context) error {
 	} else {
 		v.Monthly = overlapMonthly(monthly)
 		v.Monthly.CSV = apiURL("overlap", csvParams("month"))
+		v.Monthly.Schedule = scheduleURL(v.Monthly.CSV, v.Monthly.Title, f.Range)
 	}
 	p.Demo = h.demoShown(ctx, f)
 	return h.render(pr, http.StatusOK, p, views.OverlapPage(v))
@@ -68,7 +92,7 @@ func overlapEmpty(res query.OverlapResult) string {
 
 // overlapMatrix: row assistant's people who were also active on the
 // column assistant, in percent of the row's people.
-func overlapMatrix(res query.OverlapResult) views.Chart {
+func overlapMatrix(res query.OverlapResult, color string) views.Chart {
 	ch := views.Chart{ID: "overlap-matrix", Title: "Share of each assistant's people also active on another", Note: overlapNote + " Read a row: of the row assistant's people, the percentage also active on the column assistant.", Empty: overlapEmpty(res)}
 	if ch.Empty != "" {
 		return ch
@@ -90,12 +114,36 @@ func overlapMatrix(res query.OverlapResult) views.Chart {
 			both := res.Both(p, a, b)
 			share := query.SharePct(both, p.Active[i])
 			row = append(row, fmt.Sprintf("%s (%s)", views.FormatPercent(share), views.FormatInt(float64(both))))
-			cells = append(cells, views.MatrixCell{X: j, Y: i, Pct: share, Tip: fmt.Sprintf("%s of %s's %s people were also active on %s (%s people)",
-				views.FormatPercent(share), labels[i], views.FormatInt(float64(p.Active[i])), labels[j], views.FormatInt(float64(both)))})
+			lift := math.NaN()
+			tip := fmt.Sprintf("%s of %s's %s people were also active on %s (%s people)",
+				views.FormatPercent(share), labels[i], views.FormatInt(float64(p.Active[i])), labels[j], views.FormatInt(float64(both)))
+			if l := query.Lift(both, p.Active[i], p.Active[j], p.People); l != nil {
+				lift = *l
+				tip += fmt.Sprintf("; lift %.2f: %s of everyone's %s people use %s", lift, views.FormatPercent(query.SharePct(p.Active[j], p.People)),
+					views.FormatInt(float64(p.People)), labels[j])
+			}
+			cells = append(cells, views.MatrixCell{X: j, Y: i, Pct: share, Tip: tip, Lift: lift})
 		}
 		ch.Table.Rows = append(ch.Table.Rows, row)
 	}
 	ch.Options = views.OverlapMatrixOptions(labels, cells)
+	if color == "lift" {
+		ch.Title = "Lift: how much more likely each assistant's people are to use another"
+		ch.Note = overlapNote + " Read a row: how many times more likely the row assistant's people are to be active on the column assistant than anyone active on any of them; 1 is chance."
+		ch.Options = views.OverlapLiftOptions(labels, cells)
+		ch.Table.Head = append([]string{"lift: people of ↓ on →"}, labels...)
+		for i := range ch.Table.Rows {
+			for j := range res.Assistants {
+				if i == j {
+					continue
+				}
+				ch.Table.Rows[i][j+1] = "—"
+				if l := query.Lift(res.Both(p, res.Assistants[i], res.Assistants[j]), p.Active[i], p.Active[j], p.People); l != nil {
+					ch.Table.Rows[i][j+1] = fmt.Sprintf("%.2f×", *l)
+				}
+			}
+		}
+	}
 	return ch
 }
 

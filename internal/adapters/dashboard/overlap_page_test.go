@@ -116,6 +116,41 @@ func TestOverlapPageMatrix(t *testing.T) {
 			t.Errorf("%s people / exclusive / shared: %s, want %s", a, got, want)
 		}
 	})
+	// Coloured by lift: each cell is both × everyone / (people of A ×
+	// people of B), everyone being the people on any assistant.
+	everyone := map[uint64]bool{}
+	for _, us := range on {
+		for u := range us {
+			everyone[u] = true
+		}
+	}
+	_, doc, _ = get(t, nil, app.srv.URL+"/overlap?range=custom&from=2026-01-01&to=2026-01-31&color=lift")
+	if doc.Find(tid("color-share")).Length() != 1 || !strings.Contains(doc.Find(tid("overlap-color")).Text(), "chance") {
+		t.Error("the lift view has no link back to share, or no explanation of lift")
+	}
+	lifts := 0
+	doc.Find(tid("table-overlap-matrix") + " tbody tr").Each(func(_ int, r *goquery.Selection) {
+		name, _, _ := strings.Cut(r.Find("th").Text(), " (")
+		a := slug[name]
+		r.Find("td").Each(func(j int, c *goquery.Selection) {
+			b := slug[head[j+1]]
+			if a == b {
+				return
+			}
+			want := fmt.Sprintf("%.2f×", float64(both(a, b))*float64(len(everyone))/(float64(len(on[a]))*float64(len(on[b]))))
+			if c.Text() != want {
+				t.Errorf("lift of %s on %s: %q, want %q", a, b, c.Text(), want)
+			}
+			lifts++
+		})
+	})
+	if lifts != len(assistants)*(len(assistants)-1) {
+		t.Errorf("%d lift cells", lifts)
+	}
+	_, doc, _ = get(t, nil, app.srv.URL+"/overlap?range=custom&from=2026-01-01&to=2026-01-31&color=rainbow")
+	if !strings.Contains(doc.Text(), `color="rainbow" is not a colouring`) {
+		t.Error("an unknown color is not said")
+	}
 	// A channel filter restricts the activity counted.
 	_, doc, _ = get(t, nil, app.srv.URL+"/overlap?range=custom&from=2026-01-01&to=2026-01-31&channel=whatsapp")
 	onWA := map[string]map[uint64]bool{}

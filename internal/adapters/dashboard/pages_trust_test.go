@@ -37,24 +37,28 @@ func TestChannelMixDrawsDistinctPeople(t *testing.T) {
 	}
 }
 
-// TestControlsThatActOrHide: Overlap hides the interval and the zone it
-// does not use and its footer names UTC, keeping the choices for the other
-// pages; the Channel page has one channel control; a channel that never
-// had data says so instead of "widen the dates".
+// TestControlsThatActOrHide: Overlap hides the interval it does not use,
+// keeping the choice for the other pages, and counts on the chosen zone's
+// days (its footer names the zone); the Channel page has one channel
+// control; a channel that never had data says so instead of "widen the
+// dates".
 func TestControlsThatActOrHide(t *testing.T) {
 	app := newTestAppEvents(t, nil, smallDataSet(), nil)
 	_, doc, _ := get(t, nil, app.srv.URL+"/overlap?range=custom&from=2026-01-01&to=2026-01-31&interval=day&tz=Europe/Paris")
-	if doc.Find(tid("filter-interval")).Length() != 0 || doc.Find(tid("filter-tz")).Length() != 0 {
-		t.Error("Overlap still offers the interval or the time zone")
+	if doc.Find(tid("filter-interval")).Length() != 0 {
+		t.Error("Overlap still offers the interval")
 	}
-	if got := doc.Find(tid("footer-tz")).Text(); got != "UTC" {
-		t.Errorf("Overlap footer names %q, want UTC (its days)", got)
+	if doc.Find(tid("filter-tz")).Length() != 1 {
+		t.Error("Overlap does not offer the time zone it counts in")
 	}
-	if doc.Find(`form[data-testid=filters] input[type=hidden][name=tz][value="Europe/Paris"]`).Length() != 1 {
-		t.Error("the zone chosen for the other pages is lost on Overlap")
+	if got := doc.Find(tid("footer-tz")).Text(); got != "Europe/Paris" {
+		t.Errorf("Overlap footer names %q, want Europe/Paris (its days)", got)
 	}
-	if !strings.Contains(doc.Find(tid("filter-hidden-why")).Text(), "UTC days") {
-		t.Error("Overlap does not say why the controls are hidden")
+	if doc.Find(`form[data-testid=filters] input[type=hidden][name=interval][value="day"]`).Length() != 1 {
+		t.Error("the interval chosen for the other pages is lost on Overlap")
+	}
+	if !strings.Contains(doc.Find(tid("filter-hidden-why")).Text(), "calendar month") {
+		t.Error("Overlap does not say why the interval is hidden")
 	}
 
 	_, doc, _ = get(t, nil, app.srv.URL+"/channel?focus=whatsapp&channel=ios")

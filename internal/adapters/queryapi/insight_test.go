@@ -89,7 +89,7 @@ func TestInsightEndpoints(t *testing.T) {
 		t.Errorf("overlap: %d %s", rec.Code, rec.Body)
 	}
 	rec = apiGet(h, "/api/v1/overlap?from=2026-01-01&to=2026-02-15&interval=month&format=csv", "r1")
-	if rec.Code != 200 || !strings.HasPrefix(rec.Body.String(), "period,from,to,complete,assistant,users,exclusive,other,both,share_pct\r\n") {
+	if rec.Code != 200 || !strings.HasPrefix(rec.Body.String(), "period,from,to,complete,assistant,users,exclusive,other,both,share_pct,lift\r\n") {
 		t.Errorf("overlap CSV: %d %q", rec.Code, rec.Body)
 	}
 	if rec := apiGet(h, "/api/v1/overlap?interval=week", "r1"); rec.Code != 400 {
