@@ -2,8 +2,13 @@ package query_test
 
 import (
 	"context"
+	"math"
 	"net/url"
 	"testing"
+	"time"
+
+	"github.com/adoptscope/adoptscope/internal/platform/chtest"
+	"github.com/adoptscope/adoptscope/rollup"
 
 	"github.com/adoptscope/adoptscope/catalog"
 	"github.com/adoptscope/adoptscope/query"
@@ -74,3 +79,81 @@ func TestCountriesCountsPeoplePerCountry(t *testing.T) {
 		})
 	}
 }
+
+// TestCountryRanking: per country the people of the range, of the
+// comparison window (20 days moved back by whole weeks: 21 days) and
+// the change, and the share of its people on each assistant, counted in
+// plain loops over the events' days in UTC and in Asia/Kolkata (built:
+// the zone's person-level tables; Asia/Tokyo: raw events).
+func TestCountryRanking(t *testing.T) {
+	ctx := context.Background()
+	s := chtest.NewStore(t)
+	b := rollup.New(s, rollup.Config{Zones: []string{"Asia/Kolkata"}}, chtest.Logger())
+	if _, err := b.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evs := stickinessEvents()
+	sendEvents(t, s, "cr-", evs)
+	if _, err := b.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ tz, source string }{{"", "rollup_person_day"}, {"Asia/Kolkata", "rollup_zone_person_day"}, {"Asia/Tokyo", "events"}} {
+		v := url.Values{"from": {"2026-04-01"}, "to": {"2026-04-20"}, "compare": {"previous"}, "tz": {c.tz}}
+		sl, err := query.ParseCountries(v, d("2026-03-01"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := query.CountryRanking(ctx, s, sl, d("2026-05-10"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Source != c.source {
+			t.Errorf("%q: read %s, want %s", c.tz, res.Source, c.source)
+		}
+		if got := optDay(res.CompareFrom) + ".." + optDay(res.CompareTo); got != "2026-03-11..2026-03-30" {
+			t.Errorf("%q: compared with %s, want 2026-03-11..2026-03-30", c.tz, got)
+		}
+		loc := time.UTC
+		if c.tz != "" {
+			loc, _ = time.LoadLocation(c.tz)
+		}
+		now, before := map[string]map[uint64]bool{}, map[string]map[uint64]bool{}
+		on := map[string]map[uint64]bool{} // country|assistant
+		add := func(m map[string]map[uint64]bool, k string, u uint64) {
+			if m[k] == nil {
+				m[k] = map[uint64]bool{}
+			}
+			m[k][u] = true
+		}
+		for _, e := range evs {
+			l := e.t.In(loc)
+			day := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, time.UTC)
+			switch {
+			case !day.Before(d("2026-04-01")) && !day.After(d("2026-04-20")):
+				add(now, e.country, e.user)
+				add(on, e.country+"|"+e.assistant, e.user)
+			case !day.Before(d("2026-03-11")) && !day.After(d("2026-03-30")):
+				add(before, e.country, e.user)
+			}
+		}
+		if len(res.Countries) != len(now) || len(res.Assistants) != 3 {
+			t.Fatalf("%q: %d countries, %v assistants; want %d, 3", c.tz, len(res.Countries), res.Assistants, len(now))
+		}
+		for _, got := range res.Countries {
+			n, p := len(now[got.Code]), len(before[got.Code])
+			if got.People != uint64(n) || got.Previous == nil || *got.Previous != uint64(p) {
+				t.Errorf("%q %s: %d people, previous %v; want %d, %d", c.tz, got.Code, got.People, got.Previous, n, p)
+			}
+			if want := math.Round((float64(n)-float64(p))/float64(p)*10000) / 100; got.ChangePct == nil || *got.ChangePct != want {
+				t.Errorf("%q %s: change %v, want %v", c.tz, got.Code, got.ChangePct, want)
+			}
+			for j, a := range res.Assistants {
+				if want := math.Round(float64(len(on[got.Code+"|"+a]))/float64(n)*10000) / 100; got.SharePct[j] != want {
+					t.Errorf("%q %s %s: share %v, want %v", c.tz, got.Code, a, got.SharePct[j], want)
+				}
+			}
+		}
+	}
+}
+
+func optDay(t time.Time) string { return t.Format("2006-01-02") }

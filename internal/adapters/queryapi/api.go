@@ -349,8 +349,9 @@ func (a *API) getDependency(c echo.Context) error {
 		})
 }
 
-// getCountries: the countries present in a slice, with their people (the
-// dashboard's country filter lists them).
+// getCountries: the countries present in a slice, with their people, the
+// comparison window's and the change (compare=), and each one's share of
+// people per assistant: the Countries page's ranking.
 func (a *API) getCountries(c echo.Context) error {
 	return answer(c, func(v url.Values) (query.Slice, error) {
 		first, err := a.since(c.Request().Context(), v)
@@ -364,7 +365,7 @@ func (a *API) getCountries(c echo.Context) error {
 		return sl, err
 	},
 		func(ctx context.Context, sl query.Slice) (query.CountriesResult, error) {
-			return query.Countries(ctx, a.deps.Store, sl)
+			return query.CountryRanking(ctx, a.deps.Store, sl, time.Time{})
 		},
 		query.WriteCountriesJSON, query.WriteCountriesCSV,
 		func(sl query.Slice) string {
