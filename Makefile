@@ -9,7 +9,7 @@ APT_PKGS      ?= clickhouse-server
 TEST_APT_PKGS ?= $(APT_PKGS) chromium python3-venv
 PKGS      := ./...
 
-.PHONY: run build test test-unit test-cluster test-compat fuzz lint staticcheck generate check-generated deps test-deps clean help
+.PHONY: world-map run build test test-unit test-cluster test-compat fuzz lint staticcheck generate check-generated deps test-deps clean help
 .PHONY: test-api
 
 help:
@@ -50,6 +50,11 @@ run: deps build
 
 generate:
 	$(GO) tool templ generate
+
+## world-map: rebuild views/static/world.json (the Countries page's map)
+## from Natural Earth via pinned npm packages (views/worldmap/LICENSE.md).
+world-map:
+	cd views/worldmap && npm ci --no-audit --no-fund && node world.mjs && rm -rf node_modules
 
 ## check-generated: fail when generated files differ from their sources.
 check-generated:

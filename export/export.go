@@ -23,13 +23,13 @@ import (
 // Kinds of query an export can run: the same parameters as the query API's
 // /api/v1/series, /api/v1/migration, /api/v1/retention and
 // /api/v1/lifecycle.
-var Kinds = []string{"series", "migration", "retention", "lifecycle", "stickiness", "overlap"}
+var Kinds = []string{"series", "migration", "retention", "lifecycle", "stickiness", "overlap", "countries"}
 
 // Export is one scheduled export.
 type Export struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
-	// Kind is series (default), migration, retention, lifecycle, stickiness or overlap.
+	// Kind is series (default), migration, retention, lifecycle, stickiness, overlap or countries.
 	Kind string `json:"kind"`
 	// Query holds the query API parameters as a URL query string, for
 	// example "metric=active_users&interval=day&by=assistant,channel".
@@ -239,6 +239,8 @@ func checkQuery(kind string, p url.Values) error {
 		_, err = query.ParseStickiness(p)
 	case query.EndpointOverlap:
 		_, err = query.ParseOverlap(p)
+	case query.EndpointCountries:
+		_, err = query.ParseCountries(p, time.Time{})
 	}
 	return err
 }

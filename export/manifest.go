@@ -144,6 +144,10 @@ func filtersOf(kind string, params url.Values) map[string][]string {
 		if r, err := query.ParseOverlap(params); err == nil {
 			f = r.Filters
 		}
+	case query.EndpointCountries:
+		if sl, err := query.ParseCountries(params, time.Time{}); err == nil {
+			f = sl.Filters
+		}
 	}
 	out := map[string][]string{}
 	for _, d := range query.Dims {

@@ -29,7 +29,7 @@ func (q QuerySource) Open(ctx context.Context, kind string, params url.Values) (
 			return nil, err
 		}
 		return &seriesTable{ctx: ctx, s: q.S, r: r, layout: query.SeriesCSVOf(r)}, nil
-	case query.EndpointMigration, query.EndpointRetention, query.EndpointLifecycle, query.EndpointStickiness, query.EndpointOverlap:
+	case query.EndpointMigration, query.EndpointRetention, query.EndpointLifecycle, query.EndpointStickiness, query.EndpointOverlap, query.EndpointCountries:
 		var buf bytes.Buffer
 		if err := query.ExportCSV(ctx, q.S, kind, params, &buf); err != nil {
 			return nil, err
@@ -43,7 +43,7 @@ func (q QuerySource) Open(ctx context.Context, kind string, params url.Values) (
 		}
 		return &recordsTable{cols: recs[0], rows: recs[1:]}, nil
 	}
-	return nil, fmt.Errorf("kind %q: want series, migration, retention, lifecycle, stickiness or overlap", kind)
+	return nil, fmt.Errorf("kind %q: want series, migration, retention, lifecycle, stickiness, overlap or countries", kind)
 }
 
 // HasDemoData asks query.HasDemoData about the days the query reads.
@@ -80,6 +80,12 @@ func (q QuerySource) HasDemoData(ctx context.Context, kind string, params url.Va
 			return false, err
 		}
 		from, to = r.From, r.To
+	case query.EndpointCountries:
+		sl, err := query.ParseCountries(params, time.Time{})
+		if err != nil {
+			return false, err
+		}
+		from, to = sl.From, sl.To
 	case query.EndpointDependency:
 		r, err := query.ParseDependency(params)
 		if err != nil {

@@ -14,6 +14,9 @@ import (
 	"github.com/adoptscope/adoptscope/internal/platform/store"
 )
 
+// EndpointCountries is /api/v1/countries (ExportCSV's kind).
+const EndpointCountries = "countries"
+
 // Country is one country present in a slice: its ISO 3166-1 alpha-2
 // code, its English name and the distinct people active there; in a
 // ranking (CountryRanking) also the comparison window's people and the

@@ -569,6 +569,16 @@ func ExportCSV(ctx context.Context, s *store.Store, endpoint string, params url.
 			return err
 		}
 		return WriteLifecycleCSV(w, res)
+	case EndpointCountries:
+		sl, err := ParseCountries(params, time.Time{})
+		if err != nil {
+			return err
+		}
+		res, err := CountryRanking(ctx, s, sl, time.Time{})
+		if err != nil {
+			return err
+		}
+		return WriteCountriesCSV(w, res)
 	case EndpointOverlap:
 		r, err := ParseOverlap(params)
 		if err != nil {
@@ -590,7 +600,7 @@ func ExportCSV(ctx context.Context, s *store.Store, endpoint string, params url.
 		}
 		return WriteStickinessCSV(w, res)
 	}
-	return &ParamError{Param: "endpoint", Value: endpoint, Allowed: "want series, migration, retention, dependency, lifecycle, stickiness or overlap"}
+	return &ParamError{Param: "endpoint", Value: endpoint, Allowed: "want series, migration, retention, dependency, lifecycle, stickiness, overlap or countries"}
 }
 
 // EndpointDependency and EndpointKPIs are the other answers the API

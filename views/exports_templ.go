@@ -1106,7 +1106,7 @@ func ExportFormPage(v ExportsView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		for _, k := range []string{"series", "migration", "retention", "lifecycle", "stickiness", "overlap"} {
+		for _, k := range []string{"series", "migration", "retention", "lifecycle", "stickiness", "overlap", "countries"} {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 91, "<option value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

@@ -146,6 +146,7 @@ var nav = []navEntry{
 	{"/overlap", "Overlap"},
 	{"/retention", "Retention"},
 	{"/lifecycle", "Lifecycle"},
+	{"/countries", "Countries"},
 	{"/modalities", "Modalities"},
 	{"/panel", "Panel"},
 	{"/annotations", "Annotations"},

@@ -59,7 +59,7 @@ Run 'adoptscope export SUBCOMMAND --help' for the flags.`)
 	switch sub {
 	case "add":
 		fs.StringVar(&x.Name, "name", "", "export name (required): letters, digits, '.', '_', '-'; it names the folder and the files")
-		fs.StringVar(&x.Kind, "kind", "series", "query kind: series, migration, retention, lifecycle, stickiness or overlap")
+		fs.StringVar(&x.Kind, "kind", "series", "query kind: series, migration, retention, lifecycle, stickiness, overlap or countries")
 		fs.StringVar(&x.Query, "query", "metric=active_users&interval=day", "query API parameters as a URL query string (from/to come from --range)")
 		fs.StringVar(&rng, "range", "last_28_days", "date range relative to the run day: "+strings.Join(rangeNames(), ", ")+", since:YYYY-MM-DD")
 		fs.StringVar(&x.Schedule, "schedule", "", `cron expression, five fields (required), for example "0 6 * * MON"`)

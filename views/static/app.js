@@ -106,6 +106,10 @@
       // wraps like a time chart's.
       var crows = layoutLegend(option, width);
       if (crows > 2) meta.height = el.clientHeight + (crows - 2) * 22;
+    } else if (meta.kind === 'map') {
+      // A world map is about twice as wide as high: on a phone it gets
+      // the height its width needs, not a tall box it would float in.
+      meta.height = Math.min(meta.height || 420, Math.max(200, Math.round(width * 0.6) + 56));
     } else if (meta.kind === 'heatmap') {
       option.tooltip = { show: true, confine: true, formatter: heatTooltip(meta) };
       if (width < 600) {
@@ -131,6 +135,35 @@
     return meta;
   }
 
+  function failed(el, e) {
+    el.textContent = 'This chart could not be drawn (' + e.message + '); the numbers are in the table below.';
+    el.className += ' error';
+  }
+
+  // A map chart: its borders (GeoJSON served by the app, meta.geo) are
+  // registered once under meta.map, then the chart is drawn; clicking a
+  // region opens meta.click with the region's name in place of {name}.
+  var maps = {};
+  function drawMap(el, option, meta, drawn) {
+    var ready = maps[meta.map] || (maps[meta.map] = fetch(meta.geo).then(function (r) {
+      if (!r.ok) throw new Error('map data: HTTP ' + r.status);
+      return r.json();
+    }).then(function (geo) { echarts.registerMap(meta.map, geo); }));
+    ready.then(function () {
+      var chart = echarts.init(el, null, { renderer: 'canvas' });
+      chart.setOption(option);
+      if (meta.click) {
+        chart.on('click', function (p) {
+          var code = p.data && p.data.code;
+          if (code) window.location.href = meta.click.replace('{name}', encodeURIComponent(code));
+        });
+      }
+      el.setAttribute('data-drawn', '1');
+      drawn.push(chart);
+      if (window.ResizeObserver) new ResizeObserver(function () { chart.resize(); }).observe(el);
+    }).catch(function (e) { failed(el, e); });
+  }
+
   function drawCharts() {
     var drawn = [];
     var els = document.querySelectorAll('.chart[data-chart]');
@@ -147,14 +180,17 @@
         var option = JSON.parse(src.textContent);
         var meta = prepare(option, el);
         if (meta.height) el.style.height = meta.height + 'px';
+        if (meta.kind === 'map') {
+          drawMap(el, option, meta, drawn);
+          continue;
+        }
         var chart = echarts.init(el, null, { renderer: 'canvas' });
         chart.setOption(option);
         chart.__legendOption = meta.kind === 'time' ? option : null;
         el.setAttribute('data-drawn', '1');
         drawn.push(chart);
       } catch (e) {
-        el.textContent = 'This chart could not be drawn (' + e.message + '); the numbers are in the table below.';
-        el.className += ' error';
+        failed(el, e);
       }
     }
     function resize(c) {

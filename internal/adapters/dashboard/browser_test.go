@@ -183,6 +183,8 @@ func TestBrowser(t *testing.T) {
 		{"overlap", "/overlap"},
 		{"overlap-whatsapp", "/overlap?range=90d&channel=whatsapp"},
 		{"overlap-lift", "/overlap?color=lift"},
+		{"countries", "/countries?range=12m"},
+		{"countries-change", "/countries?range=90d&color=change"},
 		{"impact-controls", "/impact?date=2026-01-15&source_assistant=chatgpt&source_channel=whatsapp&control=meta_ai:whatsapp"},
 		{"ingest", "/ingest"},
 		{"exports", "/exports"},

@@ -140,6 +140,7 @@ func (h *Handler) routes(g *echo.Group) {
 	g.GET("/impact", h.showImpactPage)
 	g.GET("/retention", h.showRetentionPage)
 	g.GET("/lifecycle", h.showLifecyclePage)
+	g.GET("/countries", h.showCountriesPage)
 	g.GET("/modalities", h.showModalitiesPage)
 	g.GET("/panel", h.showPanelPage)
 	g.GET("/annotations", h.showAnnotationsPage)
