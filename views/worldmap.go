@@ -46,9 +46,9 @@ func WorldMapOptions(values []MapValue, seriesName, unit string, diverging bool,
 			"inRange": map[string]any{"color": colors}},
 		"series": []any{map[string]any{"name": seriesName, "type": "map", "map": WorldMapName, "roam": false, "nameMap": nameMap,
 			"itemStyle": map[string]any{"areaColor": "#e5e7eb", "borderColor": "#ffffff", "borderWidth": 0.5},
-			"emphasis": map[string]any{"label": map[string]any{"show": false}, "itemStyle": map[string]any{"areaColor": "#f59e0b"}},
-			"select":   map[string]any{"disabled": true},
-			"top":      8, "bottom": 48, "data": data}},
+			"emphasis":  map[string]any{"label": map[string]any{"show": false}, "itemStyle": map[string]any{"areaColor": "#f59e0b"}},
+			"select":    map[string]any{"disabled": true},
+			"top":       8, "bottom": 48, "data": data}},
 		"adoptscope": map[string]any{"kind": "map", "map": WorldMapName, "geo": StaticURL("world.json"), "click": click, "height": 420},
 	}
 }
