@@ -46,6 +46,8 @@ func benchPages() []benchPage {
 		{"Channel WhatsApp, 12 months, weekly", "/channel", year("channel", "whatsapp")},
 		{"Retention, 12 weeks", "/retention", url.Values{"from": {"2025-12-01"}, "to": {"2026-02-22"}, "interval": {"week"}}},
 		{"Overlap, 12 months", "/overlap", year()},
+		{"Lifecycle by assistant, 12 months, weekly", "/lifecycle", year("by", "assistant")},
+		{"Countries, 90 days", "/countries", url.Values{"from": {"2025-12-01"}, "to": {"2026-02-28"}}},
 		{"Impact of 2026-01-15 on ChatGPT/WhatsApp", "/impact", url.Values{"date": {"2026-01-15"}, "source_assistant": {"chatgpt"}, "source_channel": {"whatsapp"}}},
 	}
 }

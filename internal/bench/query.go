@@ -294,6 +294,23 @@ func personQueries(tz string) []benchQuery {
 			*read = res.Source
 			return len(res.Rows), err
 		}),
+		q("power users: 7-day windows of the last 28 days by assistant", func(ctx context.Context, s *store.Store, read *string) (int, error) {
+			res, err := query.StickinessDistribution(ctx, s, query.StickinessRequest{Window: 7, From: benchTo.AddDate(0, 0, -27), To: benchTo,
+				By: []query.Dim{query.DimAssistant}, TZ: tz, Now: benchClock})
+			*read = res.Source
+			return len(res.Rows), err
+		}),
+		q("power users: the 28-day window by assistant", func(ctx context.Context, s *store.Store, read *string) (int, error) {
+			res, err := query.StickinessDistribution(ctx, s, query.StickinessRequest{Window: 28, From: benchTo.AddDate(0, 0, -27), To: benchTo,
+				By: []query.Dim{query.DimAssistant}, TZ: tz, Now: benchClock})
+			*read = res.Source
+			return len(res.Rows), err
+		}),
+		q("country ranking, 90 days against the 91 before", func(ctx context.Context, s *store.Store, read *string) (int, error) {
+			res, err := query.CountryRanking(ctx, s, query.Slice{From: benchTo.AddDate(0, 0, -89), To: benchTo, TZ: tz, Compare: query.ComparePrevious}, benchClock)
+			*read = res.Source
+			return len(res.Countries), err
+		}),
 		q("12-month audience overlap by month", func(ctx context.Context, s *store.Store, read *string) (int, error) {
 			res, err := query.Overlap(ctx, s, query.OverlapRequest{From: benchTo.AddDate(0, -11, 0).AddDate(0, 0, 1-benchTo.AddDate(0, -11, 0).Day()),
 				To: benchTo, Interval: query.Month, Now: benchClock, TZ: tz})
