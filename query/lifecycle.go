@@ -319,19 +319,12 @@ func LifecycleCSVHeader(by []Dim, f Filters) []string {
 	return h
 }
 
-func tzName(tz string) string {
-	if tz == "" {
-		return "UTC"
-	}
-	return tz
-}
-
 // WriteLifecycleCSV writes res as CSV.
 func WriteLifecycleCSV(w io.Writer, res LifecycleResult) error {
 	cw := newCSV(w)
 	cw.Write(LifecycleCSVHeader(res.By, res.Filters))
 	var tail []string
-	tail = append(tail, tzName(res.TZ))
+	tail = append(tail, zoneName(res.TZ))
 	for _, d := range Dims {
 		if vals := res.Filters.Values(d); len(vals) > 0 {
 			tail = append(tail, strings.Join(vals, ","))
@@ -376,7 +369,7 @@ func WriteLifecycleJSON(w io.Writer, res LifecycleResult) error {
 		TZ       string              `json:"tz"`
 		Source   string              `json:"source"`
 		Filters  map[string][]string `json:"filters"`
-	}{res.Interval, optDate(res.From), optDate(res.To), by, tzName(res.TZ), res.Source, filters})
+	}{res.Interval, optDate(res.From), optDate(res.To), by, zoneName(res.TZ), res.Source, filters})
 	if err != nil {
 		return err
 	}
